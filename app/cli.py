@@ -1,22 +1,365 @@
 """The `longwrite` command line."""
 
+import sys
+import time
+from pathlib import Path
+
 import click
+from tqdm import tqdm
 
 from app.lazy_group import LazyGroup
+from engine.errors import UserError
+
+
+class UsageProblem(click.ClickException):
+    """A UserError shown as one line, with exit status 2."""
+
+    exit_code = 2
+
+
+class Longwrite(LazyGroup):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UserError as error:
+            raise UsageProblem(str(error)) from None
+
+
+def model_options(command):
+    """--model / --base-url / --model-name / --ctx, shared by every command that generates."""
+    options = [
+        click.option(
+            "--model",
+            "model_path",
+            type=click.Path(path_type=str),
+            help="A GGUF file (default: the embedded SmolLM2-135M-Instruct).",
+        ),
+        click.option(
+            "--base-url", help="An OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."
+        ),
+        click.option("--model-name", help="The model's name on that server."),
+        click.option(
+            "--ctx",
+            "n_ctx",
+            type=click.IntRange(512, 1_048_576),
+            help="Context window in tokens (default: the model's, at most 16,384).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+db_option = click.option(
+    "--db",
+    type=click.Path(path_type=str),
+    help="Project database (default: in your user data directory).",
+)
 
 
 @click.group(
-    cls=LazyGroup,
-    lazy_commands={"train": "training.cli:train", "data": "training.cli:data"},
+    cls=Longwrite, lazy_commands={"train": "training.cli:train", "data": "training.cli:data"}
 )
 @click.version_option(package_name="longwrite-studio")
 def cli() -> None:
     """Plan, edit and write long pieces with a local language model."""
 
 
+@cli.command()
+@click.argument("instruction")
+@click.option(
+    "--words", type=int, help="Total length in words (default: the number in the instruction)."
+)
+@click.option(
+    "--bible", "bible_file", type=click.Path(path_type=str), help="Story bible text file."
+)
+@click.option("-o", "--output", type=click.Path(path_type=str), help="Write the plan JSON here.")
+@click.option("--seed", type=int)
+@model_options
+def plan(instruction, words, bible_file, output, seed, model_path, base_url, model_name, n_ctx):
+    """Draft a plan (one row per section) as JSON you can edit and pass to `write --plan`."""
+    from engine.backends import open_backend
+    from engine.plan import draft_plan
+
+    words = _target_words(instruction, words)
+    backend = open_backend(model_path, base_url, model_name, n_ctx)
+    click.echo("Drafting the plan…", err=True)
+    drafted = draft_plan(backend, instruction, words, _read_text(bible_file), seed)
+    text = drafted.model_dump_json(indent=2)
+    if output:
+        _write_text(Path(output), text + "\n")
+        click.echo(f"Plan with {len(drafted.sections)} sections written to {output}.", err=True)
+    else:
+        click.echo(text)
+
+
+@cli.command()
+@click.argument("instruction", required=False)
+@click.option(
+    "--words", type=int, help="Total length in words (default: the number in the instruction)."
+)
+@click.option(
+    "--mode", type=click.Choice(["agentwrite", "single"]), default="agentwrite", show_default=True
+)
+@click.option(
+    "--plan", "plan_file", type=click.Path(path_type=str), help="A plan JSON to write from."
+)
+@click.option(
+    "--bible", "bible_file", type=click.Path(path_type=str), help="Story bible text file."
+)
+@click.option("--project", "project_name", help="Project name (default: from the instruction).")
+@db_option
+@click.option(
+    "-o", "--output", type=click.Path(path_type=str), help="Write the piece as Markdown here."
+)
+@click.option(
+    "--stats-json", type=click.Path(path_type=str), help="Write run statistics as JSON here."
+)
+@click.option("--seed", type=int)
+@click.option("--resume", "resume_name", help="Continue a stopped or killed project by name.")
+@click.option("--no-repetition-guard", is_flag=True, help="Turn off loop cutting and penalties.")
+@model_options
+def write(
+    instruction,
+    words,
+    mode,
+    plan_file,
+    bible_file,
+    project_name,
+    db,
+    output,
+    stats_json,
+    seed,
+    resume_name,
+    no_repetition_guard,
+    model_path,
+    base_url,
+    model_name,
+    n_ctx,
+):
+    """Plan and write a piece section by section, saving every section as it streams."""
+    from engine.backends import open_spec
+    from engine.store import Store
+
+    store = Store(db)
+    if resume_name:
+        project = store.project(resume_name)
+        if any((model_path, base_url, n_ctx)):
+            project = store.update_project(
+                project, model=_model_spec(model_path, base_url, model_name, n_ctx)
+            )
+        backend = open_spec(project.model)
+        plan_usage = None
+        click.echo(f"Resuming {project.name!r}.", err=True)
+    else:
+        if not instruction:
+            raise UsageProblem(
+                'Say what to write: longwrite write "a 3,000-word story about…" '
+                "(or --resume PROJECT)."
+            )
+        project, backend, plan_usage = _new_project(
+            store,
+            instruction,
+            words,
+            mode,
+            plan_file,
+            bible_file,
+            project_name,
+            seed,
+            no_repetition_guard,
+            _model_spec(model_path, base_url, model_name, n_ctx),
+        )
+    stats = _run_with_progress(store, project, backend, plan_usage)
+    if output:
+        from engine.export import export_document
+        from engine.session import project_document
+
+        export_document(project_document(store, store.project(project.name)), "md", Path(output))
+        click.echo(f"Written to {output}.", err=True)
+    if stats_json:
+        _write_text(Path(stats_json), stats.model_dump_json(indent=2) + "\n")
+    click.echo(
+        f"{stats.words:,} words of {stats.target_words:,} (length score {stats.length_score:.1f}), "
+        f"{stats.output_tokens:,} tokens at {stats.decode_tokens_per_s} tok/s, {stats.wall_s:.0f} s. "
+        f"Project: {project.name!r}.",
+        err=True,
+    )
+
+
+def _model_spec(model_path, base_url, model_name, n_ctx):
+    from engine.schema import ModelSpec
+
+    if model_path:
+        model_path = str(Path(model_path).expanduser().resolve())
+    return ModelSpec(model_path=model_path, base_url=base_url, model_name=model_name, n_ctx=n_ctx)
+
+
+def _new_project(
+    store,
+    instruction,
+    words,
+    mode,
+    plan_file,
+    bible_file,
+    project_name,
+    seed,
+    no_repetition_guard,
+    model,
+):
+    from engine.backends import open_spec
+    from engine.plan import check_request, draft_plan, load_plan_file, rescale
+    from engine.schema import Plan, PlanSection, SamplingSettings, WriteSettings
+
+    bible = _read_text(bible_file)
+    plan = load_plan_file(plan_file) if plan_file else None
+    if plan is not None and words is None:
+        words = plan.total_words
+    words = _target_words(instruction, words)
+    check_request(instruction, words)
+    backend = open_spec(model)
+    settings = WriteSettings(
+        mode=mode, sampling=SamplingSettings(seed=seed), fight_repetition=not no_repetition_guard
+    )
+    name = store.unique_name(project_name or _name_from(instruction))
+    plan_usage = None
+    if plan is not None:
+        plan = rescale(plan, words) if words != plan.total_words else plan
+    elif mode == "single":
+        plan = Plan(sections=[PlanSection(title=name, main_point=instruction[:4000], words=words)])
+    else:
+        click.echo("Drafting the plan…", err=True)
+        plan = draft_plan(backend, instruction, words, bible, seed)
+        plan_usage = backend.last_usage
+    project = store.create_project(name, instruction, words, bible, settings, model)
+    store.save_plan(project, plan)
+    for i, section in enumerate(plan.sections, start=1):
+        click.echo(f"  {i:>2}. {section.title} ({section.words} words)", err=True)
+    return project, backend, plan_usage
+
+
+def _run_with_progress(store, project, backend, plan_usage):
+    """Run the project with a progress bar on stderr; Ctrl-C stops it with everything saved."""
+    from engine.metrics import count_words
+    from engine.session import RunFinished, project_document, run_project
+    from engine.writer import LoopCut, SectionFinished, SectionProgress, SectionStarted
+
+    plan = store.plan(project)
+    bar = tqdm(
+        total=plan.total_words,
+        unit="word",
+        file=sys.stderr,
+        dynamic_ncols=True,
+        initial=count_words(project_document(store, project).body),
+        bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} words "
+        "[{elapsed}<{remaining}{postfix}]",
+    )
+    section_words, started = 0, time.perf_counter()
+    events = run_project(store, project, backend, plan_usage)
+    try:
+        for event in events:
+            if isinstance(event, SectionStarted):
+                bar.set_description(f"section {event.index + 1}/{event.count}")
+                section_words, started = 0, time.perf_counter()
+            elif isinstance(event, SectionProgress):
+                bar.update(event.words - section_words)
+                section_words = event.words
+                rate = event.output_tokens / max(time.perf_counter() - started, 1e-6)
+                bar.set_postfix_str(f"{rate:.0f} tok/s", refresh=False)
+            elif isinstance(event, SectionFinished):
+                bar.update(event.stats.words - section_words)
+                section_words = event.stats.words
+            elif isinstance(event, LoopCut):
+                bar.write(
+                    f"section {event.index + 1}: the model repeated itself; cut back to "
+                    f"{event.kept_words} words and went on."
+                )
+            elif isinstance(event, RunFinished):
+                return event.stats
+    except KeyboardInterrupt:
+        events.close()
+        raise UsageProblem(
+            f"Stopped. Everything written is saved; continue with "
+            f"`longwrite write --resume {project.name!r}`."
+        ) from None
+    finally:
+        bar.close()
+    raise UserError("The run ended without finishing; continue it with --resume.")
+
+
+@cli.command()
+@db_option
+def projects(db):
+    """List projects with their length and status."""
+    from engine.store import Store
+
+    rows = Store(db).list_projects()
+    if not rows:
+        click.echo('No projects yet. Start one with: longwrite write "a 2,000-word story about…"')
+    for row in rows:
+        click.echo(
+            f"{row.name}\t{row.words:,}/{row.target_words:,} words\t{row.status}\t{row.updated_at}"
+        )
+
+
 @cli.group(cls=LazyGroup, lazy_commands={"gguf": "training.gguf.cli:export_gguf"})
 def export() -> None:
     """Export a document, or a trained checkpoint as GGUF."""
+
+
+@export.command("doc")
+@click.argument("project_name")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "html", "docx", "epub"]),
+    default="md",
+    show_default=True,
+)
+@click.option("-o", "--output", type=click.Path(path_type=str), required=True)
+@db_option
+def export_doc(project_name, fmt, output, db):
+    """Export a project's text as Markdown, HTML, DOCX or EPUB."""
+    from engine.export import export_document
+    from engine.session import project_document
+    from engine.store import Store
+
+    store = Store(db)
+    export_document(project_document(store, store.project(project_name)), fmt, Path(output))
+    click.echo(f"Exported {project_name!r} to {output}.", err=True)
+
+
+def _target_words(instruction: str, words: int | None) -> int:
+    from engine.plan import words_from_instruction
+
+    if words is None:
+        words = words_from_instruction(instruction or "")
+    if words is None:
+        raise UsageProblem(
+            "How long should it be? Pass --words N or say it in the instruction "
+            '("a 2,000-word story…").'
+        )
+    return words
+
+
+def _name_from(instruction: str) -> str:
+    words = instruction.split()
+    return " ".join(words[:6])[:60] or "untitled"
+
+
+def _read_text(path: str | None) -> str:
+    if not path:
+        return ""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"Cannot read {path}: {error}. Give a UTF-8 text file.") from None
+
+
+def _write_text(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise UserError(f"Cannot write {path}: {error.strerror}. Choose another path.") from None
 
 
 def main() -> None:

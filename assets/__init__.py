@@ -1,0 +1,1 @@
+"""Prompt templates, CSS and examples shipped with longwrite studio (data, no code)."""

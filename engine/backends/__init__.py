@@ -1,0 +1,34 @@
+"""Model backends behind one protocol (see base.Backend)."""
+
+from pathlib import Path
+
+from engine.backends.base import Backend, ChatRequest, Usage
+from engine.errors import UserError
+from engine.models import embedded_model_path
+from engine.schema import ModelSpec
+
+__all__ = ["Backend", "ChatRequest", "Usage", "open_backend"]
+
+
+def open_backend(
+    model_path: str | None = None,
+    base_url: str | None = None,
+    model_name: str | None = None,
+    n_ctx: int | None = None,
+) -> Backend:
+    """A server backend when base_url is given, else a local GGUF (the embedded one by default)."""
+    if base_url:
+        from engine.backends.openai_compat import OpenAICompatBackend
+
+        if not model_name:
+            raise UserError("--base-url needs --model-name: the model's name on that server.")
+        return OpenAICompatBackend(base_url, model_name, n_ctx=n_ctx)
+    from engine.backends.llama_cpp import LlamaCppBackend
+
+    path = Path(model_path).expanduser() if model_path else embedded_model_path()
+    return LlamaCppBackend(path, n_ctx=n_ctx)
+
+
+def open_spec(spec: ModelSpec) -> Backend:
+    """open_backend for a saved ModelSpec."""
+    return open_backend(spec.model_path, spec.base_url, spec.model_name, spec.n_ctx)

@@ -1,0 +1,156 @@
+"""Local GGUF models through llama-cpp-python, laid out so llama.cpp can reuse its KV cache.
+
+Prompts are rendered with the chat template stored in the GGUF and tokenized here, so the
+token prefix shared with the previous request is known exactly: llama-cpp-python then skips
+evaluating that prefix, and `last_usage` reports tokens sent versus tokens evaluated.
+"""
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import llama_cpp
+import numpy as np
+from llama_cpp import Llama, LlamaGrammar
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+from engine.backends.base import ChatRequest, Usage
+from engine.backends.no_repeat import NoRepeatNgram
+from engine.errors import UserError
+from engine.models import read_model_info
+
+DEFAULT_MAX_CONTEXT = 16_384
+
+# Used only for a GGUF that carries no chat template of its own.
+_CHATML = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{{ message['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+class LlamaCppBackend:
+    """A GGUF model in this process; one generation at a time."""
+
+    supports_prefill = True
+
+    def __init__(self, model_path: Path, n_ctx: int | None = None, n_threads: int | None = None):
+        info = read_model_info(model_path)
+        context = min(n_ctx or DEFAULT_MAX_CONTEXT, info.context_length)
+        try:
+            self.llm = Llama(
+                model_path=str(model_path),
+                n_ctx=context,
+                n_batch=512,
+                n_threads=n_threads or os.cpu_count(),
+                last_n_tokens_size=256,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as error:
+            raise UserError(f"llama.cpp cannot load {model_path}: {error}.") from None
+        self.info = info.__class__(**{**info.__dict__, "context_length": self.llm.n_ctx()})
+        self.last_usage = Usage()
+        self._lock = threading.Lock()
+        vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
+        self._end_tokens = np.array(
+            [t for t in range(self.llm.n_vocab()) if llama_cpp.llama_vocab_is_eog(vocab, t)],
+            dtype=np.intc,
+        )
+        self._add_bos = bool(llama_cpp.llama_vocab_get_add_bos(vocab))
+        self._bos_text = self._token_text(self.llm.token_bos())
+        self._formatter = Jinja2ChatFormatter(
+            template=info.chat_template or _CHATML,
+            eos_token=self._token_text(self.llm.token_eos()),
+            bos_token=self._bos_text,
+        )
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return self.llm.detokenize([token], special=True).decode("utf-8", errors="ignore")
+
+    def render(self, messages: list[dict[str, str]], prefill: str = "") -> str:
+        """The prompt text: the chat template with a generation prompt, then any prefill."""
+        return self._formatter(messages=messages).prompt + prefill
+
+    def tokens(self, messages: list[dict[str, str]], prefill: str = "") -> list[int]:
+        text = self.render(messages, prefill)
+        tokens = self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        if self._add_bos and not (self._bos_text and text.startswith(self._bos_text)):
+            tokens.insert(0, self.llm.token_bos())
+        return tokens
+
+    def count_tokens(self, messages: list[dict[str, str]], prefill: str = "") -> int:
+        return len(self.tokens(messages, prefill))
+
+    def count_text_tokens(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def stream(self, request: ChatRequest) -> Iterator[str]:
+        with self._lock:
+            tokens = self.tokens(request.messages, request.prefill)
+            room = self.llm.n_ctx() - len(tokens)
+            if room < 16:
+                raise UserError(
+                    f"The prompt takes {len(tokens):,} of the model's {self.llm.n_ctx():,} context "
+                    "tokens; shorten the instruction or story bible, or use a larger --ctx."
+                )
+            cached = Llama.longest_token_prefix(self.llm._input_ids.tolist(), tokens)
+            usage = Usage(
+                prompt_tokens_sent=len(tokens),
+                prompt_tokens_evaluated=max(1, len(tokens) - cached),
+            )
+            self.last_usage = usage
+            started = time.perf_counter()
+            first_token_at: list[float] = []
+
+            def guard(input_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
+                if not first_token_at:
+                    first_token_at.append(time.perf_counter())
+                usage.output_tokens += 1
+                if request.keep_going is not None and request.keep_going():
+                    logits[self._end_tokens] = -np.inf
+                return logits
+
+            processors = [guard]
+            if request.no_repeat_ngram:
+                processors.append(NoRepeatNgram(request.no_repeat_ngram))
+            sampling = request.sampling
+            chunks = self.llm.create_completion(
+                prompt=tokens,
+                max_tokens=min(request.max_tokens, room),
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                min_p=sampling.min_p,
+                top_k=sampling.top_k,
+                repeat_penalty=sampling.repeat_penalty,
+                frequency_penalty=sampling.frequency_penalty,
+                presence_penalty=sampling.presence_penalty,
+                seed=sampling.seed,
+                stop=request.stop or None,
+                grammar=self._grammar(request.json_schema),
+                logits_processor=llama_cpp.LogitsProcessorList(processors),
+                stream=True,
+            )
+            try:
+                for chunk in chunks:
+                    text = chunk["choices"][0]["text"]
+                    if text:
+                        yield text
+            finally:
+                chunks.close()
+                ended = time.perf_counter()
+                first = first_token_at[0] if first_token_at else ended
+                usage.prompt_s, usage.decode_s = first - started, ended - first
+
+    @staticmethod
+    def _grammar(schema: dict | None) -> LlamaGrammar | None:
+        if schema is None:
+            return None
+        return LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+
+    def close(self) -> None:
+        self.llm.close()

@@ -1,0 +1,128 @@
+"""Any OpenAI-compatible server (vLLM, llama.cpp server, …) through the openai client.
+
+The server keeps its own prefix cache (vLLM prefix caching, llama.cpp `cache_prompt`), so this
+backend sends whole conversations and reports what the server says it evaluated when it says it.
+"""
+
+import time
+from collections.abc import Iterator
+
+import openai
+
+from engine.backends.base import ChatRequest, Usage
+from engine.errors import UserError
+from engine.models import ModelInfo
+
+DEFAULT_SERVER_CONTEXT = 32_768
+
+
+class OpenAICompatBackend:
+    """A model served over the OpenAI chat-completions API."""
+
+    supports_prefill = False
+
+    def __init__(
+        self, base_url: str, model_name: str, api_key: str = "none", n_ctx: int | None = None
+    ):
+        self.client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=600, max_retries=1)
+        try:
+            served = [model.id for model in self.client.models.list()]
+        except openai.APIConnectionError:
+            raise UserError(
+                f"Cannot reach a server at {base_url}. Start it, or check --base-url "
+                "(it usually ends in /v1)."
+            ) from None
+        except openai.APIError as error:
+            raise UserError(f"The server at {base_url} answered with an error: {error}.") from None
+        if served and model_name not in served:
+            raise UserError(
+                f"The server at {base_url} does not serve {model_name!r}; it serves: "
+                + ", ".join(served)
+                + "."
+            )
+        self.model_name = model_name
+        self.info = ModelInfo(
+            name=model_name,
+            context_length=n_ctx or DEFAULT_SERVER_CONTEXT,
+            quantization="served",
+            architecture="remote",
+            chat_template=None,
+            path=base_url,
+        )
+        self.last_usage = Usage()
+
+    def count_tokens(self, messages: list[dict[str, str]], prefill: str = "") -> int:
+        text = "".join(m["content"] for m in messages) + prefill
+        return self.count_text_tokens(text) + 8 * len(messages)
+
+    def count_text_tokens(self, text: str) -> int:
+        """An estimate (4 characters a token, 1 per CJK character): servers differ in tokenizers."""
+        cjk = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
+        return cjk + (len(text) - cjk) // 4
+
+    def stream(self, request: ChatRequest) -> Iterator[str]:
+        if request.prefill:
+            raise ValueError("OpenAI-compatible servers cannot continue a prefilled reply")
+        sampling = request.sampling
+        extra: dict = {
+            "min_tokens": request.min_tokens,
+            "repetition_penalty": sampling.repeat_penalty,
+            "min_p": sampling.min_p,
+            "top_k": sampling.top_k,
+        }
+        kwargs: dict = {}
+        if request.json_schema is not None:
+            kwargs["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "plan", "schema": request.json_schema},
+            }
+        usage = Usage(prompt_tokens_sent=self.count_tokens(request.messages))
+        self.last_usage = usage
+        started = time.perf_counter()
+        first = None
+        try:
+            response = self.client.chat.completions.create(
+                model=self.model_name,
+                messages=request.messages,
+                max_tokens=request.max_tokens,
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                frequency_penalty=sampling.frequency_penalty,
+                presence_penalty=sampling.presence_penalty,
+                seed=sampling.seed,
+                stop=request.stop or None,
+                stream=True,
+                stream_options={"include_usage": True},
+                extra_body=extra,
+                **kwargs,
+            )
+        except openai.APIConnectionError:
+            raise UserError(
+                "The model server stopped answering; check that it is still running."
+            ) from None
+        except openai.BadRequestError as error:
+            if request.json_schema is None:
+                raise UserError(f"The model server refused the request: {error}.") from None
+            # Some servers know no json_schema response format: fall back to a plain reply,
+            # which the plan parser reads in the classic text form.
+            request.json_schema = None
+            yield from self.stream(request)
+            return
+        with response:
+            for chunk in response:
+                if chunk.usage is not None:
+                    usage.prompt_tokens_sent = chunk.usage.prompt_tokens
+                    cached = getattr(chunk.usage.prompt_tokens_details, "cached_tokens", None) or 0
+                    usage.prompt_tokens_evaluated = chunk.usage.prompt_tokens - cached
+                    usage.output_tokens = chunk.usage.completion_tokens
+                if chunk.choices and chunk.choices[0].delta.content:
+                    if first is None:
+                        first = time.perf_counter()
+                    if not chunk.usage:
+                        usage.output_tokens += 1
+                    yield chunk.choices[0].delta.content
+        ended = time.perf_counter()
+        usage.prompt_s, usage.decode_s = (first or ended) - started, ended - (first or ended)
+
+    def close(self) -> None:
+        self.client.close()

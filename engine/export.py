@@ -1,0 +1,106 @@
+"""A written piece as Markdown, sanitized HTML, DOCX or EPUB."""
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+import markdown
+import nh3
+
+from engine.errors import UserError
+from engine.prompts import language_of
+
+FORMATS = ("md", "html", "docx", "epub")
+
+
+@dataclass
+class Document:
+    """A titled piece made of sections, each with an optional heading."""
+
+    title: str
+    sections: list[tuple[str, str]]  # (heading, text); heading "" for none
+
+    @property
+    def body(self) -> str:
+        """The prose alone, sections separated by blank lines (what lengths are measured on)."""
+        return "\n\n".join(text for _, text in self.sections if text.strip())
+
+
+def to_markdown(document: Document) -> str:
+    parts = [f"# {document.title}"]
+    for heading, text in document.sections:
+        if heading:
+            parts.append(f"## {heading}")
+        parts.append(text.strip())
+    return "\n\n".join(part for part in parts if part) + "\n"
+
+
+def sanitize_html(fragment: str) -> str:
+    """Only harmless markup survives: no scripts, event handlers or javascript: links."""
+    return nh3.clean(fragment)
+
+
+def markdown_to_safe_html(text: str) -> str:
+    return sanitize_html(markdown.markdown(text, extensions=["extra"]))
+
+
+def to_html(document: Document) -> str:
+    body = markdown_to_safe_html(to_markdown(document))
+    title = html.escape(document.title)
+    return (
+        '<!doctype html>\n<html><head><meta charset="utf-8">'
+        f"<title>{title}</title></head>\n<body>\n{body}\n</body></html>\n"
+    )
+
+
+def write_docx(document: Document, path: Path) -> None:
+    import docx
+
+    out = docx.Document()
+    out.core_properties.title = document.title
+    out.add_heading(document.title, level=0)
+    for heading, text in document.sections:
+        if heading:
+            out.add_heading(heading, level=1)
+        for paragraph in text.split("\n\n"):
+            if paragraph.strip():
+                out.add_paragraph(paragraph.strip())
+    out.save(str(path))
+
+
+def write_epub(document: Document, path: Path) -> None:
+    from ebooklib import epub
+
+    book = epub.EpubBook()
+    book.set_identifier(f"longwrite-{abs(hash(document.title + document.body))}")
+    book.set_title(document.title)
+    book.set_language(language_of(document.body))
+    chapters = []
+    for number, (heading, text) in enumerate(document.sections, start=1):
+        name = heading or f"{number}"
+        chapter = epub.EpubHtml(title=name, file_name=f"section_{number}.xhtml")
+        chapter.content = f"<h2>{html.escape(name)}</h2>" + markdown_to_safe_html(text)
+        book.add_item(chapter)
+        chapters.append(chapter)
+    book.toc = chapters
+    book.add_item(epub.EpubNcx())
+    book.add_item(epub.EpubNav())
+    book.spine = ["nav", *chapters]
+    epub.write_epub(str(path), book)
+
+
+def export_document(document: Document, fmt: str, path: Path) -> None:
+    """Write the document in one of FORMATS to path."""
+    if fmt not in FORMATS:
+        raise UserError(f"Unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}.")
+    try:
+        if fmt == "md":
+            path.write_text(to_markdown(document), encoding="utf-8")
+        elif fmt == "html":
+            path.write_text(to_html(document), encoding="utf-8")
+        elif fmt == "docx":
+            write_docx(document, path)
+        else:
+            write_epub(document, path)
+    except OSError as error:
+        raise UserError(f"Cannot write {path}: {error.strerror}. Choose another -o path.") from None

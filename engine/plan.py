@@ -1,0 +1,231 @@
+"""Plan drafting (schema-constrained), parsing of classic text plans, and rescaling."""
+
+import json
+import math
+import re
+from collections.abc import Iterator
+
+from pydantic import BaseModel, Field, ValidationError
+
+from engine.backends.base import Backend, ChatRequest
+from engine.errors import UserError
+from engine.prompts import bible_block, language_of, render
+from engine.schema import (
+    MAX_INSTRUCTION_CHARS,
+    MAX_SECTIONS,
+    MAX_TOTAL_WORDS,
+    Plan,
+    PlanSection,
+    SamplingSettings,
+)
+
+MIN_SECTION_WORDS = 20
+_WORDS_PER_SECTION_LOW = 350
+_WORDS_PER_SECTION_HIGH = 900
+
+
+class _DraftRow(BaseModel):
+    title: str = Field(min_length=1, max_length=80)
+    main_point: str = Field(min_length=1, max_length=400)
+    words: int = Field(ge=1, le=99_999)
+
+
+def section_bounds(total_words: int) -> tuple[int, int]:
+    """How many sections a plan for this many words may have (fewest, most)."""
+    fewest = max(1, math.ceil(total_words / _WORDS_PER_SECTION_HIGH))
+    most = max(fewest, math.ceil(total_words / _WORDS_PER_SECTION_LOW))
+    return min(fewest, MAX_SECTIONS), min(most, MAX_SECTIONS)
+
+
+def draft_schema(total_words: int) -> dict:
+    """JSON schema a drafted plan must match; llama.cpp turns it into a grammar."""
+    fewest, most = section_bounds(total_words)
+    row = {
+        "type": "object",
+        "properties": {
+            "title": {"type": "string", "minLength": 3, "maxLength": 60},
+            "main_point": {"type": "string", "minLength": 10, "maxLength": 240},
+            "words": {"type": "integer", "minimum": 10, "maximum": 9999},
+        },
+        "required": ["title", "main_point", "words"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "sections": {"type": "array", "items": row, "minItems": fewest, "maxItems": most}
+        },
+        "required": ["sections"],
+        "additionalProperties": False,
+    }
+
+
+def check_request(instruction: str, total_words: int) -> None:
+    """Raise a UserError for an instruction or length the writer cannot work with."""
+    if not instruction.strip():
+        raise UserError(
+            "The instruction is empty: say what to write, e.g. 'a 3,000-word story about…'."
+        )
+    if len(instruction) > MAX_INSTRUCTION_CHARS:
+        raise UserError(
+            f"The instruction is {len(instruction):,} characters; keep it under "
+            f"{MAX_INSTRUCTION_CHARS:,} and put background material in the story bible."
+        )
+    if total_words <= 0:
+        raise UserError("The word target must be a positive number, e.g. --words 3000.")
+    if total_words > MAX_TOTAL_WORDS:
+        raise UserError(
+            f"{total_words:,} words is more than the {MAX_TOTAL_WORDS:,} one run can write; "
+            "split the piece into several projects."
+        )
+
+
+def words_from_instruction(instruction: str) -> int | None:
+    """The word count an instruction asks for ("a 10,000-word story", "写一篇1000字"), if any."""
+    pattern = re.compile(
+        r"(\d[\d,]*(?:\.\d+)?)\s*(万)?\s*(?:-|\s)?\s*(?:words?\b|字)", re.IGNORECASE
+    )
+    matches = pattern.findall(instruction)
+    if not matches:
+        return None
+    number, ten_thousand = matches[-1]
+    value = float(number.replace(",", "")) * (10_000 if ten_thousand else 1)
+    return int(value) if value >= 1 else None
+
+
+def draft_plan_stream(
+    backend: Backend, instruction: str, total_words: int, bible: str = "", seed: int | None = None
+) -> Iterator[str]:
+    """Stream the raw text of a drafted plan (JSON when the backend honours the schema)."""
+    check_request(instruction, total_words)
+    language = language_of(instruction)
+    fewest, most = section_bounds(total_words)
+    prompt = render(
+        language,
+        "plan",
+        min_sections=fewest,
+        max_sections=most,
+        total_words=total_words,
+        instruction=instruction.strip(),
+        bible_block=bible_block(language, bible),
+    )
+    request = ChatRequest(
+        messages=[{"role": "user", "content": prompt}],
+        max_tokens=most * 130 + 50,
+        sampling=SamplingSettings(temperature=0.5, repeat_penalty=1.05, seed=seed),
+        json_schema=draft_schema(total_words),
+    )
+    yield from backend.stream(request)
+
+
+def draft_plan(
+    backend: Backend, instruction: str, total_words: int, bible: str = "", seed: int | None = None
+) -> Plan:
+    """Draft a plan for the instruction and rescale it to the requested total."""
+    text = "".join(draft_plan_stream(backend, instruction, total_words, bible, seed))
+    return rescale(plan_from_model_output(text, total_words), total_words)
+
+
+def plan_from_model_output(text: str, total_words: int) -> Plan:
+    """Read a model's plan: JSON first, the classic text form second; bound the section count."""
+    try:
+        rows = [_DraftRow.model_validate(row) for row in json.loads(text)["sections"]]
+        sections = [
+            PlanSection(title=r.title, main_point=r.main_point, words=r.words) for r in rows
+        ]
+        plan = Plan(sections=sections)
+    except (ValueError, KeyError, TypeError, ValidationError):
+        plan = parse_text_plan(text)
+    _, most = section_bounds(total_words)
+    return Plan(sections=plan.sections[:most])
+
+
+_TEXT_ROW = re.compile(
+    r"(?:paragraph|section|part|段落|第)\s*(\d+)\s*(?:段|节|部分)?\s*[-–—:：]\s*"
+    r"(?:main\s*point|主要内容|要点)\s*[:：]\s*(?P<point>.+?)\s*[-–—]+\s*"
+    r"(?:word\s*count|字数要求|字数)\s*[:：]\s*(?P<words>\d[\d,]*)\s*(?:words?|字)?",
+    re.IGNORECASE,
+)
+
+
+def parse_text_plan(text: str) -> Plan:
+    """Parse `Paragraph N - Main Point: … - Word Count: N words` lines (and Chinese variants)."""
+    sections = []
+    for match in _TEXT_ROW.finditer(text):
+        point = match["point"].strip()
+        words = int(match["words"].replace(",", ""))
+        if not point or words <= 0:
+            continue
+        sections.append(
+            PlanSection(title=_title_from(point), main_point=point, words=min(words, 10_000))
+        )
+    if not sections:
+        raise UserError(
+            "The model's reply holds no plan. Draft again, or write the plan yourself as JSON "
+            "(see `longwrite plan --help`)."
+        )
+    return Plan(sections=sections[:MAX_SECTIONS])
+
+
+def _title_from(point: str) -> str:
+    """A short title made from the first words of a main point."""
+    if language_of(point) == "zh":
+        return point[:12]
+    words = point.split()
+    return " ".join(words[:6]) + ("…" if len(words) > 6 else "")
+
+
+def rescale(plan: Plan, total_words: int) -> Plan:
+    """Scale unlocked sections so the plan adds up to total_words; locked rows keep their counts."""
+    locked = sum(s.words for s in plan.sections if s.locked)
+    free = [i for i, s in enumerate(plan.sections) if not s.locked]
+    if not free:
+        return plan
+    budget = max(total_words - locked, MIN_SECTION_WORDS * len(free))
+    current = sum(plan.sections[i].words for i in free)
+    shares = [plan.sections[i].words / current * budget for i in free]
+    counts = _round_preserving_sum(shares, budget)
+    sections = list(plan.sections)
+    for i, count in zip(free, counts, strict=True):
+        sections[i] = sections[i].model_copy(update={"words": max(MIN_SECTION_WORDS, count)})
+    return Plan(sections=sections)
+
+
+def _round_preserving_sum(values: list[float], total: int) -> list[int]:
+    """Round to integers whose sum is total, giving leftovers to the largest remainders."""
+    floors = [math.floor(v) for v in values]
+    order = sorted(range(len(values)), key=lambda i: values[i] - floors[i], reverse=True)
+    for i in order[: total - sum(floors)]:
+        floors[i] += 1
+    return floors
+
+
+def merge_locked(previous: Plan, drafted: Plan) -> Plan:
+    """A re-drafted plan that keeps the locked rows of the previous one at their positions."""
+    locked = {i: s for i, s in enumerate(previous.sections) if s.locked}
+    fresh = iter(s for s in drafted.sections)
+    length = max(len(drafted.sections), max(locked, default=-1) + 1)
+    sections = []
+    for i in range(length):
+        if i in locked:
+            sections.append(locked[i])
+        else:
+            row = next(fresh, None)
+            if row is not None:
+                sections.append(row)
+    return Plan(sections=sections[:MAX_SECTIONS])
+
+
+def load_plan_file(path: str) -> Plan:
+    """Read a plan saved as JSON (by `longwrite plan -o`), with a clear error if it is invalid."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return Plan.model_validate_json(handle.read())
+    except FileNotFoundError:
+        raise UserError(f"Plan file not found: {path}.") from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise UserError(f"{path} is not a valid plan: {where}: {first['msg']}.") from None
+    except (UnicodeDecodeError, OSError) as error:
+        raise UserError(f"Cannot read the plan file {path}: {error}.") from None

@@ -1,0 +1,137 @@
+"""A writing run of a saved project: the writer's events, persisted as they stream.
+
+Both faces (CLI and studio) drive runs through `run_project`, so saving, resuming and the
+statistics are the same everywhere. Stopping is closing the generator: the partial section is
+saved first, and the run is recorded as stopped.
+"""
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from engine.backends.base import Backend, Usage
+from engine.errors import UserError
+from engine.export import Document
+from engine.metrics import count_words, length_score, repeated_ngram_share
+from engine.prompt_layout import Brief
+from engine.schema import Plan, RunStats, SectionStats
+from engine.store import Autosave, Project, Store
+from engine.writer import (
+    ContextTrimmed,
+    Event,
+    SectionFinished,
+    SectionProgress,
+    SectionStarted,
+    Writer,
+)
+
+
+@dataclass
+class RunFinished:
+    stats: RunStats
+
+
+def project_document(store: Store, project: Project) -> Document:
+    """The project's current text as a Document (sections in plan order)."""
+    plan = store.plan(project)
+    texts = {s.idx: s.text for s in store.sections(project)}
+    headings = project.settings.section_headings and plan is not None and len(plan.sections) > 1
+    sections = []
+    for i in sorted(texts):
+        title = plan.sections[i].title if plan and i < len(plan.sections) else ""
+        sections.append((title if headings else "", texts[i]))
+    return Document(project.name, sections)
+
+
+def resume_point(store: Store, project: Project) -> tuple[list[str], str, int | None]:
+    """Texts of the finished sections from the start, the partial text of the next one, and
+    the version id holding that partial text (None when the next section is not begun)."""
+    written: list[str] = []
+    for section in store.sections(project):
+        if section.idx != len(written):
+            break
+        if section.status != "done":
+            return written, section.text, section.version_id
+        written.append(section.text)
+    return written, "", None
+
+
+def run_project(
+    store: Store, project: Project, backend: Backend, plan_usage: Usage | None = None
+) -> Iterator[Event | RunFinished]:
+    """Write the project's remaining sections, saving as it goes; ends with RunFinished."""
+    plan = store.plan(project)
+    if plan is None:
+        raise UserError(f"Project {project.name!r} has no plan yet; draft or load one first.")
+    written, partial, version_id = resume_point(store, project)
+    writer = Writer(backend, Brief(project.instruction, plan, project.bible), project.settings)
+    run_id = store.start_run(project)
+    started = time.perf_counter()
+    finished: list[SectionStats] = []
+    trims = 0
+    autosave: Autosave | None = None
+    current = partial
+    status = "stopped"
+    try:
+        for event in writer.write(written, partial):
+            if isinstance(event, SectionStarted):
+                if version_id is None:
+                    version_id = store.start_section(project, event.index)
+                autosave = Autosave(store, version_id)
+            elif isinstance(event, SectionProgress) and autosave:
+                current = event.text
+                autosave.update(event.text, event.output_tokens)
+            elif isinstance(event, SectionFinished) and autosave:
+                autosave.finish(event.text, event.stats.output_tokens)
+                finished.append(event.stats)
+                autosave, version_id, current = None, None, ""
+            elif isinstance(event, ContextTrimmed):
+                trims += 1
+            yield event
+        status = "done"
+        stats = _run_stats(
+            store, project, plan, finished, plan_usage, time.perf_counter() - started
+        )
+        stats.context_trims = trims
+        store.finish_run(project, run_id, status, stats.model_dump())
+        yield RunFinished(stats)
+    finally:
+        if status != "done":
+            if autosave is not None:
+                store.save_section(autosave.version_id, current, 0, done=False)
+            store.finish_run(project, run_id, status, None)
+
+
+def _run_stats(
+    store: Store,
+    project: Project,
+    plan: Plan,
+    sections: list[SectionStats],
+    plan_usage: Usage | None,
+    wall_s: float,
+) -> RunStats:
+    body = project_document(store, project).body
+    words = count_words(body)
+    plan_usage = plan_usage or Usage()
+    output = sum(s.output_tokens for s in sections) + plan_usage.output_tokens
+    decode_s = sum(s.decode_s for s in sections) + plan_usage.decode_s
+    return RunStats(
+        words=words,
+        target_words=plan.total_words,
+        length_score=length_score(plan.total_words, words),
+        sections=len(plan.sections),
+        output_tokens=output,
+        prompt_tokens_sent=sum(s.prompt_tokens_sent for s in sections)
+        + plan_usage.prompt_tokens_sent,
+        prompt_tokens_evaluated=sum(s.prompt_tokens_evaluated for s in sections)
+        + plan_usage.prompt_tokens_evaluated,
+        first_prompt_tokens=sections[0].prompt_tokens_sent if sections else 0,
+        wall_s=round(wall_s + plan_usage.prompt_s + plan_usage.decode_s, 2),
+        decode_tokens_per_s=round(output / decode_s, 1) if decode_s else 0.0,
+        repeated_8gram_share=repeated_ngram_share(body),
+        retries=sum(s.retries for s in sections),
+        context_trims=0,
+        mode=project.settings.mode,
+        model=project.model.model_name or project.model.model_path or "embedded",
+        per_section=sections,
+    )

@@ -1,0 +1,380 @@
+"""The project database: sqlite-utils on one SQLite file (WAL), with ordered migrations.
+
+Projects own plan versions, section versions (every generated text is kept) and runs. The
+section being written is saved at most every `AUTOSAVE_INTERVAL_S` seconds while it streams, so
+a killed process loses at most that much text.
+"""
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import platformdirs
+import sqlite_utils
+
+from engine.errors import UserError
+from engine.metrics import count_words
+from engine.schema import ModelSpec, Plan, WriteSettings
+
+AUTOSAVE_INTERVAL_S = 1.0
+
+Migration = Callable[[sqlite_utils.Database], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def migration(function: Migration) -> Migration:
+    """Register a migration; they run once each, in the order they are defined."""
+    MIGRATIONS.append((function.__name__, function))
+    return function
+
+
+@migration
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["projects"].create(
+        {
+            "id": int,
+            "name": str,
+            "instruction": str,
+            "bible": str,
+            "target_words": int,
+            "settings": str,
+            "model": str,
+            "status": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"name", "instruction"},
+    )
+    db["projects"].create_index(["name"], unique=True)
+    db["plans"].create(
+        {"id": int, "project_id": int, "version": int, "plan": str, "created_at": str},
+        pk="id",
+        foreign_keys=[("project_id", "projects", "id")],
+    )
+    db["plans"].create_index(["project_id", "version"], unique=True)
+    db["section_versions"].create(
+        {
+            "id": int,
+            "project_id": int,
+            "idx": int,
+            "text": str,
+            "status": str,
+            "output_tokens": int,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        foreign_keys=[("project_id", "projects", "id")],
+    )
+    db["section_versions"].create_index(["project_id", "idx"])
+    db["sections"].create(
+        {"project_id": int, "idx": int, "version_id": int},
+        pk=("project_id", "idx"),
+        foreign_keys=[("project_id", "projects", "id"), ("version_id", "section_versions", "id")],
+    )
+    db["runs"].create(
+        {
+            "id": int,
+            "project_id": int,
+            "started_at": str,
+            "finished_at": str,
+            "status": str,
+            "stats": str,
+        },
+        pk="id",
+        foreign_keys=[("project_id", "projects", "id")],
+    )
+
+
+def default_db_path() -> Path:
+    return Path(platformdirs.user_data_dir("longwrite")) / "longwrite.db"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class Project:
+    id: int
+    name: str
+    instruction: str
+    bible: str
+    target_words: int
+    settings: WriteSettings
+    model: ModelSpec
+    status: str
+    created_at: str
+    updated_at: str
+
+
+@dataclass
+class Section:
+    """The current version of one section of a project."""
+
+    idx: int
+    version_id: int
+    text: str
+    status: str  # "writing" (partial, autosaved) or "done"
+    output_tokens: int
+
+
+@dataclass
+class ProjectSummary:
+    name: str
+    words: int
+    target_words: int
+    status: str
+    updated_at: str
+
+
+class Store:
+    """All reads and writes of the project database."""
+
+    def __init__(self, path: str | Path | None = None):
+        path = Path(path) if path else default_db_path()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite_utils.Database(path)
+            self.db.enable_wal()
+            self._migrate()
+        except Exception as error:  # sqlite3.DatabaseError, PermissionError, …
+            raise UserError(
+                f"Cannot open the database {path}: {error}. Pass another --db."
+            ) from None
+        self.path = path
+
+    def _migrate(self) -> None:
+        self.db["_migrations"].create(
+            {"name": str, "applied_at": str}, pk="name", if_not_exists=True
+        )
+        applied = {row["name"] for row in self.db["_migrations"].rows}
+        for name, function in MIGRATIONS:
+            if name not in applied:
+                with self.db.conn:
+                    function(self.db)
+                    self.db["_migrations"].insert({"name": name, "applied_at": _now()})
+
+    # projects
+    def create_project(
+        self,
+        name: str,
+        instruction: str,
+        target_words: int,
+        bible: str = "",
+        settings: WriteSettings | None = None,
+        model: ModelSpec | None = None,
+    ) -> Project:
+        name = name.strip()
+        if not name:
+            raise UserError("A project needs a name.")
+        if self._project_row(name):
+            raise UserError(f"A project named {name!r} exists already; choose another name.")
+        now = _now()
+        self.db["projects"].insert(
+            {
+                "name": name,
+                "instruction": instruction,
+                "bible": bible,
+                "target_words": target_words,
+                "settings": (settings or WriteSettings()).model_dump_json(),
+                "model": (model or ModelSpec()).model_dump_json(),
+                "status": "new",
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        return self.project(name)
+
+    def _project_row(self, name: str) -> dict | None:
+        return next(self.db["projects"].rows_where("name = ?", [name]), None)
+
+    def project(self, name: str) -> Project:
+        row = self._project_row(name)
+        if row is None:
+            raise UserError(f"No project named {name!r}; `longwrite projects` lists them.")
+        return Project(
+            id=row["id"],
+            name=row["name"],
+            instruction=row["instruction"],
+            bible=row["bible"] or "",
+            target_words=row["target_words"],
+            settings=WriteSettings.model_validate_json(row["settings"]),
+            model=ModelSpec.model_validate_json(row["model"]),
+            status=row["status"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+
+    def update_project(self, project: Project, **fields: object) -> Project:
+        values = {
+            key: value.model_dump_json() if hasattr(value, "model_dump_json") else value
+            for key, value in fields.items()
+        }
+        self.db["projects"].update(project.id, {**values, "updated_at": _now()})
+        return self.project(str(fields.get("name", project.name)))
+
+    def unique_name(self, base: str) -> str:
+        """base, or base (2), base (3)… whichever is free."""
+        name, n = base, 1
+        while self._project_row(name):
+            n += 1
+            name = f"{base} ({n})"
+        return name
+
+    def list_projects(self) -> list[ProjectSummary]:
+        rows = self.db.query(
+            """
+            select p.name, p.target_words, p.status, p.updated_at,
+                   group_concat(v.text, char(10)) as text
+            from projects p
+            left join sections s on s.project_id = p.id
+            left join section_versions v on v.id = s.version_id
+            group by p.id order by p.updated_at desc
+            """
+        )
+        return [
+            ProjectSummary(
+                r["name"],
+                count_words(r["text"] or ""),
+                r["target_words"],
+                r["status"],
+                r["updated_at"],
+            )
+            for r in rows
+        ]
+
+    # plans
+    def save_plan(self, project: Project, plan: Plan) -> int:
+        version = self.db.execute(
+            "select coalesce(max(version), 0) + 1 from plans where project_id = ?", [project.id]
+        ).fetchone()[0]
+        self.db["plans"].insert(
+            {
+                "project_id": project.id,
+                "version": version,
+                "plan": plan.model_dump_json(),
+                "created_at": _now(),
+            }
+        )
+        self.db["projects"].update(project.id, {"updated_at": _now()})
+        return version
+
+    def plan(self, project: Project, version: int | None = None) -> Plan | None:
+        where, params = "project_id = ?", [project.id]
+        if version is not None:
+            where, params = where + " and version = ?", [*params, version]
+        row = next(
+            self.db["plans"].rows_where(where, params, order_by="version desc", limit=1), None
+        )
+        return Plan.model_validate_json(row["plan"]) if row else None
+
+    def plan_versions(self, project: Project) -> list[tuple[int, str]]:
+        rows = self.db["plans"].rows_where("project_id = ?", [project.id], order_by="version")
+        return [(row["version"], row["created_at"]) for row in rows]
+
+    # sections
+    def start_section(self, project: Project, idx: int, text: str = "") -> int:
+        """Make a new version of section idx, current from now on; returns its id."""
+        now = _now()
+        with self.db.conn:
+            version_id = (
+                self.db["section_versions"]
+                .insert(
+                    {
+                        "project_id": project.id,
+                        "idx": idx,
+                        "text": text,
+                        "status": "writing",
+                        "output_tokens": 0,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+                .last_pk
+            )
+            self.db["sections"].upsert(
+                {"project_id": project.id, "idx": idx, "version_id": version_id},
+                pk=("project_id", "idx"),
+            )
+        return version_id
+
+    def save_section(self, version_id: int, text: str, output_tokens: int, done: bool) -> None:
+        self.db["section_versions"].update(
+            version_id,
+            {
+                "text": text,
+                "output_tokens": output_tokens,
+                "status": "done" if done else "writing",
+                "updated_at": _now(),
+            },
+        )
+
+    def sections(self, project: Project) -> list[Section]:
+        rows = self.db.query(
+            """
+            select s.idx, v.id, v.text, v.status, v.output_tokens from sections s
+            join section_versions v on v.id = s.version_id
+            where s.project_id = ? order by s.idx
+            """,
+            [project.id],
+        )
+        return [
+            Section(r["idx"], r["id"], r["text"], r["status"], r["output_tokens"]) for r in rows
+        ]
+
+    def section_history(self, project: Project, idx: int) -> list[Section]:
+        rows = self.db["section_versions"].rows_where(
+            "project_id = ? and idx = ?", [project.id, idx], order_by="id"
+        )
+        return [
+            Section(r["idx"], r["id"], r["text"], r["status"], r["output_tokens"]) for r in rows
+        ]
+
+    def restore_section(self, project: Project, idx: int, version_id: int) -> None:
+        self.db["sections"].upsert(
+            {"project_id": project.id, "idx": idx, "version_id": version_id},
+            pk=("project_id", "idx"),
+        )
+
+    def drop_sections_from(self, project: Project, idx: int) -> None:
+        """Forget which versions are current from section idx on (their history stays)."""
+        self.db.execute("delete from sections where project_id = ? and idx >= ?", [project.id, idx])
+
+    # runs
+    def start_run(self, project: Project) -> int:
+        self.update_project(project, status="writing")
+        return (
+            self.db["runs"]
+            .insert({"project_id": project.id, "started_at": _now(), "status": "running"})
+            .last_pk
+        )
+
+    def finish_run(self, project: Project, run_id: int, status: str, stats: dict | None) -> None:
+        self.db["runs"].update(
+            run_id, {"finished_at": _now(), "status": status, "stats": json.dumps(stats)}
+        )
+        self.update_project(project, status=status)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class Autosave:
+    """Saves a streaming section at most every `interval` seconds, and for sure at the end."""
+
+    def __init__(self, store: Store, version_id: int, interval: float = AUTOSAVE_INTERVAL_S):
+        self.store, self.version_id, self.interval = store, version_id, interval
+        self.last_save = time.monotonic()
+
+    def update(self, text: str, output_tokens: int) -> None:
+        if time.monotonic() - self.last_save >= self.interval:
+            self.store.save_section(self.version_id, text, output_tokens, done=False)
+            self.last_save = time.monotonic()
+
+    def finish(self, text: str, output_tokens: int) -> None:
+        self.store.save_section(self.version_id, text, output_tokens, done=True)

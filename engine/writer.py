@@ -1,0 +1,315 @@
+"""The AgentWrite loop (one section at a time) and single-pass mode.
+
+`Writer.write_section` streams one section and yields events; `Writer.write` runs it over the
+whole plan. Callers (CLI, studio, data builders) persist and display the events; the writer
+itself keeps no state beyond the context-trim point and its tokens-per-word estimate.
+"""
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from engine.backends.base import Backend, ChatRequest, Usage
+from engine.length_control import (
+    SectionBudget,
+    WordTally,
+    clean_section,
+    cut_at_sentence,
+    ends_sentence,
+)
+from engine.metrics import count_words, length_score, repeated_ngram_share
+from engine.prompt_layout import Brief, section_messages, sections_to_drop
+from engine.prompts import bible_block, render
+from engine.repetition import LoopDetector, loop_start
+from engine.schema import SamplingSettings, SectionStats, WriteSettings
+
+MAX_EXTENSIONS = 3
+NO_REPEAT_TOKENS = 10
+INITIAL_TOKENS_PER_WORD = {"en": 1.4, "zh": 1.6}
+
+
+@dataclass
+class SectionStarted:
+    index: int
+    count: int
+    target_words: int
+
+
+@dataclass
+class SectionProgress:
+    """The section's text so far (prefill included); sent at most once per chunk."""
+
+    index: int
+    text: str
+    words: int
+    output_tokens: int
+
+
+@dataclass
+class LoopCut:
+    """The model started repeating itself; the text was cut back and generation goes on."""
+
+    index: int
+    kept_words: int
+
+
+@dataclass
+class ContextTrimmed:
+    dropped_sections: int
+
+
+@dataclass
+class SectionFinished:
+    index: int
+    text: str
+    stats: SectionStats
+
+
+Event = SectionStarted | SectionProgress | LoopCut | ContextTrimmed | SectionFinished
+
+
+@dataclass
+class _Attempt:
+    """Accounting across the requests that make up one section."""
+
+    usage: Usage = field(default_factory=Usage)
+    loop_cuts: int = 0
+
+    def add(self, usage: Usage) -> None:
+        self.usage.prompt_tokens_sent += usage.prompt_tokens_sent
+        self.usage.prompt_tokens_evaluated += usage.prompt_tokens_evaluated
+        self.usage.output_tokens += usage.output_tokens
+        self.usage.prompt_s += usage.prompt_s
+        self.usage.decode_s += usage.decode_s
+
+
+class Writer:
+    """Writes the sections of a brief's plan with one backend."""
+
+    def __init__(self, backend: Backend, brief: Brief, settings: WriteSettings | None = None):
+        self.backend = backend
+        self.brief = brief
+        self.settings = settings or WriteSettings()
+        self.dropped = 0
+        self.tokens_per_word = INITIAL_TOKENS_PER_WORD[brief.language]
+        self._section_tokens: dict[int, int] = {}
+
+    # -- the whole plan -------------------------------------------------------------------
+    def write(self, written: list[str] | None = None, partial: str = "") -> Iterator[Event]:
+        """Write every section after those already `written`, continuing a `partial` one."""
+        texts = list(written or [])
+        for index in range(len(texts), len(self.brief.plan.sections)):
+            for event in self.write_section(texts, index, partial):
+                if isinstance(event, SectionFinished):
+                    texts.append(event.text)
+                yield event
+            partial = ""
+
+    # -- one section ----------------------------------------------------------------------
+    def write_section(self, written: list[str], index: int, partial: str = "") -> Iterator[Event]:
+        """Write section `index` after the texts of sections 0..index-1 (`written`)."""
+        if self.settings.mode == "single":
+            yield from self._write_single(partial)
+            return
+        target = self.brief.plan.sections[index].words
+        budget = SectionBudget(target, self.tokens_per_word)
+        yield SectionStarted(index, len(self.brief.plan.sections), target)
+        dropped_before = self.dropped
+        messages = self._messages(written[:index], index, budget)
+        if self.dropped > dropped_before:
+            yield ContextTrimmed(self.dropped)
+        earlier = "\n\n".join(written[max(0, index - 2) : index])
+        attempt = _Attempt()
+        text = yield from self._stream_section(messages, budget, index, partial, earlier, attempt)
+        yield self._finish(index, text, target, attempt)
+
+    def _messages(
+        self, written: list[str], index: int, budget: SectionBudget
+    ) -> list[dict[str, str]]:
+        """Section prompt, dropping old sections in a large step when the context is full."""
+        for j, text in enumerate(written):
+            if j not in self._section_tokens:
+                self._section_tokens[j] = self.backend.count_text_tokens(text) + 12
+        section_tokens = [self._section_tokens[j] for j in range(index)]
+        fixed = self.backend.count_tokens(section_messages(self.brief, written, index, index))
+        reserve = budget.max_tokens
+        self.dropped = min(
+            index,
+            sections_to_drop(
+                section_tokens,
+                fixed,
+                self.backend.info.context_length,
+                reserve,
+                min(self.dropped, index),
+            ),
+        )
+        return section_messages(self.brief, written, index, self.dropped)
+
+    def _sampling(self, index: int, round_: int) -> SamplingSettings:
+        """The sampler for a section; each loop cut makes it a little bolder and less repetitive."""
+        base = self.settings.sampling
+        if not self.settings.fight_repetition:
+            return base.model_copy(update={"repeat_penalty": 1.0})
+        seed = None if base.seed is None else base.seed + 1000 * index + round_
+        return base.model_copy(
+            update={
+                "seed": seed,
+                "temperature": min(1.2, base.temperature + 0.1 * round_),
+                "repeat_penalty": min(1.5, base.repeat_penalty + 0.05 * round_),
+                "presence_penalty": min(1.5, base.presence_penalty + 0.2 * round_),
+            }
+        )
+
+    def _stream_section(
+        self,
+        messages: list[dict[str, str]],
+        budget: SectionBudget,
+        index: int,
+        partial: str,
+        earlier: str,
+        attempt: _Attempt,
+    ) -> Iterator[Event]:
+        """Stream until the section is long enough; cut loops and extend short endings.
+
+        Returns the section's text as the generator's return value."""
+        text = partial
+        extensions = 0
+        while True:
+            tally = WordTally(text)
+            detector = (
+                LoopDetector(earlier + "\n\n" + text) if self.settings.fight_repetition else None
+            )
+            request = self._request(messages, text, budget, tally, index, attempt.loop_cuts)
+            stop = "end"
+            stream = self.backend.stream(request)
+            try:
+                for chunk in stream:
+                    if text and tally.text == text and not self.backend.supports_prefill:
+                        chunk = " " + chunk.lstrip()  # a continuation sent as a new reply
+                    new_words = tally.feed(chunk)
+                    yield SectionProgress(
+                        index,
+                        tally.text,
+                        tally.words,
+                        attempt.usage.output_tokens + self.backend.last_usage.output_tokens,
+                    )
+                    if detector and detector.feed_words(new_words):
+                        stop = "loop"
+                        break
+                    if tally.words >= budget.max_words:
+                        stop = "too long"
+                        break
+                    if tally.words >= budget.target_words and ends_sentence(tally.text):
+                        stop = "done"
+                        break
+            finally:
+                stream.close()
+            attempt.add(self.backend.last_usage)
+            text = tally.text
+            if stop == "loop":
+                text = cut_at_sentence(text, loop_start(text, earlier))
+                yield LoopCut(index, count_words(text))
+                if attempt.loop_cuts < self.settings.max_retries:
+                    attempt.loop_cuts += 1
+                    continue
+            if stop == "too long":
+                text = cut_at_sentence(text)
+            if stop in ("done", "too long") or count_words(text) >= budget.min_words:
+                break
+            if extensions >= MAX_EXTENSIONS:
+                break
+            extensions += 1
+        return clean_section(text, [s.title for s in self.brief.plan.sections])
+
+    def _request(
+        self,
+        messages: list[dict[str, str]],
+        text: str,
+        budget: SectionBudget,
+        tally: WordTally,
+        index: int,
+        round_: int,
+    ) -> ChatRequest:
+        written = count_words(text)
+        remaining_words = max(budget.min_words - written, 0)
+        max_tokens = (
+            math.ceil(max(budget.max_words - written, 20) * self.tokens_per_word * 1.3) + 64
+        )
+        if self.backend.supports_prefill:
+            return ChatRequest(
+                messages=messages,
+                prefill=text,
+                max_tokens=max_tokens,
+                sampling=self._sampling(index, round_),
+                keep_going=lambda: tally.words < budget.min_words,
+                no_repeat_ngram=NO_REPEAT_TOKENS if self.settings.fight_repetition else 0,
+            )
+        if text:  # a server cannot continue a reply: ask for the rest in a new turn
+            more = max(budget.target_words - count_words(text), 20)
+            messages = [
+                *messages,
+                {"role": "assistant", "content": text},
+                {
+                    "role": "user",
+                    "content": render(self.brief.language, "continue", index=index + 1, words=more),
+                },
+            ]
+        return ChatRequest(
+            messages=messages,
+            max_tokens=max_tokens,
+            sampling=self._sampling(index, round_),
+            min_tokens=math.ceil(remaining_words * self.tokens_per_word),
+        )
+
+    def _finish(self, index: int, text: str, target: int, attempt: _Attempt) -> SectionFinished:
+        words = count_words(text)
+        if words and attempt.usage.output_tokens:
+            observed = attempt.usage.output_tokens / max(words, 1)
+            self.tokens_per_word = 0.5 * self.tokens_per_word + 0.5 * min(max(observed, 0.8), 4.0)
+        stats = SectionStats(
+            index=index,
+            target_words=target,
+            words=words,
+            length_score=length_score(target, words),
+            output_tokens=attempt.usage.output_tokens,
+            prompt_tokens_sent=attempt.usage.prompt_tokens_sent,
+            prompt_tokens_evaluated=attempt.usage.prompt_tokens_evaluated,
+            retries=attempt.loop_cuts,
+            repeated_8gram_share=repeated_ngram_share(text),
+            decode_s=attempt.usage.decode_s,
+        )
+        return SectionFinished(index, text, stats)
+
+    # -- single pass ----------------------------------------------------------------------
+    def _write_single(self, partial: str) -> Iterator[Event]:
+        """The whole piece in one reply to the bare instruction (the paper's baseline)."""
+        target = self.brief.plan.total_words
+        yield SectionStarted(0, 1, target)
+        language = self.brief.language
+        prompt = render(
+            language,
+            "single",
+            instruction=self.brief.instruction.strip(),
+            bible_block=bible_block(language, self.brief.bible),
+        )
+        messages = [{"role": "user", "content": prompt}]
+        room = self.backend.info.context_length - self.backend.count_tokens(messages, partial)
+        attempt = _Attempt()
+        request = ChatRequest(
+            messages=messages,
+            prefill=partial if self.backend.supports_prefill else "",
+            max_tokens=max(16, room - 8),
+            sampling=self._sampling(0, 0),
+        )
+        tally = WordTally(partial if self.backend.supports_prefill else "")
+        stream = self.backend.stream(request)
+        try:
+            for chunk in stream:
+                tally.feed(chunk)
+                yield SectionProgress(
+                    0, tally.text, tally.words, self.backend.last_usage.output_tokens
+                )
+        finally:
+            stream.close()
+        attempt.add(self.backend.last_usage)
+        yield self._finish(0, clean_section(tally.text), target, attempt)
