@@ -182,12 +182,13 @@ def rescale(plan: Plan, total_words: int) -> Plan:
     if not free:
         return plan
     budget = max(total_words - locked, MIN_SECTION_WORDS * len(free))
+    spare = budget - MIN_SECTION_WORDS * len(free)  # every row gets the minimum, then a share
     current = sum(plan.sections[i].words for i in free)
-    shares = [plan.sections[i].words / current * budget for i in free]
-    counts = _round_preserving_sum(shares, budget)
+    shares = [plan.sections[i].words / current * spare for i in free]
+    counts = _round_preserving_sum(shares, spare)
     sections = list(plan.sections)
     for i, count in zip(free, counts, strict=True):
-        sections[i] = sections[i].model_copy(update={"words": max(MIN_SECTION_WORDS, count)})
+        sections[i] = sections[i].model_copy(update={"words": MIN_SECTION_WORDS + count})
     return Plan(sections=sections)
 
 
