@@ -58,7 +58,13 @@ db_option = click.option(
 
 
 @click.group(
-    cls=Longwrite, lazy_commands={"train": "training.cli:train", "data": "training.cli:data"}
+    cls=Longwrite,
+    lazy_commands={
+        "studio": "app.studio.cli:studio",
+        "eval": "training.eval.cli:eval_group",
+        "train": "training.cli:train",
+        "data": "training.cli:data",
+    },
 )
 @click.version_option(package_name="longwrite-studio")
 def cli() -> None:

@@ -26,8 +26,8 @@ class LazyGroup(click.Group):
                 module = importlib.import_module(module_name)
             except ImportError as error:
                 raise click.ClickException(
-                    f"`{cmd_name}` needs the training extra ({error.name} is missing): "
-                    "pip install -e '.[train]'"
+                    f"`{cmd_name}` needs {error.name}, which is not installed: "
+                    "pip install -e '.[train]' adds the training extra."
                 ) from error
             return getattr(module, attribute)
         return super().get_command(ctx, cmd_name)
