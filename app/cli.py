@@ -83,10 +83,13 @@ def cli() -> None:
 @click.option("--seed", type=int)
 @model_options
 def plan(instruction, words, bible_file, output, seed, model_path, base_url, model_name, n_ctx):
-    """Draft a plan (one row per section) as JSON you can edit and pass to `write --plan`."""
+    """Draft a plan (one row per section) as JSON you can edit and pass to `write --plan`.
+
+    INSTRUCTION may be "-" to read it from standard input."""
     from engine.backends import open_backend
     from engine.plan import draft_plan
 
+    instruction = _instruction_text(instruction)
     words = _target_words(instruction, words)
     backend = open_backend(model_path, base_url, model_name, n_ctx)
     click.echo("Drafting the plan…", err=True)
@@ -143,7 +146,9 @@ def write(
     model_name,
     n_ctx,
 ):
-    """Plan and write a piece section by section, saving every section as it streams."""
+    """Plan and write a piece section by section, saving every section as it streams.
+
+    INSTRUCTION may be "-" to read it from standard input."""
     from engine.backends import open_spec
     from engine.store import Store
 
@@ -158,6 +163,7 @@ def write(
         plan_usage = None
         click.echo(f"Resuming {project.name!r}.", err=True)
     else:
+        instruction = _instruction_text(instruction)
         if not instruction:
             raise UsageProblem(
                 'Say what to write: longwrite write "a 3,000-word story about…" '
@@ -186,7 +192,8 @@ def write(
         _write_text(Path(stats_json), stats.model_dump_json(indent=2) + "\n")
     click.echo(
         f"{stats.words:,} words of {stats.target_words:,} (length score {stats.length_score:.1f}), "
-        f"{stats.output_tokens:,} tokens at {stats.decode_tokens_per_s} tok/s, {stats.wall_s:.0f} s. "
+        f"{stats.output_tokens:,} tokens at {stats.decode_tokens_per_s} tok/s, "
+        f"{stats.wall_s:.0f} s. "
         f"Project: {project.name!r}.",
         err=True,
     )
@@ -345,6 +352,13 @@ def _target_words(instruction: str, words: int | None) -> int:
             '("a 2,000-word story…").'
         )
     return words
+
+
+def _instruction_text(argument: str | None) -> str | None:
+    """The instruction as given, or read from standard input when it is "-"."""
+    if argument != "-":
+        return argument
+    return sys.stdin.read()
 
 
 def _name_from(instruction: str) -> str:

@@ -11,14 +11,20 @@ from engine.schema import Plan, SamplingSettings, WriteSettings
 from engine.session import RunFinished, run_project
 from engine.store import Store
 
-BENCHMARKS = Path(os.environ.get("LONGWRITE_BENCHMARKS", Path(__file__).parents[1] / ".." / "shared" / "benchmarks"))
+BENCHMARKS = Path(
+    os.environ.get(
+        "LONGWRITE_BENCHMARKS", Path(__file__).parents[1] / ".." / "shared" / "benchmarks"
+    )
+)
 
 
 def load_rows(name: str) -> list[dict]:
     path = BENCHMARKS / name
     if not path.is_file():
         raise SystemExit(f"{path} not found; set LONGWRITE_BENCHMARKS to the folder holding it.")
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 def spread_sample(rows: list[dict], count: int) -> list[dict]:

@@ -28,13 +28,22 @@ def main() -> None:
     backend = open_backend(args.model)
     results = []
     for i, row in enumerate(sample):
-        entry = {"prompt": row["prompt"][:80], "language": language_of(row["prompt"]),
-                 "required": row["length"]}
+        entry = {
+            "prompt": row["prompt"][:80],
+            "language": language_of(row["prompt"]),
+            "required": row["length"],
+        }
         plan = None
         for label, fight in (("with", True), ("without", False)):
             started = time.perf_counter()
-            stats, _, plan = write_once(backend, row["prompt"], row["length"],
-                                        WriteSettings(fight_repetition=fight), plan=plan, seed=i)
+            stats, _, plan = write_once(
+                backend,
+                row["prompt"],
+                row["length"],
+                WriteSettings(fight_repetition=fight),
+                plan=plan,
+                seed=i,
+            )
             entry[label] = {
                 "words": stats.words,
                 "length_score": round(stats.length_score, 1),
@@ -59,8 +68,13 @@ def main() -> None:
             label: mean(label, "repeated_8gram_share") for label in ("with", "without")
         },
         "evaluated_over_output_minus_first": round(
-            sum(r["with"]["prompt_tokens_evaluated"] - r["with"]["first_prompt_tokens"] for r in results)
-            / sum(r["with"]["output_tokens"] for r in results), 3),
+            sum(
+                r["with"]["prompt_tokens_evaluated"] - r["with"]["first_prompt_tokens"]
+                for r in results
+            )
+            / sum(r["with"]["output_tokens"] for r in results),
+            3,
+        ),
     }
     print(json.dumps({"summary": summary}, ensure_ascii=False))
 

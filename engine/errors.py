@@ -2,4 +2,4 @@
 
 
 class UserError(Exception):
-    """A problem with the user's input or set-up; the message is shown as is, without a traceback."""
+    """A problem with the user's input or set-up; shown as one line, without a traceback."""

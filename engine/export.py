@@ -1,5 +1,6 @@
 """A written piece as Markdown, sanitized HTML, DOCX or EPUB."""
 
+import hashlib
 import html
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +73,8 @@ def write_epub(document: Document, path: Path) -> None:
     from ebooklib import epub
 
     book = epub.EpubBook()
-    book.set_identifier(f"longwrite-{abs(hash(document.title + document.body))}")
+    digest = hashlib.sha256((document.title + document.body).encode("utf-8")).hexdigest()
+    book.set_identifier(f"longwrite-{digest[:16]}")
     book.set_title(document.title)
     book.set_language(language_of(document.body))
     chapters = []

@@ -21,7 +21,7 @@ def count_words(text: str) -> int:
 
 
 def length_score(required: int, actual: int) -> float:
-    """S_l in [0, 100]: 100 at the required length, falling 1/3 per 100 % over, 1/2 per 100 % under."""
+    """S_l in [0, 100]: 100 at the required length; -1/3 per 100 % over, -1/2 per 100 % under."""
     if required <= 0:
         raise ValueError("required length must be positive")
     if actual <= 0:

