@@ -9,12 +9,13 @@ AgentWrite run did; it is the cheapest possible way to make that much text.
 
 import argparse
 import json
+import os
 import time
 
 import numpy as np
 from llama_cpp import Llama, LogitsProcessorList
 
-from bench.common import write_once
+from bench.common import THREADS_HELP, write_once
 from engine.backends.llama_cpp import LlamaCppBackend
 from engine.models import embedded_model_path
 from engine.schema import WriteSettings
@@ -46,10 +47,11 @@ def plain_call(llm: Llama, prompt: list[int], end_ids: list[int], tokens: int) -
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--words", type=int, default=1500)
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help=THREADS_HELP)
     args = parser.parse_args()
     path = embedded_model_path()
     instruction = INSTRUCTION.format(words=args.words)
-    backend = LlamaCppBackend(path, n_ctx=8192)
+    backend = LlamaCppBackend(path, n_ctx=8192, n_threads=args.threads)
     prompt = backend.tokens([{"role": "user", "content": instruction}])
     end_ids = [backend.llm.token_eos(), *backend.llm.tokenize(b"<|im_end|>", False, True)]
     started = time.perf_counter()
@@ -57,7 +59,7 @@ def main() -> None:
     agentwrite_s = time.perf_counter() - started
     backend.close()
 
-    llm = Llama(str(path), n_ctx=8192, verbose=False)
+    llm = Llama(str(path), n_ctx=8192, n_batch=512, n_threads=args.threads, verbose=False)
     plain_s = plain_call(llm, prompt, end_ids, stats.output_tokens)
     llm.close()
     print(
@@ -65,6 +67,7 @@ def main() -> None:
             {
                 "model": path.name,
                 "target_words": args.words,
+                "threads": args.threads,
                 "words": stats.words,
                 "length_score": round(stats.length_score, 1),
                 "output_tokens": stats.output_tokens,

@@ -18,6 +18,12 @@ BENCHMARKS = Path(
 )
 
 
+THREADS_HELP = (
+    "llama.cpp threads (default: all cores); on a busy shared machine 1 thread wastes less "
+    "time waiting for the other thread."
+)
+
+
 def load_rows(name: str) -> list[dict]:
     path = BENCHMARKS / name
     if not path.is_file():

@@ -7,10 +7,13 @@ repetition countermeasures. Prints JSON.
 
 import argparse
 import json
+import os
 import time
+from pathlib import Path
 
-from bench.common import load_rows, spread_sample, write_once
-from engine.backends import open_backend
+from bench.common import THREADS_HELP, load_rows, spread_sample, write_once
+from engine.backends.llama_cpp import LlamaCppBackend
+from engine.models import embedded_model_path
 from engine.prompts import language_of
 from engine.schema import WriteSettings
 
@@ -19,13 +22,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--per-language", type=int, default=5)
     parser.add_argument("--model", default=None)
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help=THREADS_HELP)
     args = parser.parse_args()
     rows = [r for r in load_rows("longbench_write.jsonl") if 500 <= r["length"] <= 3000]
     sample = []
     for language in ("en", "zh"):
         same = [r for r in rows if language_of(r["prompt"]) == language]
         sample += spread_sample(same, args.per_language)
-    backend = open_backend(args.model)
+    backend = LlamaCppBackend(
+        Path(args.model) if args.model else embedded_model_path(),
+        n_ctx=8192,
+        n_threads=args.threads,
+    )
     results = []
     for i, row in enumerate(sample):
         entry = {
