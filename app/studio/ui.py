@@ -17,7 +17,7 @@ CSS = """
 #document, #active-section { font-family: Georgia, serif; line-height: 1.55; }
 #active-section .lw-active { white-space: pre-wrap; }
 .lw-empty { color: #888; }
-#progress { min-height: 2.5em; }
+#progress { min-height: 4.5em; }
 """
 
 
