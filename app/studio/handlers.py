@@ -294,6 +294,7 @@ class Studio:
             [*view, w.new_name],
             **INSTANT,
         )
+
         def open_selected(event: gr.SelectData) -> dict:
             try:
                 return self.open_selected(w, event)

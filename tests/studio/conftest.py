@@ -41,9 +41,21 @@ class StudioServer:
         env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
         self.log = log_path.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app", "studio", "--port", str(self.port),
-             "--db", str(db_path), *extra],
-            cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "app",
+                "studio",
+                "--port",
+                str(self.port),
+                "--db",
+                str(db_path),
+                *extra,
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         self._wait_ready(log_path)
 

@@ -50,9 +50,11 @@ def sections_of(db_path, name: str):
     store = Store(db_path)
     try:
         project = store.project(name)
-        return store.sections(project), [
-            len(store.section_history(project, i)) for i in range(2)
-        ], project.status
+        return (
+            store.sections(project),
+            [len(store.section_history(project, i)) for i in range(2)],
+            project.status,
+        )
     finally:
         store.close()
 
@@ -105,8 +107,10 @@ def test_draft_edit_write_stop_resume_regenerate_export_reload(studio, browser, 
 
     # edit row 1's title and word count in place
     edit_cell(page, drafted.sections[0].title, "Maren finds the bottle")
-    wait_until(page, lambda: plan_of(studio.db_path, "Lighthouse").sections[0].title
-               == "Maren finds the bottle")
+    wait_until(
+        page,
+        lambda: plan_of(studio.db_path, "Lighthouse").sections[0].title == "Maren finds the bottle",
+    )
     edit_cell(page, str(drafted.sections[0].words), "110")
     wait_until(page, lambda: plan_of(studio.db_path, "Lighthouse").sections[0].words == 110)
 
@@ -114,21 +118,22 @@ def test_draft_edit_write_stop_resume_regenerate_export_reload(studio, browser, 
     rows_before = len(drafted.sections)
     page.locator("#row-number input").fill("1")
     page.click("#add-row")
-    wait_until(page, lambda: len(plan_of(studio.db_path, "Lighthouse").sections)
-               == rows_before + 1)
+    wait_until(page, lambda: len(plan_of(studio.db_path, "Lighthouse").sections) == rows_before + 1)
     page.click("#add-row")
-    wait_until(page, lambda: len(plan_of(studio.db_path, "Lighthouse").sections)
-               == rows_before + 2)
+    wait_until(page, lambda: len(plan_of(studio.db_path, "Lighthouse").sections) == rows_before + 2)
     page.locator("#row-number input").fill("2")
     page.click("#delete-row")
-    wait_until(page, lambda: len(plan_of(studio.db_path, "Lighthouse").sections)
-               == rows_before + 1)
+    wait_until(page, lambda: len(plan_of(studio.db_path, "Lighthouse").sections) == rows_before + 1)
     plan = plan_of(studio.db_path, "Lighthouse")
     assert plan.sections[0].title == "Maren finds the bottle"
     assert plan.sections[1].title == "New section"
     edit_cell(page, "What happens in this section.", "Maren reads the message aloud at dawn.")
-    wait_until(page, lambda: plan_of(studio.db_path, "Lighthouse").sections[1].main_point
-               .startswith("Maren reads"))
+    wait_until(
+        page,
+        lambda: (
+            plan_of(studio.db_path, "Lighthouse").sections[1].main_point.startswith("Maren reads")
+        ),
+    )
     # keep the piece short: rescale everything to the 200-word target
     page.click("#rescale")
     wait_until(page, lambda: plan_of(studio.db_path, "Lighthouse").total_words == 200)
@@ -167,8 +172,11 @@ def test_draft_edit_write_stop_resume_regenerate_export_reload(studio, browser, 
     page.locator("#section-select input").click()
     page.get_by_role("option", name=re.compile("^1\\. ")).click()
     page.click("#regenerate")
-    wait_until(page, lambda: sections_of(studio.db_path, "Lighthouse")[0][0].version_id
-               != old_first.version_id, 60)
+    wait_until(
+        page,
+        lambda: sections_of(studio.db_path, "Lighthouse")[0][0].version_id != old_first.version_id,
+        60,
+    )
     wait_text(page, "#progress", "^Done")
     sections, histories, _ = sections_of(studio.db_path, "Lighthouse")
     assert sections[0].status == "done" and sections[0].text.strip()
@@ -208,8 +216,11 @@ def test_draft_edit_write_stop_resume_regenerate_export_reload(studio, browser, 
     assert "Lighthouse" in paragraphs and "Maren finds the bottle" in paragraphs
     assert zipfile.is_zipfile(files["epub"])
     book = epub.read_epub(str(files["epub"]))
-    chapters = [item.get_content().decode() for item in book.get_items()
-                if item.file_name.startswith("section_")]
+    chapters = [
+        item.get_content().decode()
+        for item in book.get_items()
+        if item.file_name.startswith("section_")
+    ]
     assert len(chapters) == len(plan.sections)
     assert all("<script" not in chapter for chapter in chapters)
 
