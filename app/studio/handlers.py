@@ -210,9 +210,7 @@ class Studio:
             w.plan_total: self._total_line(rows, project.target_words),
             w.versions: self._versions(project),
             w.document: document,
-            w.active_heading: render.active_heading(
-                partial["idx"], len(plan.sections), partial["title"] or "(stopped)"
-            )
+            w.active_heading: render.stopped_heading(partial["idx"], len(plan.sections))
             if partial and plan
             else "",
             w.active: render.active_text(partial.get("text", "")),
@@ -591,7 +589,8 @@ class Studio:
         if project.id in self._jobs:
             raise UserError("This project is already generating; wait for it or press Stop.")
         if project.id in self._stop_requested:
-            raise UserError("Stopped before it began.")
+            yield [Ended(stopped=True)]
+            return
         host = self.host
 
         def run(store: Store) -> Iterator:
@@ -669,6 +668,8 @@ class Studio:
                 "This project has text already: Resume continues it, Start over clears it "
                 "(earlier versions stay in each section's history)."
             )
+        if single and self.store.plan(project) != plan:
+            gr.Info("Single pass: saved a one-row plan; earlier plans stay under Plan versions.")
         self._save_plan(project, plan)
         if (
             resume
@@ -737,13 +738,13 @@ class Studio:
                 elif isinstance(event, SectionFinished):
                     done_words[event.index] = event.stats.words
                     run_words += event.stats.words
+                    rewritten = any(f[0] == event.index for f in finished)
                     finished = [f for f in finished if f[0] != event.index]
                     title = titles[event.index] if headings else ""
                     finished = sorted([*finished, (event.index, title, event.text)])
-                    if finished[-1][0] == event.index:  # appended: the browser gets only it
-                        document = (document if len(finished) > 1 else "") + render.section_html(
-                            event.index, title, event.text
-                        )
+                    if finished[-1][0] == event.index and len(finished) > 1 and not rewritten:
+                        # appended at the end: Gradio sends the browser only the new section
+                        document += render.section_html(event.index, title, event.text)
                     else:
                         document = render.document_html(finished)
                     heading, text = "", ""

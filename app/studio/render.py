@@ -36,6 +36,10 @@ def active_heading(index: int, count: int, title: str) -> str:
     return html.escape(f"Writing section {index + 1} of {count}: {title}", quote=False)
 
 
+def stopped_heading(index: int, count: int) -> str:
+    return f"Section {index + 1} of {count}, stopped part-way (Resume continues it):"
+
+
 def progress_line(
     section: int,
     count: int,

@@ -236,3 +236,47 @@ def test_draft_edit_write_stop_resume_regenerate_export_reload(studio, browser, 
     assert visible(page, "#plan", "Maren finds the bottle").is_visible()
     screenshot(page, "reloaded")
     context.close()
+
+
+def test_project_management_and_user_errors_are_one_line(studio, browser, tmp_path):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(studio.url)
+    page.wait_for_selector("#instruction textarea")
+
+    # a user error shows one line, no traceback
+    page.get_by_role("tab", name="Write").click()
+    page.click("#write")
+    page.get_by_text("Open a project from the list, or create one, first.").first.wait_for()
+
+    # a file that is not a GGUF is refused with a clear message
+    fake = tmp_path / "notes.gguf"
+    fake.write_text("these are notes, not weights")
+    page.click("#model-panel")
+    page.locator("#model-select input").click()
+    page.get_by_role("option", name="A GGUF file path…").click()
+    page.locator("#model-path textarea").fill(str(fake))
+    page.click("#use-model")
+    page.get_by_text("is not a GGUF model file").first.wait_for()
+    assert "Traceback" not in page.content()
+
+    # create, duplicate, rename, delete with confirmation
+    page.locator("#new-name textarea").fill("Scratch")
+    page.click("#create-project")
+    wait_text(page, "#project-title", "Scratch", 20_000)
+    page.click("#manage")
+    page.click("#duplicate-project")
+    wait_text(page, "#project-title", "Scratch copy", 20_000)
+    page.locator("#rename-to textarea").fill("Scrap")
+    page.click("#rename-project")
+    wait_text(page, "#project-title", "Scrap", 20_000)
+    page.click("#delete-project")
+    page.get_by_text("This cannot be undone").first.wait_for()
+    screenshot(page, "projects")
+    page.click("#delete-confirm")
+    wait_text(page, "#project-title", "No project open", 20_000)
+    store = Store(studio.db_path)
+    names = {p.name for p in store.list_projects()}
+    store.close()
+    assert "Scratch" in names and "Scrap" not in names and "Scratch copy" not in names
+    context.close()
