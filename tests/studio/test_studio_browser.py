@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 MODEL_TIMEOUT_MS = 240_000
 INSTRUCTION = (
-    "Write a 200-word story about Maren, a lighthouse keeper on Skerry Point, "
+    "Write a 150-word story about Maren, a lighthouse keeper on Skerry Point, "
     "who finds a message in a bottle."
 )
 BIBLE = "Maren: sixty, stubborn, keeps a logbook. Skerry Point: a rock with one lighthouse."
@@ -91,7 +91,7 @@ def test_draft_edit_write_stop_resume_regenerate_export_reload(studio, browser, 
     page.locator("#bible textarea").fill(BIBLE)
     page.locator("#instruction textarea").click()
     page.wait_for_function(
-        "document.querySelector('#total-words input').value === '200'", timeout=20_000
+        "document.querySelector('#total-words input').value === '150'", timeout=20_000
     )
     screenshot(page, "brief")
 
@@ -103,7 +103,7 @@ def test_draft_edit_write_stop_resume_regenerate_export_reload(studio, browser, 
     )
     wait_until(page, lambda: plan_of(studio.db_path, "Lighthouse") is not None)
     drafted = plan_of(studio.db_path, "Lighthouse")
-    assert drafted.total_words == 200
+    assert drafted.total_words == 150
 
     # edit row 1's title and word count in place
     edit_cell(page, drafted.sections[0].title, "Maren finds the bottle")
@@ -111,8 +111,8 @@ def test_draft_edit_write_stop_resume_regenerate_export_reload(studio, browser, 
         page,
         lambda: plan_of(studio.db_path, "Lighthouse").sections[0].title == "Maren finds the bottle",
     )
-    edit_cell(page, str(drafted.sections[0].words), "110")
-    wait_until(page, lambda: plan_of(studio.db_path, "Lighthouse").sections[0].words == 110)
+    edit_cell(page, str(drafted.sections[0].words), "90")
+    wait_until(page, lambda: plan_of(studio.db_path, "Lighthouse").sections[0].words == 90)
 
     # add two rows below row 1, delete one of them again
     rows_before = len(drafted.sections)
@@ -134,10 +134,10 @@ def test_draft_edit_write_stop_resume_regenerate_export_reload(studio, browser, 
             plan_of(studio.db_path, "Lighthouse").sections[1].main_point.startswith("Maren reads")
         ),
     )
-    # keep the piece short: rescale everything to the 200-word target
+    # keep the piece short: rescale everything to the 150-word target
     page.click("#rescale")
-    wait_until(page, lambda: plan_of(studio.db_path, "Lighthouse").total_words == 200)
-    wait_text(page, "#plan-total", r"200", 10_000)
+    wait_until(page, lambda: plan_of(studio.db_path, "Lighthouse").total_words == 150)
+    wait_text(page, "#plan-total", r"150", 10_000)
     screenshot(page, "plan")
     plan = plan_of(studio.db_path, "Lighthouse")
 
