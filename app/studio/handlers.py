@@ -321,7 +321,9 @@ class Studio:
         )
 
         # brief
-        w.instruction.blur(user_errors(self.instruction_done), brief, [w.total], **INSTANT)
+        w.instruction.blur(
+            user_errors(self.instruction_done), brief, [w.total, w.project_list], **INSTANT
+        )
         for field in (w.bible, w.total, w.single):
             event = field.blur if field is w.bible else field.change
             event(user_errors(self.brief_changed), brief, None, **INSTANT)
@@ -518,13 +520,13 @@ class Studio:
     def instruction_done(self, project_id, instruction, bible, total, single):
         """Save the brief; a new instruction that names a length sets Total words to it."""
         if project_id is None:
-            return gr.skip()
+            return gr.skip(), gr.skip()
         before = self._project(project_id).instruction
         words = words_from_instruction(instruction or "")
         if words and (instruction or "") != before:
             total = words
         self.save_brief(project_id, instruction, bible, total, single)
-        return total
+        return total, self.project_table()
 
     # -- plan editor --------------------------------------------------------------------------
     def _save_plan(self, project: Project, plan: Plan) -> None:
@@ -708,6 +710,7 @@ class Studio:
         headings = project.settings.section_headings and len(titles) > 1
         done_words = {i: count_words(text) for i, _, text in finished}
         heading, text, line = "", "", "Waiting for the model…"
+        active_index: int | None = None
         section_started = time.perf_counter()
         run_started, run_words = time.perf_counter(), 0
         count = len(plan.sections)
@@ -720,6 +723,7 @@ class Studio:
                         titles[event.index] if event.index < len(titles) else project.name,
                     )
                     text, section_started, count = "", time.perf_counter(), event.count
+                    active_index = event.index
                 elif isinstance(event, SectionProgress):
                     text = event.text
                     elapsed = max(time.perf_counter() - section_started, 1e-6)
@@ -765,6 +769,8 @@ class Studio:
                 elif isinstance(event, Ended):
                     if event.stopped:
                         line = "Stopped. Everything written is saved; Resume continues it."
+                        if heading and active_index is not None:
+                            heading = render.stopped_heading(active_index, count)
                     elif heading == "" and not line.startswith("Done"):
                         line = f"Done: {sum(done_words.values()):,} words in this document."
             yield document, heading, render.active_text(text), line
