@@ -192,6 +192,18 @@ def test_draft_edit_write_stop_resume_regenerate_export_reload(studio, browser, 
     assert page.evaluate("window.__xss") is None
     assert page.locator("#document script, #document img[onerror]").count() == 0
 
+    # section 1's history: bring back the version written before the regeneration
+    page.locator("#section-select input").click()
+    page.get_by_role("option", name=re.compile("^1\\. ")).click()
+    page.locator("#section-history input").click()
+    page.get_by_role("option", name=re.compile(f"^#{old_first.version_id} ")).click()
+    page.click("#restore-section")
+    wait_until(
+        page,
+        lambda: sections_of(studio.db_path, "Lighthouse")[0][0].version_id == old_first.version_id,
+    )
+    assert page.locator("#section-text textarea").input_value() == old_first.text
+
     # length view and score
     page.get_by_role("tab", name="Length").click()
     page.click("#score")
