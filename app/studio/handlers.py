@@ -128,10 +128,11 @@ class Studio:
                 partial = {"idx": section.idx, "title": title, "text": section.text}
         return render.document_html(finished), finished, partial
 
-    def _section_choices(self, project: Project) -> dict:
+    def _section_choices(self, project: Project, keep_choice: bool = False) -> dict:
+        """The section menu; after a generation the chosen section stays chosen."""
         plan = self.store.plan(project)
         choices = [(f"{i + 1}. {s.title}", i) for i, s in enumerate(plan.sections)] if plan else []
-        return gr.update(choices=choices, value=None)
+        return gr.update(choices=choices) if keep_choice else gr.update(choices=choices, value=None)
 
     def _exports(self, project: Project) -> list[dict]:
         document = project_document(self.store, project)
@@ -353,7 +354,7 @@ class Studio:
         w.restore_plan.click(
             user_errors(self.restore_plan), [w.project_id, w.versions], plan_out, **INSTANT
         )
-        w.draft.click(self.arm, [w.project_id], None, **INSTANT).then(
+        w.draft.click(self.arm, [w.project_id], [w.plan_stream], **INSTANT).then(
             user_errors_stream(self.draft),
             [*brief, w.plan],
             [w.plan_stream, *plan_out],
@@ -363,7 +364,7 @@ class Studio:
 
         # writing
         for button, resume in ((w.write, False), (w.resume, True)):
-            button.click(self.arm, [w.project_id], None, **INSTANT).then(
+            button.click(self.arm, [w.project_id], [w.progress], **INSTANT).then(
                 user_errors_stream(functools.partial(self.write, w, resume)),
                 [*brief, w.plan],
                 stream,
@@ -394,14 +395,14 @@ class Studio:
             [w.document, w.section_text],
             **INSTANT,
         ).then(user_errors(self.after_run), [w.project_id], after, **INSTANT)
-        w.regenerate.click(self.arm, [w.project_id], None, **INSTANT).then(
+        w.regenerate.click(self.arm, [w.project_id], [w.progress], **INSTANT).then(
             user_errors_stream(functools.partial(self.rewrite, w, None)),
             [w.project_id, w.section, w.extend_words],
             stream,
             show_progress_on=[w.progress],
             **GENERATING,
         ).then(user_errors(self.after_run), [w.project_id], after, **INSTANT)
-        w.extend.click(self.arm, [w.project_id], None, **INSTANT).then(
+        w.extend.click(self.arm, [w.project_id], [w.progress], **INSTANT).then(
             user_errors_stream(functools.partial(self.rewrite, w, "extend")),
             [w.project_id, w.section, w.extend_words],
             stream,
@@ -572,10 +573,11 @@ class Studio:
         return rows, self._total_line(rows, project.target_words), self._versions(project)
 
     # -- generations --------------------------------------------------------------------------
-    def arm(self, project_id: int | None) -> None:
+    def arm(self, project_id: int | None) -> str:
         """A fresh click: forget an earlier stop request for this project."""
         if project_id is not None:
             self._stop_requested.discard(int(project_id))
+        return "Waiting for the model…"
 
     def stop(self, project_id: int | None) -> None:
         if project_id is None:
@@ -789,7 +791,7 @@ class Studio:
         summary, length = self._length(project)
         return (
             self.project_table(),
-            self._section_choices(project),
+            self._section_choices(project, keep_choice=True),
             summary,
             length,
             *self._exports(project),

@@ -5,6 +5,7 @@ a plan, edit it, write, stop, resume, regenerate a section, edit one by hand wit
 must not run, export every format, reload and find the project intact.
 """
 
+import inspect
 import re
 import zipfile
 
@@ -68,12 +69,18 @@ def wait_text(page, selector: str, pattern: str, timeout: int = MODEL_TIMEOUT_MS
     )
 
 
+def wait_finished(page) -> None:
+    """Wait for the generation just clicked to end (the progress box first leaves 'Done')."""
+    wait_text(page, "#progress", "^(?!Done)", 20_000)
+    wait_text(page, "#progress", "^Done")
+
+
 def wait_until(page, predicate, timeout_s: float = 30) -> None:
     for _ in range(int(timeout_s * 10)):
         if predicate():
             return
         page.wait_for_timeout(100)
-    raise AssertionError("condition not met in time")
+    raise AssertionError(f"not true after {timeout_s} s: {inspect.getsource(predicate).strip()}")
 
 
 def test_draft_edit_write_stop_resume_regenerate_export_reload(studio, browser, tmp_path):
@@ -157,7 +164,7 @@ def test_draft_edit_write_stop_resume_regenerate_export_reload(studio, browser, 
 
     # resume to the end
     page.click("#resume")
-    wait_text(page, "#progress", "^Done")
+    wait_finished(page)
     sections, _, status = sections_of(studio.db_path, "Lighthouse")
     assert status == "done"
     assert [s.status for s in sections] == ["done"] * len(plan.sections)
@@ -175,9 +182,9 @@ def test_draft_edit_write_stop_resume_regenerate_export_reload(studio, browser, 
     wait_until(
         page,
         lambda: sections_of(studio.db_path, "Lighthouse")[0][0].version_id != old_first.version_id,
-        60,
+        MODEL_TIMEOUT_MS / 1000,
     )
-    wait_text(page, "#progress", "^Done")
+    wait_finished(page)
     sections, histories, _ = sections_of(studio.db_path, "Lighthouse")
     assert sections[0].status == "done" and sections[0].text.strip()
     assert histories[0] >= 2
@@ -185,6 +192,8 @@ def test_draft_edit_write_stop_resume_regenerate_export_reload(studio, browser, 
     # an edit by hand whose markup must not run in the page or survive into the HTML export
     page.locator("#section-select input").click()
     page.get_by_role("option", name=re.compile("^2\\. ")).click()
+    second = sections_of(studio.db_path, "Lighthouse")[0][1].text
+    wait_until(page, lambda: page.locator("#section-text textarea").input_value() == second)
     page.locator("#section-text textarea").fill(HOSTILE)
     page.click("#save-section")
     wait_until(page, lambda: sections_of(studio.db_path, "Lighthouse")[0][1].text == HOSTILE)
@@ -202,7 +211,7 @@ def test_draft_edit_write_stop_resume_regenerate_export_reload(studio, browser, 
         page,
         lambda: sections_of(studio.db_path, "Lighthouse")[0][0].version_id == old_first.version_id,
     )
-    assert page.locator("#section-text textarea").input_value() == old_first.text
+    wait_until(page, lambda: page.locator("#section-text textarea").input_value() == old_first.text)
 
     # length view and score
     page.get_by_role("tab", name="Length").click()
