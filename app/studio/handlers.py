@@ -81,7 +81,8 @@ class Studio:
         self.db_path = Path(db_path)
         self.host = host
         self.models_dir = models_dir
-        self.export_dir = Path(tempfile.mkdtemp(prefix="longwrite-export-"))
+        self._exports_folder = tempfile.TemporaryDirectory(prefix="longwrite-export-")
+        self.export_dir = Path(self._exports_folder.name)
         self._local = threading.local()
         self._jobs: dict[int, Job] = {}
         self._stop_requested: set[int] = set()

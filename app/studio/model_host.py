@@ -79,8 +79,7 @@ class ModelHost:
     @classmethod
     def serving(cls, backend: Backend, spec: ModelSpec | None = None) -> "ModelHost":
         """A host that always serves an already opened backend."""
-        host = cls(spec or ModelSpec(), opener=lambda _spec: backend)
-        return host
+        return cls(spec or ModelSpec(), opener=lambda _spec: backend)
 
     def choose(self, spec: ModelSpec) -> ModelInfo:
         """Check the model and make it the one the next generation uses."""
