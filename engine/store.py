@@ -218,6 +218,52 @@ class Store:
         self.db["projects"].update(project.id, {**values, "updated_at": _now()})
         return self.project(str(fields.get("name", project.name)))
 
+    def project_by_id(self, project_id: int) -> Project:
+        """The project with this id (a studio session keeps ids, which survive renames)."""
+        row = next(self.db["projects"].rows_where("id = ?", [project_id]), None)
+        if row is None:
+            raise UserError("That project was deleted; pick another one from the list.")
+        return self.project(row["name"])
+
+    def touch_project(self, project: Project) -> None:
+        """Mark the project as edited now (the studio lists projects by last edit)."""
+        self.db["projects"].update(project.id, {"updated_at": _now()})
+
+    def rename_project(self, project: Project, new_name: str) -> Project:
+        new_name = new_name.strip()
+        if not new_name:
+            raise UserError("A project needs a name.")
+        if new_name != project.name and self._project_row(new_name):
+            raise UserError(f"A project named {new_name!r} exists already; choose another name.")
+        return self.update_project(project, name=new_name)
+
+    def duplicate_project(self, project: Project, new_name: str) -> Project:
+        """A copy with the same brief, every plan version and the current text of each section."""
+        copy = self.create_project(
+            new_name,
+            project.instruction,
+            project.target_words,
+            project.bible,
+            project.settings,
+            project.model,
+        )
+        for row in self.db["plans"].rows_where("project_id = ?", [project.id], order_by="version"):
+            del row["id"]
+            self.db["plans"].insert({**row, "project_id": copy.id})
+        for section in self.sections(project):
+            version_id = self.start_section(copy, section.idx, section.text)
+            self.save_section(
+                version_id, section.text, section.output_tokens, section.status == "done"
+            )
+        return self.update_project(copy, status=project.status)
+
+    def delete_project(self, project: Project) -> None:
+        """Remove the project with all its plans, section versions and runs."""
+        with self.db.conn:
+            for table in ("sections", "section_versions", "plans", "runs"):
+                self.db.execute(f"delete from {table} where project_id = ?", [project.id])
+            self.db.execute("delete from projects where id = ?", [project.id])
+
     def unique_name(self, base: str) -> str:
         """base, or base (2), base (3)… whichever is free."""
         name, n = base, 1

@@ -1,0 +1,1 @@
+"""The Gradio studio: projects, plan editor, streaming writer, exports. No model code here."""

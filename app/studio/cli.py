@@ -1,0 +1,118 @@
+"""`longwrite studio`: serve the studio in the browser."""
+
+import ipaddress
+import socket
+from pathlib import Path
+
+import click
+
+from engine.errors import UserError
+
+LOOPBACK_NAMES = {"localhost"}
+
+
+def _is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _auth(value: str | None) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise UserError("--auth takes user:password, e.g. --auth writer:s3cret.")
+    return user, password
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--db",
+    type=click.Path(path_type=str),
+    help="Project database (default: in your user data directory).",
+)
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(path_type=str),
+    help="A GGUF file (default: the embedded SmolLM2-135M-Instruct).",
+)
+@click.option("--base-url", help="An OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1.")
+@click.option("--model-name", help="The model's name on that server.")
+@click.option(
+    "--models-dir",
+    type=click.Path(path_type=str),
+    help="Folder whose .gguf files the model panel lists.",
+)
+@click.option(
+    "--auth", "auth_value", help="user:password; required when --host is not a loopback address."
+)
+def studio(host, port, db, model_path, base_url, model_name, models_dir, auth_value):
+    """Open the studio: projects, plan editor, streaming writer and exports in the browser."""
+    from app.studio.handlers import Studio
+    from app.studio.model_host import ModelHost
+    from app.studio.ui import CSS, build
+    from engine.models import check_gguf_file
+    from engine.schema import ModelSpec
+    from engine.store import default_db_path
+
+    auth = _auth(auth_value)
+    if not _is_loopback(host):
+        if auth is None:
+            raise UserError(
+                f"Listening on {host} lets other machines in: add --auth user:password "
+                "(or keep the default --host 127.0.0.1)."
+            )
+        click.echo(
+            f"Warning: the studio is reachable from other machines on {host}:{port}; "
+            "anyone with the password can use the model and read the projects.",
+            err=True,
+        )
+    if model_path and base_url:
+        raise UserError("Give either --model or --base-url, not both.")
+    if base_url and not model_name:
+        raise UserError("--base-url needs --model-name: the model's name on that server.")
+    if model_path:
+        model_path = str(Path(model_path).expanduser().resolve())
+        check_gguf_file(Path(model_path))
+    if not _port_is_free(host, port):
+        raise UserError(f"Port {port} on {host} is in use; pick another with --port.")
+    spec = ModelSpec(model_path=model_path, base_url=base_url, model_name=model_name)
+    host_model = ModelHost(spec)
+    app = Studio(
+        Path(db) if db else default_db_path(),
+        host_model,
+        Path(models_dir).expanduser() if models_dir else None,
+    )
+    demo = build(app)
+    demo.queue(default_concurrency_limit=None)
+    click.echo(f"longwrite studio on http://{host}:{port} (database {app.db_path})", err=True)
+    try:
+        demo.launch(
+            server_name=host,
+            server_port=port,
+            auth=auth,
+            show_error=False,
+            ssr_mode=False,
+            quiet=True,
+            css=CSS,
+            footer_links=[],
+        )
+    finally:
+        host_model.close()

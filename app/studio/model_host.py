@@ -1,0 +1,106 @@
+"""The studio's one model instance: chosen in the model panel, loaded on first use.
+
+One llama.cpp context serves one generation at a time; the Gradio queue runs generating events
+one by one (see ui.GENERATING), so swapping the model between two generations is safe.
+"""
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.backends import Backend, open_spec
+from engine.errors import UserError
+from engine.models import (
+    ModelInfo,
+    check_gguf_file,
+    default_models_dir,
+    embedded_model_path,
+    find_models,
+    read_model_info,
+)
+from engine.schema import ModelSpec
+
+EMBEDDED = "embedded"
+CUSTOM_PATH = "custom-gguf"
+SERVER = "server"
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """One entry of the model menu: its label and the spec it stands for."""
+
+    label: str
+    key: str
+    spec: ModelSpec | None  # None: the user gives a path or a server URL
+
+
+def model_choices(models_dir: Path | None) -> list[ModelChoice]:
+    """The embedded model, GGUF files in the models directory, a path, a server."""
+    choices = [ModelChoice("Embedded: SmolLM2-135M-Instruct (Q4_1)", EMBEDDED, ModelSpec())]
+    for path in find_models(models_dir or default_models_dir()):
+        choices.append(
+            ModelChoice(f"Models folder: {path.name}", str(path), ModelSpec(model_path=str(path)))
+        )
+    choices.append(ModelChoice("A GGUF file path…", CUSTOM_PATH, None))
+    choices.append(ModelChoice("An OpenAI-compatible server…", SERVER, None))
+    return choices
+
+
+def describe(info: ModelInfo) -> str:
+    """One line for the model panel."""
+    return (
+        f"**{info.name}** · context {info.context_length:,} tokens · {info.quantization} · "
+        f"{info.architecture}"
+    )
+
+
+def inspect_spec(spec: ModelSpec) -> ModelInfo:
+    """The model's metadata without loading its weights (a server is asked for its models)."""
+    if spec.base_url:
+        backend = open_spec(spec)
+        info = backend.info
+        backend.close()
+        return info
+    path = Path(spec.model_path).expanduser() if spec.model_path else embedded_model_path()
+    check_gguf_file(path)
+    return read_model_info(path)
+
+
+class ModelHost:
+    """Holds the selected model spec and the one loaded backend."""
+
+    def __init__(self, spec: ModelSpec, opener: Callable[[ModelSpec], Backend] = open_spec):
+        self.spec = spec
+        self._opener = opener
+        self._loaded: tuple[ModelSpec, Backend] | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def serving(cls, backend: Backend, spec: ModelSpec | None = None) -> "ModelHost":
+        """A host that always serves an already opened backend."""
+        return cls(spec or ModelSpec(), opener=lambda _spec: backend)
+
+    def choose(self, spec: ModelSpec) -> ModelInfo:
+        """Check the model and make it the one the next generation uses."""
+        if spec.base_url and not spec.model_name:
+            raise UserError("Give the model's name on that server as well as its URL.")
+        info = inspect_spec(spec)
+        self.spec = spec
+        return info
+
+    def backend(self) -> Backend:
+        """The loaded backend for the selected spec, (re)loading it when the choice changed."""
+        with self._lock:
+            if self._loaded is None or self._loaded[0] != self.spec:
+                if self._loaded is not None:
+                    self._loaded[1].close()
+                    self._loaded = None
+                self._loaded = (self.spec, self._opener(self.spec))
+            return self._loaded[1]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._loaded is not None:
+                self._loaded[1].close()
+                self._loaded = None

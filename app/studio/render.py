@@ -1,0 +1,56 @@
+"""HTML for the document view: finished sections rendered once, the active one as plain text.
+
+Everything model-written or user-typed goes through engine.export's nh3 sanitizer (Markdown
+sections) or html.escape (the streaming section), so `<script>` or `onerror=` never runs.
+"""
+
+import html
+from functools import lru_cache
+
+from engine.export import markdown_to_safe_html
+
+EMPTY_DOCUMENT = '<p class="lw-empty">Nothing written yet. Draft a plan, then press Write.</p>'
+
+
+@lru_cache(maxsize=4096)
+def section_html(index: int, title: str, text: str) -> str:
+    """One finished section as sanitized HTML (cached: a finished section is rendered once)."""
+    heading = f"<h3>{html.escape(title)}</h3>" if title else ""
+    body = markdown_to_safe_html(text)
+    return f'<section class="lw-section" data-index="{index}">{heading}{body}</section>'
+
+
+def document_html(sections: list[tuple[int, str, str]]) -> str:
+    """The finished sections, in order; (index, title, text) each."""
+    if not sections:
+        return EMPTY_DOCUMENT
+    return "".join(section_html(i, title, text) for i, title, text in sections)
+
+
+def active_text(text: str) -> str:
+    """The section being written, escaped; it only grows, so Gradio sends just the new end."""
+    return html.escape(text, quote=False)
+
+
+def active_heading(index: int, count: int, title: str) -> str:
+    return html.escape(f"Writing section {index + 1} of {count}: {title}", quote=False)
+
+
+def stopped_heading(index: int, count: int) -> str:
+    return f"Section {index + 1} of {count}, stopped part-way (Resume continues it):"
+
+
+def progress_line(
+    section: int,
+    count: int,
+    words: int,
+    target: int,
+    tokens_per_s: float,
+    eta_s: float | None,
+) -> str:
+    """`Section k of n · words / target · tok/s · ETA` for the progress box."""
+    eta = "–" if eta_s is None else f"{int(eta_s) // 60}:{int(eta_s) % 60:02d}"
+    return (
+        f"Section {section} of {count} · {words:,} / {target:,} words · "
+        f"{tokens_per_s:.0f} tok/s · ETA {eta}"
+    )

@@ -1,0 +1,73 @@
+"""A studio killed in the middle of a section resumes, in a new process, from the saved text."""
+
+import pytest
+
+from engine.schema import Plan, PlanSection
+from engine.store import Store
+from tests.studio.conftest import StudioServer
+
+pytestmark = pytest.mark.slow
+
+TIMEOUT_MS = 240_000
+
+
+def open_project(page, url: str, name: str) -> None:
+    page.goto(url)
+    page.locator("#project-list").get_by_text(name, exact=True).filter(visible=True).click()
+    page.wait_for_function(
+        "name => document.querySelector('#project-title').innerText.includes(name)",
+        arg=name,
+        timeout=30_000,
+    )
+    page.get_by_role("tab", name="Write").click()
+
+
+def test_resume_after_the_process_was_killed(browser, tmp_path):
+    db_path = tmp_path / "projects.db"
+    store = Store(db_path)
+    project = store.create_project("Harbour", "Write a 120-word story about a harbour.", 120)
+    rows = [
+        PlanSection(title="Fog", main_point="Fog rolls into the harbour at dawn.", words=60),
+        PlanSection(title="Boats", main_point="The boats come home through the fog.", words=60),
+    ]
+    store.save_plan(project, Plan(sections=rows))
+    store.close()
+
+    server = StudioServer(db_path, tmp_path / "first.log")
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    try:
+        open_project(page, server.url, "Harbour")
+        page.click("#write")
+        page.wait_for_function(
+            "document.querySelector('#active-section').innerText.split(/\\s+/).length > 8",
+            timeout=TIMEOUT_MS,
+        )
+        page.wait_for_timeout(1500)  # past one autosave interval
+        server.process.kill()  # no clean shutdown: what was autosaved must be enough
+        server.process.wait(timeout=20)
+    finally:
+        server.stop()
+    store = Store(db_path)
+    saved = store.sections(store.project("Harbour"))
+    store.close()
+    assert saved and saved[-1].status == "writing" and saved[-1].text.strip()
+
+    server = StudioServer(db_path, tmp_path / "second.log")
+    try:
+        open_project(page, server.url, "Harbour")
+        assert "stopped part-way" in page.locator("#active-heading").inner_text()
+        page.click("#resume")
+        page.wait_for_function(
+            "/^Done/.test(document.querySelector('#progress').innerText)", timeout=TIMEOUT_MS
+        )
+    finally:
+        server.stop()
+        context.close()
+    store = Store(db_path)
+    sections = store.sections(store.project("Harbour"))
+    store.close()
+    assert [s.status for s in sections] == ["done", "done"]
+    resumed = sections[saved[-1].idx]
+    assert resumed.version_id == saved[-1].version_id  # the same version, continued
+    assert resumed.text.startswith(saved[-1].text.strip()[:40])

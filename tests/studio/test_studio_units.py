@@ -1,0 +1,93 @@
+"""Fast checks of the studio's pieces that need no browser: plan table, store project ops,
+section rewrites on the embedded model, and the CLI's refusals."""
+
+import pytest
+
+from app.studio.plan_table import add_row, delete_row, move_row, rows_plan, toggle_lock
+from engine.errors import UserError
+from engine.revise import extend_section, regenerate_section
+from engine.schema import Plan, PlanSection, WriteSettings
+from engine.store import Store
+from engine.writer import SectionFinished
+from tests.conftest import run_cli
+
+ROWS = [["Start", "The fox wakes.", 40, False], ["End", "The fox sleeps.", 40, True]]
+
+
+def test_plan_rows_round_trip_and_row_operations():
+    plan = rows_plan(ROWS)
+    assert [s.title for s in plan.sections] == ["Start", "End"] and plan.sections[1].locked
+    rows = add_row(ROWS, 1)
+    assert [r[0] for r in rows] == ["Start", "New section", "End"]
+    assert [r[0] for r in delete_row(rows, 2)] == ["Start", "End"]
+    assert [r[0] for r in move_row(ROWS, 2, -1)] == ["End", "Start"]
+    assert toggle_lock(ROWS, 1)[0][3] is True
+    with pytest.raises(UserError, match="Row 1: the word count 'many' is not a number"):
+        rows_plan([["Start", "x", "many", False]])
+    with pytest.raises(UserError, match="Row 2: the title must not be empty"):
+        rows_plan([ROWS[0], ["", "x", 10, False]])
+    with pytest.raises(UserError, match="between 1 and 2"):
+        delete_row(ROWS, 5)
+
+
+def test_store_rename_duplicate_delete(db_path):
+    store = Store(db_path)
+    project = store.create_project("Tale", "Write a tale.", 80)
+    store.save_plan(project, rows_plan(ROWS))
+    version = store.start_section(project, 0)
+    store.save_section(version, "Once upon a time.", 5, done=True)
+    other = store.create_project("Other", "x", 10)
+    with pytest.raises(UserError, match="exists already"):
+        store.rename_project(project, "Other")
+    project = store.rename_project(project, "Fable")
+    copy = store.duplicate_project(project, "Fable copy")
+    assert store.plan(copy) == store.plan(project)
+    assert [s.text for s in store.sections(copy)] == ["Once upon a time."]
+    store.delete_project(project)
+    assert {p.name for p in store.list_projects()} == {"Fable copy", "Other"}
+    assert (
+        store.db.execute(
+            "select count(*) from section_versions where project_id = ?", [project.id]
+        ).fetchone()[0]
+        == 0
+    )
+    assert store.project_by_id(other.id).name == "Other"
+
+
+def test_regenerate_and_extend_keep_history_and_stop_safely(backend, db_path):
+    store = Store(db_path)
+    settings = WriteSettings()
+    project = store.create_project(
+        "Fox", "Write a 60-word story about a fox.", 60, settings=settings
+    )
+    store.save_plan(
+        project,
+        Plan(sections=[PlanSection(title="Fox", main_point="A fox in the snow.", words=30)]),
+    )
+    first = store.start_section(project, 0)
+    store.save_section(first, "The fox woke in the snow.", 7, done=True)
+
+    events = list(regenerate_section(store, project, backend, 0))
+    assert isinstance(events[-1], SectionFinished)
+    current = store.sections(project)[0]
+    assert current.version_id != first and current.status == "done" and current.text.strip()
+
+    # a rewrite stopped part-way stays in the history; the previous version stays current
+    extension = extend_section(store, project, backend, 0, 40)
+    next(extension)
+    next(extension)
+    extension.close()
+    assert store.sections(project)[0].version_id == current.version_id
+    history = store.section_history(project, 0)
+    assert len(history) == 3 and history[-1].status == "writing"
+    assert history[-1].text.startswith(current.text)
+
+
+def test_studio_refuses_a_public_address_without_auth(tmp_path):
+    result = run_cli("studio", "--host", "0.0.0.0", "--db", str(tmp_path / "x.db"))
+    assert result.returncode == 2
+    assert "--auth user:password" in result.stderr and "Traceback" not in result.stderr
+    fake = tmp_path / "fake.gguf"
+    fake.write_text("not weights")
+    result = run_cli("studio", "--model", str(fake), "--db", str(tmp_path / "x.db"))
+    assert result.returncode == 2 and "is not a GGUF model file" in result.stderr
