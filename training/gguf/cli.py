@@ -27,8 +27,8 @@ from engine.errors import UserError
 def export_gguf(checkpoint_dir: Path, out_dir: Path | None, quants: str, name: str | None):
     """Convert a Hugging Face checkpoint (or LoRA adapter) to GGUF, checking every file.
 
-    Each file is loaded in llama.cpp and compared with the float32 model on a 256-token probe;
-    a file whose next-token agreement is below its threshold is not kept.
+    Each file is loaded in llama.cpp and compared with the float32 model on a 256-token probe
+    (next-token top-1 agreement and mean KL); a file below its thresholds is not kept.
     """
     from engine.models import default_models_dir
     from training.gguf.export import export_gguf as run_export

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import UserError
-from training.gguf.check import THRESHOLDS, CheckResult, check_gguf, reference
+from training.gguf.check import CheckResult, check_gguf, reference
 from training.gguf.checkpoint import load_checkpoint
 from training.gguf.convert import FLOAT_TYPES, Description, write_float_gguf
 from training.gguf.quantize import QUANT_TYPES, quantize_gguf
@@ -95,6 +95,3 @@ def export_gguf(
                 os.replace(draft, kept)
             results.append(ExportedFile(quant, result, kept, seconds))
     return results
-
-
-__all__ = ["QUANTIZATIONS", "THRESHOLDS", "ExportedFile", "export_gguf", "parse_quants"]
