@@ -109,7 +109,7 @@ TINY = dict(
     num_attention_heads=4,
     num_key_value_heads=2,
     max_position_embeddings=2048,
-    initializer_range=1.0,  # peaked next-token distributions, so the check has decided positions
+    initializer_range=0.5,  # peaked next-token distributions, so the check has decided positions
 )
 
 

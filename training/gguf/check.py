@@ -125,7 +125,9 @@ def reference(model, tokenizer) -> Reference:
     return Reference(tokens=tokens, logits=logits.astype(np.float32), tokenized=tokenized)
 
 
-def check_gguf(path: Path, quant: str, ref: Reference, threads: int | None = None) -> CheckResult:
+def check_gguf(
+    path: Path, quant: str, ref: Reference, threshold: Threshold | None = None
+) -> CheckResult:
     """Load path in llama.cpp and compare its tokenizer and next-token predictions with ref."""
     from llama_cpp import Llama
 
@@ -135,7 +137,7 @@ def check_gguf(path: Path, quant: str, ref: Reference, threads: int | None = Non
         n_batch=len(ref.tokens),
         n_ubatch=len(ref.tokens),
         logits_all=True,
-        n_threads=threads or os.cpu_count(),
+        n_threads=os.cpu_count(),
         verbose=False,
     )
     try:
@@ -156,7 +158,7 @@ def check_gguf(path: Path, quant: str, ref: Reference, threads: int | None = Non
         decided_positions=int(decided.sum()),
         mean_kl=mean_kl(ref.logits, logits),
         tokenizer_matches=tokenizer_matches,
-        threshold=THRESHOLDS[quant],
+        threshold=threshold or THRESHOLDS[quant],
     )
 
 
