@@ -36,8 +36,8 @@ def test_export_writes_checked_files(trained_checkpoint, tmp_path):
     folder = save_tiny_model(tmp_path / "tiny", trained_checkpoint, "qwen2")
     out = tmp_path / "models"
     result = run_cli(
-        "export", "gguf", str(folder), "-o", str(out), "--quant", "f16,bf16", "--name", "Tiny"
+        "export", "gguf", str(folder), "-o", str(out), "--quant", "f32,f16", "--name", "Tiny"
     )
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["Tiny-BF16.gguf", "Tiny-F16.gguf"]
+    assert sorted(p.name for p in out.iterdir()) == ["Tiny-F16.gguf", "Tiny-F32.gguf"]
     assert "top-1 agreement" in result.stdout and "mean KL" in result.stdout

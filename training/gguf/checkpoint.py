@@ -18,6 +18,7 @@ class Checkpoint:
     base_model: str | None
     training_run: str
     steps: int | None
+    saved_dtype: str  # the precision the checkpoint was saved in, e.g. "bfloat16"
 
 
 def load_checkpoint(folder: Path) -> Checkpoint:
@@ -39,15 +40,22 @@ def load_checkpoint(folder: Path) -> Checkpoint:
             "(the one save_pretrained wrote)."
         )
     architecture = architecture_for(AutoConfig.from_pretrained(config_folder))
-    if adapter:
-        from peft import AutoPeftModelForCausalLM
-
-        model = AutoPeftModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
-        model = model.merge_and_unload()
-    else:
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
     tokenizer_folder = folder if (folder / "tokenizer.json").is_file() else config_folder
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder)
+    try:
+        if adapter:
+            from peft import AutoPeftModelForCausalLM
+
+            model = AutoPeftModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+            model = model.merge_and_unload()
+        else:
+            model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder)
+    except (OSError, ValueError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
+        raise UserError(
+            f"Cannot load the checkpoint in {folder}: {first_line}. "
+            "Save model and tokenizer there with save_pretrained."
+        ) from None
     model.eval()
     trainer_state = _read_json(folder / "trainer_state.json")
     config = _read_json(config_folder / "config.json")
@@ -59,6 +67,7 @@ def load_checkpoint(folder: Path) -> Checkpoint:
         base_model=Path(base_model).name if base_model else None,
         training_run=folder.resolve().name,
         steps=trainer_state.get("global_step") if trainer_state else None,
+        saved_dtype=str(config.get("dtype") or config.get("torch_dtype") or "float32"),
     )
 
 

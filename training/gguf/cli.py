@@ -46,6 +46,6 @@ def export_gguf(checkpoint_dir: Path, out_dir: Path | None, quants: str, name: s
     if failed:
         names = ", ".join(exported.quant for exported in failed)
         raise UserError(
-            f"{names} failed the check against the Hugging Face model and were not written; "
-            "try a larger quantization (q8_0 or f16)."
+            f"Not kept, as they failed the check against the Hugging Face model: {names}. "
+            "Try a larger quantization (q8_0 or f16)."
         )

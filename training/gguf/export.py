@@ -57,45 +57,51 @@ def export_gguf(
     except OSError as error:
         raise UserError(f"Cannot create {out_dir}: {error.strerror}. Choose another -o.") from None
     checkpoint = load_checkpoint(checkpoint_dir)
-    model = checkpoint.model
-    n_vocab = model.get_input_embeddings().weight.shape[0]
+    n_vocab = checkpoint.model.get_input_embeddings().weight.shape[0]
     vocab = read_vocab(checkpoint.tokenizer, n_vocab)
     name = name or checkpoint.training_run
     description = Description(
         name, checkpoint.base_model, checkpoint.training_run, checkpoint.steps
     )
-    ref = reference(model, checkpoint.tokenizer)
+    ref = reference(checkpoint.model, checkpoint.tokenizer)
+    source = source_type(checkpoint.saved_dtype)
+    floats = [q for q in quants if q in FLOAT_TYPES]
+    if any(q in QUANT_TYPES for q in quants) and source not in floats:
+        floats.append(source)
+    try:
+        with tempfile.TemporaryDirectory(dir=out_dir, prefix=".export-") as work:
+            drafts = {}
+            for float_type in floats:
+                started = time.perf_counter()
+                path = Path(work) / f"{file_stem(name)}-{float_type}.gguf"
+                write_float_gguf(checkpoint, vocab, description, float_type, path)
+                drafts[float_type] = (path, time.perf_counter() - started)
+            del checkpoint  # from here on the float files hold the weights
+            gc.collect()
+            for quant in [q for q in quants if q in QUANT_TYPES]:
+                started = time.perf_counter()
+                path = Path(work) / f"{file_stem(name)}-{quant}.gguf"
+                quantize_gguf(drafts[source][0], path, quant)
+                drafts[quant] = (path, drafts[source][1] + time.perf_counter() - started)
+            return [_check_and_keep(quant, *drafts[quant], ref, out_dir) for quant in quants]
+    except OSError as error:
+        raise UserError(
+            f"Writing to {out_dir} failed: {error.strerror or error}. Free some disk space "
+            "or choose another -o."
+        ) from None
 
-    results = []
-    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".export-") as work:
-        work = Path(work)
-        drafts: dict[str, tuple[Path, float]] = {}
-        source_type = "F32"  # quantize from full precision
-        for float_type in [q for q in quants if q in FLOAT_TYPES] + (
-            [source_type] if any(q in QUANT_TYPES for q in quants) else []
-        ):
-            if float_type in drafts:
-                continue
-            started = time.perf_counter()
-            path = work / f"{file_stem(name)}-{float_type}.gguf"
-            write_float_gguf(checkpoint, vocab, description, float_type, path)
-            drafts[float_type] = (path, time.perf_counter() - started)
-        del model, checkpoint
-        gc.collect()
-        for quant in [q for q in quants if q in QUANT_TYPES]:
-            started = time.perf_counter()
-            path = work / f"{file_stem(name)}-{quant}.gguf"
-            quantize_gguf(drafts[source_type][0], path, quant)
-            drafts[quant] = (path, drafts[source_type][1] + time.perf_counter() - started)
-        for quant in quants:
-            draft, seconds = drafts[quant]
-            started = time.perf_counter()
-            result = check_gguf(draft, quant, ref)
-            kept = None
-            if result.passed:
-                kept = out_dir / draft.name
-                os.replace(draft, kept)
-            results.append(
-                ExportedFile(quant, result, kept, seconds, time.perf_counter() - started)
-            )
-    return results
+
+def source_type(config) -> str:
+    """The float type quantizations start from: the checkpoint's own precision."""
+    dtype = str(getattr(config, "dtype", None) or getattr(config, "torch_dtype", None) or "")
+    return {"torch.bfloat16": "BF16", "bfloat16": "BF16", "torch.float16": "F16"}.get(dtype, "F32")
+
+
+def _check_and_keep(quant, draft: Path, seconds: float, ref, out_dir: Path) -> ExportedFile:
+    started = time.perf_counter()
+    result = check_gguf(draft, quant, ref)
+    kept = None
+    if result.passed:
+        kept = out_dir / draft.name
+        os.replace(draft, kept)
+    return ExportedFile(quant, result, kept, seconds, time.perf_counter() - started)
