@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.errors import UserError
+
 PROBE_TOKENS = 256
 
 # A position is "decided" when the fp32 model's top token leads its runner-up by this much
@@ -131,15 +133,21 @@ def check_gguf(
     """Load path in llama.cpp and compare its tokenizer and next-token predictions with ref."""
     from llama_cpp import Llama
 
-    llm = Llama(
-        model_path=str(path),
-        n_ctx=len(ref.tokens) + 16,
-        n_batch=len(ref.tokens),
-        n_ubatch=len(ref.tokens),
-        logits_all=True,
-        n_threads=os.cpu_count(),
-        verbose=False,
-    )
+    try:
+        llm = Llama(
+            model_path=str(path),
+            n_ctx=len(ref.tokens) + 16,
+            n_batch=len(ref.tokens),
+            n_ubatch=len(ref.tokens),
+            logits_all=True,
+            n_threads=os.cpu_count(),
+            verbose=False,
+        )
+    except (ValueError, RuntimeError) as error:
+        raise UserError(
+            f"llama.cpp cannot load the exported {quant} file ({error}); nothing was kept. "
+            "Please report this with the checkpoint's config.json."
+        ) from None
     try:
         tokenizer_matches = all(
             llm.tokenize(text.encode(), add_bos=text != TOKENIZER_SAMPLE, special=True) == ids
@@ -154,7 +162,7 @@ def check_gguf(
     return CheckResult(
         quant=quant,
         top1_agreement=float(np.mean(agrees)),
-        decided_agreement=float(np.mean(agrees[decided])) if decided.any() else 1.0,
+        decided_agreement=float(np.mean(agrees[decided] if decided.any() else agrees)),
         decided_positions=int(decided.sum()),
         mean_kl=mean_kl(ref.logits, logits),
         tokenizer_matches=tokenizer_matches,
