@@ -1,0 +1,70 @@
+"""Each supported architecture converts exactly (tiny random models, checked in llama.cpp)."""
+
+import dataclasses
+
+import gguf
+import numpy as np
+import pytest
+
+from tests.gguf.conftest import save_tiny_model
+from training.gguf import architectures
+from training.gguf.export import export_gguf
+
+LLAMA3_ROPE = {
+    "rope_type": "llama3",
+    "rope_theta": 500000.0,
+    "factor": 8.0,
+    "low_freq_factor": 1.0,
+    "high_freq_factor": 4.0,
+    "original_max_position_embeddings": 64,
+}
+CASES = {
+    "llama-tied": ("llama", {"tie_word_embeddings": True}),
+    "llama3-rope": ("llama", {"rope_parameters": LLAMA3_ROPE, "tie_word_embeddings": False}),
+    "qwen2": ("qwen2", {"tie_word_embeddings": True}),
+    "qwen3": ("qwen3", {"head_dim": 32, "tie_word_embeddings": False}),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_tiny_model_converts_exactly(case, trained_checkpoint, tmp_path):
+    model_type, config = CASES[case]
+    folder = save_tiny_model(tmp_path / case, trained_checkpoint, model_type, **config)
+    [result] = export_gguf(folder, tmp_path / "models", ["F16"])
+    print(case, result.check.summary())
+    assert result.check.decided_positions >= 64
+    assert result.check.passed, result.check.summary()
+    assert result.check.top1_agreement >= 0.97
+    reader = gguf.GGUFReader(result.path)
+    assert reader.fields["general.architecture"].contents() == model_type
+    assert ("rope_freqs.weight" in [t.name for t in reader.tensors]) == (case == "llama3-rope")
+
+
+def test_a_wrong_conversion_is_not_kept(trained_checkpoint, tmp_path, monkeypatch):
+    """Leaving Q/K in Hugging Face's rotary layout breaks attention; the check must notice."""
+    folder = save_tiny_model(tmp_path / "llama", trained_checkpoint, "llama")
+    broken = dataclasses.replace(architectures.ARCHITECTURES["llama"], interleave_rotary=False)
+    monkeypatch.setitem(architectures.ARCHITECTURES, "llama", broken)
+    [result] = export_gguf(folder, tmp_path / "models", ["F16"])
+    print(result.check.summary())
+    assert not result.check.passed
+    assert result.path is None and not list((tmp_path / "models").iterdir())
+
+
+def test_lora_adapter_is_merged(trained_checkpoint, tmp_path):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    base = save_tiny_model(tmp_path / "base", trained_checkpoint, "llama")
+    lora = LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    adapter = get_peft_model(AutoModelForCausalLM.from_pretrained(base), lora)
+    adapter.save_pretrained(tmp_path / "adapter")
+    [merged] = export_gguf(tmp_path / "adapter", tmp_path / "models", ["F16"], name="merged")
+    [plain] = export_gguf(base, tmp_path / "models", ["F16"], name="plain")
+    assert merged.check.passed, merged.check.summary()
+
+    def attn_v(path):
+        tensors = {t.name: t for t in gguf.GGUFReader(path).tensors}
+        return np.array(tensors["blk.0.attn_v.weight"].data, dtype=np.float32)
+
+    assert not np.allclose(attn_v(merged.path), attn_v(plain.path), atol=1e-3)

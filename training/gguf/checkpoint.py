@@ -1,0 +1,80 @@
+"""Load a Hugging Face checkpoint (full weights or a peft LoRA adapter) in float32."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import UserError
+from training.gguf.architectures import Architecture, architecture_for
+
+
+@dataclass
+class Checkpoint:
+    """A loaded model with its tokenizer and what the GGUF's general.* keys say about it."""
+
+    model: object
+    tokenizer: object
+    architecture: Architecture
+    base_model: str | None
+    training_run: str
+    steps: int | None
+    saved_dtype: str  # the precision the checkpoint was saved in, e.g. "bfloat16"
+
+
+def load_checkpoint(folder: Path) -> Checkpoint:
+    """The model (LoRA merged into its base) in float32, on the CPU, in eval mode."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    adapter = _read_json(folder / "adapter_config.json")
+    base_path = adapter.get("base_model_name_or_path") if adapter else None
+    if adapter and not (base_path and Path(base_path).is_dir()):
+        raise UserError(
+            f"{folder} is a LoRA adapter whose base model {base_path!r} is not a local folder; "
+            "edit base_model_name_or_path in adapter_config.json to point at the base checkpoint."
+        )
+    config_folder = Path(base_path) if adapter else folder
+    if not (config_folder / "config.json").is_file():
+        raise UserError(
+            f"{config_folder} has no config.json; give the folder of a Hugging Face checkpoint "
+            "(the one save_pretrained wrote)."
+        )
+    architecture = architecture_for(AutoConfig.from_pretrained(config_folder))
+    tokenizer_folder = folder if (folder / "tokenizer.json").is_file() else config_folder
+    try:
+        if adapter:
+            from peft import AutoPeftModelForCausalLM
+
+            model = AutoPeftModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+            model = model.merge_and_unload()
+        else:
+            model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder)
+    except (OSError, ValueError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
+        raise UserError(
+            f"Cannot load the checkpoint in {folder}: {first_line}. "
+            "Save model and tokenizer there with save_pretrained."
+        ) from None
+    model.eval()
+    trainer_state = _read_json(folder / "trainer_state.json")
+    config = _read_json(config_folder / "config.json")
+    base_model = base_path or config.get("_name_or_path") or config.get("_model_name_or_path")
+    return Checkpoint(
+        model=model,
+        tokenizer=tokenizer,
+        architecture=architecture,
+        base_model=Path(base_model).name if base_model else None,
+        training_run=folder.resolve().name,
+        steps=trainer_state.get("global_step") if trainer_state else None,
+        saved_dtype=str(config.get("dtype") or config.get("torch_dtype") or "float32"),
+    )
+
+
+def _read_json(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise UserError(f"Cannot read {path}: {error}. Is the checkpoint complete?") from None

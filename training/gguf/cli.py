@@ -1,0 +1,51 @@
+"""`longwrite export gguf`: a trained checkpoint becomes checked GGUF files the studio loads."""
+
+from pathlib import Path
+
+import click
+
+from engine.errors import UserError
+
+
+@click.command("gguf")
+@click.argument("checkpoint_dir", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    help="Models folder to write to (default: the studio's models folder).",
+)
+@click.option(
+    "--quant",
+    "quants",
+    default="q4_k_m",
+    show_default=True,
+    help="Comma-separated: f32, f16, bf16, q8_0, q6_k, q5_k_m, q4_k_m.",
+)
+@click.option("--name", help="Model name shown in the studio (default: the checkpoint folder's).")
+def export_gguf(checkpoint_dir: Path, out_dir: Path | None, quants: str, name: str | None):
+    """Convert a Hugging Face checkpoint (or LoRA adapter) to GGUF, checking every file.
+
+    Each file is loaded in llama.cpp and compared with the float32 model on a 256-token probe
+    (next-token top-1 agreement and mean KL); a file below its thresholds is not kept.
+    """
+    from engine.models import default_models_dir
+    from training.gguf.export import export_gguf as run_export
+    from training.gguf.export import parse_quants
+
+    wanted = parse_quants(quants)
+    out_dir = out_dir or default_models_dir()
+    results = run_export(checkpoint_dir, out_dir, wanted, name)
+    for exported in results:
+        where = exported.path if exported.path else "NOT KEPT"
+        click.echo(
+            f"{exported.quant:<7} {exported.check.summary()}, {exported.seconds:.1f} s → {where}"
+        )
+    failed = [exported for exported in results if exported.path is None]
+    if failed:
+        names = ", ".join(exported.quant for exported in failed)
+        raise UserError(
+            f"Not kept, as they failed the check against the Hugging Face model: {names}. "
+            "Try a larger quantization (q8_0 or f16)."
+        )

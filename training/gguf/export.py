@@ -1,0 +1,107 @@
+"""The export pipeline: checkpoint → float GGUF → quantizations → checked → models directory."""
+
+import gc
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import UserError
+from training.gguf.check import CheckResult, check_gguf, reference
+from training.gguf.checkpoint import load_checkpoint
+from training.gguf.convert import FLOAT_TYPES, Description, write_float_gguf
+from training.gguf.quantize import QUANT_TYPES, quantize_gguf
+from training.gguf.vocab import read_vocab
+
+QUANTIZATIONS = [*FLOAT_TYPES, *QUANT_TYPES]
+
+
+@dataclass
+class ExportedFile:
+    """One requested quantization: its check, where it went (None if it failed), and its cost."""
+
+    quant: str
+    check: CheckResult
+    path: Path | None
+    seconds: float  # writing it (with the float file it was quantized from)
+    check_seconds: float
+
+
+def parse_quants(text: str) -> list[str]:
+    """'f16,q4_k_m' → ['F16', 'Q4_K_M'], or a UserError listing the valid names."""
+    quants = [part.strip().upper() for part in text.split(",") if part.strip()]
+    unknown = [quant for quant in quants if quant not in QUANTIZATIONS]
+    if unknown or not quants:
+        valid = ",".join(quant.lower() for quant in QUANTIZATIONS)
+        raise UserError(
+            f"Unknown quantization {', '.join(unknown) or text!r}; choose from {valid}."
+        )
+    return list(dict.fromkeys(quants))
+
+
+def file_stem(name: str) -> str:
+    """A file-name-safe version of a model name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "model"
+
+
+def export_gguf(
+    checkpoint_dir: Path, out_dir: Path, quants: list[str], name: str | None = None
+) -> list[ExportedFile]:
+    """Convert, quantize and check; only files that pass their check land in out_dir."""
+    if not checkpoint_dir.is_dir():
+        raise UserError(f"{checkpoint_dir} is not a folder; give a Hugging Face checkpoint folder.")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"Cannot create {out_dir}: {error.strerror}. Choose another -o.") from None
+    checkpoint = load_checkpoint(checkpoint_dir)
+    n_vocab = checkpoint.model.get_input_embeddings().weight.shape[0]
+    vocab = read_vocab(checkpoint.tokenizer, n_vocab)
+    name = name or checkpoint.training_run
+    description = Description(
+        name, checkpoint.base_model, checkpoint.training_run, checkpoint.steps
+    )
+    ref = reference(checkpoint.model, checkpoint.tokenizer)
+    source = source_type(checkpoint.saved_dtype)
+    floats = [q for q in quants if q in FLOAT_TYPES]
+    if any(q in QUANT_TYPES for q in quants) and source not in floats:
+        floats.append(source)
+    try:
+        with tempfile.TemporaryDirectory(dir=out_dir, prefix=".export-") as work:
+            drafts = {}
+            for float_type in floats:
+                started = time.perf_counter()
+                path = Path(work) / f"{file_stem(name)}-{float_type}.gguf"
+                write_float_gguf(checkpoint, vocab, description, float_type, path)
+                drafts[float_type] = (path, time.perf_counter() - started)
+            del checkpoint  # from here on the float files hold the weights
+            gc.collect()
+            for quant in [q for q in quants if q in QUANT_TYPES]:
+                started = time.perf_counter()
+                path = Path(work) / f"{file_stem(name)}-{quant}.gguf"
+                quantize_gguf(drafts[source][0], path, quant)
+                drafts[quant] = (path, drafts[source][1] + time.perf_counter() - started)
+            return [_check_and_keep(quant, *drafts[quant], ref, out_dir) for quant in quants]
+    except OSError as error:
+        raise UserError(
+            f"Writing to {out_dir} failed: {error.strerror or error}. Free some disk space "
+            "or choose another -o."
+        ) from None
+
+
+def source_type(config) -> str:
+    """The float type quantizations start from: the checkpoint's own precision."""
+    dtype = str(getattr(config, "dtype", None) or getattr(config, "torch_dtype", None) or "")
+    return {"torch.bfloat16": "BF16", "bfloat16": "BF16", "torch.float16": "F16"}.get(dtype, "F32")
+
+
+def _check_and_keep(quant, draft: Path, seconds: float, ref, out_dir: Path) -> ExportedFile:
+    started = time.perf_counter()
+    result = check_gguf(draft, quant, ref)
+    kept = None
+    if result.passed:
+        kept = out_dir / draft.name
+        os.replace(draft, kept)
+    return ExportedFile(quant, result, kept, seconds, time.perf_counter() - started)
