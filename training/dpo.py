@@ -18,7 +18,7 @@ DPO_DEFAULTS = {
     "warmup_steps": 0.03,
     "num_train_epochs": 1,
     "bf16": True,
-    "gradient_checkpointing": True,
+    "activation_checkpointing": True,
     "per_device_train_batch_size": 1,
     "logging_steps": 1,
     "save_strategy": "epoch",

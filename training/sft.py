@@ -26,7 +26,7 @@ PAPER_SFT = {
     "adam_beta2": 0.95,
     "num_train_epochs": 4,
     "bf16": True,
-    "gradient_checkpointing": True,
+    "activation_checkpointing": True,
     "per_device_train_batch_size": 1,
     "average_tokens_across_devices": True,
     "logging_steps": 1,
