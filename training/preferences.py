@@ -10,6 +10,7 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from engine.backends.base import Backend, ChatRequest
 from engine.metrics import count_words, length_score
@@ -19,10 +20,11 @@ from training.records import Message, PreferencePair, WritingTask
 TOKENS_PER_WORD = 1.5
 
 
-class QualityJudge:
-    """What a judge must offer: `score(instruction, response).s_q` in 0..100."""
+class QualityJudge(Protocol):
+    """What a judge offers (training.eval.judge.Judge): `score(instruction, response).s_q`,
+    a quality score from 0 to 100."""
 
-    def score(self, instruction: str, response: str): ...
+    def score(self, instruction: str, response: str) -> Any: ...
 
 
 @dataclass

@@ -22,7 +22,11 @@ def test_cpu_miniature(tmp_path):
     }
     done = subprocess.run(
         ["bash", str(REPO / "training/recipes/run_cpu.sh"), str(run)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert done.returncode == 0, done.stderr[-3000:]
 
