@@ -48,7 +48,7 @@ def build_model(section: ModelSection, tokenizer, lora: LoraSection | None, seed
             from transformers import BitsAndBytesConfig
         except ImportError:
             raise UserError(
-                "QLoRA needs bitsandbytes and a CUDA GPU: pip install bitsandbytes==0.49.2"
+                "QLoRA needs bitsandbytes and a CUDA GPU: pip install bitsandbytes==0.50.2"
             ) from None
         extra["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True,
