@@ -35,6 +35,31 @@ def test_cpu_miniature(tmp_path):
     pairs = (run / "pairs.jsonl").read_text().splitlines()
     assert pairs and {"prompt", "chosen", "rejected"} <= json.loads(pairs[0]).keys()
 
+    # every AgentWrite step is cached: a resumed build finishes from the cache alone
+    built = (run / "long.jsonl").read_text()
+    (run / "long.jsonl").unlink()
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "data",
+            "agentwrite",
+            "--resume",
+            "--instructions",
+            str(REPO / "training/recipes/cpu/instructions.txt"),
+            "--out",
+            str(run / "long.jsonl"),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert (run / "long.jsonl").read_text() == built
+
     for stage in ("sft", "dpo"):
         losses = [loss for _, loss in read_losses(run / stage / "metrics.jsonl")]
         assert len(losses) >= 3 and losses[-1] < losses[0], (stage, losses)
