@@ -27,7 +27,25 @@ model_choice = [
         type=click.IntRange(512, 1_048_576),
         help="Context window in tokens (default: the model's, at most 16,384).",
     ),
+    click.option(
+        "--threads",
+        type=click.IntRange(1, 512),
+        help="CPU threads for a local GGUF (default: all cores; 1 on a busy machine).",
+    ),
 ]
+
+
+def open_generator(model_path, base_url, model_name, n_ctx, threads):
+    """An engine backend: a server, or a local GGUF run on `threads` CPU threads."""
+    from engine.backends import open_backend
+
+    if base_url or threads is None:
+        return open_backend(model_path, base_url, model_name, n_ctx)
+    from engine.backends.llama_cpp import LlamaCppBackend
+    from engine.models import embedded_model_path
+
+    path = Path(model_path).expanduser() if model_path else embedded_model_path()
+    return LlamaCppBackend(path, n_ctx=n_ctx, n_threads=threads)
 
 
 def with_options(options):
@@ -92,6 +110,7 @@ def agentwrite(
     base_url,
     model_name,
     n_ctx,
+    threads,
     concurrency,
     resume,
     min_length_ratio,
@@ -99,7 +118,6 @@ def agentwrite(
     seed,
 ):
     """Plan and write every instruction with AgentWrite; keep the good outputs as SFT data."""
-    from engine.backends import open_backend
     from training.agentwrite import Filters, build, cache_folder_for
     from training.records import read_tasks, write_jsonl
 
@@ -113,7 +131,7 @@ def agentwrite(
     bar = progress_bar(len(tasks), "instruction")
     report = build(
         tasks,
-        lambda: open_backend(model_path, base_url, model_name, n_ctx),
+        lambda: open_generator(model_path, base_url, model_name, n_ctx, threads),
         cache,
         concurrency,
         Filters(min_length_ratio=min_length_ratio, max_sections=max_sections),
@@ -245,6 +263,7 @@ def preferences(
     base_url,
     model_name,
     n_ctx,
+    threads,
     checkpoint,
     judge_model,
     judge_base_url,
@@ -270,7 +289,7 @@ def preferences(
 
         backend = TransformersBackend(checkpoint)
     else:
-        backend = open_backend(model_path, base_url, model_name, n_ctx)
+        backend = open_generator(model_path, base_url, model_name, n_ctx, threads)
     bar = progress_bar(len(tasks), "instruction")
     try:
         pairs, scores = build_pairs(
