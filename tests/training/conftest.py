@@ -1,12 +1,11 @@
-"""Fixtures for the training tests: the embedded model's tokenizer through transformers."""
+"""Fixtures for the training tests (they need the `train` extra: torch, transformers, TRL)."""
 
 import pytest
-
-pytest.importorskip("trl", reason="the training extra (torch, transformers, TRL) is not installed")
 
 
 @pytest.fixture(scope="session")
 def tokenizer():
+    """The embedded SmolLM2's tokenizer and chat template, read by transformers from the GGUF."""
     from training.models import load_tokenizer
 
     return load_tokenizer("embedded")
