@@ -1,0 +1,348 @@
+"""`longwrite data …` (AgentWrite data, preparation, preference pairs) and `longwrite train …`
+(SFT, DPO). Torch and TRL are imported only inside the commands that need them."""
+
+import sys
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from engine.errors import UserError
+
+model_choice = [
+    click.option(
+        "--model",
+        "model_path",
+        type=click.Path(path_type=str),
+        help="A GGUF file (default: the embedded SmolLM2-135M-Instruct).",
+    ),
+    click.option(
+        "--base-url",
+        help="An OpenAI-compatible server (vLLM, llama.cpp server), e.g. http://127.0.0.1:8000/v1.",
+    ),
+    click.option("--model-name", help="The model's name on that server."),
+    click.option(
+        "--ctx",
+        "n_ctx",
+        type=click.IntRange(512, 1_048_576),
+        help="Context window in tokens (default: the model's, at most 16,384).",
+    ),
+    click.option(
+        "--threads",
+        type=click.IntRange(1, 512),
+        help="CPU threads for a local GGUF (default: all cores; 1 on a busy machine).",
+    ),
+]
+
+
+def open_generator(model_path, base_url, model_name, n_ctx, threads):
+    """An engine backend: a server, or a local GGUF run on `threads` CPU threads."""
+    from engine.backends import open_backend
+
+    if base_url or threads is None:
+        return open_backend(model_path, base_url, model_name, n_ctx)
+    from engine.backends.llama_cpp import LlamaCppBackend
+    from engine.models import embedded_model_path
+
+    path = Path(model_path).expanduser() if model_path else embedded_model_path()
+    return LlamaCppBackend(path, n_ctx=n_ctx, n_threads=threads)
+
+
+def with_options(options):
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def progress_bar(total: int, unit: str):
+    return tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True)
+
+
+@click.group()
+def data() -> None:
+    """Build and prepare training data: AgentWrite outputs, SFT rows, preference pairs."""
+
+
+@data.command()
+@click.option(
+    "--instructions",
+    required=True,
+    type=click.Path(path_type=Path),
+    help='JSONL of {"instruction", "words"} or a text file, one instruction a line.',
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help='Output JSONL of {"messages": [...]} (the LongWriter-6k format).',
+)
+@with_options(model_choice)
+@click.option(
+    "--concurrency",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Instructions written at once (servers only).",
+)
+@click.option("--resume", is_flag=True, help="Continue an interrupted build from its cache.")
+@click.option(
+    "--min-length-ratio",
+    default=0.8,
+    show_default=True,
+    type=float,
+    help="Drop outputs shorter than this share of the required length.",
+)
+@click.option(
+    "--max-sections",
+    default=20,
+    show_default=True,
+    type=int,
+    help="Drop outputs whose plan has more sections than this.",
+)
+@click.option("--seed", default=0, show_default=True, type=int)
+def agentwrite(
+    instructions,
+    out,
+    model_path,
+    base_url,
+    model_name,
+    n_ctx,
+    threads,
+    concurrency,
+    resume,
+    min_length_ratio,
+    max_sections,
+    seed,
+):
+    """Plan and write every instruction with AgentWrite; keep the good outputs as SFT data."""
+    from training.agentwrite import Filters, build, cache_folder_for
+    from training.records import read_tasks, write_jsonl
+
+    if concurrency > 1 and not base_url:
+        raise UserError(
+            "--concurrency above 1 needs a server (--base-url); a local GGUF writes one piece "
+            "at a time."
+        )
+    tasks = read_tasks(instructions)
+    cache = cache_folder_for(out, resume)
+    bar = progress_bar(len(tasks), "instruction")
+    report = build(
+        tasks,
+        lambda: open_generator(model_path, base_url, model_name, n_ctx, threads),
+        cache,
+        concurrency,
+        Filters(min_length_ratio=min_length_ratio, max_sections=max_sections),
+        seed,
+        progress=lambda: bar.update(1),
+    )
+    bar.close()
+    write_jsonl(out, report.kept)
+    write_jsonl(out.with_name(out.name + ".rejected.jsonl"), report.rejected)
+    click.echo(f"{report.summary()} Written to {out}.", err=True)
+
+
+@data.command()
+@click.option(
+    "--long",
+    "long_file",
+    required=True,
+    type=click.Path(path_type=Path),
+    help='Long-output conversations (JSONL of {"messages": [...]}).',
+)
+@click.option(
+    "--general",
+    "general_file",
+    type=click.Path(path_type=Path),
+    help="General SFT conversations to mix in.",
+)
+@click.option(
+    "--long-share",
+    default=1.0,
+    show_default=True,
+    type=float,
+    help="Share of long-output rows in the mix (general rows fill the rest).",
+)
+@click.option(
+    "--tokenizer",
+    required=True,
+    help="The model's tokenizer: a Hugging Face id or folder, a .gguf, or 'embedded'.",
+)
+@click.option(
+    "--max-length",
+    default=32_768,
+    show_default=True,
+    type=click.IntRange(16),
+    help="Longest row in tokens: the pack length.",
+)
+@click.option(
+    "--overlong",
+    type=click.Choice(["split", "drop"]),
+    default="split",
+    show_default=True,
+    help="What to do with rows longer than --max-length.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output folder (dataset, stats.json, lengths.png).",
+)
+@click.option("--seed", default=0, show_default=True, type=int)
+def prepare(long_file, general_file, long_share, tokenizer, max_length, overlong, out, seed):
+    """Validate, mix, tokenize with the chat template and label assistant tokens for SFT."""
+    from training.models import load_tokenizer
+    from training.prepare import prepare as prepare_rows
+    from training.records import Conversation, read_jsonl
+
+    long_rows = read_jsonl(long_file, Conversation)
+    general_rows = read_jsonl(general_file, Conversation) if general_file else []
+    report = prepare_rows(
+        load_tokenizer(tokenizer),
+        long_rows,
+        general_rows,
+        out,
+        long_share,
+        max_length,
+        overlong,
+        seed,
+    )
+    click.echo(f"{report.summary()} Written to {out}.", err=True)
+
+
+@data.command()
+@click.option(
+    "--instructions",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Writing instructions (JSONL or text), each with its required length.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output JSONL of preference pairs (TRL's conversational format).",
+)
+@click.option(
+    "-k",
+    "--samples",
+    "k",
+    default=4,
+    show_default=True,
+    type=click.IntRange(2, 64),
+    help="Replies sampled per instruction.",
+)
+@with_options(model_choice)
+@click.option(
+    "--checkpoint",
+    type=click.Path(path_type=str),
+    help="Sample from a Hugging Face checkpoint folder (e.g. the SFT output).",
+)
+@click.option(
+    "--judge-model",
+    type=click.Path(path_type=str),
+    help="Score quality with this GGUF as judge (besides length).",
+)
+@click.option("--judge-base-url", help="Score quality with a judge on this server.")
+@click.option("--judge-model-name", help="The judge's name on that server.")
+@click.option(
+    "--max-tokens",
+    default=4096,
+    show_default=True,
+    type=click.IntRange(16),
+    help="Longest reply sampled.",
+)
+@click.option("--seed", default=0, show_default=True, type=int)
+def preferences(
+    instructions,
+    out,
+    k,
+    model_path,
+    base_url,
+    model_name,
+    n_ctx,
+    threads,
+    checkpoint,
+    judge_model,
+    judge_base_url,
+    judge_model_name,
+    max_tokens,
+    seed,
+):
+    """Sample k replies per instruction, score them, and pair the best with a random other."""
+    from engine.backends import open_backend
+    from training.preferences import build_pairs
+    from training.records import read_tasks, write_jsonl
+
+    tasks = read_tasks(instructions)
+    judge = None
+    if judge_model or judge_base_url:
+        from training.eval.judge import Judge
+
+        judge = Judge(open_backend(judge_model, judge_base_url, judge_model_name))
+    else:
+        click.echo("No judge given: replies are ranked by length score alone.", err=True)
+    if checkpoint:
+        from training.hf_backend import TransformersBackend
+
+        backend = TransformersBackend(checkpoint)
+    else:
+        backend = open_generator(model_path, base_url, model_name, n_ctx, threads)
+    bar = progress_bar(len(tasks), "instruction")
+    try:
+        pairs, scores = build_pairs(
+            tasks, backend, k, judge, seed, max_tokens, progress=lambda: bar.update(1)
+        )
+    finally:
+        bar.close()
+        backend.close()
+    if not pairs:
+        raise UserError(
+            "No instruction gave replies of different quality; sample more (-k) or use "
+            "a higher temperature model."
+        )
+    write_jsonl(out, pairs)
+    write_jsonl(out.with_name(out.name + ".scores.jsonl"), scores)
+    click.echo(f"{len(pairs)} pairs from {len(tasks)} instructions written to {out}.", err=True)
+
+
+@click.group()
+def train() -> None:
+    """Fine-tune models: SFT on prepared data, then DPO on preference pairs."""
+
+
+recipe_options = [
+    click.argument("recipe", type=click.Path(path_type=Path)),
+    click.option("--resume", is_flag=True, help="Continue from the last checkpoint."),
+    click.option(
+        "--deepspeed",
+        type=click.Path(path_type=str),
+        help="A DeepSpeed config JSON (e.g. training/recipes/gpu/zero3.json).",
+    ),
+]
+
+
+@train.command()
+@with_options(recipe_options)
+def sft(recipe, resume, deepspeed):
+    """Supervised fine-tuning with packing (TRL SFTTrainer) from a YAML recipe."""
+    from training.recipe import SFTRecipe, load_recipe
+    from training.sft import run_sft
+
+    loaded = load_recipe(recipe, SFTRecipe, {"deepspeed": deepspeed} if deepspeed else None)
+    folder = run_sft(loaded, resume)
+    click.echo(f"SFT done; checkpoint in {folder}.", err=True)
+
+
+@train.command()
+@with_options(recipe_options)
+def dpo(recipe, resume, deepspeed):
+    """Preference optimisation (TRL DPOTrainer) from a YAML recipe."""
+    from training.dpo import run_dpo
+    from training.recipe import DPORecipe, load_recipe
+
+    loaded = load_recipe(recipe, DPORecipe, {"deepspeed": deepspeed} if deepspeed else None)
+    folder = run_dpo(loaded, resume)
+    click.echo(f"DPO done; checkpoint in {folder}.", err=True)

@@ -1,0 +1,60 @@
+"""Direct preference optimisation with TRL's DPOTrainer on conversational preference pairs,
+optionally mixed with general preference data."""
+
+import random
+from pathlib import Path
+
+from training.metrics_log import MetricsLog
+from training.models import load_tokenizer
+from training.recipe import DPORecipe
+from training.records import PreferencePair, read_jsonl
+from training.sft import build_model, peft_config, save_final, train, trainer_config
+
+# DPO stage of the LongWriter paper: a small learning rate and beta 0.1
+DPO_DEFAULTS = {
+    "learning_rate": 1e-6,
+    "beta": 0.1,
+    "lr_scheduler_type": "cosine",
+    "warmup_steps": 0.03,
+    "num_train_epochs": 1,
+    "bf16": True,
+    "activation_checkpointing": True,
+    "per_device_train_batch_size": 1,
+    "logging_steps": 1,
+    "save_strategy": "epoch",
+    "report_to": "none",
+}
+
+
+def preference_rows(recipe: DPORecipe, seed: int = 0) -> list[dict]:
+    """The long-output pairs plus general pairs making up `general_share` of the mix."""
+    rows = [pair.model_dump() for pair in read_jsonl(recipe.data, PreferencePair)]
+    if recipe.general_data and recipe.general_share > 0:
+        general = [pair.model_dump() for pair in read_jsonl(recipe.general_data, PreferencePair)]
+        rng = random.Random(seed)
+        wanted = round(len(rows) * recipe.general_share / (1 - recipe.general_share))
+        rows += rng.sample(general, min(wanted, len(general)))
+        rng.shuffle(rows)
+    return rows
+
+
+def run_dpo(recipe: DPORecipe, resume: bool = False) -> Path:
+    """Train; returns the folder of the final checkpoint."""
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    tokenizer = load_tokenizer(recipe.model.tokenizer or recipe.model.name)
+    output_dir = Path(recipe.output_dir)
+    args = trainer_config(DPOConfig, DPO_DEFAULTS, recipe.trainer, output_dir=str(output_dir))
+    dataset = Dataset.from_list(preference_rows(recipe, args.seed))
+    model = build_model(recipe.model, tokenizer, recipe.lora, args.seed)
+    trainer = DPOTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config(recipe.lora),
+        callbacks=[MetricsLog(output_dir)],
+    )
+    train(trainer, resume, output_dir)
+    return save_final(trainer, tokenizer, output_dir / "final", recipe.lora is not None)

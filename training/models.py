@@ -1,0 +1,74 @@
+"""Loading tokenizers and causal LMs for training: a Hugging Face id or folder, a GGUF file
+(dequantized by transformers), "embedded" for the studio's SmolLM2, or a tiny random model
+that shares a tokenizer (the CPU miniature)."""
+
+from pathlib import Path
+
+from engine.errors import UserError
+from engine.models import embedded_model_path
+
+
+def _gguf_location(name: str) -> tuple[str, dict]:
+    """from_pretrained arguments for a model name: (folder or id, extra keyword arguments)."""
+    path = embedded_model_path() if name == "embedded" else Path(name).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise UserError(f"GGUF file not found: {path}.")
+        return str(path.parent), {"gguf_file": path.name}
+    return str(name), {}
+
+
+def load_tokenizer(name: str):
+    """The tokenizer (with its chat template) of a model id, folder, GGUF file or "embedded"."""
+    from transformers import AutoTokenizer
+
+    location, extra = _gguf_location(name)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(location, **extra)
+    except (OSError, ValueError) as error:
+        raise UserError(f"Cannot load a tokenizer from {name!r}: {error}".split("\n")[0]) from None
+    if tokenizer.chat_template is None:
+        raise UserError(
+            f"The tokenizer of {name!r} has no chat template; use the tokenizer of an instruct "
+            "model with the same vocabulary (e.g. the -Instruct variant)."
+        )
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(name: str, dtype: str = "auto", attn_implementation: str = "sdpa", **kwargs):
+    """A causal LM from a model id, folder, GGUF file or "embedded"."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    location, extra = _gguf_location(name)
+    torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
+    try:
+        return AutoModelForCausalLM.from_pretrained(
+            location, dtype=torch_dtype, attn_implementation=attn_implementation, **extra, **kwargs
+        )
+    except (OSError, ValueError) as error:
+        raise UserError(f"Cannot load a model from {name!r}: {error}".split("\n")[0]) from None
+
+
+def tiny_model(tokenizer, hidden_size: int, layers: int, heads: int, seed: int = 0):
+    """A randomly initialised Llama-architecture model over the tokenizer's vocabulary."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=hidden_size * 4,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=heads,
+        max_position_embeddings=8192,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    return LlamaForCausalLM(config)

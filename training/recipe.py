@@ -1,0 +1,99 @@
+"""Training recipes: YAML files a trainer edits, validated with pydantic.
+
+A recipe names the model, the data and the output folder; its `trainer` mapping goes straight
+to TRL's SFTConfig or DPOConfig over the paper's defaults, so every TRL / transformers
+training argument (deepspeed, gradient accumulation, save steps, …) can be set there.
+"""
+
+import os
+import re
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from engine.errors import UserError
+
+
+class TinyModel(BaseModel):
+    """A randomly initialised model over the tokenizer's vocabulary (for CPU miniatures)."""
+
+    model_config = ConfigDict(extra="forbid")
+    hidden_size: int = Field(64, ge=8)
+    layers: int = Field(2, ge=1)
+    heads: int = Field(4, ge=1)
+
+
+class ModelSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str  # a Hugging Face id or folder, a .gguf file, or "embedded"
+    tokenizer: str | None = None  # defaults to the model's own
+    tiny: TinyModel | None = None
+    dtype: str = "auto"
+    attn_implementation: str = "sdpa"  # flash_attention_2 on GPUs with flash-attn installed
+
+
+class LoraSection(BaseModel):
+    """LoRA adapters (peft); with quantize_4bit, QLoRA (needs bitsandbytes and a GPU)."""
+
+    model_config = ConfigDict(extra="forbid")
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: str | list[str] = "all-linear"
+    quantize_4bit: bool = False
+
+
+class SFTRecipe(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: ModelSection
+    data: str  # a folder written by `longwrite data prepare`
+    output_dir: str
+    pack_length: int = Field(32_768, ge=16)
+    packing: bool = True
+    lora: LoraSection | None = None
+    trainer: dict[str, Any] = {}
+
+
+class DPORecipe(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: ModelSection
+    data: str  # preference pairs JSONL from `longwrite data preferences`
+    general_data: str | None = None  # general preference pairs to mix in
+    general_share: float = Field(0.0, ge=0.0, lt=1.0)
+    output_dir: str
+    lora: LoraSection | None = None
+    trainer: dict[str, Any] = {}
+
+
+Recipe = TypeVar("Recipe", SFTRecipe, DPORecipe)
+
+
+def load_recipe(
+    path: str | Path, kind: type[Recipe], trainer: dict[str, Any] | None = None
+) -> Recipe:
+    """Read a YAML recipe (with $VARIABLES from the environment filled in), put `trainer`
+    settings from the command line over its own, and validate it."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = os.path.expandvars(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"Recipe not found: {path}. See training/recipes/ for examples.") from None
+    unset = re.search(r"\$\{?(\w+)", text)
+    if unset:
+        raise UserError(f"{path} uses ${unset[1]}; set that environment variable first.")
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as error:
+        raise UserError(f"{path} is not valid YAML: {error}".split("\n")[0]) from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{path} must be a YAML mapping (model:, data:, output_dir:, trainer:).")
+    raw["trainer"] = {**(raw.get("trainer") or {}), **(trainer or {})}
+    try:
+        return kind.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise UserError(f"{path}: {where}: {first['msg']}.") from None

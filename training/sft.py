@@ -1,0 +1,142 @@
+"""Supervised fine-tuning with TRL's SFTTrainer on prepared (tokenized, labelled) data.
+
+Packing is TRL's best-fit-decreasing packing into `pack_length` tokens, padding-free: each pack
+is one row whose position_ids restart at every sequence, so attention stays inside a sequence
+(FlashAttention varlen on GPU; on CPU transformers builds the block-diagonal causal mask from
+the position_ids). The loss of a step is the sum of per-token losses over every target token of
+the global batch divided by the number of those tokens, counted across gradient accumulation and
+devices (transformers' `num_items_in_batch` with `average_tokens_across_devices`).
+"""
+
+from pathlib import Path
+
+from engine.errors import UserError
+from training.metrics_log import MetricsLog
+from training.models import load_model, load_tokenizer, tiny_model
+from training.prepare import load_prepared
+from training.recipe import LoraSection, ModelSection, SFTRecipe
+
+# LongWriter paper, section 4.1 (SFT on Llama-3.1-8B / GLM-4-9B)
+PAPER_SFT = {
+    "learning_rate": 1e-5,
+    "lr_scheduler_type": "cosine",
+    "warmup_steps": 0.03,  # a fraction: 3 % of the steps
+    "weight_decay": 0.1,
+    "adam_beta1": 0.9,
+    "adam_beta2": 0.95,
+    "num_train_epochs": 4,
+    "bf16": True,
+    "activation_checkpointing": True,
+    "per_device_train_batch_size": 1,
+    "average_tokens_across_devices": True,
+    "logging_steps": 1,
+    "save_strategy": "epoch",
+    "report_to": "none",
+}
+
+
+def build_model(section: ModelSection, tokenizer, lora: LoraSection | None, seed: int = 0):
+    """The model to train: tiny and random, or loaded (4-bit for QLoRA)."""
+    if section.tiny is not None:
+        sizes = section.tiny
+        return tiny_model(tokenizer, sizes.hidden_size, sizes.layers, sizes.heads, seed)
+    extra = {}
+    if lora is not None and lora.quantize_4bit:
+        try:
+            import bitsandbytes  # noqa: F401
+            import torch
+            from transformers import BitsAndBytesConfig
+        except ImportError:
+            raise UserError(
+                "QLoRA needs bitsandbytes and a CUDA GPU: pip install bitsandbytes==0.50.2"
+            ) from None
+        extra["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_compute_dtype=torch.bfloat16,
+            bnb_4bit_use_double_quant=True,
+        )
+    return load_model(section.name, section.dtype, section.attn_implementation, **extra)
+
+
+def peft_config(lora: LoraSection | None):
+    if lora is None:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=lora.target_modules,
+        task_type="CAUSAL_LM",
+    )
+
+
+def trainer_config(config_class, defaults: dict, recipe_trainer: dict, **fixed):
+    """A TRL config from the paper's defaults, the recipe's `trainer` mapping and fixed fields."""
+    try:
+        return config_class(**{**defaults, **recipe_trainer, **fixed})
+    except (TypeError, ValueError) as error:
+        raise UserError(
+            f"The recipe's trainer settings are not valid: {error}".split("\n")[0]
+        ) from None
+
+
+def save_final(trainer, tokenizer, folder: Path, merged_lora: bool) -> Path:
+    """The trained model as a plain Hugging Face checkpoint (LoRA merged into the weights)."""
+    model = trainer.model
+    if merged_lora and hasattr(model, "merge_and_unload"):
+        trainer.model.save_pretrained(folder.parent / "adapter")
+        model = model.merge_and_unload()
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def run_sft(recipe: SFTRecipe, resume: bool = False) -> Path:
+    """Train; returns the folder of the final checkpoint."""
+    from trl import SFTConfig, SFTTrainer
+
+    tokenizer = load_tokenizer(recipe.model.tokenizer or recipe.model.name)
+    dataset = load_prepared(recipe.data)
+    longest = max(len(ids) for ids in dataset["input_ids"])
+    if recipe.packing and longest > recipe.pack_length:
+        raise UserError(
+            f"{recipe.data} holds a row of {longest:,} tokens, longer than pack_length "
+            f"{recipe.pack_length:,}; prepare it again with --max-length {recipe.pack_length}."
+        )
+    output_dir = Path(recipe.output_dir)
+    args = trainer_config(
+        SFTConfig,
+        PAPER_SFT,
+        recipe.trainer,
+        output_dir=str(output_dir),
+        max_length=recipe.pack_length if recipe.packing else longest,
+        packing=recipe.packing,
+        packing_strategy="bfd",
+        padding_free=recipe.packing,
+    )
+    model = build_model(recipe.model, tokenizer, recipe.lora, args.seed)
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=peft_config(recipe.lora),
+        callbacks=[MetricsLog(output_dir)],
+    )
+    train(trainer, resume, output_dir)
+    return save_final(trainer, tokenizer, output_dir / "final", recipe.lora is not None)
+
+
+def train(trainer, resume: bool, output_dir: Path) -> None:
+    """trainer.train, continuing from the last checkpoint in output_dir when resuming."""
+    if resume and not any(output_dir.glob("checkpoint-*")):
+        raise UserError(f"No checkpoint to resume in {output_dir}; start without --resume.")
+    if not resume and any(output_dir.glob("checkpoint-*")):
+        raise UserError(
+            f"{output_dir} already holds checkpoints. Continue with --resume, or choose "
+            "another output_dir."
+        )
+    trainer.train(resume_from_checkpoint=True if resume else None)
