@@ -21,12 +21,13 @@ from engine.schema import WriteSettings
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--per-language", type=int, default=5)
+    parser.add_argument("--languages", default="en,zh", help="comma-separated: en, zh")
     parser.add_argument("--model", default=None)
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help=THREADS_HELP)
     args = parser.parse_args()
     rows = [r for r in load_rows("longbench_write.jsonl") if 500 <= r["length"] <= 3000]
     sample = []
-    for language in ("en", "zh"):
+    for language in args.languages.split(","):
         same = [r for r in rows if language_of(r["prompt"]) == language]
         sample += spread_sample(same, args.per_language)
     backend = LlamaCppBackend(

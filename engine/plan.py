@@ -141,7 +141,7 @@ def draft_plan(
 def plan_from_model_output(text: str, total_words: int) -> Plan:
     """Read a model's plan: JSON first, the classic text form second; bound the section count."""
     try:
-        rows = [_DraftRow.model_validate(row) for row in json.loads(text)["sections"]]
+        rows = [_DraftRow.model_validate(row) for row in _json_rows(text)]
         sections = [
             PlanSection(title=r.title, main_point=r.main_point, words=r.words) for r in rows
         ]
@@ -150,6 +150,21 @@ def plan_from_model_output(text: str, total_words: int) -> Plan:
         plan = parse_text_plan(text)
     _, most = section_bounds(total_words)
     return Plan(sections=plan.sections[:most])
+
+
+def _json_rows(text: str) -> list:
+    """The "sections" of a JSON plan; raw newlines in strings are allowed, and a reply cut off
+    by the token limit keeps its complete rows."""
+    try:
+        return json.loads(text, strict=False)["sections"]
+    except json.JSONDecodeError:
+        end = text.rfind("}")
+        while end > 0:
+            try:
+                return json.loads(text[: end + 1] + "]}", strict=False)["sections"]
+            except json.JSONDecodeError:
+                end = text.rfind("}", 0, end)
+        raise
 
 
 _TEXT_ROW = re.compile(

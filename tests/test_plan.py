@@ -174,3 +174,14 @@ def test_draft_schema_bounds_sections():
     schema = draft_schema(3000)
     items = schema["properties"]["sections"]
     assert (items["minItems"], items["maxItems"]) == section_bounds(3000)
+
+
+def test_json_plan_with_raw_newlines_and_a_cut_off_tail_keeps_complete_rows():
+    text = (
+        '{"sections": [{"title": "Dawn", "main_point": "She wakes.\n\tThe sea is loud.", '
+        '"words": 300}, {"title": "Noon", "main_point": "She sails.", "words": 300}, '
+        '{"title": "Dus'
+    )
+    plan = plan_from_model_output(text, 600)
+    assert [s.title for s in plan.sections] == ["Dawn", "Noon"]
+    assert "The sea is loud." in plan.sections[0].main_point
