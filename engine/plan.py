@@ -35,7 +35,7 @@ class _DraftRow(BaseModel):
 
     title: Annotated[str, _clip(80), Field(min_length=1)]
     main_point: Annotated[str, _clip(400), Field(min_length=1)]
-    words: int = Field(ge=1, le=99_999)
+    words: Annotated[int, BeforeValidator(lambda value: min(max(int(value), 1), 99_999))]
 
 
 def section_bounds(total_words: int) -> tuple[int, int]:
@@ -43,6 +43,11 @@ def section_bounds(total_words: int) -> tuple[int, int]:
     fewest = max(1, math.ceil(total_words / _WORDS_PER_SECTION_HIGH))
     most = max(fewest, math.ceil(total_words / _WORDS_PER_SECTION_LOW))
     return min(fewest, MAX_SECTIONS), min(most, MAX_SECTIONS)
+
+
+# Strings on one line, without quotes or escapes: a small model that wants to end the JSON
+# otherwise writes a newline and "}" inside the string and rambles on to the token limit.
+_ONE_LINE = r'^[^"\\\n\t]*$'
 
 
 def draft_schema(total_words: int) -> dict:
@@ -55,8 +60,8 @@ def draft_schema(total_words: int) -> dict:
     row = {
         "type": "object",
         "properties": {
-            "title": {"type": "string"},
-            "main_point": {"type": "string"},
+            "title": {"type": "string", "pattern": _ONE_LINE},
+            "main_point": {"type": "string", "pattern": _ONE_LINE},
             "words": {"type": "integer", "minimum": 10, "maximum": 9999},
         },
         "required": ["title", "main_point", "words"],
