@@ -13,14 +13,13 @@ the CPU ratio (with --threads 1) hardly does.
 
 import argparse
 import json
-import os
 import time
 
 import numpy as np
 from llama_cpp import Llama, LogitsProcessorList
 
 from bench.common import THREADS_HELP, write_once
-from engine.backends.llama_cpp import LlamaCppBackend
+from engine.backends.llama_cpp import LlamaCppBackend, default_threads
 from engine.models import embedded_model_path
 from engine.plan import draft_plan
 from engine.schema import WriteSettings
@@ -49,7 +48,7 @@ def plain_call(llm: Llama, prompt: list[int], end_ids: list[int], tokens: int) -
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--words", type=int, default=1500)
-    parser.add_argument("--threads", type=int, default=os.cpu_count(), help=THREADS_HELP)
+    parser.add_argument("--threads", type=int, default=default_threads(), help=THREADS_HELP)
     args = parser.parse_args()
     path = embedded_model_path()
     instruction = INSTRUCTION.format(words=args.words)

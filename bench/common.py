@@ -18,10 +18,7 @@ BENCHMARKS = Path(
 )
 
 
-THREADS_HELP = (
-    "llama.cpp threads (default: all cores); on a busy shared machine 1 thread wastes less "
-    "time waiting for the other thread."
-)
+THREADS_HELP = "llama.cpp threads (default: LONGWRITE_THREADS, else all cores but one)."
 
 
 def load_rows(name: str) -> list[dict]:

@@ -6,11 +6,10 @@ present. Prints JSON with the context trims, length score and cost.
 
 import argparse
 import json
-import os
 import time
 
 from bench.common import THREADS_HELP, write_once
-from engine.backends.llama_cpp import LlamaCppBackend
+from engine.backends.llama_cpp import LlamaCppBackend, default_threads
 from engine.models import embedded_model_path
 from engine.schema import WriteSettings
 
@@ -24,7 +23,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--words", type=int, default=20_000)
     parser.add_argument("--ctx", type=int, default=8192)
-    parser.add_argument("--threads", type=int, default=os.cpu_count(), help=THREADS_HELP)
+    parser.add_argument("--threads", type=int, default=default_threads(), help=THREADS_HELP)
     args = parser.parse_args()
     backend = LlamaCppBackend(embedded_model_path(), n_ctx=args.ctx, n_threads=args.threads)
     started = time.perf_counter()

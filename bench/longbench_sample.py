@@ -7,12 +7,11 @@ repetition countermeasures. Prints JSON.
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
 from bench.common import THREADS_HELP, load_rows, spread_sample, write_once
-from engine.backends.llama_cpp import LlamaCppBackend
+from engine.backends.llama_cpp import LlamaCppBackend, default_threads
 from engine.models import embedded_model_path
 from engine.prompts import language_of
 from engine.schema import WriteSettings
@@ -23,7 +22,7 @@ def main() -> None:
     parser.add_argument("--per-language", type=int, default=5)
     parser.add_argument("--languages", default="en,zh", help="comma-separated: en, zh")
     parser.add_argument("--model", default=None)
-    parser.add_argument("--threads", type=int, default=os.cpu_count(), help=THREADS_HELP)
+    parser.add_argument("--threads", type=int, default=default_threads(), help=THREADS_HELP)
     args = parser.parse_args()
     rows = [r for r in load_rows("longbench_write.jsonl") if 500 <= r["length"] <= 3000]
     sample = []

@@ -32,6 +32,19 @@ _CHATML = (
 )
 
 
+def default_threads() -> int:
+    """LONGWRITE_THREADS if set, else all cores but one.
+
+    llama.cpp's threads wait for each other at every layer: when another program (the browser,
+    the studio's own server) takes a core, a thread per core stalls the whole decode, measured
+    here at a tenth of the one-thread speed. One core left free avoids that cliff.
+    """
+    configured = os.environ.get("LONGWRITE_THREADS", "").strip()
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
 class LlamaCppBackend:
     """A GGUF model in this process; one generation at a time."""
 
@@ -45,7 +58,7 @@ class LlamaCppBackend:
                 model_path=str(model_path),
                 n_ctx=context,
                 n_batch=512,
-                n_threads=n_threads or os.cpu_count(),
+                n_threads=n_threads or default_threads(),
                 last_n_tokens_size=256,
                 verbose=False,
             )
