@@ -1,0 +1,76 @@
+"""S_l by length bucket, AgentWrite versus single pass, on LongBench-Write prompts (both
+languages) with the embedded model, through the `longwrite eval longbench` runner. Prints JSON.
+
+The sample: per language, `--per-bucket` prompts from each of the buckets 0–500, 500–2k and
+2k–4k, spread evenly over the required lengths, with required lengths capped at `--max-words`
+(default 3,000) to keep the run within about an hour on two CPU cores.
+
+    python -m bench.eval_modes [--per-bucket 4] [--max-words 3000] [--out DIR] [--resume]
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+from bench.common import BENCHMARKS, spread_sample
+from training.eval.benchmark import BUCKETS, bucket_of
+from training.eval.runner import ModelOptions, load_scores, run_benchmark
+
+
+def sample_file(per_bucket: int, max_words: int, out: Path) -> Path:
+    """Write the chosen rows (with their original fields) to out/sample.jsonl."""
+    from engine.prompts import language_of
+
+    rows = [
+        json.loads(line) for line in (BENCHMARKS / "longbench_write.jsonl").open(encoding="utf-8")
+    ]
+    chosen = []
+    for language in ("en", "zh"):
+        for bucket, _ in BUCKETS:
+            group = [
+                r
+                for r in rows
+                if language_of(r["prompt"]) == language
+                and bucket_of(r["length"]) == bucket
+                and r["length"] <= max_words
+            ]
+            chosen += spread_sample(group, per_bucket)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "sample.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in chosen), "utf-8")
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--per-bucket", type=int, default=4)
+    parser.add_argument("--max-words", type=int, default=3000)
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--out", type=Path, default=Path("bench-runs/modes"))
+    parser.add_argument("--resume", action="store_true")
+    args = parser.parse_args()
+    sample = sample_file(args.per_bucket, args.max_words, args.out)
+    model = ModelOptions(model_path=args.model)
+    table: dict[str, dict] = {}
+    for mode in ("single", "agentwrite"):
+        run_dir = args.out / mode
+        run_benchmark("longbench", str(sample), mode, model, run_dir, resume=args.resume)
+        scores = load_scores(run_dir)
+        table[mode] = {
+            "rows": scores.overall.rows,
+            "missing": scores.missing,
+            "S_l": scores.overall.length_score,
+            "by_bucket": {
+                b: {"rows": s.rows, "S_l": s.length_score} for b, s in scores.by_bucket.items()
+            },
+            "by_language": {k: s.length_score for k, s in scores.by_language.items()},
+        }
+    print(
+        json.dumps(
+            {"sample": str(sample), "model": model.label, "modes": table}, ensure_ascii=False
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
