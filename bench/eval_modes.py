@@ -1,11 +1,11 @@
 """S_l by length bucket, AgentWrite versus single pass, on LongBench-Write prompts (both
 languages) with the embedded model, through the `longwrite eval longbench` runner. Prints JSON.
 
-The sample: per language, `--per-bucket` prompts from each of the buckets 0–500, 500–2k and
-2k–4k, spread evenly over the required lengths, with required lengths capped at `--max-words`
-(default 3,000) to keep the run within about an hour on two CPU cores.
+The sample: per language, `--counts` prompts from the buckets 0–500, 500–2k and 2k–4k (default
+5, 4 and 3: 24 prompts in all), spread evenly over the required lengths, none longer than
+`--max-words` (default 3,000), to keep the run within about an hour on two busy CPU cores.
 
-    python -m bench.eval_modes [--per-bucket 4] [--max-words 3000] [--out DIR] [--resume]
+    python -m bench.eval_modes [--counts 5,4,3] [--max-words 3000] [--threads 1] [--out DIR]
 """
 
 import argparse
@@ -17,7 +17,7 @@ from training.eval.benchmark import BUCKETS, bucket_of
 from training.eval.runner import ModelOptions, load_scores, run_benchmark
 
 
-def sample_file(per_bucket: int, max_words: int, out: Path) -> Path:
+def sample_file(counts: list[int], max_words: int, out: Path) -> Path:
     """Write the chosen rows (with their original fields) to out/sample.jsonl."""
     from engine.prompts import language_of
 
@@ -26,7 +26,7 @@ def sample_file(per_bucket: int, max_words: int, out: Path) -> Path:
     ]
     chosen = []
     for language in ("en", "zh"):
-        for bucket, _ in BUCKETS:
+        for (bucket, _), count in zip(BUCKETS, counts, strict=False):
             group = [
                 r
                 for r in rows
@@ -34,7 +34,7 @@ def sample_file(per_bucket: int, max_words: int, out: Path) -> Path:
                 and bucket_of(r["length"]) == bucket
                 and r["length"] <= max_words
             ]
-            chosen += spread_sample(group, per_bucket)
+            chosen += spread_sample(group, count)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "sample.jsonl"
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in chosen), "utf-8")
@@ -43,14 +43,20 @@ def sample_file(per_bucket: int, max_words: int, out: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--per-bucket", type=int, default=4)
+    parser.add_argument(
+        "--counts",
+        default="5,4,3",
+        help="prompts per language from the buckets 0–500, 500–2k, 2k–4k",
+    )
+    parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads")
     parser.add_argument("--max-words", type=int, default=3000)
     parser.add_argument("--model", default=None)
     parser.add_argument("--out", type=Path, default=Path("bench-runs/modes"))
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
-    sample = sample_file(args.per_bucket, args.max_words, args.out)
-    model = ModelOptions(model_path=args.model)
+    counts = [int(n) for n in args.counts.split(",")]
+    sample = sample_file(counts, args.max_words, args.out)
+    model = ModelOptions(model_path=args.model, threads=args.threads)
     table: dict[str, dict] = {}
     for mode in ("single", "agentwrite"):
         run_dir = args.out / mode

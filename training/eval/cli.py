@@ -40,6 +40,13 @@ def _generation_options(command):
             type=click.IntRange(512, 1_048_576),
             help="Context window in tokens (default: the model's, at most 16,384).",
         ),
+        click.option(
+            "--threads",
+            type=click.IntRange(1, 256),
+            envvar="LONGWRITE_THREADS",
+            help="llama.cpp threads for local models (default: all cores). On a busy machine, "
+            "fewer threads than cores decode much faster.",
+        ),
         click.option("--limit", type=click.IntRange(1), help="Only the first N rows of the file."),
         click.option(
             "--out",
@@ -70,6 +77,7 @@ def longbench(
     base_url,
     model_name,
     n_ctx,
+    threads,
     limit,
     out,
     resume,
@@ -82,7 +90,7 @@ def longbench(
 
     out = out or Path("eval-runs") / f"longbench-{mode}"
     judge = JudgeOptions(judge_base_url, judge_model, judge_gguf)
-    model = ModelOptions(model_path, base_url, model_name, n_ctx)
+    model = ModelOptions(model_path, base_url, model_name, n_ctx, threads)
     _run(
         lambda: run_benchmark("longbench", input_path, mode, model, out, limit, resume, judge), out
     )
@@ -90,12 +98,12 @@ def longbench(
 
 @eval_group.command()
 @_generation_options
-def ruler(input_path, mode, model_path, base_url, model_name, n_ctx, limit, out, resume):
+def ruler(input_path, mode, model_path, base_url, model_name, n_ctx, threads, limit, out, resume):
     """LongWrite-Ruler: the longest and median output reached at each required length."""
     from training.eval.runner import ModelOptions, run_benchmark
 
     out = out or Path("eval-runs") / f"ruler-{mode}"
-    model = ModelOptions(model_path, base_url, model_name, n_ctx)
+    model = ModelOptions(model_path, base_url, model_name, n_ctx, threads)
     _run(lambda: run_benchmark("ruler", input_path, mode, model, out, limit, resume), out)
 
 

@@ -14,9 +14,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, ValidationError, computed_field
 
-from engine.backends import Backend, ChatRequest, open_backend
+from engine.backends import Backend, ChatRequest
 from engine.errors import UserError
 from engine.schema import SamplingSettings
+from training.eval.models import open_model
 
 DIMENSIONS = (
     "relevance",
@@ -135,12 +136,13 @@ class Judge:
         model_name: str | None = None,
         gguf: str | None = None,
         n_ctx: int | None = None,
+        threads: int | None = None,
     ) -> "Judge":
         """A judge on a server (base_url and model_name) or on a local GGUF file."""
         name = judge_name(base_url, model_name, gguf)
         if gguf:
-            return cls(open_backend(model_path=gguf, n_ctx=n_ctx), name)
-        return cls(open_backend(base_url=base_url, model_name=model_name), name)
+            return cls(open_model(model_path=gguf, n_ctx=n_ctx, threads=threads), name)
+        return cls(open_model(base_url=base_url, model_name=model_name), name)
 
     def score(self, instruction: str, response: str) -> QualityScores:
         """The six marks and S_q of a response to an instruction; raises JudgeFailed."""

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from engine.backends import open_backend
 from engine.errors import UserError
 from engine.metrics import count_words, length_score
 from engine.schema import Mode, ModelSpec
@@ -19,6 +18,7 @@ from engine.store import Store
 from training.eval.benchmark import BenchmarkRow, load_rows
 from training.eval.generate import Answerer
 from training.eval.judge import Judge, judge_name
+from training.eval.models import open_model
 from training.eval.plots import compare_plot, length_scatter, ruler_plot
 from training.eval.records import (
     JUDGMENTS,
@@ -49,6 +49,7 @@ class ModelOptions:
     base_url: str | None = None
     model_name: str | None = None
     n_ctx: int | None = None
+    threads: int | None = None
 
     def spec(self) -> ModelSpec:
         path = str(Path(self.model_path).expanduser().resolve()) if self.model_path else None
@@ -97,7 +98,7 @@ def run_benchmark(
     open_run(out, settings, resume)
     generate_missing(rows, out, mode, model)
     if judging:
-        judge_missing(rows, out, judge)
+        judge_missing(rows, out, judge, model.threads)
     return write_scores(out, rows)
 
 
@@ -111,7 +112,9 @@ def generate_missing(rows: list[BenchmarkRow], out: Path, mode: Mode, model: Mod
     todo = [row for row in rows if row.id not in done]
     if not todo:
         return
-    backend = open_backend(model.model_path, model.base_url, model.model_name, model.n_ctx)
+    backend = open_model(
+        model.model_path, model.base_url, model.model_name, model.n_ctx, model.threads
+    )
     store = Store(out / STORE)
     answerer = Answerer(backend, store, mode, model.spec())
     rows_bar = _bar(
@@ -147,7 +150,9 @@ def generate_missing(rows: list[BenchmarkRow], out: Path, mode: Mode, model: Mod
         backend.close()
 
 
-def judge_missing(rows: list[BenchmarkRow], out: Path, options: JudgeOptions) -> None:
+def judge_missing(
+    rows: list[BenchmarkRow], out: Path, options: JudgeOptions, threads: int | None = None
+) -> None:
     """Judge every answer not yet in judgments.jsonl; failures are recorded there too."""
     selected = {row.id for row in rows}
     judged = {j.id for j in read_jsonl(out / JUDGMENTS, Judgment)}
@@ -158,7 +163,7 @@ def judge_missing(rows: list[BenchmarkRow], out: Path, options: JudgeOptions) ->
     ]
     if not todo:
         return
-    judge = Judge.from_options(options.base_url, options.model_name, options.gguf)
+    judge = Judge.from_options(options.base_url, options.model_name, options.gguf, threads=threads)
     failed = 0
     try:
         for prediction in _bar(iterable=todo, unit="row", desc="judging"):
