@@ -1,6 +1,7 @@
 """Fixtures of the evaluation tests: tiny benchmark files and an OpenAI-compatible server."""
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from training.eval.models import open_model
 
 TINY_ROWS = [
     {
@@ -85,3 +88,12 @@ def openai_server(model_path):
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def judge_backend(model_path):
+    """The embedded model for judging, with LONGWRITE_THREADS threads when that is set."""
+    threads = int(os.environ.get("LONGWRITE_THREADS", "0")) or None
+    backend = open_model(str(model_path), n_ctx=4096, threads=threads)
+    yield backend
+    backend.close()

@@ -35,8 +35,8 @@ def _check(scores: QualityScores) -> None:
     assert scores.quality_score == pytest.approx(sum((m - 1) * 25 for m in marks) / 6)
 
 
-def test_gguf_judge_scores_a_real_answer(backend):
-    verdict = Judge(backend, "embedded").verdict(INSTRUCTION, RESPONSE)
+def test_gguf_judge_scores_a_real_answer(judge_backend):
+    verdict = Judge(judge_backend, "embedded").verdict(INSTRUCTION, RESPONSE)
     assert verdict.status == "ok", verdict.error
     _check(verdict.scores)
     assert parse_scores(verdict.raw_outputs[-1]) == verdict.scores  # the grammar gave pure JSON
