@@ -113,6 +113,9 @@ def test_ctrl_c_then_resume_continues_the_stopped_answer(tmp_path):
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # a shell that started this test in the background may ignore SIGINT; children inherit
+        # that, and Python then installs no Ctrl-C handler: give the child the default back
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 300
     while _row_state(out / "projects.db", "row-1") != ("writing", 1):
