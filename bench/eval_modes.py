@@ -5,7 +5,11 @@ The sample: per language, `--counts` prompts from the buckets 0–500, 500–2k 
 5, 4 and 3: 24 prompts in all), spread evenly over the required lengths, none longer than
 `--max-words` (default 3,000), to keep the run within about an hour on two busy CPU cores.
 
-    python -m bench.eval_modes [--counts 5,4,3] [--max-words 3000] [--threads 1] [--out DIR]
+    python -m bench.eval_modes [--counts 5,4,3] [--max-words 3000] [--threads 1]
+        [--single-ctx 2048] [--out DIR] [--resume]
+
+`--single-ctx` bounds a single-pass answer (the reply may fill the context window): the
+embedded model sometimes loops until the window is full, which costs minutes per row.
 """
 
 import argparse
@@ -49,6 +53,9 @@ def main() -> None:
         help="prompts per language from the buckets 0–500, 500–2k, 2k–4k",
     )
     parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads")
+    parser.add_argument(
+        "--single-ctx", type=int, default=None, help="context window (so output cap) of single pass"
+    )
     parser.add_argument("--max-words", type=int, default=3000)
     parser.add_argument("--model", default=None)
     parser.add_argument("--out", type=Path, default=Path("bench-runs/modes"))
@@ -56,9 +63,10 @@ def main() -> None:
     args = parser.parse_args()
     counts = [int(n) for n in args.counts.split(",")]
     sample = sample_file(counts, args.max_words, args.out)
-    model = ModelOptions(model_path=args.model, threads=args.threads)
     table: dict[str, dict] = {}
     for mode in ("single", "agentwrite"):
+        n_ctx = args.single_ctx if mode == "single" else None
+        model = ModelOptions(model_path=args.model, n_ctx=n_ctx, threads=args.threads)
         run_dir = args.out / mode
         run_benchmark("longbench", str(sample), mode, model, run_dir, resume=args.resume)
         scores = load_scores(run_dir)
