@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.backends import Backend, Usage
-from engine.plan import draft_plan
+from engine.errors import UserError
+from engine.plan import draft_plan, rescale, section_bounds
 from engine.schema import Mode, ModelSpec, Plan, PlanSection, SamplingSettings, WriteSettings
 from engine.session import RunFinished, project_document, run_project
 from engine.store import Project, Store
@@ -23,6 +24,7 @@ class Answer:
     sections: int
     output_tokens: int
     seconds: float
+    plan_fallback: bool = False
 
 
 class Answerer:
@@ -40,6 +42,7 @@ class Answerer:
         """The answer to a row (continuing a saved partial one); `progress` gets its word count."""
         started = time.perf_counter()
         project, plan_usage = self._project(row)
+        plan_fallback = self.store.plan(project).sections[0].title == _FALLBACK_TITLE
         if project.status != "done":
             finished_words = 0
             events = run_project(self.store, project, self.backend, plan_usage)
@@ -59,6 +62,7 @@ class Answerer:
             sections=len(sections),
             output_tokens=sum(section.output_tokens for section in sections),
             seconds=round(time.perf_counter() - started, 2),
+            plan_fallback=plan_fallback,
         )
 
     def _project(self, row: BenchmarkRow) -> tuple[Project, Usage | None]:
@@ -68,7 +72,7 @@ class Answerer:
             return self.store.project(name), None
         plan_usage = None
         if self.mode == "agentwrite":
-            plan = draft_plan(self.backend, row.prompt, row.length, seed=row.id)
+            plan = self._draft(row)
             plan_usage = self.backend.last_usage
         else:
             plan = Plan(
@@ -78,3 +82,20 @@ class Answerer:
         project = self.store.create_project(name, row.prompt, row.length, "", settings, self.model)
         self.store.save_plan(project, plan)
         return project, plan_usage
+
+    def _draft(self, row: BenchmarkRow) -> Plan:
+        """A drafted plan; after two failed drafts, even parts that each restate the task."""
+        for seed in (row.id, row.id + 1000):
+            try:
+                return draft_plan(self.backend, row.prompt, row.length, seed=seed)
+            except UserError:
+                continue
+        parts = section_bounds(row.length)[0]
+        rows = [
+            PlanSection(title=_FALLBACK_TITLE, main_point=row.prompt[:4000], words=1)
+            for _ in range(parts)
+        ]
+        return rescale(Plan(sections=rows), row.length)
+
+
+_FALLBACK_TITLE = "Part"

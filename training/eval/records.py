@@ -48,6 +48,7 @@ class Prediction(BaseModel):
     sections: int
     output_tokens: int
     seconds: float
+    plan_fallback: bool = False
 
 
 class Judgment(Verdict):

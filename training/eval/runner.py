@@ -140,6 +140,7 @@ def generate_missing(rows: list[BenchmarkRow], out: Path, mode: Mode, model: Mod
                 sections=answer.sections,
                 output_tokens=answer.output_tokens,
                 seconds=answer.seconds,
+                plan_fallback=answer.plan_fallback,
             )
             append_jsonl(out / PREDICTIONS, prediction)
             rows_bar.update()
