@@ -1,0 +1,140 @@
+"""`longwrite eval`: LongBench-Write, LongWrite-Ruler and comparisons of runs."""
+
+from pathlib import Path
+
+import click
+
+from engine.errors import UserError
+
+
+def _generation_options(command):
+    """Options shared by the benchmark runners: input, mode, model, limit, output, resume."""
+    options = [
+        click.option(
+            "--input",
+            "input_path",
+            required=True,
+            type=click.Path(path_type=str),
+            help="Benchmark JSONL file (prompt, type, length per line).",
+        ),
+        click.option(
+            "--mode",
+            type=click.Choice(["agentwrite", "single"]),
+            default="agentwrite",
+            show_default=True,
+            help="Plan and write section by section, or answer in one pass.",
+        ),
+        click.option(
+            "--model",
+            "model_path",
+            type=click.Path(path_type=str),
+            help="A GGUF file (default: the embedded SmolLM2-135M-Instruct).",
+        ),
+        click.option(
+            "--base-url", help="An OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."
+        ),
+        click.option("--model-name", help="The model's name on that server."),
+        click.option(
+            "--ctx",
+            "n_ctx",
+            type=click.IntRange(512, 1_048_576),
+            help="Context window in tokens (default: the model's, at most 16,384).",
+        ),
+        click.option(
+            "--threads",
+            type=click.IntRange(1, 256),
+            envvar="LONGWRITE_THREADS",
+            help="llama.cpp threads for local models (default: all cores). On a busy machine, "
+            "fewer threads than cores decode much faster.",
+        ),
+        click.option("--limit", type=click.IntRange(1), help="Only the first N rows of the file."),
+        click.option(
+            "--out",
+            type=click.Path(path_type=Path),
+            help="Run directory (default: eval-runs/<benchmark>-<mode>).",
+        ),
+        click.option("--resume", is_flag=True, help="Continue the run in --out where it stopped."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@click.group("eval")
+def eval_group() -> None:
+    """Evaluate long-form writing: length score S_l, judged quality S_q, plots and reports."""
+
+
+@eval_group.command()
+@_generation_options
+@click.option("--judge-base-url", help="Judge on an OpenAI-compatible server (with --judge-model).")
+@click.option("--judge-model", help="The judge model's name on that server.")
+@click.option("--judge-gguf", type=click.Path(path_type=str), help="Judge with a local GGUF file.")
+def longbench(
+    input_path,
+    mode,
+    model_path,
+    base_url,
+    model_name,
+    n_ctx,
+    threads,
+    limit,
+    out,
+    resume,
+    judge_base_url,
+    judge_model,
+    judge_gguf,
+):
+    """LongBench-Write: S_l per row (S_q too with a judge), by length bucket, type and language."""
+    from training.eval.runner import JudgeOptions, ModelOptions, run_benchmark
+
+    out = out or Path("eval-runs") / f"longbench-{mode}"
+    judge = JudgeOptions(judge_base_url, judge_model, judge_gguf)
+    model = ModelOptions(model_path, base_url, model_name, n_ctx, threads)
+    _run(
+        lambda: run_benchmark("longbench", input_path, mode, model, out, limit, resume, judge), out
+    )
+
+
+@eval_group.command()
+@_generation_options
+def ruler(input_path, mode, model_path, base_url, model_name, n_ctx, threads, limit, out, resume):
+    """LongWrite-Ruler: the longest and median output reached at each required length."""
+    from training.eval.runner import ModelOptions, run_benchmark
+
+    out = out or Path("eval-runs") / f"ruler-{mode}"
+    model = ModelOptions(model_path, base_url, model_name, n_ctx, threads)
+    _run(lambda: run_benchmark("ruler", input_path, mode, model, out, limit, resume), out)
+
+
+@eval_group.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("eval-runs/compare"),
+    show_default=True,
+    help="Where compare.md and compare.png go.",
+)
+def compare(run_dirs, out):
+    """One table and one plot across run directories (models, modes, checkpoints)."""
+    from training.eval.runner import compare_runs
+
+    click.echo(compare_runs(list(run_dirs), out))
+    click.echo(f"\nTable and plot written to {out}.", err=True)
+
+
+def _run(action, out: Path) -> None:
+    """Run a benchmark; Ctrl-C stops it with every finished row saved."""
+    try:
+        report = action()
+    except KeyboardInterrupt:
+        raise UserError(
+            f"Stopped. Every finished row is saved in {out}; run the same command with --resume "
+            "to continue."
+        ) from None
+    if report is None:
+        click.echo(f"No answers yet in {out}.", err=True)
+        return
+    click.echo(report.read_text(encoding="utf-8"))
+    click.echo(f"Report, scores.json and plot written to {out}.", err=True)
