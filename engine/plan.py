@@ -23,6 +23,8 @@ from engine.schema import (
 MIN_SECTION_WORDS = 20
 _WORDS_PER_SECTION_LOW = 350
 _WORDS_PER_SECTION_HIGH = 900
+# Token room per drafted row; the embedded model's tokenizer spends 2-3 tokens per Chinese char.
+_ROW_TOKENS = {"en": 130, "zh": 300}
 
 
 def _clip(limit: int):
@@ -128,7 +130,7 @@ def draft_plan_stream(
     )
     request = ChatRequest(
         messages=[{"role": "user", "content": prompt}],
-        max_tokens=most * 130 + 50,
+        max_tokens=most * _ROW_TOKENS[language] + 50,
         sampling=SamplingSettings(temperature=0.5, repeat_penalty=1.05, seed=seed),
         json_schema=draft_schema(total_words),
     )

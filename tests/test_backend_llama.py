@@ -79,3 +79,34 @@ def test_grammar_ignores_eos_ban_and_ngram_ban_instead_of_aborting(backend):
     )
     text = "".join(backend.stream(request))
     assert "answer" in json.loads(text)
+
+
+def test_bytes_that_never_decode_end_the_reply_instead_of_stalling(backend, monkeypatch):
+    import numpy as np
+
+    from engine.backends import llama_cpp as module
+
+    # the byte-level token for 0xE4 alone: the start of a CJK character, never valid UTF-8 alone
+    lone_byte = [t for t in range(512) if backend.llm.detokenize([t]) == b"\xe4"]
+    assert len(lone_byte) == 1
+
+    class OnlyTheLoneByte:
+        def __init__(self, n):
+            pass
+
+        def __call__(self, input_ids, logits):
+            forced = np.full_like(logits, -np.inf)
+            forced[lone_byte[0]] = logits[lone_byte[0]]
+            forced[backend.llm.token_eos()] = logits[backend.llm.token_eos()]
+            return forced
+
+    monkeypatch.setattr(module, "NoRepeatNgram", OnlyTheLoneByte)
+    request = ChatRequest(
+        messages=[{"role": "user", "content": "Write in Chinese."}],
+        max_tokens=400,
+        sampling=GREEDY,
+        keep_going=lambda: True,  # even with the end banned, the silent run is ended
+        no_repeat_ngram=1,
+    )
+    "".join(backend.stream(request))
+    assert backend.last_usage.output_tokens <= module.MAX_SILENT_TOKENS + 2

@@ -272,7 +272,6 @@ def preferences(
     seed,
 ):
     """Sample k replies per instruction, score them, and pair the best with a random other."""
-    from engine.backends import open_backend
     from training.preferences import build_pairs
     from training.records import read_tasks, write_jsonl
 
@@ -281,7 +280,9 @@ def preferences(
     if judge_model or judge_base_url:
         from training.eval.judge import Judge
 
-        judge = Judge(open_backend(judge_model, judge_base_url, judge_model_name))
+        judge = Judge.from_options(
+            base_url=judge_base_url, model_name=judge_model_name, gguf=judge_model
+        )
     else:
         click.echo("No judge given: replies are ranked by length score alone.", err=True)
     if checkpoint:

@@ -21,10 +21,10 @@ TOKENS_PER_WORD = 1.5
 
 
 class QualityJudge(Protocol):
-    """What a judge offers (training.eval.judge.Judge): `score(instruction, response).s_q`,
-    a quality score from 0 to 100."""
+    """What a judge offers (training.eval.judge.Judge): `verdict(instruction, response)`, whose
+    `scores` is None when the judge could not score, else has `quality_score` from 0 to 100."""
 
-    def score(self, instruction: str, response: str) -> Any: ...
+    def verdict(self, instruction: str, response: str) -> Any: ...
 
 
 @dataclass
@@ -60,7 +60,10 @@ def score_replies(
     for text in replies:
         words = count_words(text)
         s_l = length_score(task.words, words)
-        s_q = judge.score(task.instruction, text).s_q if judge is not None else None
+        s_q = None
+        if judge is not None:  # a reply the judge cannot score is ranked by length alone
+            scores = judge.verdict(task.instruction, text).scores
+            s_q = scores.quality_score if scores is not None else None
         score = s_l if s_q is None else (s_l + s_q) / 2
         candidates.append(Candidate(text, words, s_l, s_q, score))
     return candidates

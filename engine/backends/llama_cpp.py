@@ -32,6 +32,9 @@ _CHATML = (
 )
 
 
+MAX_SILENT_TOKENS = 48  # tokens in a row that yield no text before a reply is ended
+
+
 def default_threads() -> int:
     """LONGWRITE_THREADS if set, else all cores but one.
 
@@ -124,17 +127,27 @@ class LlamaCppBackend:
             # top of it can leave no legal token, and llama.cpp aborts the process.
             constrained = request.json_schema is not None
 
+            tokens_at_last_text = [0]
+
             def guard(input_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
                 if not first_token_at:
                     first_token_at.append(time.perf_counter())
                 usage.output_tokens += 1
-                if not constrained and request.keep_going is not None and request.keep_going():
+                if constrained:
+                    return logits
+                if usage.output_tokens - tokens_at_last_text[0] > MAX_SILENT_TOKENS:
+                    # Bytes that never become valid UTF-8 (a small model's broken Chinese):
+                    # llama-cpp-python re-decodes them at every step and stalls; end the reply.
+                    logits[:] = -np.inf
+                    logits[self.llm.token_eos()] = 0.0
+                elif request.keep_going is not None and request.keep_going():
                     logits[self._end_tokens] = -np.inf
                 return logits
 
-            processors = [guard]
+            processors = []
             if request.no_repeat_ngram and not constrained:
                 processors.append(NoRepeatNgram(request.no_repeat_ngram))
+            processors.append(guard)  # last, so its end-of-reply decisions stand
             sampling = request.sampling
             chunks = self.llm.create_completion(
                 prompt=tokens,
@@ -156,6 +169,7 @@ class LlamaCppBackend:
                 for chunk in chunks:
                     text = chunk["choices"][0]["text"]
                     if text:
+                        tokens_at_last_text[0] = usage.output_tokens
                         yield text
             finally:
                 chunks.close()

@@ -15,8 +15,10 @@ LONG = " ".join(["word"] * 40)
 class LengthBlindJudge:
     """Prefers the short reply whatever its length, to show the scores are combined."""
 
-    def score(self, instruction, response):
-        return SimpleNamespace(s_q=100.0 if response == SHORT else 0.0)
+    def verdict(self, instruction, response):
+        return SimpleNamespace(
+            scores=SimpleNamespace(quality_score=100.0 if response == SHORT else 0.0)
+        )
 
 
 def test_without_judge_length_score_ranks():
@@ -37,3 +39,14 @@ def test_judge_score_is_averaged_with_length_score():
 def test_no_pair_when_replies_tie():
     candidates = score_replies(TASK, [EXACT, EXACT], judge=None)
     assert pick_pair(TASK, candidates, random.Random(0)) is None
+
+
+def test_the_evaluation_judge_scores_replies_on_the_embedded_model(backend):
+    from training.eval.judge import Judge
+
+    candidates = score_replies(TASK, [SHORT, EXACT], judge=Judge(backend, "embedded"))
+    for candidate in candidates:
+        assert candidate.s_q is None or 0.0 <= candidate.s_q <= 100.0
+        expected = candidate.s_l if candidate.s_q is None else (candidate.s_l + candidate.s_q) / 2
+        assert candidate.score == expected
+    assert any(c.s_q is not None for c in candidates)
