@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from engine.errors import UserError
+from engine.models import check_gguf_file
 
 LOOPBACK_NAMES = {"localhost"}
 
@@ -39,6 +40,18 @@ def _port_is_free(host: str, port: int) -> bool:
     return True
 
 
+def _connect_judge(gguf: str | None, base_url: str | None, model_name: str | None) -> None:
+    """Let the Score action ask an LLM judge for the six quality marks."""
+    from app.studio.score import connect_judge
+    from training.eval.judge import Judge
+
+    if base_url and not model_name:
+        raise UserError("--judge-base-url needs --judge-model: the judge's name on that server.")
+    if gguf:
+        check_gguf_file(Path(gguf).expanduser())
+    connect_judge(Judge.from_options(base_url=base_url, model_name=model_name, gguf=gguf))
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535))
@@ -63,12 +76,26 @@ def _port_is_free(host: str, port: int) -> bool:
 @click.option(
     "--auth", "auth_value", help="user:password; required when --host is not a loopback address."
 )
-def studio(host, port, db, model_path, base_url, model_name, models_dir, auth_value):
+@click.option("--judge-gguf", help="Score quality with this GGUF as the LLM judge.")
+@click.option("--judge-base-url", help="Score quality with a judge on this server.")
+@click.option("--judge-model", help="The judge's name on that server.")
+def studio(
+    host,
+    port,
+    db,
+    model_path,
+    base_url,
+    model_name,
+    models_dir,
+    auth_value,
+    judge_gguf,
+    judge_base_url,
+    judge_model,
+):
     """Open the studio: projects, plan editor, streaming writer and exports in the browser."""
     from app.studio.handlers import Studio
     from app.studio.model_host import ModelHost
     from app.studio.ui import CSS, build
-    from engine.models import check_gguf_file
     from engine.schema import ModelSpec
     from engine.store import default_db_path
 
@@ -93,6 +120,8 @@ def studio(host, port, db, model_path, base_url, model_name, models_dir, auth_va
         check_gguf_file(Path(model_path))
     if not _port_is_free(host, port):
         raise UserError(f"Port {port} on {host} is in use; pick another with --port.")
+    if judge_gguf or judge_base_url:
+        _connect_judge(judge_gguf, judge_base_url, judge_model)
     spec = ModelSpec(model_path=model_path, base_url=base_url, model_name=model_name)
     host_model = ModelHost(spec)
     app = Studio(

@@ -1,7 +1,8 @@
 """The length view and the Score action: S_l per document and per section (engine.metrics).
 
 The quality score of the LongBench-Write LLM judge belongs to the evaluation package; it plugs
-in through `QUALITY_JUDGE` and, until something sets it, the studio says it is not connected.
+in through `QUALITY_JUDGE` (set by `connect_judge` when the studio is started with a judge)
+and, until then, the studio says it is not connected.
 """
 
 from collections.abc import Callable
@@ -46,6 +47,24 @@ def length_summary(plan: Plan | None, texts: dict[int, str]) -> str:
         f"**{words:,}** of {target:,} words · length score S_l "
         f"**{length_score(target, words):.1f}** / 100"
     )
+
+
+def connect_judge(judge) -> None:
+    """Score documents with an evaluation judge (training.eval.judge.Judge)."""
+    global QUALITY_JUDGE
+
+    def judged(instruction: str, document: Document) -> str:
+        verdict = judge.verdict(instruction, document.body)
+        if verdict.scores is None:
+            return f"Quality score ({judge.name}): the judge could not score it: {verdict.error}"
+        marks = verdict.scores.model_dump(exclude={"quality_score"})
+        listed = ", ".join(f"{name.replace('_', ' ')} {mark}/5" for name, mark in marks.items())
+        return (
+            f"Quality score S_q ({judge.name}): **{verdict.scores.quality_score:.1f}** / 100 · "
+            + listed
+        )
+
+    QUALITY_JUDGE = judged
 
 
 def quality_line(instruction: str, document: Document) -> str:

@@ -91,3 +91,18 @@ def test_studio_refuses_a_public_address_without_auth(tmp_path):
     fake.write_text("not weights")
     result = run_cli("studio", "--model", str(fake), "--db", str(tmp_path / "x.db"))
     assert result.returncode == 2 and "is not a GGUF model file" in result.stderr
+
+
+def test_score_action_shows_the_judges_six_marks(backend, monkeypatch):
+    from app.studio import score
+    from engine.export import Document
+    from training.eval.judge import Judge
+
+    document = Document("Fox", [("", "The fox waited by the river until the crow came down.")])
+    monkeypatch.setattr(score, "QUALITY_JUDGE", None)
+    assert "not connected" in score.quality_line("A fable about a fox.", document)
+    score.connect_judge(Judge(backend, "embedded judge"))
+    line = score.quality_line("A fable about a fox.", document)
+    assert line.startswith("Quality score S_q (embedded judge)") or "could not score" in line
+    if "S_q" in line:
+        assert all(name in line for name in ("relevance", "reading experience")) and "/5" in line
