@@ -1,5 +1,8 @@
 """A studio killed in the middle of a section resumes, in a new process, from the saved text."""
 
+import sqlite3
+import time
+
 import pytest
 
 from engine.schema import Plan, PlanSection
@@ -9,6 +12,23 @@ from tests.studio.conftest import StudioServer
 pytestmark = pytest.mark.slow
 
 TIMEOUT_MS = 240_000
+
+
+def wait_for_autosaved_words(db_path, name: str, words: int) -> None:
+    """Poll the database until a section being written has `words` words autosaved."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        store = Store(db_path)
+        try:
+            sections = store.sections(store.project(name))
+        except sqlite3.OperationalError:  # busy for a moment while the studio writes
+            sections = []
+        finally:
+            store.close()
+        if any(s.status == "writing" and len(s.text.split()) >= words for s in sections):
+            return
+        time.sleep(0.1)
+    pytest.fail(f"no section of {name!r} had {words} words autosaved in time")
 
 
 def open_project(page, url: str, name: str) -> None:
@@ -25,10 +45,10 @@ def open_project(page, url: str, name: str) -> None:
 def test_resume_after_the_process_was_killed(browser, tmp_path):
     db_path = tmp_path / "projects.db"
     store = Store(db_path)
-    project = store.create_project("Harbour", "Write a 120-word story about a harbour.", 120)
+    project = store.create_project("Harbour", "Write a 300-word story about a harbour.", 300)
     rows = [
-        PlanSection(title="Fog", main_point="Fog rolls into the harbour at dawn.", words=60),
-        PlanSection(title="Boats", main_point="The boats come home through the fog.", words=60),
+        PlanSection(title="Fog", main_point="Fog rolls into the harbour at dawn.", words=150),
+        PlanSection(title="Boats", main_point="The boats come home through the fog.", words=150),
     ]
     store.save_plan(project, Plan(sections=rows))
     store.close()
@@ -39,11 +59,7 @@ def test_resume_after_the_process_was_killed(browser, tmp_path):
     try:
         open_project(page, server.url, "Harbour")
         page.click("#write")
-        page.wait_for_function(
-            "document.querySelector('#active-section').innerText.split(/\\s+/).length > 8",
-            timeout=TIMEOUT_MS,
-        )
-        page.wait_for_timeout(1500)  # past one autosave interval
+        wait_for_autosaved_words(db_path, "Harbour", 8)
         server.process.kill()  # no clean shutdown: what was autosaved must be enough
         server.process.wait(timeout=20)
     finally:
