@@ -24,6 +24,7 @@ from engine.repetition import LoopDetector, loop_start
 from engine.schema import SamplingSettings, SectionStats, WriteSettings
 
 MAX_EXTENSIONS = 3
+MIN_CONTINUATION_TOKENS = 64
 NO_REPEAT_TOKENS = 10
 INITIAL_TOKENS_PER_WORD = {"en": 1.4, "zh": 1.6}
 
@@ -176,6 +177,8 @@ class Writer:
         extensions = 0
         watch_loops = self.settings.fight_repetition
         while True:
+            if text and not self._room_to_continue(messages, text):
+                break  # the context is full: end the section here rather than fail
             tally = WordTally(text)
             detector = LoopDetector(earlier + "\n\n" + text) if watch_loops else None
             request = self._request(messages, text, budget, tally, index, attempt.loop_cuts)
@@ -220,6 +223,17 @@ class Writer:
                 break
             extensions += 1
         return clean_section(text, [s.title for s in self.brief.plan.sections])
+
+    def _room_to_continue(self, messages: list[dict[str, str]], text: str) -> bool:
+        """Whether the context still holds the prompt, the text so far and a useful continuation.
+
+        Words are counted as CJK characters and English words, so a small model writing digits
+        and punctuation can fill the context while a section still looks short."""
+        if not self.backend.supports_prefill:
+            messages = [*messages, {"role": "assistant", "content": text}]
+            text = ""
+        used = self.backend.count_tokens(messages, text)
+        return used + MIN_CONTINUATION_TOKENS < self.backend.info.context_length
 
     def _request(
         self,

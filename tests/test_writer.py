@@ -71,3 +71,14 @@ def test_single_pass_mode_writes_one_reply(backend, db_path):
     stats = events[-1].stats
     assert stats.mode == "single" and stats.words > 50
     assert len(store.sections(project)) == 1
+
+
+def test_a_section_that_fills_the_context_ends_instead_of_failing(model_path, db_path):
+    tiny = LlamaCppBackend(model_path, n_ctx=512)
+    try:
+        store = Store(db_path)
+        project, events = _run(store, tiny, _plan(600), name="full-context")
+    finally:
+        tiny.close()
+    assert isinstance(events[-1], RunFinished)
+    assert store.sections(project)[0].text.strip()
