@@ -21,6 +21,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--per-language", type=int, default=5)
     parser.add_argument("--languages", default="en,zh", help="comma-separated: en, zh")
+    parser.add_argument("--skip", type=int, default=0, help="start after this many sample rows")
     parser.add_argument("--model", default=None)
     parser.add_argument("--threads", type=int, default=default_threads(), help=THREADS_HELP)
     args = parser.parse_args()
@@ -36,6 +37,8 @@ def main() -> None:
     )
     results = []
     for i, row in enumerate(sample):
+        if i < args.skip:
+            continue
         entry = {
             "prompt": row["prompt"][:80],
             "language": language_of(row["prompt"]),
