@@ -1,8 +1,12 @@
 """Shared fixtures: the real embedded model through llama.cpp, and temporary databases."""
 
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,3 +47,48 @@ def run_cli(*args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedP
         cwd=REPO,
         **kwargs,
     )
+
+
+@contextmanager
+def llama_server(model_path: Path, alias: str):
+    """llama-cpp-python's OpenAI-compatible server on 127.0.0.1 and a free port; yields /v1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model_path),
+            "--model_alias",
+            alias,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "4096",
+            "--verbose",
+            "false",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        for _ in range(120):  # up to a minute for the model to load
+            try:
+                urllib.request.urlopen(f"{url}/models", timeout=2).close()
+                break
+            except OSError:
+                if server.poll() is not None:
+                    pytest.fail("the llama.cpp server exited while starting")
+                time.sleep(0.5)
+        else:
+            pytest.fail("the llama.cpp server did not start within a minute")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

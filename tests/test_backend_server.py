@@ -1,11 +1,5 @@
 """The OpenAI-compatible backend against a real llama.cpp server serving the embedded model."""
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-
 import pytest
 
 from engine.backends import open_backend
@@ -13,54 +7,13 @@ from engine.plan import draft_plan
 from engine.schema import Plan, PlanSection, SamplingSettings, WriteSettings
 from engine.session import RunFinished, run_project
 from engine.store import Store
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.conftest import llama_server
 
 
 @pytest.fixture(scope="module")
 def server_url(model_path):
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(model_path),
-            "--model_alias",
-            "smollm2",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "4096",
-            "--verbose",
-            "false",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        for _ in range(120):  # up to a minute for the model to load
-            try:
-                urllib.request.urlopen(f"{url}/models", timeout=2).close()
-                break
-            except OSError:
-                if server.poll() is not None:
-                    pytest.fail("the llama.cpp server exited while starting")
-                time.sleep(0.5)
-        else:
-            pytest.fail("the llama.cpp server did not start within a minute")
+    with llama_server(model_path, "smollm2") as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_unknown_model_name_is_a_user_error(server_url):

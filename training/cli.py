@@ -30,7 +30,7 @@ model_choice = [
     click.option(
         "--threads",
         type=click.IntRange(1, 512),
-        help="CPU threads for a local GGUF (default: all cores; 1 on a busy machine).",
+        help="llama.cpp threads for a local GGUF (default: all cores but one).",
     ),
 ]
 

@@ -44,8 +44,7 @@ def _generation_options(command):
             "--threads",
             type=click.IntRange(1, 256),
             envvar="LONGWRITE_THREADS",
-            help="llama.cpp threads for local models (default: all cores). On a busy machine, "
-            "fewer threads than cores decode much faster.",
+            help="llama.cpp threads for a local GGUF (default: all cores but one).",
         ),
         click.option("--limit", type=click.IntRange(1), help="Only the first N rows of the file."),
         click.option(
