@@ -1,10 +1,9 @@
 """What the studio's controls do: every handler calls the engine and returns component updates.
 
-User-caused problems (engine.errors.UserError) become one-line gr.Error / gr.Warning messages;
-generations run as app.studio.jobs.Job threads that the handlers follow.
+Handlers raise engine.errors.UserError for problems a user can fix (app.studio.wiring turns it
+into a one-line message); generations run as app.studio.jobs.Job threads that they follow.
 """
 
-import functools
 import re
 import tempfile
 import threading
@@ -17,15 +16,7 @@ import gradio as gr
 from app.studio import render
 from app.studio.jobs import Ended, Failed, Job
 from app.studio.model_host import CUSTOM_PATH, EMBEDDED, SERVER, ModelHost, describe, model_choices
-from app.studio.plan_table import (
-    add_row,
-    delete_row,
-    move_row,
-    plan_rows,
-    rows_plan,
-    toggle_lock,
-    total_words,
-)
+from app.studio.plan_table import plan_rows, rows_plan, total_words
 from app.studio.score import length_rows, length_summary, quality_line
 from engine.errors import UserError
 from engine.export import FORMATS, export_document
@@ -43,35 +34,6 @@ from engine.schema import MAX_BIBLE_CHARS, ModelSpec, Plan, PlanSection
 from engine.session import RunFinished, project_document, run_project
 from engine.store import Project, Store
 from engine.writer import LoopCut, SectionFinished, SectionProgress, SectionStarted
-
-GENERATING = {"concurrency_id": "model", "concurrency_limit": 1}
-INSTANT = {"queue": False, "show_progress": "hidden"}
-
-
-def user_errors(handler: Callable) -> Callable:
-    """Show a UserError as a one-line error box instead of a traceback."""
-
-    @functools.wraps(handler)
-    def wrapper(*args, **kwargs):
-        try:
-            return handler(*args, **kwargs)
-        except UserError as error:
-            raise gr.Error(str(error), print_exception=False) from None
-
-    return wrapper
-
-
-def user_errors_stream(handler: Callable) -> Callable:
-    """user_errors for generator handlers."""
-
-    @functools.wraps(handler)
-    def wrapper(*args, **kwargs):
-        try:
-            yield from handler(*args, **kwargs)
-        except UserError as error:
-            raise gr.Error(str(error), print_exception=False) from None
-
-    return wrapper
 
 
 class Studio:
@@ -209,7 +171,7 @@ class Studio:
             w.total: project.target_words,
             w.single: project.settings.mode == "single",
             w.plan: rows,
-            w.plan_total: self._total_line(rows, project.target_words),
+            w.plan_total: self.plan_total_line(rows, project.target_words),
             w.versions: self._versions(project),
             w.document: document,
             w.active_heading: render.stopped_heading(partial["idx"], len(plan.sections))
@@ -229,7 +191,7 @@ class Studio:
         }
 
     @staticmethod
-    def _total_line(rows: list[list], target: int | float | None) -> str:
+    def plan_total_line(rows: list[list], target: int | float | None) -> str:
         total = total_words(rows)
         target = int(target or 0)
         note = "" if not target or total == target else f" (target {target:,})"
@@ -252,180 +214,6 @@ class Studio:
         spec = self.host.spec
         where = spec.base_url or spec.model_path or "the embedded SmolLM2-135M-Instruct"
         return f"In use: {where}. Press *Use this model* to see its details."
-
-    # -- wiring -------------------------------------------------------------------------------
-    def wire(self, w, demo: gr.Blocks) -> None:
-        """Connect every control of the screen `w` to its handler."""
-        view = [
-            w.project_id,
-            w.last_project,
-            w.title,
-            w.instruction,
-            w.bible,
-            w.total,
-            w.single,
-            w.plan,
-            w.plan_total,
-            w.versions,
-            w.document,
-            w.active_heading,
-            w.active,
-            w.progress,
-            w.section,
-            w.section_text,
-            w.history,
-            w.length_summary,
-            w.length,
-            w.quality,
-            w.rename_to,
-            w.project_list,
-            *w.exports.values(),
-        ]
-        brief = [w.project_id, w.instruction, w.bible, w.total, w.single]
-        stream = [w.document, w.active_heading, w.active, w.progress]
-        after = [w.project_list, w.section, w.length_summary, w.length, *w.exports.values()]
-        plan_out = [w.plan, w.plan_total, w.versions]
-
-        # projects
-        demo.load(lambda last: self.on_load(w, last), [w.last_project], view)
-        w.create.click(
-            user_errors(lambda name, total: self.create(w, name, total)),
-            [w.new_name, w.total],
-            [*view, w.new_name],
-            **INSTANT,
-        )
-
-        def open_selected(event: gr.SelectData) -> dict:
-            try:
-                return self.open_selected(w, event)
-            except UserError as error:
-                raise gr.Error(str(error), print_exception=False) from None
-
-        w.project_list.select(open_selected, None, view, **INSTANT)
-        w.rename.click(
-            user_errors(lambda pid, name: self.rename(w, pid, name)),
-            [w.project_id, w.rename_to],
-            view,
-            **INSTANT,
-        )
-        w.duplicate.click(
-            user_errors(lambda pid: self.duplicate(w, pid)), [w.project_id], view, **INSTANT
-        )
-        w.delete.click(
-            user_errors(self.ask_delete), [w.project_id], [w.delete_box, w.delete_note], **INSTANT
-        )
-        w.delete_cancel.click(lambda: gr.update(visible=False), None, [w.delete_box], **INSTANT)
-        w.delete_confirm.click(
-            user_errors(lambda pid: self.delete(w, pid)),
-            [w.project_id],
-            [*view, w.delete_box],
-            **INSTANT,
-        )
-
-        # brief
-        w.instruction.blur(
-            user_errors(self.instruction_done), brief, [w.total, w.project_list], **INSTANT
-        )
-        for field in (w.bible, w.total, w.single):
-            event = field.blur if field is w.bible else field.change
-            event(user_errors(self.brief_changed), brief, None, **INSTANT)
-
-        # plan editor
-        w.plan.change(self._total_line, [w.plan, w.total], [w.plan_total], **INSTANT)
-        w.total.change(self._total_line, [w.plan, w.total], [w.plan_total], **INSTANT)
-        w.plan.input(user_errors(self.save_rows), [w.project_id, w.plan], [w.versions], **INSTANT)
-        w.plan.select(self.select_row, None, [w.row], **INSTANT)
-        operations = {
-            w.add_row: add_row,
-            w.delete_row: delete_row,
-            w.up: lambda rows, row: move_row(rows, row, -1),
-            w.down: lambda rows, row: move_row(rows, row, +1),
-            w.lock: toggle_lock,
-        }
-        for button, operation in operations.items():
-            button.click(
-                user_errors(functools.partial(self.edit_rows, operation)),
-                [w.project_id, w.plan, w.row, w.total],
-                plan_out,
-                **INSTANT,
-            )
-        w.rescale.click(
-            user_errors(self.rescale), [w.project_id, w.plan, w.total], plan_out, **INSTANT
-        )
-        w.restore_plan.click(
-            user_errors(self.restore_plan), [w.project_id, w.versions], plan_out, **INSTANT
-        )
-        w.draft.click(self.arm, [w.project_id], [w.plan_stream], **INSTANT).then(
-            user_errors_stream(self.draft),
-            [*brief, w.plan],
-            [w.plan_stream, *plan_out],
-            show_progress_on=[w.plan_stream],
-            **GENERATING,
-        )
-
-        # writing
-        for button, resume in ((w.write, False), (w.resume, True)):
-            button.click(self.arm, [w.project_id], [w.progress], **INSTANT).then(
-                user_errors_stream(functools.partial(self.write, w, resume)),
-                [*brief, w.plan],
-                stream,
-                show_progress_on=[w.progress],
-                **GENERATING,
-            ).then(user_errors(self.after_run), [w.project_id], after, **INSTANT)
-        w.stop.click(self.stop, [w.project_id], None, **INSTANT)
-        w.start_over.click(
-            user_errors(lambda pid: self.start_over(w, pid)), [w.project_id], view, **INSTANT
-        )
-
-        # one section
-        w.section.change(
-            user_errors(self.show_section),
-            [w.project_id, w.section],
-            [w.section_text, w.history],
-            **INSTANT,
-        )
-        w.save_section.click(
-            user_errors(self.save_section_text),
-            [w.project_id, w.section, w.section_text],
-            [w.document, w.history],
-            **INSTANT,
-        ).then(user_errors(self.after_run), [w.project_id], after, **INSTANT)
-        w.restore_section.click(
-            user_errors(self.restore_section),
-            [w.project_id, w.section, w.history],
-            [w.document, w.section_text],
-            **INSTANT,
-        ).then(user_errors(self.after_run), [w.project_id], after, **INSTANT)
-        w.regenerate.click(self.arm, [w.project_id], [w.progress], **INSTANT).then(
-            user_errors_stream(functools.partial(self.rewrite, w, None)),
-            [w.project_id, w.section, w.extend_words],
-            stream,
-            show_progress_on=[w.progress],
-            **GENERATING,
-        ).then(user_errors(self.after_run), [w.project_id], after, **INSTANT)
-        w.extend.click(self.arm, [w.project_id], [w.progress], **INSTANT).then(
-            user_errors_stream(functools.partial(self.rewrite, w, "extend")),
-            [w.project_id, w.section, w.extend_words],
-            stream,
-            show_progress_on=[w.progress],
-            **GENERATING,
-        ).then(user_errors(self.after_run), [w.project_id], after, **INSTANT)
-
-        # length and model
-        w.score.click(
-            user_errors(self.score),
-            [w.project_id],
-            [w.length_summary, w.length, w.quality],
-            **INSTANT,
-        )
-        w.model_select.change(
-            self.model_fields, [w.model_select], [w.model_path, w.base_url, w.model_name], **INSTANT
-        )
-        w.use_model.click(
-            user_errors(self.use_model),
-            [w.model_select, w.model_path, w.base_url, w.model_name],
-            [w.model_info],
-        )
 
     # -- projects -----------------------------------------------------------------------------
     def on_load(self, w, last_project: int | None) -> dict:
@@ -551,7 +339,7 @@ class Studio:
         rows = operation(rows or [], row)
         if rows:
             self._save_plan(project, rows_plan(rows))
-        return rows, self._total_line(rows, total), self._versions(project)
+        return rows, self.plan_total_line(rows, total), self._versions(project)
 
     def rescale(self, project_id, rows, total) -> tuple:
         project = self._project(project_id)
@@ -560,7 +348,7 @@ class Studio:
         plan = rescale(rows_plan(rows), int(total))
         self._save_plan(project, plan)
         rows = plan_rows(plan)
-        return rows, self._total_line(rows, total), self._versions(project)
+        return rows, self.plan_total_line(rows, total), self._versions(project)
 
     def restore_plan(self, project_id, version) -> tuple:
         project = self._project(project_id)
@@ -571,7 +359,7 @@ class Studio:
             raise UserError(f"Plan version {version} does not exist.")
         self._save_plan(project, plan)
         rows = plan_rows(plan)
-        return rows, self._total_line(rows, project.target_words), self._versions(project)
+        return rows, self.plan_total_line(rows, project.target_words), self._versions(project)
 
     # -- generations --------------------------------------------------------------------------
     def arm(self, project_id: int | None) -> str:
@@ -646,7 +434,7 @@ class Studio:
             plan = rescale(merge_locked(previous, plan), project.target_words)
         self._save_plan(project, plan)
         rows = plan_rows(plan)
-        yield raw, rows, self._total_line(rows, project.target_words), self._versions(project)
+        yield raw, rows, self.plan_total_line(rows, project.target_words), self._versions(project)
 
     def write(self, w, resume: bool, project_id, instruction, bible, total, single, rows):
         project = self.save_brief(project_id, instruction, bible, total, single)

@@ -1,7 +1,7 @@
 """The studio's one model instance: chosen in the model panel, loaded on first use.
 
 One llama.cpp context serves one generation at a time; the Gradio queue runs generating events
-one by one (see ui.GENERATING), so swapping the model between two generations is safe.
+one by one (see wiring.GENERATING), so swapping the model between two generations is safe.
 """
 
 import threading

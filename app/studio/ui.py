@@ -1,8 +1,7 @@
-"""The studio's screen: Gradio components, their stable element ids, and the event wiring.
+"""The studio's screen: Gradio components and their stable element ids.
 
-Handlers live in app.studio.handlers; this module only lays the screen out and connects
-events. Generating events (plan drafts, writing, rewrites) share one concurrency group of size
-one: a single model instance serves them in turn and Gradio shows the queue position.
+This module only lays the screen out; app.studio.wiring connects its events to the handlers
+in app.studio.handlers.
 """
 
 from types import SimpleNamespace
@@ -12,6 +11,7 @@ import gradio as gr
 from app.studio.handlers import Studio
 from app.studio.plan_table import DATATYPES, HEADERS
 from app.studio.score import LENGTH_HEADERS
+from app.studio.wiring import wire
 
 CSS = """
 #document, #active-section { font-family: Georgia, serif; line-height: 1.55; }
@@ -42,7 +42,7 @@ def build(studio: Studio) -> gr.Blocks:
                         _write_tab(w)
                     with gr.Tab("Length", id="length-tab", elem_id="length-tab"):
                         _length_tab(w)
-        studio.wire(w, demo)
+        wire(studio, w, demo)
     return demo
 
 
