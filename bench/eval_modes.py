@@ -1,15 +1,17 @@
 """S_l by length bucket, AgentWrite versus single pass, on LongBench-Write prompts (both
 languages) with the embedded model, through the `longwrite eval longbench` runner. Prints JSON.
 
-The sample: per language, `--counts` prompts from the buckets 0–500, 500–2k and 2k–4k (default
-5, 4 and 3: 24 prompts in all), spread evenly over the required lengths, none longer than
-`--max-words` (default 3,000), to keep the run within about an hour on two busy CPU cores.
+The sample: per language, `--counts` prompts from the buckets 0–500, 500–2k, 2k–4k and 4k+
+(default 5, 4, 2 and 2: 26 prompts in all), spread evenly over the required lengths, none longer
+than `--max-words` (default 6,000), to keep the run within about an hour on two CPU cores.
 
-    python -m bench.eval_modes [--counts 5,4,3] [--max-words 3000] [--threads 1]
-        [--single-ctx 2048] [--out DIR] [--resume]
+    python -m bench.eval_modes [--counts 5,4,2,2] [--max-words 6000] [--threads 1]
+        [--single-ctx N] [--modes single,agentwrite] [--out DIR] [--resume]
 
-`--single-ctx` bounds a single-pass answer (the reply may fill the context window): the
-embedded model sometimes loops until the window is full, which costs minutes per row.
+Single pass gets the model's whole context window unless `--single-ctx` bounds it (the
+embedded model sometimes loops until the window is full, which costs minutes per row).
+`--modes` runs one mode only, so two processes can share the work; a last call with
+`--resume` (and both modes) then only prints the table.
 """
 
 import argparse
@@ -49,14 +51,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument(
         "--counts",
-        default="5,4,3",
-        help="prompts per language from the buckets 0–500, 500–2k, 2k–4k",
+        default="5,4,2,2",
+        help="prompts per language from the buckets 0–500, 500–2k, 2k–4k, 4k+",
     )
     parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads")
     parser.add_argument(
         "--single-ctx", type=int, default=None, help="context window (so output cap) of single pass"
     )
-    parser.add_argument("--max-words", type=int, default=3000)
+    parser.add_argument("--max-words", type=int, default=6000)
+    parser.add_argument(
+        "--modes", default="single,agentwrite", help="modes to run, comma-separated"
+    )
     parser.add_argument("--model", default=None)
     parser.add_argument("--out", type=Path, default=Path("bench-runs/modes"))
     parser.add_argument("--resume", action="store_true")
@@ -64,7 +69,7 @@ def main() -> None:
     counts = [int(n) for n in args.counts.split(",")]
     sample = sample_file(counts, args.max_words, args.out)
     table: dict[str, dict] = {}
-    for mode in ("single", "agentwrite"):
+    for mode in args.modes.split(","):
         n_ctx = args.single_ctx if mode == "single" else None
         model = ModelOptions(model_path=args.model, n_ctx=n_ctx, threads=args.threads)
         run_dir = args.out / mode
