@@ -149,15 +149,31 @@ class Store:
         self.path = path
 
     def _migrate(self) -> None:
-        self.db["_migrations"].create(
-            {"name": str, "applied_at": str}, pk="name", if_not_exists=True
-        )
-        applied = {row["name"] for row in self.db["_migrations"].rows}
-        for name, function in MIGRATIONS:
-            if name not in applied:
-                with self.db.conn:
-                    function(self.db)
-                    self.db["_migrations"].insert({"name": name, "applied_at": _now()})
+        """Apply the migrations this database lacks, one process at a time.
+
+        BEGIN IMMEDIATE takes the write lock first, so a second process opening a new database
+        at the same moment waits (busy timeout) and then finds the migrations applied.
+        """
+        if not self._pending_migrations():
+            return
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.db["_migrations"].create(
+                {"name": str, "applied_at": str}, pk="name", if_not_exists=True
+            )
+            for name, function in self._pending_migrations():
+                function(self.db)
+                conn.execute("INSERT INTO _migrations VALUES (?, ?)", (name, _now()))
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+
+    def _pending_migrations(self) -> list[tuple[str, Migration]]:
+        table = self.db["_migrations"]
+        applied = {row["name"] for row in table.rows} if table.exists() else set()
+        return [(name, function) for name, function in MIGRATIONS if name not in applied]
 
     # projects
     def create_project(

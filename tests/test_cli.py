@@ -175,6 +175,7 @@ def test_kill_9_then_resume_loses_nothing(tmp_path):
     plan.write_text(
         json.dumps({"sections": [{"title": t, "main_point": p, "words": 220} for t, p in rows]})
     )
+    log = tmp_path / "writer.log"
     writer = subprocess.Popen(
         [
             sys.executable,
@@ -193,7 +194,7 @@ def test_kill_9_then_resume_loses_nothing(tmp_path):
         ],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log.open("w"),
     )
     deadline = time.monotonic() + 300
     try:
@@ -207,7 +208,7 @@ def test_kill_9_then_resume_loses_nothing(tmp_path):
                 ):
                     break
             time.sleep(0.2)
-        assert writer.poll() is None, "the run ended before it could be killed"
+        assert writer.poll() is None, f"the run ended before it could be killed: {log.read_text()}"
         writer.send_signal(signal.SIGKILL)
         writer.wait(timeout=30)
     finally:

@@ -1,5 +1,6 @@
 """The SQLite store on a real file: migrations, projects, plan and section versions, autosave."""
 
+import multiprocessing
 import sqlite3
 import time
 
@@ -18,6 +19,28 @@ def test_migrations_apply_once_and_wal_is_on(db_path):
     names = [row["name"] for row in store.db["_migrations"].rows]
     assert names == [name for name, _ in MIGRATIONS]
     assert store.db.execute("pragma journal_mode").fetchone()[0] == "wal"
+
+
+def _open_at_once(path, barrier) -> str:
+    barrier.wait()
+    try:
+        Store(path).close()
+    except UserError as error:
+        return str(error)
+    return "ok"
+
+
+def test_processes_opening_a_new_database_together_all_succeed(tmp_path):
+    """The studio and a CLI run may create the same database at the same moment."""
+    context = multiprocessing.get_context("spawn")
+    for attempt in range(5):
+        path = tmp_path / f"new-{attempt}.db"
+        with context.Manager() as manager, context.Pool(3) as pool:
+            barrier = manager.Barrier(3)
+            results = pool.starmap(_open_at_once, [(path, barrier)] * 3)
+        assert results == ["ok"] * 3
+    names = [row["name"] for row in Store(path).db["_migrations"].rows]
+    assert names == [name for name, _ in MIGRATIONS]
 
 
 def test_projects_plans_and_section_versions(db_path):
