@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -12,7 +13,10 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "assets" / "screenshots"
+# The README's images: LONGWRITE_SCREENSHOTS=assets/screenshots pytest tests/studio renews them.
+SCREENSHOTS = Path(
+    os.environ.get("LONGWRITE_SCREENSHOTS", Path(tempfile.gettempdir()) / "longwrite-screenshots")
+)
 CHROMIUM = os.environ.get("LONGWRITE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
