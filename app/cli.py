@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from app.lazy_group import LazyGroup
 from engine.errors import UserError
+from engine.options import model_options, threads_option
 
 
 class UsageProblem(click.ClickException):
@@ -23,31 +24,6 @@ class Longwrite(LazyGroup):
             return super().invoke(ctx)
         except UserError as error:
             raise UsageProblem(str(error)) from None
-
-
-def model_options(command):
-    """--model / --base-url / --model-name / --ctx, shared by every command that generates."""
-    options = [
-        click.option(
-            "--model",
-            "model_path",
-            type=click.Path(path_type=str),
-            help="A GGUF file (default: the embedded SmolLM2-135M-Instruct).",
-        ),
-        click.option(
-            "--base-url", help="An OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."
-        ),
-        click.option("--model-name", help="The model's name on that server."),
-        click.option(
-            "--ctx",
-            "n_ctx",
-            type=click.IntRange(512, 1_048_576),
-            help="Context window in tokens (default: the model's, at most 16,384).",
-        ),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
 
 
 db_option = click.option(
@@ -82,7 +58,10 @@ def cli() -> None:
 @click.option("-o", "--output", type=click.Path(path_type=str), help="Write the plan JSON here.")
 @click.option("--seed", type=int)
 @model_options
-def plan(instruction, words, bible_file, output, seed, model_path, base_url, model_name, n_ctx):
+@threads_option
+def plan(
+    instruction, words, bible_file, output, seed, model_path, base_url, model_name, n_ctx, threads
+):
     """Draft a plan (one row per section) as JSON you can edit and pass to `write --plan`.
 
     INSTRUCTION may be "-" to read it from standard input."""
@@ -91,7 +70,7 @@ def plan(instruction, words, bible_file, output, seed, model_path, base_url, mod
 
     instruction = _instruction_text(instruction)
     words = _target_words(instruction, words)
-    backend = open_backend(model_path, base_url, model_name, n_ctx)
+    backend = open_backend(model_path, base_url, model_name, n_ctx, threads)
     click.echo("Drafting the plan…", err=True)
     drafted = draft_plan(backend, instruction, words, _read_text(bible_file), seed)
     text = drafted.model_dump_json(indent=2)
@@ -128,6 +107,7 @@ def plan(instruction, words, bible_file, output, seed, model_path, base_url, mod
 @click.option("--resume", "resume_name", help="Continue a stopped or killed project by name.")
 @click.option("--no-repetition-guard", is_flag=True, help="Turn off loop cutting and penalties.")
 @model_options
+@threads_option
 def write(
     instruction,
     words,
@@ -145,6 +125,7 @@ def write(
     base_url,
     model_name,
     n_ctx,
+    threads,
 ):
     """Plan and write a piece section by section, saving every section as it streams.
 
@@ -159,7 +140,7 @@ def write(
             project = store.update_project(
                 project, model=_model_spec(model_path, base_url, model_name, n_ctx)
             )
-        backend = open_spec(project.model)
+        backend = open_spec(project.model, threads)
         plan_usage = None
         click.echo(f"Resuming {project.name!r}.", err=True)
     else:
@@ -180,6 +161,7 @@ def write(
             seed,
             no_repetition_guard,
             _model_spec(model_path, base_url, model_name, n_ctx),
+            threads,
         )
     stats = _run_with_progress(store, project, backend, plan_usage)
     if output:
@@ -218,6 +200,7 @@ def _new_project(
     seed,
     no_repetition_guard,
     model,
+    threads,
 ):
     from engine.backends import open_spec
     from engine.plan import check_request, draft_plan, load_plan_file, rescale
@@ -229,7 +212,7 @@ def _new_project(
         words = plan.total_words
     words = _target_words(instruction, words)
     check_request(instruction, words)
-    backend = open_spec(model)
+    backend = open_spec(model, threads)
     settings = WriteSettings(
         mode=mode, sampling=SamplingSettings(seed=seed), fight_repetition=not no_repetition_guard
     )

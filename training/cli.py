@@ -7,45 +7,9 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from engine.backends import open_backend
 from engine.errors import UserError
-
-model_choice = [
-    click.option(
-        "--model",
-        "model_path",
-        type=click.Path(path_type=str),
-        help="A GGUF file (default: the embedded SmolLM2-135M-Instruct).",
-    ),
-    click.option(
-        "--base-url",
-        help="An OpenAI-compatible server (vLLM, llama.cpp server), e.g. http://127.0.0.1:8000/v1.",
-    ),
-    click.option("--model-name", help="The model's name on that server."),
-    click.option(
-        "--ctx",
-        "n_ctx",
-        type=click.IntRange(512, 1_048_576),
-        help="Context window in tokens (default: the model's, at most 16,384).",
-    ),
-    click.option(
-        "--threads",
-        type=click.IntRange(1, 512),
-        help="llama.cpp threads for a local GGUF (default: all cores but one).",
-    ),
-]
-
-
-def open_generator(model_path, base_url, model_name, n_ctx, threads):
-    """An engine backend: a server, or a local GGUF run on `threads` CPU threads."""
-    from engine.backends import open_backend
-
-    if base_url or threads is None:
-        return open_backend(model_path, base_url, model_name, n_ctx)
-    from engine.backends.llama_cpp import LlamaCppBackend
-    from engine.models import embedded_model_path
-
-    path = Path(model_path).expanduser() if model_path else embedded_model_path()
-    return LlamaCppBackend(path, n_ctx=n_ctx, n_threads=threads)
+from engine.options import judge_options, model_options, threads_option
 
 
 def with_options(options):
@@ -79,7 +43,8 @@ def data() -> None:
     type=click.Path(path_type=Path),
     help='Output JSONL of {"messages": [...]} (the LongWriter-6k format).',
 )
-@with_options(model_choice)
+@model_options
+@threads_option
 @click.option(
     "--concurrency",
     default=1,
@@ -131,7 +96,7 @@ def agentwrite(
     bar = progress_bar(len(tasks), "instruction")
     report = build(
         tasks,
-        lambda: open_generator(model_path, base_url, model_name, n_ctx, threads),
+        lambda: open_backend(model_path, base_url, model_name, n_ctx, threads),
         cache,
         concurrency,
         Filters(min_length_ratio=min_length_ratio, max_sections=max_sections),
@@ -234,19 +199,14 @@ def prepare(long_file, general_file, long_share, tokenizer, max_length, overlong
     type=click.IntRange(2, 64),
     help="Replies sampled per instruction.",
 )
-@with_options(model_choice)
+@model_options
+@threads_option
 @click.option(
     "--checkpoint",
     type=click.Path(path_type=str),
     help="Sample from a Hugging Face checkpoint folder (e.g. the SFT output).",
 )
-@click.option(
-    "--judge-model",
-    type=click.Path(path_type=str),
-    help="Score quality with this GGUF as judge (besides length).",
-)
-@click.option("--judge-base-url", help="Score quality with a judge on this server.")
-@click.option("--judge-model-name", help="The judge's name on that server.")
+@judge_options
 @click.option(
     "--max-tokens",
     default=4096,
@@ -265,9 +225,9 @@ def preferences(
     n_ctx,
     threads,
     checkpoint,
-    judge_model,
+    judge_gguf,
     judge_base_url,
-    judge_model_name,
+    judge_model,
     max_tokens,
     seed,
 ):
@@ -277,12 +237,10 @@ def preferences(
 
     tasks = read_tasks(instructions)
     judge = None
-    if judge_model or judge_base_url:
+    if judge_gguf or judge_base_url:
         from training.eval.judge import Judge
 
-        judge = Judge.from_options(
-            base_url=judge_base_url, model_name=judge_model_name, gguf=judge_model
-        )
+        judge = Judge.from_options(judge_base_url, judge_model, judge_gguf, threads=threads)
     else:
         click.echo("No judge given: replies are ranked by length score alone.", err=True)
     if checkpoint:
@@ -290,7 +248,7 @@ def preferences(
 
         backend = TransformersBackend(checkpoint)
     else:
-        backend = open_generator(model_path, base_url, model_name, n_ctx, threads)
+        backend = open_backend(model_path, base_url, model_name, n_ctx, threads)
     bar = progress_bar(len(tasks), "instruction")
     try:
         pairs, scores = build_pairs(

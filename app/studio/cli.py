@@ -8,6 +8,7 @@ import click
 
 from engine.errors import UserError
 from engine.models import check_gguf_file
+from engine.options import judge_options, model_options
 
 LOOPBACK_NAMES = {"localhost"}
 
@@ -45,8 +46,6 @@ def _connect_judge(gguf: str | None, base_url: str | None, model_name: str | Non
     from app.studio.score import connect_judge
     from training.eval.judge import Judge
 
-    if base_url and not model_name:
-        raise UserError("--judge-base-url needs --judge-model: the judge's name on that server.")
     if gguf:
         check_gguf_file(Path(gguf).expanduser())
     connect_judge(Judge.from_options(base_url=base_url, model_name=model_name, gguf=gguf))
@@ -60,14 +59,7 @@ def _connect_judge(gguf: str | None, base_url: str | None, model_name: str | Non
     type=click.Path(path_type=str),
     help="Project database (default: in your user data directory).",
 )
-@click.option(
-    "--model",
-    "model_path",
-    type=click.Path(path_type=str),
-    help="A GGUF file (default: the embedded SmolLM2-135M-Instruct).",
-)
-@click.option("--base-url", help="An OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1.")
-@click.option("--model-name", help="The model's name on that server.")
+@model_options
 @click.option(
     "--models-dir",
     type=click.Path(path_type=str),
@@ -76,9 +68,7 @@ def _connect_judge(gguf: str | None, base_url: str | None, model_name: str | Non
 @click.option(
     "--auth", "auth_value", help="user:password; required when --host is not a loopback address."
 )
-@click.option("--judge-gguf", help="Score quality with this GGUF as the LLM judge.")
-@click.option("--judge-base-url", help="Score quality with a judge on this server.")
-@click.option("--judge-model", help="The judge's name on that server.")
+@judge_options
 def studio(
     host,
     port,
@@ -86,6 +76,7 @@ def studio(
     model_path,
     base_url,
     model_name,
+    n_ctx,
     models_dir,
     auth_value,
     judge_gguf,
@@ -122,7 +113,7 @@ def studio(
         raise UserError(f"Port {port} on {host} is in use; pick another with --port.")
     if judge_gguf or judge_base_url:
         _connect_judge(judge_gguf, judge_base_url, judge_model)
-    spec = ModelSpec(model_path=model_path, base_url=base_url, model_name=model_name)
+    spec = ModelSpec(model_path=model_path, base_url=base_url, model_name=model_name, n_ctx=n_ctx)
     host_model = ModelHost(spec)
     app = Studio(
         Path(db) if db else default_db_path(),

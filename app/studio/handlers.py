@@ -674,5 +674,6 @@ class Studio:
             spec = ModelSpec(model_path=choice)
         if self._jobs:
             raise UserError("A generation is running; switch models when it has finished.")
+        spec.n_ctx = self.host.spec.n_ctx  # --ctx of `longwrite studio` holds for every model
         info = self.host.choose(spec)
         return "In use: " + describe(info)

@@ -15,8 +15,10 @@ def open_backend(
     base_url: str | None = None,
     model_name: str | None = None,
     n_ctx: int | None = None,
+    n_threads: int | None = None,
 ) -> Backend:
-    """A server backend when base_url is given, else a local GGUF (the embedded one by default)."""
+    """A server backend when base_url is given, else a local GGUF (the embedded one by default)
+    decoded on n_threads CPU threads (default: engine.backends.llama_cpp.default_threads)."""
     if base_url:
         from engine.backends.openai_compat import OpenAICompatBackend
 
@@ -26,9 +28,9 @@ def open_backend(
     from engine.backends.llama_cpp import LlamaCppBackend
 
     path = Path(model_path).expanduser() if model_path else embedded_model_path()
-    return LlamaCppBackend(path, n_ctx=n_ctx)
+    return LlamaCppBackend(path, n_ctx=n_ctx, n_threads=n_threads)
 
 
-def open_spec(spec: ModelSpec) -> Backend:
+def open_spec(spec: ModelSpec, n_threads: int | None = None) -> Backend:
     """open_backend for a saved ModelSpec."""
-    return open_backend(spec.model_path, spec.base_url, spec.model_name, spec.n_ctx)
+    return open_backend(spec.model_path, spec.base_url, spec.model_name, spec.n_ctx, n_threads)

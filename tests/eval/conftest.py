@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.backends import open_backend
 from tests.conftest import llama_server
-from training.eval.models import open_model
 
 TINY_ROWS = [
     {
@@ -50,6 +50,6 @@ def openai_server(model_path):
 def judge_backend(model_path):
     """The embedded model for judging, with LONGWRITE_THREADS threads when that is set."""
     threads = int(os.environ.get("LONGWRITE_THREADS", "0")) or None
-    backend = open_model(str(model_path), n_ctx=4096, threads=threads)
+    backend = open_backend(str(model_path), n_ctx=4096, n_threads=threads)
     yield backend
     backend.close()

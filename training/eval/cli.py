@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 
 from engine.errors import UserError
+from engine.options import judge_options, model_options, threads_option
 
 
 def _generation_options(command):
@@ -24,28 +25,8 @@ def _generation_options(command):
             show_default=True,
             help="Plan and write section by section, or answer in one pass.",
         ),
-        click.option(
-            "--model",
-            "model_path",
-            type=click.Path(path_type=str),
-            help="A GGUF file (default: the embedded SmolLM2-135M-Instruct).",
-        ),
-        click.option(
-            "--base-url", help="An OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."
-        ),
-        click.option("--model-name", help="The model's name on that server."),
-        click.option(
-            "--ctx",
-            "n_ctx",
-            type=click.IntRange(512, 1_048_576),
-            help="Context window in tokens (default: the model's, at most 16,384).",
-        ),
-        click.option(
-            "--threads",
-            type=click.IntRange(1, 256),
-            envvar="LONGWRITE_THREADS",
-            help="llama.cpp threads for a local GGUF (default: all cores but one).",
-        ),
+        model_options,
+        threads_option,
         click.option("--limit", type=click.IntRange(1), help="Only the first N rows of the file."),
         click.option(
             "--out",
@@ -66,9 +47,7 @@ def eval_group() -> None:
 
 @eval_group.command()
 @_generation_options
-@click.option("--judge-base-url", help="Judge on an OpenAI-compatible server (with --judge-model).")
-@click.option("--judge-model", help="The judge model's name on that server.")
-@click.option("--judge-gguf", type=click.Path(path_type=str), help="Judge with a local GGUF file.")
+@judge_options
 def longbench(
     input_path,
     mode,

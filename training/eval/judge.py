@@ -14,10 +14,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, ValidationError, computed_field
 
-from engine.backends import Backend, ChatRequest
+from engine.backends import Backend, ChatRequest, open_backend
 from engine.errors import UserError
 from engine.schema import SamplingSettings
-from training.eval.models import open_model
 
 DIMENSIONS = (
     "relevance",
@@ -141,8 +140,8 @@ class Judge:
         """A judge on a server (base_url and model_name) or on a local GGUF file."""
         name = judge_name(base_url, model_name, gguf)
         if gguf:
-            return cls(open_model(model_path=gguf, n_ctx=n_ctx, threads=threads), name)
-        return cls(open_model(base_url=base_url, model_name=model_name), name)
+            return cls(open_backend(gguf, n_ctx=n_ctx, n_threads=threads), name)
+        return cls(open_backend(base_url=base_url, model_name=model_name), name)
 
     def score(self, instruction: str, response: str) -> QualityScores:
         """The six marks and S_q of a response to an instruction; raises JudgeFailed."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from engine.backends import open_backend
 from engine.errors import UserError
 from engine.metrics import count_words, length_score
 from engine.schema import Mode, ModelSpec
@@ -18,7 +19,6 @@ from engine.store import Store
 from training.eval.benchmark import BenchmarkRow, load_rows
 from training.eval.generate import Answerer
 from training.eval.judge import Judge, judge_name
-from training.eval.models import open_model
 from training.eval.plots import compare_plot, length_scatter, ruler_plot
 from training.eval.records import (
     JUDGMENTS,
@@ -112,7 +112,7 @@ def generate_missing(rows: list[BenchmarkRow], out: Path, mode: Mode, model: Mod
     todo = [row for row in rows if row.id not in done]
     if not todo:
         return
-    backend = open_model(
+    backend = open_backend(
         model.model_path, model.base_url, model.model_name, model.n_ctx, model.threads
     )
     store = Store(out / STORE)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stage 4 — preference pairs: k replies per instruction from the SFT model, scored by length
-# (and by a judge when JUDGE_ARGS is set, e.g. "--judge-base-url URL --judge-model-name NAME"),
+# (and by a judge when JUDGE_ARGS is set, e.g. "--judge-base-url URL --judge-model NAME"),
 # best = chosen, a random other = rejected.
 # GPU scale: serve $RUN/sft/final with vLLM and pass SAMPLER_ARGS="--base-url … --model-name …".
 set -euo pipefail
