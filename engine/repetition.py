@@ -1,10 +1,16 @@
-"""Loop detection while a section streams: the same 8 words written again means the model loops."""
+"""Degeneration while a section streams: the same 8 words written again means the model loops;
+a long run of characters with no countable word in it means it writes noise (a small model on
+Chinese can slide into full-width letters and symbols for thousands of tokens).
+"""
 
+import re
 from collections import Counter, deque
 
 from engine.metrics import WORD_PATTERN, words_of
 
 LOOP_NGRAM = 8
+WORDLESS_CHARS = 160  # prose has a word (a table a figure) well within this many characters
+_CONTENT = re.compile(WORD_PATTERN.pattern + r"|[0-9]+")
 
 
 class LoopDetector:
@@ -41,3 +47,18 @@ def loop_start(section_text: str, earlier_text: str = "", n: int = LOOP_NGRAM) -
             return matches[max(0, i - offset)].start()
         seen.add(gram)
     return len(section_text)
+
+
+def ends_wordless(text: str, span: int = WORDLESS_CHARS) -> bool:
+    """True when the last `span` characters of text hold no countable word and no ASCII figure."""
+    return len(text) >= span and _CONTENT.search(text, len(text) - span) is None
+
+
+def wordless_start(text: str, span: int = WORDLESS_CHARS) -> int:
+    """Offset where the first run of `span` or more characters without a word or figure begins."""
+    previous_end = 0
+    for match in _CONTENT.finditer(text):
+        if match.start() - previous_end >= span:
+            return previous_end
+        previous_end = match.end()
+    return previous_end if len(text) - previous_end >= span else len(text)

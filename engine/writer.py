@@ -20,7 +20,7 @@ from engine.length_control import (
 from engine.metrics import count_words, length_score, repeated_ngram_share
 from engine.prompt_layout import Brief, section_messages, sections_to_drop
 from engine.prompts import bible_block, render
-from engine.repetition import LoopDetector, loop_start
+from engine.repetition import LoopDetector, ends_wordless, loop_start, wordless_start
 from engine.schema import SamplingSettings, SectionStats, WriteSettings
 
 MAX_EXTENSIONS = 3
@@ -48,7 +48,8 @@ class SectionProgress:
 
 @dataclass
 class LoopCut:
-    """The model started repeating itself; the text was cut back and generation goes on."""
+    """The model started repeating itself or writing noise; the text was cut back and generation
+    goes on."""
 
     index: int
     kept_words: int
@@ -170,7 +171,7 @@ class Writer:
         earlier: str,
         attempt: _Attempt,
     ) -> Iterator[Event]:
-        """Stream until the section is long enough; cut loops and extend short endings.
+        """Stream until the section is long enough; cut loops and noise, extend short endings.
 
         Returns the section's text as the generator's return value."""
         text = partial
@@ -198,6 +199,9 @@ class Writer:
                     if detector and detector.feed_words(new_words):
                         stop = "loop"
                         break
+                    if detector and ends_wordless(tally.text):
+                        stop = "noise"
+                        break
                     if tally.words >= budget.max_words:
                         stop = "too long"
                         break
@@ -208,12 +212,14 @@ class Writer:
                 stream.close()
             attempt.add(self.backend.last_usage)
             text = tally.text
-            if stop == "loop":
-                text = cut_at_sentence(text, loop_start(text, earlier))
+            if stop in ("loop", "noise"):
+                text = cut_at_sentence(text, min(loop_start(text, earlier), wordless_start(text)))
                 yield LoopCut(index, count_words(text))
                 if attempt.loop_cuts < self.settings.max_retries:
                     attempt.loop_cuts += 1
                     continue
+                if stop == "noise":
+                    break  # out of retries: the section ends where the noise began
                 watch_loops = False  # out of retries: a repetitive section beats a missing one
             if stop == "too long":
                 text = cut_at_sentence(text)

@@ -1,10 +1,11 @@
 """AgentWrite runs on the real embedded model, persisted in a real SQLite file."""
 
 from engine.backends.llama_cpp import LlamaCppBackend
+from engine.metrics import count_words
 from engine.schema import Plan, PlanSection, SamplingSettings, WriteSettings
 from engine.session import RunFinished, project_document, run_project
 from engine.store import Store
-from engine.writer import ContextTrimmed, SectionFinished
+from engine.writer import ContextTrimmed, LoopCut, SectionFinished
 
 INSTRUCTION = "Write a short story about a baker who finds a map inside a loaf of bread."
 
@@ -82,3 +83,21 @@ def test_a_section_that_fills_the_context_ends_instead_of_failing(model_path, db
         tiny.close()
     assert isinstance(events[-1], RunFinished)
     assert store.sections(project)[0].text.strip()
+
+
+def test_noise_in_a_section_is_cut_and_the_section_rewritten(backend, db_path):
+    """A section autosaved with full-width noise at its end (as the 135M model writes on some
+    Chinese prompts) goes on from the last sentence before the noise."""
+    store = Store(db_path)
+    plan = _plan(120)
+    project = store.create_project(
+        "noisy", INSTRUCTION, 120, settings=WriteSettings(sampling=SamplingSettings(seed=3))
+    )
+    store.save_plan(project, plan)
+    clean = "The baker found the map at dawn. It was folded inside a warm loaf. "
+    store.start_section(project, 0, clean + "ＨＨＩ＃＄％．ＨＨＨ０１２" * 20)
+    events = list(run_project(store, project, backend))
+    assert any(isinstance(e, LoopCut) for e in events)
+    text = store.sections(project)[0].text
+    assert text.startswith("The baker found the map at dawn.") and "Ｈ" not in text
+    assert count_words(text) > count_words(clean)
