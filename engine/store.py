@@ -6,6 +6,7 @@ a killed process loses at most that much text.
 """
 
 import json
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from engine.metrics import count_words
 from engine.schema import ModelSpec, Plan, WriteSettings
 
 AUTOSAVE_INTERVAL_S = 1.0
+WAL_SWITCH_ATTEMPTS = 40  # 50 ms apart
 
 Migration = Callable[[sqlite_utils.Database], None]
 MIGRATIONS: list[tuple[str, Migration]] = []
@@ -140,7 +142,7 @@ class Store:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite_utils.Database(path)
-            self.db.enable_wal()
+            self._enable_wal()
             self._migrate()
         except Exception as error:  # sqlite3.DatabaseError, PermissionError, …
             raise UserError(
@@ -148,11 +150,24 @@ class Store:
             ) from None
         self.path = path
 
+    def _enable_wal(self) -> None:
+        """Switch the file to WAL. When two processes switch a new file at once, SQLite answers
+        one of them "locked" at once instead of waiting its busy timeout, so ask again."""
+        for attempt in range(WAL_SWITCH_ATTEMPTS):
+            try:
+                self.db.enable_wal()
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or attempt == WAL_SWITCH_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05)
+
     def _migrate(self) -> None:
         """Apply the migrations this database lacks, one process at a time.
 
         BEGIN IMMEDIATE takes the write lock first, so a second process opening a new database
-        at the same moment waits (busy timeout) and then finds the migrations applied.
+        at the same moment waits (busy timeout) and then finds the migrations applied. All of
+        them commit together, so a migration must not commit itself (no `with db.conn:`).
         """
         if not self._pending_migrations():
             return
