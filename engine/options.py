@@ -9,7 +9,9 @@ from collections.abc import Callable
 import click
 
 
-def _stack(options: list[Callable]) -> Callable:
+def stack_options(options: list[Callable]) -> Callable:
+    """One decorator applying click options (or other such decorators) in the order listed."""
+
     def decorate(command: Callable) -> Callable:
         for option in reversed(options):
             command = option(command)
@@ -18,7 +20,7 @@ def _stack(options: list[Callable]) -> Callable:
     return decorate
 
 
-model_options = _stack(
+model_options = stack_options(
     [
         click.option(
             "--model",
@@ -48,7 +50,7 @@ threads_option = click.option(
     help="llama.cpp threads for a local GGUF (default: LONGWRITE_THREADS, else all cores but one).",
 )
 
-judge_options = _stack(
+judge_options = stack_options(
     [
         click.option(
             "--judge-gguf", type=click.Path(path_type=str), help="Judge quality with a local GGUF."

@@ -9,7 +9,7 @@ from collections import Counter, deque
 from engine.metrics import WORD_PATTERN, words_of
 
 LOOP_NGRAM = 8
-WORDLESS_CHARS = 160  # prose has a word (a table a figure) well within this many characters
+WORDLESS_CHARS = 160  # prose has a word, and a table a figure, well within this many characters
 _CONTENT = re.compile(WORD_PATTERN.pattern + r"|[0-9]+")
 
 

@@ -9,16 +9,7 @@ from tqdm import tqdm
 
 from engine.backends import open_backend
 from engine.errors import UserError
-from engine.options import judge_options, model_options, threads_option
-
-
-def with_options(options):
-    def decorate(command):
-        for option in reversed(options):
-            command = option(command)
-        return command
-
-    return decorate
+from engine.options import judge_options, model_options, stack_options, threads_option
 
 
 def progress_bar(total: int, unit: str):
@@ -272,19 +263,21 @@ def train() -> None:
     """Fine-tune models: SFT on prepared data, then DPO on preference pairs."""
 
 
-recipe_options = [
-    click.argument("recipe", type=click.Path(path_type=Path)),
-    click.option("--resume", is_flag=True, help="Continue from the last checkpoint."),
-    click.option(
-        "--deepspeed",
-        type=click.Path(path_type=str),
-        help="A DeepSpeed config JSON (e.g. training/recipes/gpu/zero3.json).",
-    ),
-]
+recipe_options = stack_options(
+    [
+        click.argument("recipe", type=click.Path(path_type=Path)),
+        click.option("--resume", is_flag=True, help="Continue from the last checkpoint."),
+        click.option(
+            "--deepspeed",
+            type=click.Path(path_type=str),
+            help="A DeepSpeed config JSON (e.g. training/recipes/gpu/zero3.json).",
+        ),
+    ]
+)
 
 
 @train.command()
-@with_options(recipe_options)
+@recipe_options
 def sft(recipe, resume, deepspeed):
     """Supervised fine-tuning with packing (TRL SFTTrainer) from a YAML recipe."""
     from training.recipe import SFTRecipe, load_recipe
@@ -296,7 +289,7 @@ def sft(recipe, resume, deepspeed):
 
 
 @train.command()
-@with_options(recipe_options)
+@recipe_options
 def dpo(recipe, resume, deepspeed):
     """Preference optimisation (TRL DPOTrainer) from a YAML recipe."""
     from training.dpo import run_dpo

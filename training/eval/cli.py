@@ -5,12 +5,11 @@ from pathlib import Path
 import click
 
 from engine.errors import UserError
-from engine.options import judge_options, model_options, threads_option
+from engine.options import judge_options, model_options, stack_options, threads_option
 
-
-def _generation_options(command):
-    """Options shared by the benchmark runners: input, mode, model, limit, output, resume."""
-    options = [
+# The benchmark runners' options: input, mode, model, limit, output, resume.
+_generation_options = stack_options(
+    [
         click.option(
             "--input",
             "input_path",
@@ -35,9 +34,7 @@ def _generation_options(command):
         ),
         click.option("--resume", is_flag=True, help="Continue the run in --out where it stopped."),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+)
 
 
 @click.group("eval")
