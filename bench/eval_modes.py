@@ -16,6 +16,7 @@ embedded model sometimes loops until the window is full, which costs minutes per
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from bench.common import BENCHMARKS, spread_sample
@@ -43,7 +44,11 @@ def sample_file(counts: list[int], max_words: int, out: Path) -> Path:
             chosen += spread_sample(group, count)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "sample.jsonl"
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in chosen), "utf-8")
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in chosen)
+    if not path.is_file() or path.read_text("utf-8") != text:  # a second process reads it now
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(text, "utf-8")
+        partial.replace(path)
     return path
 
 
