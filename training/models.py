@@ -43,6 +43,12 @@ def load_model(name: str, dtype: str = "auto", attn_implementation: str = "sdpa"
     from transformers import AutoModelForCausalLM
 
     location, extra = _gguf_location(name)
+    if (
+        "gguf_file" in extra
+    ):  # a plain float model, which save_pretrained writes without GGUF settings
+        from transformers import GgufConfig
+
+        extra["quantization_config"] = GgufConfig(dequantize=True)
     torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
     try:
         return AutoModelForCausalLM.from_pretrained(
