@@ -20,17 +20,10 @@ from training.gguf.export import QUANTIZATIONS, export_gguf, parse_quants
 
 
 def checkpoint_from_embedded(folder: Path) -> Path:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+    from training.models import load_model, load_tokenizer
 
-    gguf = embedded_model_path()
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(
-        gguf.parent,
-        gguf_file=gguf.name,
-        dtype=torch.float32,
-        quantization_config=GgufConfig(dequantize=True),
-    )
+    model = load_model("embedded", dtype="float32")
+    tokenizer = load_tokenizer("embedded")
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder

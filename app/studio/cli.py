@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from app.cli import db_option
 from engine.errors import UserError
 from engine.models import check_gguf_file
 from engine.options import judge_options, model_options
@@ -54,11 +55,7 @@ def _connect_judge(gguf: str | None, base_url: str | None, model_name: str | Non
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535))
-@click.option(
-    "--db",
-    type=click.Path(path_type=str),
-    help="Project database (default: in your user data directory).",
-)
+@db_option
 @model_options
 @click.option(
     "--models-dir",

@@ -7,7 +7,7 @@ import pytest
 from engine.errors import UserError
 from engine.metrics import count_words, length_score
 from training.eval.benchmark import bucket_of, load_rows
-from training.eval.judge import QualityScores
+from training.eval.judge import DIMENSIONS, QualityScores
 from training.eval.records import (
     Judgment,
     Prediction,
@@ -87,17 +87,7 @@ def _prediction(id_, required, words, language="en", type_="Story"):
 
 
 def _judgment(id_, mark):
-    marks = dict.fromkeys(
-        [
-            "relevance",
-            "accuracy",
-            "coherence",
-            "clarity",
-            "breadth_and_depth",
-            "reading_experience",
-        ],
-        mark,
-    )
+    marks = dict.fromkeys(DIMENSIONS, mark)
     return Judgment(id=id_, status="ok", scores=QualityScores(**marks), raw_outputs=["{}"])
 
 

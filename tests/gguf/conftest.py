@@ -4,8 +4,6 @@ from pathlib import Path
 
 import pytest
 
-from engine.models import embedded_model_path
-
 # The checkpoint's own template: SmolLM2's, with a system line of ours, so a GGUF that carried
 # any other template (or none) is caught.
 SYSTEM_LINE = "You are a careful writing assistant in longwrite studio."
@@ -65,17 +63,12 @@ def _training_row(tokenizer, prompt: str, reply: str) -> tuple[list[int], list[i
 def trained_checkpoint(tmp_path_factory) -> Path:
     """Embedded GGUF → transformers → a few SFT steps → save_pretrained."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    from training.models import load_model, load_tokenizer
 
     torch.manual_seed(0)
-    gguf = embedded_model_path()
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(
-        gguf.parent,
-        gguf_file=gguf.name,
-        dtype=torch.float32,
-        quantization_config=GgufConfig(dequantize=True),
-    )
+    tokenizer = load_tokenizer("embedded")
+    model = load_model("embedded", dtype="float32")
     original_line = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
     assert original_line in tokenizer.chat_template
     tokenizer.chat_template = tokenizer.chat_template.replace(original_line, SYSTEM_LINE)

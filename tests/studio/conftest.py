@@ -109,3 +109,15 @@ def browser():
 def screenshot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def open_project(page, url: str, name: str) -> None:
+    """Open the project `name` from the list and show its Write tab."""
+    page.goto(url)
+    page.locator("#project-list").get_by_text(name, exact=True).filter(visible=True).click()
+    page.wait_for_function(
+        "name => document.querySelector('#project-title').innerText.includes(name)",
+        arg=name,
+        timeout=30_000,
+    )
+    page.get_by_role("tab", name="Write").click()

@@ -10,7 +10,7 @@ import pytest
 from engine.metrics import words_of
 from engine.schema import Plan, PlanSection
 from engine.store import Store
-from tests.studio.conftest import StudioServer, screenshot
+from tests.studio.conftest import StudioServer, open_project, screenshot
 
 pytestmark = pytest.mark.slow
 
@@ -45,14 +45,7 @@ def test_four_sessions_write_four_projects_at_once(four_projects, browser):
     for name in BRIEFS:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
-        page.goto(four_projects.url)
-        page.locator("#project-list").get_by_text(name, exact=True).filter(visible=True).click()
-        page.wait_for_function(
-            "name => document.querySelector('#project-title').innerText.includes(name)",
-            arg=name,
-            timeout=30_000,
-        )
-        page.get_by_role("tab", name="Write").click()
+        open_project(page, four_projects.url, name)
         pages[name] = page
     for page in pages.values():
         page.click("#write")

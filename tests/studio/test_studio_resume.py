@@ -7,7 +7,7 @@ import pytest
 
 from engine.schema import Plan, PlanSection
 from engine.store import Store
-from tests.studio.conftest import StudioServer
+from tests.studio.conftest import StudioServer, open_project
 
 pytestmark = pytest.mark.slow
 
@@ -29,17 +29,6 @@ def wait_for_autosaved_words(db_path, name: str, words: int) -> None:
             return
         time.sleep(0.1)
     pytest.fail(f"no section of {name!r} had {words} words autosaved in time")
-
-
-def open_project(page, url: str, name: str) -> None:
-    page.goto(url)
-    page.locator("#project-list").get_by_text(name, exact=True).filter(visible=True).click()
-    page.wait_for_function(
-        "name => document.querySelector('#project-title').innerText.includes(name)",
-        arg=name,
-        timeout=30_000,
-    )
-    page.get_by_role("tab", name="Write").click()
 
 
 def test_resume_after_the_process_was_killed(browser, tmp_path):
