@@ -1,7 +1,6 @@
 """The `longwrite` command line."""
 
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -57,14 +56,40 @@ def cli() -> None:
 )
 @click.option("-o", "--output", type=click.Path(path_type=str), help="Write the plan JSON here.")
 @click.option("--seed", type=int)
+@click.option(
+    "--insert-after",
+    type=int,
+    help="Edit a saved project's plan instead: INSTRUCTION is the project's name, and a row is "
+    "inserted after row K (0 = first); needs --title, --main-point and --words.",
+)
+@click.option("--title", help="With --insert-after: the new row's title.")
+@click.option("--main-point", help="With --insert-after: what happens in the new row.")
+@db_option
 @model_options
 @threads_option
 def plan(
-    instruction, words, bible_file, output, seed, model_path, base_url, model_name, n_ctx, threads
+    instruction,
+    words,
+    bible_file,
+    output,
+    seed,
+    insert_after,
+    title,
+    main_point,
+    db,
+    model_path,
+    base_url,
+    model_name,
+    n_ctx,
+    threads,
 ):
     """Draft a plan (one row per section) as JSON you can edit and pass to `write --plan`.
 
-    INSTRUCTION may be "-" to read it from standard input."""
+    INSTRUCTION may be "-" to read it from standard input. With --insert-after, add a row to a
+    saved project's plan instead; `write --resume NAME` then writes only the new row."""
+    if insert_after is not None:
+        _insert_row(db, instruction, insert_after, title, main_point, words)
+        return
     from engine.backends import open_backend
     from engine.plan import draft_plan
 
@@ -79,6 +104,37 @@ def plan(
         click.echo(f"Plan with {len(drafted.sections)} sections written to {output}.", err=True)
     else:
         click.echo(text)
+
+
+def _insert_row(db, project_name, after, title, main_point, words):
+    """`plan NAME --insert-after K`: a new plan version with one more row."""
+    from pydantic import ValidationError
+
+    from engine.projects import insert_row
+    from engine.schema import PlanSection
+    from engine.store import Store
+
+    if not (title and main_point and words):
+        raise UsageProblem("--insert-after needs --title, --main-point and --words for the row.")
+    try:
+        row = PlanSection(title=title, main_point=main_point, words=words)
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise UsageProblem(f"The new row's {first['loc'][0]}: {first['msg']}.") from None
+    store = Store(db)
+    project = store.project(project_name)
+    current = store.plan(project)
+    if current is None:
+        raise UsageProblem(f"{project.name!r} has no plan yet; draft one with `longwrite write`.")
+    edited = insert_row(current, after, row)
+    store.save_plan(project, edited)
+    written = {s.section_id for s in store.sections(project)}
+    for i, section in enumerate(edited.sections, start=1):
+        mark = "written" if section.id in written else "to write"
+        click.echo(f"  {i:>2}. [{section.id}] {section.title} ({section.words} words, {mark})")
+    click.echo(
+        f"Inserted; `longwrite write --resume {project.name!r}` writes the new row.", err=True
+    )
 
 
 @cli.command()
@@ -203,31 +259,31 @@ def _new_project(
     threads,
 ):
     from engine.backends import open_spec
-    from engine.plan import check_request, draft_plan, load_plan_file, rescale
-    from engine.schema import Plan, PlanSection, SamplingSettings, WriteSettings
+    from engine.plan import draft_plan, load_plan_file, rescale
+    from engine.projects import check_brief, create_project, name_from_instruction, single_pass_plan
+    from engine.schema import SamplingSettings, WriteSettings
 
     bible = _read_text(bible_file)
     plan = load_plan_file(plan_file) if plan_file else None
     if plan is not None and words is None:
         words = plan.total_words
     words = _target_words(instruction, words)
-    check_request(instruction, words)
+    check_brief(instruction, bible, words)
     backend = open_spec(model, threads)
     settings = WriteSettings(
         mode=mode, sampling=SamplingSettings(seed=seed), fight_repetition=not no_repetition_guard
     )
-    name = store.unique_name(project_name or _name_from(instruction))
+    name = store.unique_name(project_name or name_from_instruction(instruction))
     plan_usage = None
     if plan is not None:
         plan = rescale(plan, words) if words != plan.total_words else plan
     elif mode == "single":
-        plan = Plan(sections=[PlanSection(title=name, main_point=instruction[:4000], words=words)])
+        plan = single_pass_plan(name, instruction, words)
     else:
         click.echo("Drafting the plan…", err=True)
         plan = draft_plan(backend, instruction, words, bible, seed)
         plan_usage = backend.last_usage
-    project = store.create_project(name, instruction, words, bible, settings, model)
-    store.save_plan(project, plan)
+    project = create_project(store, name, instruction, words, bible, settings, model, plan)
     for i, section in enumerate(plan.sections, start=1):
         click.echo(f"  {i:>2}. {section.title} ({section.words} words)", err=True)
     return project, backend, plan_usage
@@ -235,35 +291,30 @@ def _new_project(
 
 def _run_with_progress(store, project, backend, plan_usage):
     """Run the project with a progress bar on stderr; Ctrl-C stops it with everything saved."""
-    from engine.metrics import count_words
-    from engine.session import RunFinished, project_document, run_project
-    from engine.writer import LoopCut, SectionFinished, SectionProgress, SectionStarted
+    from engine.projects import Progress, finished_words
+    from engine.session import RunFinished, run_project
+    from engine.writer import LoopCut, SectionStarted
 
     plan = store.plan(project)
+    progress = Progress(plan.total_words, finished_words(store, project))
     bar = tqdm(
         total=plan.total_words,
         unit="word",
         file=sys.stderr,
         dynamic_ncols=True,
-        initial=count_words(project_document(store, project).body),
+        initial=progress.words,
         bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} words "
         "[{elapsed}<{remaining}{postfix}]",
     )
-    section_words, started = 0, time.perf_counter()
     events = run_project(store, project, backend, plan_usage)
     try:
         for event in events:
+            snapshot = progress.update(event)
+            if snapshot is not None:
+                bar.update(snapshot.words - bar.n)
+                bar.set_postfix_str(f"{snapshot.tokens_per_s:.0f} tok/s", refresh=False)
             if isinstance(event, SectionStarted):
                 bar.set_description(f"section {event.index + 1}/{event.count}")
-                section_words, started = 0, time.perf_counter()
-            elif isinstance(event, SectionProgress):
-                bar.update(event.words - section_words)
-                section_words = event.words
-                rate = event.output_tokens / max(time.perf_counter() - started, 1e-6)
-                bar.set_postfix_str(f"{rate:.0f} tok/s", refresh=False)
-            elif isinstance(event, SectionFinished):
-                bar.update(event.stats.words - section_words)
-                section_words = event.stats.words
             elif isinstance(event, LoopCut):
                 bar.write(
                     f"section {event.index + 1}: the model repeated itself; cut back to "
@@ -342,11 +393,6 @@ def _instruction_text(argument: str | None) -> str | None:
     if argument != "-":
         return argument
     return sys.stdin.read()
-
-
-def _name_from(instruction: str) -> str:
-    words = instruction.split()
-    return " ".join(words[:6])[:60] or "untitled"
 
 
 def _read_text(path: str | None) -> str:

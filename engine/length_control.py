@@ -24,6 +24,7 @@ class SectionBudget:
 
     target_words: int
     tokens_per_word: float
+    max_share: float = MAX_SHARE
 
     @property
     def min_words(self) -> int:
@@ -31,7 +32,7 @@ class SectionBudget:
 
     @property
     def max_words(self) -> int:
-        return math.ceil(self.target_words * MAX_SHARE) + 5
+        return math.ceil(self.target_words * self.max_share) + 5
 
     @property
     def max_tokens(self) -> int:

@@ -1,81 +1,233 @@
-"""Rewriting one section of a project: regenerate it from scratch, or extend it by some words.
+"""Revising one section: regenerate it, extend it, or rewrite it (or one passage of it) with an
+instruction such as "make it darker" or "cut to 300 words".
 
-Each rewrite is a new version of the section (the old ones stay in its history). A rewrite that
-is stopped before it ends is kept in the history, and the section's previous version stays
-current, so a later "resume" never mistakes a half-done rewrite for the place to go on from.
+Every revision is a new version of the section; the old ones stay in its history. Regenerate
+and extend become current as soon as they finish. A rewrite is a proposal: it is saved as a
+version but becomes current only when the writer accepts it after seeing the difference
+(`accept_version`). A revision stopped before it ends stays in the history and the previous
+version stays current, so a later resume never mistakes it for the place to go on from.
 """
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 
 from engine.backends.base import Backend
 from engine.errors import UserError
+from engine.length_control import SectionBudget
 from engine.metrics import count_words
+from engine.plan import words_from_instruction
 from engine.prompt_layout import Brief
-from engine.schema import Plan
-from engine.store import Autosave, Project, Store
+from engine.prompts import render
+from engine.schema import MAX_SECTION_WORDS, Plan
+from engine.store import Autosave, Project, Section, Store
 from engine.writer import Event, SectionFinished, SectionProgress, Writer
+
+EXACT_LENGTH_MAX_SHARE = 1.05  # "cut to 300 words" is cut at a sentence past 105 %
+MAX_INSTRUCTION_CHARS = 2_000
+
+
+@dataclass(frozen=True)
+class Passage:
+    """The characters [start, end) of a section's text that a rewrite replaces."""
+
+    start: int
+    end: int
+
+
+@dataclass
+class RevisionReady:
+    """A rewrite finished: `version_id` holds `after`, not yet current; `before` is current."""
+
+    section_id: str
+    version_id: int
+    before: str
+    after: str
 
 
 def regenerate_section(
-    store: Store, project: Project, backend: Backend, index: int
+    store: Store, project: Project, backend: Backend, section_id: str
 ) -> Iterator[Event]:
-    """Write section `index` again, conditioned on the current text of the sections before it."""
-    plan = _plan(store, project, index)
-    yield from _rewrite(store, project, backend, plan, index, partial="")
+    """Write the section again, conditioned on the current text of the sections before it."""
+    plan, index, written, _ = _context(store, project, section_id)
+    writer = _writer(project, plan, backend)
+    events = writer.write_section(written, index)
+    yield from _save_stream(store, project, section_id, events, make_current=True)
 
 
 def extend_section(
-    store: Store, project: Project, backend: Backend, index: int, extra_words: int
+    store: Store, project: Project, backend: Backend, section_id: str, extra_words: int
 ) -> Iterator[Event]:
-    """Continue section `index` from its current end for about `extra_words` more words."""
+    """Continue the section from its current end for about `extra_words` more words."""
     if extra_words <= 0:
         raise UserError("Extend by a positive number of words, e.g. 100.")
-    plan = _plan(store, project, index)
-    current = {s.idx: s for s in store.sections(project)}.get(index)
+    plan, index, written, current = _context(store, project, section_id)
     if current is None or not current.text.strip():
         raise UserError(f"Section {index + 1} has no text to extend; write it first.")
     rows = list(plan.sections)
-    target = min(count_words(current.text) + extra_words, 10_000)
+    target = min(count_words(current.text) + extra_words, MAX_SECTION_WORDS)
     rows[index] = rows[index].model_copy(update={"words": target})
-    yield from _rewrite(store, project, backend, Plan(sections=rows), index, current.text)
+    writer = _writer(project, Plan(sections=rows), backend)
+    events = writer.write_section(written, index, current.text)
+    yield from _save_stream(
+        store, project, section_id, events, make_current=True, start_text=current.text
+    )
 
 
-def _plan(store: Store, project: Project, index: int) -> Plan:
+def rewrite_section(
+    store: Store,
+    project: Project,
+    backend: Backend,
+    section_id: str,
+    instruction: str,
+    passage: Passage | None = None,
+) -> Iterator[Event | RevisionReady]:
+    """Stream a rewrite of the section (or of one passage of it) that follows `instruction`.
+
+    Ends with RevisionReady; the new version becomes current only through `accept_version`.
+    """
+    instruction = " ".join((instruction or "").split())
+    if not instruction:
+        raise UserError("Type what to change, e.g. 'make it darker' or 'cut to 300 words'.")
+    if len(instruction) > MAX_INSTRUCTION_CHARS:
+        raise UserError(f"Keep the instruction under {MAX_INSTRUCTION_CHARS:,} characters.")
+    plan, index, written, current = _context(store, project, section_id)
+    if current is None or not current.text.strip():
+        raise UserError(f"Section {index + 1} has no text to rewrite; write it first.")
+    source = current.text
+    part = source[passage.start : passage.end] if passage else source
+    words, exact = revision_target(instruction, count_words(part))
+    writer = _writer(project, plan, backend)
+    name = "revise_passage" if passage else "revise"
+    request = render(
+        writer.brief.language,
+        name,
+        index=index + 1,
+        title=plan.sections[index].title,
+        instruction=instruction,
+        passage=part,
+        words=words,
+    )
+    budget = SectionBudget(
+        words,
+        writer.tokens_per_word,
+        EXACT_LENGTH_MAX_SHARE if exact else SectionBudget.max_share,
+    )
+    events = writer.revise_section(written, index, source, request, budget)
+
+    def compose(new_part: str) -> str:
+        return _splice(source, passage, new_part) if passage else new_part
+
+    version_id, after = yield from _save_stream(
+        store, project, section_id, events, make_current=False, compose=compose
+    )
+    if after is not None:
+        yield RevisionReady(section_id, version_id, source, after)
+
+
+def accept_version(store: Store, project: Project, section_id: str, version_id: int) -> None:
+    """Make one of the section's versions (a proposal, or any older one) its current text."""
+    if version_id not in {v.version_id for v in store.section_history(project, section_id)}:
+        raise UserError("That version belongs to another section; choose again.")
+    store.restore_section(project, section_id, version_id)
+    store.touch_project(project)
+
+
+def revision_target(instruction: str, source_words: int) -> tuple[int, bool]:
+    """The length a revision aims at, and whether the instruction asked for it explicitly.
+
+    "cut to 300 words" or "扩写到800字" name the length; "shorten by half"/"twice as long" scale
+    the source; otherwise the revision keeps the source's length."""
+    named = words_from_instruction(instruction)
+    if named:
+        return min(named, MAX_SECTION_WORDS), True
+    lowered = instruction.lower()
+    if re.search(r"\bhalf\b|一半|减半", lowered):
+        return max(source_words // 2, 1), True
+    if re.search(r"\btwice\b|\bdouble\b|一倍|两倍", lowered):
+        return min(source_words * 2, MAX_SECTION_WORDS), True
+    return max(source_words, 1), False
+
+
+def find_passage(text: str, first_words: str, last_words: str = "") -> Passage:
+    """The passage of `text` that starts with `first_words` and ends with `last_words` (or the
+    first words alone, when `last_words` is empty). Matching ignores runs of whitespace."""
+    first, last = first_words.strip(), last_words.strip()
+    if not first:
+        raise UserError("Give the first few words of the passage to rewrite.")
+    start_match = re.search(_loose(first), text)
+    if start_match is None:
+        raise UserError(f"The section has no passage starting with {first[:40]!r}; copy its words.")
+    if not last:
+        return Passage(start_match.start(), start_match.end())
+    end_match = re.compile(_loose(last)).search(text, start_match.start())
+    if end_match is None:
+        raise UserError(f"No passage ends with {last[:40]!r} after its first words; check both.")
+    return Passage(start_match.start(), end_match.end())
+
+
+def _loose(words: str) -> str:
+    return r"\s+".join(re.escape(part) for part in words.split())
+
+
+def _splice(source: str, passage: Passage, new_part: str) -> str:
+    return source[: passage.start] + new_part.strip() + source[passage.end :]
+
+
+def _writer(project: Project, plan: Plan, backend: Backend) -> Writer:
+    return Writer(backend, Brief(project.instruction, plan, project.bible), project.settings)
+
+
+def _context(
+    store: Store, project: Project, section_id: str
+) -> tuple[Plan, int, list[str], Section | None]:
+    """The plan, the section's row, the texts before it and its current version."""
     plan = store.plan(project)
     if plan is None:
         raise UserError(f"Project {project.name!r} has no plan yet; draft or load one first.")
-    if not 0 <= index < len(plan.sections):
-        raise UserError(
-            f"The plan has {len(plan.sections)} sections; there is no section {index + 1}."
-        )
-    return plan
-
-
-def _rewrite(
-    store: Store, project: Project, backend: Backend, plan: Plan, index: int, partial: str
-) -> Iterator[Event]:
-    sections = {s.idx: s for s in store.sections(project)}
+    index = plan.position(section_id)
+    if index is None:
+        raise UserError("That section is no longer in the plan; choose another one.")
+    sections = {s.idx: s for s in store.sections(project, plan)}
     missing = [i + 1 for i in range(index) if i not in sections]
     if missing:
         raise UserError(f"Write section {missing[0]} first: a section follows the ones before it.")
-    written = [sections[i].text for i in range(index)]
-    previous = sections.get(index)
-    writer = Writer(backend, Brief(project.instruction, plan, project.bible), project.settings)
-    version_id = store.start_section(project, index, partial)
+    return plan, index, [sections[i].text for i in range(index)], sections.get(index)
+
+
+def _save_stream(
+    store: Store,
+    project: Project,
+    section_id: str,
+    events: Iterator[Event],
+    make_current: bool,
+    start_text: str = "",
+    compose: Callable[[str], str] = str,
+) -> Generator[Event, None, tuple[int, str | None]]:
+    """Autosave a streaming revision as a new version of the section; returns the version's id
+    and its final text (None when stopped before the end).
+
+    A regenerated or extended version is current from the start and stays so once finished; if
+    it is stopped, the previous version is made current again. A rewrite's version never becomes
+    current by itself. `compose` turns the streamed text into the section's text (a rewritten
+    passage is spliced into the section)."""
+    previous = next((s for s in store.sections(project) if s.section_id == section_id), None)
+    version_id = store.start_section(project, section_id, start_text, make_current)
     autosave = Autosave(store, version_id)
-    text, finished = partial, False
+    text, final = start_text, None
     try:
-        for event in writer.write_section(written, index, partial):
+        for event in events:
             if isinstance(event, SectionProgress):
-                text = event.text
+                text = compose(event.text)
                 autosave.update(text, event.output_tokens)
             elif isinstance(event, SectionFinished):
-                autosave.finish(event.text, event.stats.output_tokens)
-                finished = True
+                final = compose(event.text)
+                autosave.finish(final, event.stats.output_tokens)
             yield event
     finally:
-        if not finished:
+        if final is None:
             store.save_section(version_id, text, 0, done=False)
-            if previous is not None:
-                store.restore_section(project, index, previous.version_id)
+            if make_current and previous is not None:
+                store.restore_section(project, section_id, previous.version_id)
         store.touch_project(project)
+    return version_id, final

@@ -1,8 +1,9 @@
 """Pydantic models at the engine's boundaries: plans, settings, projects and run statistics."""
 
+import secrets
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 MAX_TOTAL_WORDS = 100_000
 MAX_SECTION_WORDS = 10_000
@@ -11,11 +12,22 @@ MAX_INSTRUCTION_CHARS = 20_000
 MAX_BIBLE_CHARS = 20_000
 
 Mode = Literal["agentwrite", "single"]
+SECTION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
+
+
+def new_section_id() -> str:
+    """A short random id; a plan row and every version of its text share it for good."""
+    return "s" + secrets.token_hex(4)
 
 
 class PlanSection(BaseModel):
-    """One row of a plan: what the section says and how long it should be."""
+    """One row of a plan: what the section says and how long it should be.
 
+    `id` ties the row to its written text: inserting, moving or deleting other rows never moves
+    text onto the wrong row. Rows without an id (a hand-written plan file) get a fresh one.
+    """
+
+    id: str = Field(default_factory=new_section_id, pattern=SECTION_ID_PATTERN)
     title: str = Field(min_length=1, max_length=200)
     main_point: str = Field(min_length=1, max_length=4_000)
     words: int = Field(ge=1, le=MAX_SECTION_WORDS)
@@ -35,9 +47,25 @@ class Plan(BaseModel):
 
     sections: list[PlanSection] = Field(min_length=1, max_length=MAX_SECTIONS)
 
+    @model_validator(mode="after")
+    def _unique_ids(self) -> "Plan":
+        ids = [section.id for section in self.sections]
+        if len(set(ids)) != len(ids):
+            duplicate = next(i for i in ids if ids.count(i) > 1)
+            raise ValueError(f"section id {duplicate!r} is used by two rows; ids must be unique")
+        return self
+
     @property
     def total_words(self) -> int:
         return sum(section.words for section in self.sections)
+
+    @property
+    def ids(self) -> list[str]:
+        return [section.id for section in self.sections]
+
+    def position(self, section_id: str) -> int | None:
+        """The 0-based row of the section with this id, or None if the plan has no such row."""
+        return next((i for i, s in enumerate(self.sections) if s.id == section_id), None)
 
 
 class SamplingSettings(BaseModel):

@@ -34,26 +34,41 @@ class RunFinished:
 def project_document(store: Store, project: Project) -> Document:
     """The project's current text as a Document (sections in plan order)."""
     plan = store.plan(project)
-    texts = {s.idx: s.text for s in store.sections(project)}
     headings = project.settings.section_headings and plan is not None and len(plan.sections) > 1
-    sections = []
-    for i in sorted(texts):
-        title = plan.sections[i].title if plan and i < len(plan.sections) else ""
-        sections.append((title if headings else "", texts[i]))
+    sections = [
+        (plan.sections[s.idx].title if headings else "", s.text) for s in store.sections(project)
+    ]
     return Document(project.name, sections)
 
 
-def resume_point(store: Store, project: Project) -> tuple[list[str], str, int | None]:
-    """Texts of the finished sections from the start, the partial text of the next one, and
-    the version id holding that partial text (None when the next section is not begun)."""
-    written: list[str] = []
-    for section in store.sections(project):
-        if section.idx != len(written):
-            break
-        if section.status != "done":
-            return written, section.text, section.version_id
-        written.append(section.text)
-    return written, "", None
+@dataclass
+class ResumePoint:
+    """Where a run picks up: the finished text of each plan row (None if it has none), and the
+    first unfinished row's autosaved partial text with the version holding it."""
+
+    texts: list[str | None]
+    partial: str = ""
+    partial_version_id: int | None = None
+
+    @property
+    def complete(self) -> bool:
+        return all(text is not None for text in self.texts)
+
+
+def resume_point(store: Store, project: Project, plan: Plan) -> ResumePoint:
+    current = {s.idx: s for s in store.sections(project, plan)}
+    point = ResumePoint([None] * len(plan.sections))
+    for index in range(len(plan.sections)):
+        section = current.get(index)
+        if section is not None and section.status == "done":
+            point.texts[index] = section.text
+        elif (
+            section is not None
+            and point.partial_version_id is None
+            and not any(text is None for text in point.texts[:index])
+        ):
+            point.partial, point.partial_version_id = section.text, section.version_id
+    return point
 
 
 def run_project(
@@ -63,20 +78,21 @@ def run_project(
     plan = store.plan(project)
     if plan is None:
         raise UserError(f"Project {project.name!r} has no plan yet; draft or load one first.")
-    written, partial, version_id = resume_point(store, project)
+    point = resume_point(store, project, plan)
+    version_id = point.partial_version_id
     writer = Writer(backend, Brief(project.instruction, plan, project.bible), project.settings)
     run_id = store.start_run(project)
     started = time.perf_counter()
     finished: list[SectionStats] = []
     trims = 0
     autosave: Autosave | None = None
-    current = partial
+    current = point.partial
     status = "stopped"
     try:
-        for event in writer.write(written, partial):
+        for event in writer.write(point.texts, point.partial):
             if isinstance(event, SectionStarted):
                 if version_id is None:
-                    version_id = store.start_section(project, event.index)
+                    version_id = store.start_section(project, plan.sections[event.index].id)
                 autosave = Autosave(store, version_id)
             elif isinstance(event, SectionProgress) and autosave:
                 current = event.text

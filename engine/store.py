@@ -18,7 +18,7 @@ import sqlite_utils
 
 from engine.errors import UserError
 from engine.metrics import count_words
-from engine.schema import ModelSpec, Plan, WriteSettings
+from engine.schema import ModelSpec, Plan, WriteSettings, new_section_id
 
 AUTOSAVE_INTERVAL_S = 1.0
 WAL_SWITCH_ATTEMPTS = 40  # 50 ms apart
@@ -92,6 +92,51 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+@migration
+def m002_section_ids(db: sqlite_utils.Database) -> None:
+    """Key written text by the plan row's stable id instead of its position.
+
+    Each project's positions get one id each; every plan version gets those ids by position
+    (text was stored by position until now, so position i of any version is section i), and
+    every section version and current-version pointer is re-keyed by them. Raw SQL only: the
+    migration runs inside the caller's transaction and must not commit.
+    """
+    db.execute("alter table section_versions add column section_id text")
+    db.execute(
+        "create table sections_by_id (project_id integer references projects(id), "
+        "section_id text, version_id integer references section_versions(id), "
+        "primary key (project_id, section_id))"
+    )
+    for (project_id,) in db.execute("select id from projects").fetchall():
+        plans = db.execute(
+            "select id, plan from plans where project_id = ?", [project_id]
+        ).fetchall()
+        rows = db.execute(
+            "select coalesce(max(idx) + 1, 0) from section_versions where project_id = ?",
+            [project_id],
+        ).fetchone()[0]
+        longest = max([len(json.loads(plan)["sections"]) for _, plan in plans] + [rows])
+        ids = [new_section_id() for _ in range(longest)]
+        for plan_id, plan in plans:
+            data = json.loads(plan)
+            for position, section in enumerate(data["sections"]):
+                section["id"] = ids[position]
+            db.execute("update plans set plan = ? where id = ?", [json.dumps(data), plan_id])
+        for position, section_id in enumerate(ids):
+            db.execute(
+                "update section_versions set section_id = ? where project_id = ? and idx = ?",
+                [section_id, project_id, position],
+            )
+            db.execute(
+                "insert into sections_by_id select project_id, ?, version_id from sections "
+                "where project_id = ? and idx = ?",
+                [section_id, project_id, position],
+            )
+    db.execute("drop table sections")
+    db.execute("alter table sections_by_id rename to sections")
+    db.execute("create index idx_section_versions_section on section_versions (section_id)")
+
+
 def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("longwrite")) / "longwrite.db"
 
@@ -116,9 +161,11 @@ class Project:
 
 @dataclass
 class Section:
-    """The current version of one section of a project."""
+    """One version of a section: `idx` is its row in the current plan (None when the row was
+    deleted from the plan), `section_id` the row's stable id."""
 
-    idx: int
+    section_id: str
+    idx: int | None
     version_id: int
     text: str
     status: str  # "writing" (partial, autosaved) or "done"
@@ -282,7 +329,7 @@ class Store:
             del row["id"]
             self.db["plans"].insert({**row, "project_id": copy.id})
         for section in self.sections(project):
-            version_id = self.start_section(copy, section.idx, section.text)
+            version_id = self.start_section(copy, section.section_id, section.text)
             self.save_section(
                 version_id, section.text, section.output_tokens, section.status == "done"
             )
@@ -304,26 +351,17 @@ class Store:
         return name
 
     def list_projects(self) -> list[ProjectSummary]:
-        rows = self.db.query(
-            """
-            select p.name, p.target_words, p.status, p.updated_at,
-                   group_concat(v.text, char(10)) as text
-            from projects p
-            left join sections s on s.project_id = p.id
-            left join section_versions v on v.id = s.version_id
-            group by p.id order by p.updated_at desc
-            """
-        )
-        return [
-            ProjectSummary(
-                r["name"],
-                count_words(r["text"] or ""),
-                r["target_words"],
-                r["status"],
-                r["updated_at"],
+        """Every project, last edited first, with the words of its current text."""
+        summaries = []
+        for row in self.db["projects"].rows_where(order_by="updated_at desc"):
+            project = self.project(row["name"])
+            words = sum(count_words(s.text) for s in self.sections(project))
+            summaries.append(
+                ProjectSummary(
+                    row["name"], words, row["target_words"], row["status"], row["updated_at"]
+                )
             )
-            for r in rows
-        ]
+        return summaries
 
     # plans
     def save_plan(self, project: Project, plan: Plan) -> int:
@@ -355,8 +393,11 @@ class Store:
         return [(row["version"], row["created_at"]) for row in rows]
 
     # sections
-    def start_section(self, project: Project, idx: int, text: str = "") -> int:
-        """Make a new version of section idx, current from now on; returns its id."""
+    def start_section(
+        self, project: Project, section_id: str, text: str = "", make_current: bool = True
+    ) -> int:
+        """Make a new version of the section (current from now on unless `make_current` is
+        False: a proposed rewrite); returns its id."""
         now = _now()
         with self.db.conn:
             version_id = (
@@ -364,7 +405,7 @@ class Store:
                 .insert(
                     {
                         "project_id": project.id,
-                        "idx": idx,
+                        "section_id": section_id,
                         "text": text,
                         "status": "writing",
                         "output_tokens": 0,
@@ -374,11 +415,15 @@ class Store:
                 )
                 .last_pk
             )
-            self.db["sections"].upsert(
-                {"project_id": project.id, "idx": idx, "version_id": version_id},
-                pk=("project_id", "idx"),
-            )
+            if make_current:
+                self._make_current(project, section_id, version_id)
         return version_id
+
+    def _make_current(self, project: Project, section_id: str, version_id: int) -> None:
+        self.db["sections"].upsert(
+            {"project_id": project.id, "section_id": section_id, "version_id": version_id},
+            pk=("project_id", "section_id"),
+        )
 
     def save_section(self, version_id: int, text: str, output_tokens: int, done: bool) -> None:
         self.db["section_versions"].update(
@@ -391,36 +436,48 @@ class Store:
             },
         )
 
-    def sections(self, project: Project) -> list[Section]:
+    def sections(self, project: Project, plan: Plan | None = None) -> list[Section]:
+        """The current version of each row of the plan that has text, in plan order.
+
+        Text whose row was deleted from the plan is left out (it comes back with a plan
+        version that has the row)."""
+        plan = plan if plan is not None else self.plan(project)
+        if plan is None:
+            return []
         rows = self.db.query(
             """
-            select s.idx, v.id, v.text, v.status, v.output_tokens from sections s
-            join section_versions v on v.id = s.version_id
-            where s.project_id = ? order by s.idx
+            select s.section_id, v.id, v.text, v.status, v.output_tokens from sections s
+            join section_versions v on v.id = s.version_id where s.project_id = ?
             """,
             [project.id],
         )
+        current = {r["section_id"]: r for r in rows}
         return [
-            Section(r["idx"], r["id"], r["text"], r["status"], r["output_tokens"]) for r in rows
+            _section(current[section_id], position)
+            for position, section_id in enumerate(plan.ids)
+            if section_id in current
         ]
 
-    def section_history(self, project: Project, idx: int) -> list[Section]:
+    def section_history(self, project: Project, section_id: str) -> list[Section]:
+        """Every version of the section, oldest first."""
+        plan = self.plan(project)
+        position = plan.position(section_id) if plan else None
         rows = self.db["section_versions"].rows_where(
-            "project_id = ? and idx = ?", [project.id, idx], order_by="id"
+            "project_id = ? and section_id = ?", [project.id, section_id], order_by="id"
         )
-        return [
-            Section(r["idx"], r["id"], r["text"], r["status"], r["output_tokens"]) for r in rows
-        ]
+        return [_section(row, position) for row in rows]
 
-    def restore_section(self, project: Project, idx: int, version_id: int) -> None:
-        self.db["sections"].upsert(
-            {"project_id": project.id, "idx": idx, "version_id": version_id},
-            pk=("project_id", "idx"),
-        )
+    def restore_section(self, project: Project, section_id: str, version_id: int) -> None:
+        self._make_current(project, section_id, version_id)
 
     def drop_sections_from(self, project: Project, idx: int) -> None:
-        """Forget which versions are current from section idx on (their history stays)."""
-        self.db.execute("delete from sections where project_id = ? and idx >= ?", [project.id, idx])
+        """Forget which versions are current from plan row idx on (their history stays)."""
+        plan = self.plan(project)
+        for section_id in plan.ids[idx:] if plan else []:
+            self.db.execute(
+                "delete from sections where project_id = ? and section_id = ?",
+                [project.id, section_id],
+            )
 
     # runs
     def start_run(self, project: Project) -> int:
@@ -439,6 +496,17 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _section(row: dict, position: int | None) -> Section:
+    return Section(
+        row["section_id"],
+        position,
+        row["id"],
+        row["text"],
+        row["status"],
+        row["output_tokens"],
+    )
 
 
 class Autosave:

@@ -97,17 +97,49 @@ class Writer:
         self._section_tokens: dict[int, int] = {}
 
     # -- the whole plan -------------------------------------------------------------------
-    def write(self, written: list[str] | None = None, partial: str = "") -> Iterator[Event]:
-        """Write every section after those already `written`, continuing a `partial` one."""
-        texts = list(written or [])
-        for index in range(len(texts), len(self.brief.plan.sections)):
+    def write(self, texts: list[str | None] | None = None, partial: str = "") -> Iterator[Event]:
+        """Write every section of the plan that has no text yet, in plan order.
+
+        `texts` holds the finished text of each row (None where there is none: a row inserted
+        between written sections, or the rows after a stop); `partial` continues the first
+        section to write. Each section sees the finished texts of every row before it.
+        """
+        count = len(self.brief.plan.sections)
+        texts = list(texts or [])[:count]
+        texts += [None] * (count - len(texts))
+        for index in range(count):
+            if texts[index] is not None:
+                continue
             for event in self.write_section(texts, index, partial):
                 if isinstance(event, SectionFinished):
-                    texts.append(event.text)
+                    texts[index] = event.text
                 yield event
             partial = ""
 
     # -- one section ----------------------------------------------------------------------
+    def revise_section(
+        self, written: list[str], index: int, source: str, request: str, budget: SectionBudget
+    ) -> Iterator[Event]:
+        """Stream a new version of section `index` from its `source` text and a rendered revision
+        `request`; `written` holds the texts of the sections before it.
+
+        The prompt is the section's own writing prompt plus the source as the model's reply and
+        the request as the next turn, so llama.cpp reuses the prefix it already holds. The
+        no-repeat rule covers only the new reply: a revision keeps many of its source's words.
+        """
+        yield SectionStarted(index, len(self.brief.plan.sections), budget.target_words)
+        messages = self._messages(written[:index], index, budget)
+        messages += [
+            {"role": "assistant", "content": source},
+            {"role": "user", "content": request},
+        ]
+        earlier = "\n\n".join(written[max(0, index - 2) : index])
+        attempt = _Attempt()
+        text = yield from self._stream_section(
+            messages, budget, index, "", earlier, attempt, revising=True
+        )
+        yield self._finish(index, text, budget.target_words, attempt)
+
     def write_section(self, written: list[str], index: int, partial: str = "") -> Iterator[Event]:
         """Write section `index` after the texts of sections 0..index-1 (`written`)."""
         if self.settings.mode == "single":
@@ -170,6 +202,7 @@ class Writer:
         partial: str,
         earlier: str,
         attempt: _Attempt,
+        revising: bool = False,
     ) -> Iterator[Event]:
         """Stream until the section is long enough; cut loops and noise, extend short endings.
 
@@ -182,7 +215,9 @@ class Writer:
                 break  # the context is full: end the section here rather than fail
             tally = WordTally(text)
             detector = LoopDetector(earlier + "\n\n" + text) if watch_loops else None
-            request = self._request(messages, text, budget, tally, index, attempt.loop_cuts)
+            request = self._request(
+                messages, text, budget, tally, index, attempt.loop_cuts, revising
+            )
             stop = "end"
             stream = self.backend.stream(request)
             try:
@@ -249,6 +284,7 @@ class Writer:
         tally: WordTally,
         index: int,
         round_: int,
+        revising: bool = False,
     ) -> ChatRequest:
         written = count_words(text)
         remaining_words = max(budget.min_words - written, 0)
@@ -263,6 +299,7 @@ class Writer:
                 sampling=self._sampling(index, round_),
                 keep_going=lambda: tally.words < budget.min_words,
                 no_repeat_ngram=NO_REPEAT_TOKENS if self.settings.fight_repetition else 0,
+                no_repeat_reply_only=revising,
             )
         if text:  # a server cannot continue a reply: ask for the rest in a new turn
             more = max(budget.target_words - count_words(text), 20)
@@ -280,6 +317,7 @@ class Writer:
             sampling=self._sampling(index, round_),
             min_tokens=math.ceil(remaining_words * self.tokens_per_word),
             no_repeat_ngram=NO_REPEAT_TOKENS if self.settings.fight_repetition else 0,
+            no_repeat_reply_only=revising,
         )
 
     def _finish(self, index: int, text: str, target: int, attempt: _Attempt) -> SectionFinished:

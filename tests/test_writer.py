@@ -95,7 +95,7 @@ def test_noise_in_a_section_is_cut_and_the_section_rewritten(backend, db_path):
     )
     store.save_plan(project, plan)
     clean = "The baker found the map at dawn. It was folded inside a warm loaf. "
-    store.start_section(project, 0, clean + "ＨＨＩ＃＄％．ＨＨＨ０１２" * 20)
+    store.start_section(project, plan.sections[0].id, clean + "ＨＨＩ＃＄％．ＨＨＨ０１２" * 20)
     events = list(run_project(store, project, backend))
     assert any(isinstance(e, LoopCut) for e in events)
     text = store.sections(project)[0].text

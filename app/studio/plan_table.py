@@ -1,21 +1,37 @@
-"""The plan editor's table: rows of [title, main point, words, locked] <-> engine Plan."""
+"""The plan editor's table: rows of [title, main point, words, locked] <-> engine Plan.
+
+The table shows no ids; a list of section ids travels beside the rows (one per row, in a
+gr.State), and every row operation moves both together, so a row keeps its written text
+whatever is inserted, moved or deleted around it.
+"""
 
 from pydantic import ValidationError
 
 from engine.errors import UserError
-from engine.schema import MAX_SECTION_WORDS, MAX_SECTIONS, Plan, PlanSection
+from engine.schema import MAX_SECTION_WORDS, MAX_SECTIONS, Plan, PlanSection, new_section_id
 
 HEADERS = ["Title", "Main point", "Words", "Locked"]
 DATATYPES = ["str", "str", "number", "bool"]
 NEW_ROW = ["New section", "What happens in this section.", 300, False]
 
 Rows = list[list]
+Ids = list[str]
 
 
 def plan_rows(plan: Plan | None) -> Rows:
     if plan is None:
         return []
     return [[s.title, s.main_point, s.words, s.locked] for s in plan.sections]
+
+
+def plan_ids(plan: Plan | None) -> Ids:
+    return plan.ids if plan is not None else []
+
+
+def row_ids(rows: Rows, ids: Ids | None) -> Ids:
+    """One id per row: the known ones in order, fresh ones for rows the table added."""
+    ids = list(ids or [])[: len(rows)]
+    return ids + [new_section_id() for _ in range(len(rows) - len(ids))]
 
 
 def _words(value: object, row: int) -> int:
@@ -34,17 +50,23 @@ def _locked(value: object) -> bool:
     return bool(value)
 
 
-def rows_plan(rows: Rows) -> Plan:
-    """The plan the table shows, or a UserError naming the first bad row."""
-    rows = [row for row in rows if any(str(cell).strip() for cell in row[:3])]
-    if not rows:
+def rows_plan(rows: Rows, ids: Ids | None = None) -> Plan:
+    """The plan the table shows (rows keep the ids beside them), or a UserError naming the
+    first bad row."""
+    pairs = [
+        (row, section_id)
+        for row, section_id in zip(rows, row_ids(rows, ids), strict=True)
+        if any(str(cell).strip() for cell in row[:3])
+    ]
+    if not pairs:
         raise UserError("The plan is empty: add a row, or draft a plan.")
     sections = []
-    for number, row in enumerate(rows, start=1):
+    for number, (row, section_id) in enumerate(pairs, start=1):
         title, point, words, locked = (list(row) + [None] * 4)[:4]
         try:
             sections.append(
                 PlanSection(
+                    id=section_id,
                     title=str(title or ""),
                     main_point=str(point or ""),
                     words=_words(words, number),
@@ -78,29 +100,36 @@ def _row_index(rows: Rows, row: int | None) -> int:
     return int(row) - 1
 
 
-def add_row(rows: Rows, after: int | None) -> Rows:
+def add_row(rows: Rows, ids: Ids, after: int | None) -> tuple[Rows, Ids]:
     """A new row after row `after` (1-based), or at the end."""
+    ids = row_ids(rows, ids)
     position = len(rows) if not after or not 1 <= int(after) <= len(rows) else int(after)
-    return [*rows[:position], list(NEW_ROW), *rows[position:]]
+    return (
+        [*rows[:position], list(NEW_ROW), *rows[position:]],
+        [*ids[:position], new_section_id(), *ids[position:]],
+    )
 
 
-def delete_row(rows: Rows, row: int | None) -> Rows:
+def delete_row(rows: Rows, ids: Ids, row: int | None) -> tuple[Rows, Ids]:
     i = _row_index(rows, row)
-    return rows[:i] + rows[i + 1 :]
+    ids = row_ids(rows, ids)
+    return rows[:i] + rows[i + 1 :], ids[:i] + ids[i + 1 :]
 
 
-def move_row(rows: Rows, row: int | None, step: int) -> Rows:
+def move_row(rows: Rows, ids: Ids, row: int | None, step: int) -> tuple[Rows, Ids]:
     i = _row_index(rows, row)
     j = i + step
+    ids = row_ids(rows, ids)
     if not 0 <= j < len(rows):
-        return rows
+        return rows, ids
     rows = [list(r) for r in rows]
     rows[i], rows[j] = rows[j], rows[i]
-    return rows
+    ids[i], ids[j] = ids[j], ids[i]
+    return rows, ids
 
 
-def toggle_lock(rows: Rows, row: int | None) -> Rows:
+def toggle_lock(rows: Rows, ids: Ids, row: int | None) -> tuple[Rows, Ids]:
     i = _row_index(rows, row)
     rows = [list(r) for r in rows]
     rows[i][3] = not _locked(rows[i][3])
-    return rows
+    return rows, row_ids(rows, ids)

@@ -17,7 +17,9 @@ class ChatRequest:
     `keep_going` is asked before each token; while it returns True the backend must not end the
     reply (end-of-turn tokens are banned), which is how short sections are extended.
     `no_repeat_ngram` > 0 forbids repeating any token sequence of that length already in the
-    context (local backends; servers rely on their repetition penalties).
+    context (local backends; servers rely on their repetition penalties); with
+    `no_repeat_reply_only` it covers only the reply (a revision keeps many of its source's
+    sentences, and the source is in the prompt).
     """
 
     messages: list[dict[str, str]]
@@ -29,6 +31,7 @@ class ChatRequest:
     keep_going: Callable[[], bool] | None = None
     min_tokens: int = 0
     no_repeat_ngram: int = 0
+    no_repeat_reply_only: bool = False
 
 
 @dataclass

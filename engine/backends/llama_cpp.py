@@ -146,7 +146,9 @@ class LlamaCppBackend:
 
             processors = []
             if request.no_repeat_ngram and not constrained:
-                processors.append(NoRepeatNgram(request.no_repeat_ngram))
+                # the prompt without the prefill: a continued reply stays covered
+                skip = len(self.tokens(request.messages, "")) if request.no_repeat_reply_only else 0
+                processors.append(NoRepeatNgram(request.no_repeat_ngram, skip))
             processors.append(guard)  # last, so its end-of-reply decisions stand
             sampling = request.sampling
             chunks = self.llm.create_completion(

@@ -14,12 +14,15 @@ import numpy as np
 class NoRepeatNgram:
     """Callable for llama-cpp-python's LogitsProcessorList; one instance per request."""
 
-    def __init__(self, n: int):
+    def __init__(self, n: int, skip: int = 0):
+        """`skip` leading prompt tokens are exempt: a revision may reuse its source's wording."""
         self.n = n
+        self.skip = skip
         self.followers: dict[tuple[int, ...], set[int]] = defaultdict(set)
         self.tokens: list[int] = []
 
     def __call__(self, input_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        input_ids = input_ids[self.skip :]
         seen = len(self.tokens)
         if len(input_ids) < seen or input_ids[seen - 1 : seen].tolist() != self.tokens[-1:]:
             self.followers.clear()

@@ -1,0 +1,185 @@
+"""The project service: what the command line and the studio both do with a project.
+
+Creating a project, the one-row plan of single-pass mode, checking a brief, editing plan rows,
+exporting every format and following a run's progress live here once, so the two faces cannot
+drift apart.
+"""
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.errors import UserError
+from engine.export import FORMATS, export_document
+from engine.metrics import count_words
+from engine.plan import check_request
+from engine.schema import (
+    MAX_BIBLE_CHARS,
+    MAX_SECTIONS,
+    ModelSpec,
+    Plan,
+    PlanSection,
+    WriteSettings,
+)
+from engine.session import RunFinished, project_document
+from engine.store import Project, Store
+from engine.writer import SectionFinished, SectionProgress, SectionStarted
+
+
+def create_project(
+    store: Store,
+    name: str,
+    instruction: str,
+    target_words: int,
+    bible: str = "",
+    settings: WriteSettings | None = None,
+    model: ModelSpec | None = None,
+    plan: Plan | None = None,
+) -> Project:
+    """A new project with its brief checked and, when given, its first plan saved."""
+    check_bible(bible)
+    if target_words <= 0:
+        raise UserError("Total words must be a positive number, e.g. 2000.")
+    project = store.create_project(name, instruction, target_words, bible, settings, model)
+    if plan is not None:
+        store.save_plan(project, plan)
+    return project
+
+
+def check_bible(bible: str) -> None:
+    if len(bible or "") > MAX_BIBLE_CHARS:
+        raise UserError(
+            f"The story bible is {len(bible):,} characters; keep it under {MAX_BIBLE_CHARS:,}."
+        )
+
+
+def check_brief(instruction: str, bible: str, target_words: int) -> None:
+    """Everything a brief needs before a plan can be drafted or a piece written from it."""
+    check_bible(bible)
+    check_request(instruction, target_words)
+
+
+def name_from_instruction(instruction: str) -> str:
+    """A project name from an instruction's first words."""
+    words = instruction.split()
+    return " ".join(words[:6])[:60] or "untitled"
+
+
+def single_pass_plan(title: str, instruction: str, target_words: int) -> Plan:
+    """Single-pass mode's plan: one row asking for the whole piece."""
+    point = (instruction.strip() or title)[:4000]
+    return Plan(sections=[PlanSection(title=title[:200], main_point=point, words=target_words)])
+
+
+def insert_row(plan: Plan, after: int, row: PlanSection) -> Plan:
+    """The plan with `row` inserted after row `after` (1-based; 0 puts it first)."""
+    if not 0 <= after <= len(plan.sections):
+        raise UserError(f"The plan has {len(plan.sections)} rows; insert after 0 to that number.")
+    if len(plan.sections) >= MAX_SECTIONS:
+        raise UserError(f"A plan has at most {MAX_SECTIONS} sections; delete a row first.")
+    sections = list(plan.sections)
+    sections.insert(after, row)
+    return Plan(sections=sections)
+
+
+def continue_from(store: Store, project: Project, index: int) -> None:
+    """Make the sections from plan row `index` (0-based) on unwritten, so the next run writes
+    them again after the ones before; their versions stay in each section's history."""
+    plan = store.plan(project)
+    if plan is None or not 0 <= index < len(plan.sections):
+        count = len(plan.sections) if plan else 0
+        raise UserError(f"Choose a section between 1 and {count} to continue from.")
+    store.drop_sections_from(project, index)
+    store.touch_project(project)
+
+
+def export_stem(name: str) -> str:
+    """A file name stem from a project name: letters, digits, CJK, '-' and '_' only."""
+    stem = re.sub(r"[^\w\- ]+", "", name).strip().replace(" ", "_")
+    return stem[:80] or "document"
+
+
+def export_files(
+    store: Store, project: Project, folder: Path, formats: tuple[str, ...] = FORMATS
+) -> dict[str, Path]:
+    """Write the project's current text in each format into `folder`; {} when nothing is written."""
+    document = project_document(store, project)
+    if not document.body.strip():
+        return {}
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {fmt: folder / f"{export_stem(project.name)}.{fmt}" for fmt in formats}
+    for fmt, path in paths.items():
+        export_document(document, fmt, path)
+    return paths
+
+
+@dataclass
+class ProgressSnapshot:
+    section: int  # 1-based
+    count: int
+    words: int
+    target: int
+    tokens_per_s: float
+    eta_s: float | None
+
+
+@dataclass
+class Progress:
+    """Words written, speed and time left of a run, followed from the writer's events.
+
+    `done_words` holds the words of each finished row (by plan position) before the run; a row
+    being rewritten counts with its new text only."""
+
+    target: int
+    done_words: dict[int, int] = field(default_factory=dict)
+    count: int = 1
+    _section: int = 0
+    _section_words: int = 0
+    _section_started: float = field(default_factory=time.perf_counter)
+    _run_started: float = field(default_factory=time.perf_counter)
+    _run_words: int = 0
+    _tokens_per_s: float = 0.0
+
+    def update(self, event: object) -> ProgressSnapshot | None:
+        """Take one event; a snapshot when it changed what the progress shows."""
+        if isinstance(event, SectionStarted):
+            self._section, self.count = event.index, event.count
+            self._section_words, self._section_started = 0, time.perf_counter()
+            self.done_words.pop(event.index, None)
+            return self.snapshot()
+        if isinstance(event, SectionProgress):
+            self._section_words = event.words
+            elapsed = max(time.perf_counter() - self._section_started, 1e-6)
+            self._tokens_per_s = event.output_tokens / elapsed
+            return self.snapshot()
+        if isinstance(event, SectionFinished):
+            self.done_words[event.index] = event.stats.words
+            self._run_words += event.stats.words
+            self._section_words = 0
+            return self.snapshot()
+        if isinstance(event, RunFinished):
+            return self.snapshot()
+        return None
+
+    @property
+    def words(self) -> int:
+        return sum(self.done_words.values()) + self._section_words
+
+    def snapshot(self) -> ProgressSnapshot:
+        elapsed = max(time.perf_counter() - self._run_started, 1e-6)
+        rate = (self._run_words + self._section_words) / elapsed
+        left = max(self.target - self.words, 0)
+        return ProgressSnapshot(
+            self._section + 1,
+            self.count,
+            self.words,
+            self.target,
+            self._tokens_per_s,
+            left / rate if rate > 0 else None,
+        )
+
+
+def finished_words(store: Store, project: Project) -> dict[int, int]:
+    """Words of each finished section by plan position (what a Progress starts from)."""
+    return {s.idx: count_words(s.text) for s in store.sections(project) if s.status == "done"}
