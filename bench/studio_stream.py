@@ -1,11 +1,12 @@
 """Streaming cost of the studio: a 20,000-word piece streamed into Chromium at a fixed rate.
 
-A replay backend (this benchmark only) streams a stored text, one word per token, at a fixed
-rate through the real writer, store and studio; Chromium shows it. Prints JSON with how far
-the page lags the engine (when each section's last word left the engine vs when the page shows
-the finished section) and the studio process's CPU time per streamed token at the start and at
-the end of the piece. The stored text is the prose of Python's own reference topics
-(pydoc_data.topics, part of every CPython), so the benchmark needs no download.
+A replay backend (the test suite's fake backend over a stored text) streams a stored text, one
+word per token, at a fixed rate through the real writer, store and studio; Chromium shows it.
+Prints JSON with how far the page lags the engine (when each section's last word left the
+engine vs when the page shows the finished section) and the studio process's CPU time per
+streamed token at the start and at the end of the piece. The stored text is the prose of
+Python's own reference topics (pydoc_data.topics, part of every CPython), so the benchmark
+needs no download.
 
     python -m bench.studio_stream [--words 20000] [--sections 20] [--rate 200]
 """
@@ -20,10 +21,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from engine.backends.base import ChatRequest, Usage
+from engine.backends.base import ChatRequest
 from engine.metrics import count_words
-from engine.models import ModelInfo
 from engine.schema import Plan, PlanSection, WriteSettings
+from tests.fake_backend import FakeBackend
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = [
@@ -53,71 +54,44 @@ def stored_text(words: int) -> str:
     return "\n\n".join(paragraphs)
 
 
-class ReplayBackend:
-    """Streams a stored text from where the last request stopped, `rate` words per second."""
-
-    supports_prefill = True
+class ReplayBackend(FakeBackend):
+    """The test suite's fake backend replaying a stored text: each request continues from where
+    the last one stopped, `rate` words per second; the CPU time is logged every
+    CPU_SAMPLE_EVERY tokens and at the end of each stream."""
 
     def __init__(self, text: str, rate: float, log_path: Path):
-        self.chunks = [piece for piece in _word_chunks(text)]
+        self.words = FakeBackend._chunks(text)
         self.position = 0
-        self.rate = rate
-        self.info = ModelInfo("replay", 10_000_000, "none", "replay", None)
-        self.last_usage = Usage()
         self.log = log_path.open("w")
-        self.tokens = 0
+        super().__init__(self._rest, context_length=10_000_000, rate=rate, name="replay")
+
+    def _rest(self, request: ChatRequest) -> str:
+        return "".join(self.words[self.position :]).lstrip(" ")
+
+    def on_token(self, count: int) -> None:
+        self.position += 1
+        if self.position % CPU_SAMPLE_EVERY == 0:
+            self._log("cpu", cpu=time.process_time())
 
     def stream(self, request: ChatRequest) -> Iterator[str]:
-        usage = Usage(prompt_tokens_sent=1, prompt_tokens_evaluated=1)
-        self.last_usage = usage
-        started = time.perf_counter()
         try:
-            for _ in range(request.max_tokens):
-                if self.position >= len(self.chunks):
-                    break
-                wait = started + (usage.output_tokens + 1) / self.rate - time.perf_counter()
-                if wait > 0:
-                    time.sleep(wait)
-                chunk = self.chunks[self.position]
-                self.position += 1
-                usage.output_tokens += 1
-                self.tokens += 1
-                if self.tokens % CPU_SAMPLE_EVERY == 0:
-                    self._log("cpu", cpu=time.process_time())
-                yield chunk
+            yield from super().stream(request)
         finally:
-            usage.decode_s = time.perf_counter() - started
             self._log("stream_end")
 
     def _log(self, kind: str, **fields) -> None:
-        entry = {"kind": kind, "t": time.time(), "tokens": self.tokens, **fields}
+        entry = {"kind": kind, "t": time.time(), "tokens": self.position, **fields}
         self.log.write(json.dumps(entry) + "\n")
         self.log.flush()
-
-    def count_tokens(self, messages: list[dict[str, str]], prefill: str = "") -> int:
-        return sum(len(m["content"].split()) for m in messages) + len(prefill.split())
-
-    def count_text_tokens(self, text: str) -> int:
-        return len(text.split())
 
     def close(self) -> None:
         self.log.close()
 
 
-def _word_chunks(text: str) -> Iterator[str]:
-    """The text as chunks of one word each, with the whitespace before it."""
-    start = 0
-    for index in range(1, len(text)):
-        if text[index].isspace() and not text[index - 1].isspace():
-            yield text[start:index]
-            start = index
-    yield text[start:]
-
-
 def serve(args) -> None:
     """The studio process: the real studio with the replay backend as its model."""
-    from app.studio.handlers import Studio
     from app.studio.model_host import ModelHost
+    from app.studio.state import Studio
     from app.studio.ui import CSS, build
 
     backend = ReplayBackend(stored_text(args.words), args.rate, Path(args.log))

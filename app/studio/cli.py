@@ -44,7 +44,7 @@ def _port_is_free(host: str, port: int) -> bool:
 
 def _connect_judge(gguf: str | None, base_url: str | None, model_name: str | None) -> None:
     """Let the Score action ask an LLM judge for the six quality marks."""
-    from app.studio.score import connect_judge
+    from app.studio.length_score import connect_judge
     from training.eval.judge import Judge
 
     if gguf:
@@ -81,8 +81,8 @@ def studio(
     judge_model,
 ):
     """Open the studio: projects, plan editor, streaming writer and exports in the browser."""
-    from app.studio.handlers import Studio
     from app.studio.model_host import ModelHost
+    from app.studio.state import Studio
     from app.studio.ui import CSS, build
     from engine.schema import ModelSpec
     from engine.store import default_db_path

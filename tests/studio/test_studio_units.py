@@ -14,27 +14,35 @@ from tests.conftest import run_cli
 ROWS = [["Start", "The fox wakes.", 40, False], ["End", "The fox sleeps.", 40, True]]
 
 
-def test_plan_rows_round_trip_and_row_operations():
-    plan = rows_plan(ROWS)
+def test_plan_rows_round_trip_and_row_operations_keep_ids_with_rows():
+    plan = rows_plan(ROWS, ["a1", "b2"])
     assert [s.title for s in plan.sections] == ["Start", "End"] and plan.sections[1].locked
-    rows = add_row(ROWS, 1)
+    assert plan.ids == ["a1", "b2"]
+    rows, ids = add_row(ROWS, ["a1", "b2"], 1)
     assert [r[0] for r in rows] == ["Start", "New section", "End"]
-    assert [r[0] for r in delete_row(rows, 2)] == ["Start", "End"]
-    assert [r[0] for r in move_row(ROWS, 2, -1)] == ["End", "Start"]
-    assert toggle_lock(ROWS, 1)[0][3] is True
+    assert ids[0] == "a1" and ids[2] == "b2" and ids[1] not in ("a1", "b2")
+    rows, ids = delete_row(rows, ids, 2)
+    assert ([r[0] for r in rows], ids) == (["Start", "End"], ["a1", "b2"])
+    rows, ids = move_row(ROWS, ["a1", "b2"], 2, -1)
+    assert ([r[0] for r in rows], ids) == (["End", "Start"], ["b2", "a1"])
+    assert toggle_lock(ROWS, ["a1", "b2"], 1)[0][0][3] is True
+    # a row the table itself added (no id yet) gets a fresh one; known rows keep theirs
+    grown = rows_plan([*ROWS, ["Coda", "The fox dreams.", 10, False]], ["a1", "b2"])
+    assert grown.ids[:2] == ["a1", "b2"] and len(set(grown.ids)) == 3
     with pytest.raises(UserError, match="Row 1: the word count 'many' is not a number"):
         rows_plan([["Start", "x", "many", False]])
     with pytest.raises(UserError, match="Row 2: the title must not be empty"):
         rows_plan([ROWS[0], ["", "x", 10, False]])
     with pytest.raises(UserError, match="between 1 and 2"):
-        delete_row(ROWS, 5)
+        delete_row(ROWS, ["a1", "b2"], 5)
 
 
 def test_store_rename_duplicate_delete(db_path):
     store = Store(db_path)
     project = store.create_project("Tale", "Write a tale.", 80)
-    store.save_plan(project, rows_plan(ROWS))
-    version = store.start_section(project, 0)
+    plan = rows_plan(ROWS)
+    store.save_plan(project, plan)
+    version = store.start_section(project, plan.ids[0])
     store.save_section(version, "Once upon a time.", 5, done=True)
     other = store.create_project("Other", "x", 10)
     with pytest.raises(UserError, match="exists already"):
@@ -60,25 +68,24 @@ def test_regenerate_and_extend_keep_history_and_stop_safely(backend, db_path):
     project = store.create_project(
         "Fox", "Write a 60-word story about a fox.", 60, settings=settings
     )
-    store.save_plan(
-        project,
-        Plan(sections=[PlanSection(title="Fox", main_point="A fox in the snow.", words=30)]),
-    )
-    first = store.start_section(project, 0)
+    plan = Plan(sections=[PlanSection(title="Fox", main_point="A fox in the snow.", words=30)])
+    store.save_plan(project, plan)
+    section_id = plan.ids[0]
+    first = store.start_section(project, section_id)
     store.save_section(first, "The fox woke in the snow.", 7, done=True)
 
-    events = list(regenerate_section(store, project, backend, 0))
+    events = list(regenerate_section(store, project, backend, section_id))
     assert isinstance(events[-1], SectionFinished)
     current = store.sections(project)[0]
     assert current.version_id != first and current.status == "done" and current.text.strip()
 
     # a rewrite stopped part-way stays in the history; the previous version stays current
-    extension = extend_section(store, project, backend, 0, 40)
+    extension = extend_section(store, project, backend, section_id, 40)
     next(extension)
     next(extension)
     extension.close()
     assert store.sections(project)[0].version_id == current.version_id
-    history = store.section_history(project, 0)
+    history = store.section_history(project, section_id)
     assert len(history) == 3 and history[-1].status == "writing"
     assert history[-1].text.startswith(current.text)
 
@@ -94,7 +101,7 @@ def test_studio_refuses_a_public_address_without_auth(tmp_path):
 
 
 def test_score_action_shows_the_judges_six_marks(backend, monkeypatch):
-    from app.studio import score
+    from app.studio import length_score as score
     from engine.export import Document
     from training.eval.judge import Judge
 

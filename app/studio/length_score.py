@@ -1,15 +1,23 @@
-"""The length view and the Score action: S_l per document and per section (engine.metrics).
+"""The Length tab and its Score action: S_l per document and per section (engine.metrics).
 
 The quality score of the LongBench-Write LLM judge belongs to the evaluation package; it plugs
 in through `QUALITY_JUDGE` (set by `connect_judge` when the studio is started with a judge)
 and, until then, the studio says it is not connected.
 """
 
+import functools
 from collections.abc import Callable
 
+import gradio as gr
+
+from app.studio.events import INSTANT, user_errors
+from app.studio.state import Studio
+from engine.errors import UserError
 from engine.export import Document
 from engine.metrics import count_words, length_deviation, length_score
 from engine.schema import Plan
+from engine.session import project_document
+from engine.store import Project
 
 LENGTH_HEADERS = ["#", "Section", "Target", "Written", "Deviation", "S_l"]
 
@@ -72,3 +80,57 @@ def quality_line(instruction: str, document: Document) -> str:
     if QUALITY_JUDGE is None:
         return "Quality score (LLM judge): not connected in this studio; only length is scored."
     return QUALITY_JUDGE(instruction, document)
+
+
+def layout(w) -> None:
+    w.score = gr.Button("Score", elem_id="score")
+    w.length_summary = gr.Markdown(elem_id="length-summary")
+    w.length = gr.Dataframe(
+        headers=LENGTH_HEADERS, interactive=False, elem_id="length-view", type="array"
+    )
+    w.quality = gr.Markdown(elem_id="quality")
+
+
+def view_components(w) -> list:
+    return [w.length_summary, w.length, w.quality]
+
+
+def view_of(studio: Studio, w, project: Project | None) -> dict:
+    summary, rows = _length(studio, project) if project else ("", [])
+    return {w.length_summary: summary, w.length: rows, w.quality: ""}
+
+
+def _length(studio: Studio, project: Project) -> tuple[str, list[list]]:
+    plan = studio.store.plan(project)
+    texts = {s.idx: s.text for s in studio.store.sections(project, plan)}
+    return length_summary(plan, texts), length_rows(plan, texts)
+
+
+def after_run(studio: Studio, w, project_id) -> dict:
+    """Refresh the length view after a generation or an edit."""
+    if project_id is None:
+        return {}
+    summary, rows = _length(studio, studio.project(project_id))
+    return {w.length_summary: summary, w.length: rows}
+
+
+def score(studio: Studio, w, project_id) -> dict:
+    project = studio.project(project_id)
+    document = project_document(studio.store, project)
+    if not document.body.strip():
+        raise UserError("Nothing is written yet; write the piece, then score it.")
+    summary, rows = _length(studio, project)
+    return {
+        w.length_summary: summary,
+        w.length: rows,
+        w.quality: quality_line(project.instruction, document),
+    }
+
+
+def wire(studio: Studio, w, demo: gr.Blocks) -> None:
+    w.score.click(
+        user_errors(functools.partial(score, studio, w)),
+        [w.project_id],
+        view_components(w),
+        **INSTANT,
+    )

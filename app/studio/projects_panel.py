@@ -1,0 +1,139 @@
+"""The projects panel: the list, create, open, rename, duplicate and delete."""
+
+import gradio as gr
+
+from app.studio.events import INSTANT, user_errors
+from app.studio.state import Studio
+from app.studio.view import components, project_view
+from engine.errors import UserError
+from engine.metrics import count_words
+from engine.session import project_document
+
+
+def layout(w) -> None:
+    gr.Markdown("## Projects")
+    w.project_list = gr.Dataframe(
+        headers=["Project", "Words", "Target", "Status", "Last edited"],
+        datatype=["str", "number", "number", "str", "str"],
+        interactive=False,
+        elem_id="project-list",
+        max_height=320,
+        label="Click a project to open it",
+    )
+    with gr.Row():
+        w.new_name = gr.Textbox(label="New project name", elem_id="new-name", scale=3)
+        w.create = gr.Button("Create", elem_id="create-project", scale=1)
+    with gr.Accordion("Rename, duplicate, delete", open=False, elem_id="manage"):
+        with gr.Row():
+            w.rename_to = gr.Textbox(label="Name", elem_id="rename-to", scale=3)
+            w.rename = gr.Button("Rename", elem_id="rename-project", scale=1)
+        with gr.Row():
+            w.duplicate = gr.Button("Duplicate", elem_id="duplicate-project")
+            w.delete = gr.Button("Delete…", variant="stop", elem_id="delete-project")
+        with gr.Group(visible=False) as w.delete_box:
+            w.delete_note = gr.Markdown(elem_id="delete-note")
+            with gr.Row():
+                w.delete_confirm = gr.Button(
+                    "Yes, delete it", variant="stop", elem_id="delete-confirm"
+                )
+                w.delete_cancel = gr.Button("Keep it", elem_id="delete-cancel")
+
+
+# -- handlers ---------------------------------------------------------------------------------
+def on_load(studio: Studio, w, last_project: int | None) -> dict:
+    """Reopen the project this browser had open last (if it still exists)."""
+    project = None
+    if last_project is not None:
+        try:
+            project = studio.project(last_project)
+        except UserError:
+            project = None
+    return project_view(studio, w, project)
+
+
+def create(studio: Studio, w, name: str, total: float | None) -> dict:
+    if not (name or "").strip():
+        raise UserError("Type a name for the new project first.")
+    project = studio.store.create_project(name, "", int(total or 1000))
+    gr.Info(f"Created {project.name!r}.")
+    return {**project_view(studio, w, project), w.new_name: ""}
+
+
+def open_row(studio: Studio, w, row: int | None) -> dict:
+    names = [p.name for p in studio.store.list_projects()]
+    if row is None or not 0 <= row < len(names):
+        raise UserError("Click a project's name to open it.")
+    return project_view(studio, w, studio.store.project(names[row]))
+
+
+def rename(studio: Studio, w, project_id: int | None, new_name: str) -> dict:
+    project = studio.store.rename_project(studio.project(project_id), new_name or "")
+    gr.Info(f"Renamed to {project.name!r}.")
+    return project_view(studio, w, project)
+
+
+def duplicate(studio: Studio, w, project_id: int | None) -> dict:
+    project = studio.project(project_id)
+    store = studio.store
+    copy = store.duplicate_project(project, store.unique_name(f"{project.name} copy"))
+    gr.Info(f"Duplicated as {copy.name!r}.")
+    return project_view(studio, w, copy)
+
+
+def ask_delete(studio: Studio, w, project_id: int | None) -> dict:
+    project = studio.project(project_id)
+    words = count_words(project_document(studio.store, project).body)
+    note = (
+        f"Delete **{project.name}** with its {words:,} words, every plan version and every "
+        "section version? This cannot be undone."
+    )
+    return {w.delete_box: gr.update(visible=True), w.delete_note: note}
+
+
+def delete(studio: Studio, w, project_id: int | None) -> dict:
+    project = studio.project(project_id)
+    if studio.busy(project):
+        raise UserError("Stop the generation for this project before deleting it.")
+    studio.store.delete_project(project)
+    gr.Info(f"Deleted {project.name!r}.")
+    return {**project_view(studio, w, None), w.delete_box: gr.update(visible=False)}
+
+
+# -- wiring -----------------------------------------------------------------------------------
+def wire(studio: Studio, w, demo: gr.Blocks) -> None:
+    view = components(w)
+    demo.load(lambda last: on_load(studio, w, last), [w.last_project], view)
+    w.create.click(
+        user_errors(lambda name, total: create(studio, w, name, total)),
+        [w.new_name, w.total],
+        [*view, w.new_name],
+        **INSTANT,
+    )
+
+    def open_selected(event: gr.SelectData) -> dict:
+        row = event.index[0] if isinstance(event.index, list | tuple) else event.index
+        return user_errors(open_row)(studio, w, row)
+
+    w.project_list.select(open_selected, None, view, **INSTANT)
+    w.rename.click(
+        user_errors(lambda pid, name: rename(studio, w, pid, name)),
+        [w.project_id, w.rename_to],
+        view,
+        **INSTANT,
+    )
+    w.duplicate.click(
+        user_errors(lambda pid: duplicate(studio, w, pid)), [w.project_id], view, **INSTANT
+    )
+    w.delete.click(
+        user_errors(lambda pid: ask_delete(studio, w, pid)),
+        [w.project_id],
+        [w.delete_box, w.delete_note],
+        **INSTANT,
+    )
+    w.delete_cancel.click(lambda: gr.update(visible=False), None, [w.delete_box], **INSTANT)
+    w.delete_confirm.click(
+        user_errors(lambda pid: delete(studio, w, pid)),
+        [w.project_id],
+        [*view, w.delete_box],
+        **INSTANT,
+    )

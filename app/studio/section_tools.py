@@ -1,0 +1,419 @@
+"""One section's tools: rewrite with an instruction (and see the difference before accepting),
+regenerate, extend, edit by hand, its version history, and "rewrite from here to the end".
+
+The section menu's values are stable section ids, so a menu choice keeps pointing at the same
+section while rows are inserted or moved in the plan.
+"""
+
+import functools
+from collections.abc import Iterator
+
+import gradio as gr
+
+from app.studio import render
+from app.studio.events import GENERATING, INSTANT, user_errors, user_errors_stream
+from app.studio.jobs import Ended, Failed
+from app.studio.state import Studio
+from app.studio.writing import document_html, stream_run, write
+from engine.diff import diff_html, diff_stats, word_diff
+from engine.errors import UserError
+from engine.metrics import count_words
+from engine.projects import continue_from
+from engine.revise import (
+    Passage,
+    RevisionReady,
+    accept_version,
+    extend_section,
+    find_passage,
+    regenerate_section,
+    rewrite_section,
+)
+from engine.store import Project
+from engine.writer import SectionProgress, SectionStarted
+
+
+def layout(w) -> None:
+    with gr.Accordion(
+        "One section: rewrite, regenerate, extend, edit, history",
+        open=False,
+        elem_id="section-tools",
+    ):
+        w.section = gr.Dropdown(label="Section", elem_id="section-select")
+        w.revise_instruction = gr.Textbox(
+            label="Rewrite with an instruction",
+            placeholder="make it darker · cut to 300 words · present tense · more dialogue",
+            elem_id="revise-instruction",
+        )
+        with gr.Row():
+            w.passage_start = gr.Textbox(
+                label="Only a passage: its first words (optional)",
+                elem_id="passage-start",
+                scale=2,
+            )
+            w.passage_end = gr.Textbox(label="…and its last words", elem_id="passage-end", scale=2)
+            w.revise = gr.Button("Rewrite", variant="primary", elem_id="revise", scale=1)
+        with gr.Group(visible=False, elem_id="revise-box") as w.revise_box:
+            w.revise_summary = gr.Markdown(elem_id="revise-summary")
+            w.revise_diff = gr.HTML(elem_id="revise-diff")
+            with gr.Row():
+                w.revise_accept = gr.Button(
+                    "Accept the new version", variant="primary", elem_id="revise-accept"
+                )
+                w.revise_discard = gr.Button("Keep the old one", elem_id="revise-discard")
+        w.proposal = gr.State(None)
+        w.selection = gr.State(None)
+        with gr.Row():
+            w.regenerate = gr.Button("Regenerate", elem_id="regenerate")
+            w.extend_words = gr.Number(
+                label="Extend by (words)", value=100, precision=0, minimum=1, elem_id="extend-words"
+            )
+            w.extend = gr.Button("Extend", elem_id="extend")
+            w.continue_from = gr.Button("Rewrite from here to the end", elem_id="continue-from")
+        w.section_text = gr.Textbox(
+            label="Text (edit by hand, or select a passage to rewrite)",
+            lines=8,
+            elem_id="section-text",
+        )
+        w.save_section = gr.Button("Save my edit", elem_id="save-section")
+        with gr.Row():
+            w.history = gr.Dropdown(
+                label="Versions of this section", elem_id="section-history", scale=3
+            )
+            w.compare_version = gr.Button(
+                "Compare with current", elem_id="compare-version", scale=1
+            )
+            w.restore_section = gr.Button(
+                "Restore this version", elem_id="restore-section", scale=1
+            )
+
+
+# -- what shows a project ---------------------------------------------------------------------
+def view_components(w) -> list:
+    return [w.section, w.section_text, w.history, w.revise_box, w.proposal, w.selection]
+
+
+def view_of(studio: Studio, w, project: Project | None) -> dict:
+    return {
+        w.section: section_menu(studio, project),
+        w.section_text: "",
+        w.history: gr.update(choices=[], value=None),
+        w.revise_box: gr.update(visible=False),
+        w.proposal: None,
+        w.selection: None,
+    }
+
+
+def section_menu(studio: Studio, project: Project | None, keep_choice: bool = False) -> dict:
+    """The section menu (values: section ids); after a generation the choice stays."""
+    plan = studio.store.plan(project) if project else None
+    choices = [(f"{i + 1}. {s.title}", s.id) for i, s in enumerate(plan.sections)] if plan else []
+    return gr.update(choices=choices) if keep_choice else gr.update(choices=choices, value=None)
+
+
+def _history_menu(studio: Studio, project: Project, section_id: str) -> dict:
+    history = studio.store.section_history(project, section_id)
+    current = next(
+        (s.version_id for s in studio.store.sections(project) if s.section_id == section_id),
+        None,
+    )
+    choices = [
+        (
+            f"#{v.version_id} · {v.status} · {count_words(v.text):,} words"
+            + (" · current" if v.version_id == current else ""),
+            v.version_id,
+        )
+        for v in reversed(history)
+    ]
+    return gr.update(choices=choices, value=current)
+
+
+def _chosen(studio: Studio, project_id, section_id) -> tuple[Project, str]:
+    project = studio.project(project_id)
+    if not section_id:
+        raise UserError("Choose a section first.")
+    return project, str(section_id)
+
+
+def _current_text(studio: Studio, project: Project, section_id: str) -> str:
+    current = {s.section_id: s for s in studio.store.sections(project)}.get(section_id)
+    return current.text if current else ""
+
+
+# -- handlers ---------------------------------------------------------------------------------
+def show_section(studio: Studio, w, project_id, section_id) -> dict:
+    if not section_id or project_id is None:
+        return {w.section_text: "", w.history: gr.update(choices=[], value=None)}
+    project = studio.project(project_id)
+    return {
+        w.section_text: _current_text(studio, project, str(section_id)),
+        w.history: _history_menu(studio, project, str(section_id)),
+        w.selection: None,
+    }
+
+
+def remember_selection(event: gr.SelectData):
+    """A passage selected in the section's text box (start, end), for Rewrite."""
+    index = event.index
+    if isinstance(index, list | tuple) and len(index) == 2 and index[1] > index[0]:
+        return [int(index[0]), int(index[1])]
+    return None
+
+
+def _passage(text: str, first: str, last: str, selection) -> Passage | None:
+    if (first or "").strip():
+        return find_passage(text, first, last or "")
+    if selection and 0 <= selection[0] < selection[1] <= len(text):
+        return Passage(selection[0], selection[1])
+    return None
+
+
+def rewrite(
+    studio: Studio, w, project_id, section_id, instruction, first, last, selection
+) -> Iterator[dict]:
+    """Stream a rewrite, then show its difference from the current text with Accept/Discard."""
+    project, section_id = _chosen(studio, project_id, section_id)
+    passage = _passage(_current_text(studio, project, section_id), first, last, selection)
+    ready: RevisionReady | None = None
+    heading, text, line = "", "", "Waiting for the model…"
+
+    def start(store, backend):
+        current = store.project_by_id(project.id)
+        return rewrite_section(store, current, backend, section_id, instruction, passage)
+
+    for batch in studio.follow(project, start):
+        for event in batch:
+            if isinstance(event, SectionStarted):
+                title = f"rewrite of section {event.index + 1}"
+                heading = render.active_heading(event.index, event.count, title)
+                line = f"Rewriting section {event.index + 1} (about {event.target_words} words)…"
+            elif isinstance(event, SectionProgress):
+                text = event.text
+            elif isinstance(event, RevisionReady):
+                ready = event
+            elif isinstance(event, Failed):
+                raise UserError(event.message)
+            elif isinstance(event, Ended) and event.stopped:
+                line = "Stopped. The unfinished rewrite is kept in the section's history."
+        yield {w.active_heading: heading, w.active: render.active_text(text), w.progress: line}
+    if ready is None:
+        yield {w.active_heading: "", w.active: "", w.progress: line}
+        return
+    yield {
+        w.active_heading: "",
+        w.active: "",
+        w.progress: "Rewrite ready: compare it below, then accept it or keep the old version.",
+        **_proposal_view(w, ready.before, ready.after, "The rewrite"),
+        w.proposal: {"section_id": section_id, "version_id": ready.version_id},
+        w.history: _history_menu(studio, project, section_id),
+    }
+
+
+def _proposal_view(w, before: str, after: str, what: str) -> dict:
+    inserted, deleted = diff_stats(word_diff(before, after))
+    summary = (
+        f"{what}: {count_words(after):,} words (was {count_words(before):,}) · "
+        f"{inserted:,} words added, {deleted:,} removed"
+    )
+    return {
+        w.revise_box: gr.update(visible=True),
+        w.revise_summary: summary,
+        w.revise_diff: diff_html(before, after),
+    }
+
+
+def accept(studio: Studio, w, project_id, proposal) -> dict:
+    if not proposal:
+        raise UserError("There is no rewrite to accept; press Rewrite first.")
+    project = studio.project(project_id)
+    accept_version(studio.store, project, proposal["section_id"], proposal["version_id"])
+    gr.Info("Accepted: the section now reads the new version; the old one stays in its history.")
+    return {
+        **_refreshed(studio, w, project, proposal["section_id"]),
+        w.revise_box: gr.update(visible=False),
+        w.proposal: None,
+    }
+
+
+def discard(studio: Studio, w, project_id, proposal) -> dict:
+    if not proposal:
+        raise UserError("There is no rewrite to discard.")
+    gr.Info("Kept the old version; the rewrite stays in the section's history.")
+    project = studio.project(project_id)
+    return {
+        w.history: _history_menu(studio, project, proposal["section_id"]),
+        w.revise_box: gr.update(visible=False),
+        w.proposal: None,
+    }
+
+
+def compare(studio: Studio, w, project_id, section_id, version_id) -> dict:
+    """The difference between a version from the history and the current text."""
+    project, section_id = _chosen(studio, project_id, section_id)
+    versions = {v.version_id: v for v in studio.store.section_history(project, section_id)}
+    if version_id is None or int(version_id) not in versions:
+        raise UserError("Choose one of this section's versions first.")
+    chosen = versions[int(version_id)]
+    current = _current_text(studio, project, section_id)
+    what = f"From version #{chosen.version_id} to the current text (Accept restores #{version_id})"
+    return {
+        **_proposal_view(w, chosen.text, current, what),
+        w.proposal: {"section_id": section_id, "version_id": chosen.version_id},
+    }
+
+
+def save_text(studio: Studio, w, project_id, section_id, text) -> dict:
+    project, section_id = _chosen(studio, project_id, section_id)
+    if not (text or "").strip():
+        raise UserError("The text is empty; to remove a section, delete its plan row.")
+    store = studio.store
+    version_id = store.start_section(project, section_id, text)
+    store.save_section(version_id, text, 0, done=True)
+    store.touch_project(project)
+    gr.Info("Saved your edit as a new version of the section.")
+    return _refreshed(studio, w, project, section_id)
+
+
+def restore(studio: Studio, w, project_id, section_id, version_id) -> dict:
+    project, section_id = _chosen(studio, project_id, section_id)
+    if version_id is None:
+        raise UserError("Choose one of this section's versions first.")
+    accept_version(studio.store, project, section_id, int(version_id))
+    gr.Info(f"Version #{version_id} is current again.")
+    return _refreshed(studio, w, project, section_id)
+
+
+def _refreshed(studio: Studio, w, project: Project, section_id: str) -> dict:
+    document, _ = document_html(studio, project, studio.store.plan(project))
+    return {
+        w.document: document,
+        w.section_text: _current_text(studio, project, section_id),
+        w.history: _history_menu(studio, project, section_id),
+    }
+
+
+def regenerate(studio: Studio, w, kind: str, project_id, section_id, extra) -> Iterator[dict]:
+    project, section_id = _chosen(studio, project_id, section_id)
+    plan = studio.store.plan(project)
+
+    def start(store, backend):
+        current = store.project_by_id(project.id)
+        if kind == "extend":
+            return extend_section(store, current, backend, section_id, int(extra or 0))
+        return regenerate_section(store, current, backend, section_id)
+
+    yield from stream_run(studio, w, project, plan, start)
+
+
+def rewrite_to_end(studio: Studio, w, project_id, section_id) -> Iterator[dict]:
+    """Write this section and every one after it again (after the plan's second half changed)."""
+    project, section_id = _chosen(studio, project_id, section_id)
+    if studio.busy(project):
+        raise UserError("Stop the generation first.")
+    index = studio.store.plan(project).position(section_id)
+    continue_from(studio.store, project, index)
+    gr.Info(f"Rewriting from section {index + 1}; earlier versions stay in the history.")
+    yield from write(
+        studio,
+        w,
+        True,
+        project.id,
+        project.instruction,
+        project.bible,
+        project.target_words,
+        project.settings.mode == "single",
+    )
+
+
+def after_run(studio: Studio, w, project_id) -> dict:
+    """After a generation or an edit: the section menu keeps its choice."""
+    if project_id is None:
+        return {}
+    return {w.section: section_menu(studio, studio.project(project_id), keep_choice=True)}
+
+
+# -- wiring -----------------------------------------------------------------------------------
+def wire(studio: Studio, w, demo: gr.Blocks, after: list) -> None:
+    stream = [w.document, w.active_heading, w.active, w.progress]
+
+    def then_refresh(event):
+        for fn, inputs, outputs in after:
+            event = event.then(user_errors(fn), inputs, outputs, **INSTANT)
+
+    w.section.change(
+        user_errors(functools.partial(show_section, studio, w)),
+        [w.project_id, w.section],
+        [w.section_text, w.history, w.selection],
+        **INSTANT,
+    )
+    w.section_text.select(remember_selection, None, [w.selection], **INSTANT)
+    w.revise.click(studio.arm, [w.project_id], None, **INSTANT).then(
+        user_errors_stream(functools.partial(rewrite, studio, w)),
+        [
+            w.project_id,
+            w.section,
+            w.revise_instruction,
+            w.passage_start,
+            w.passage_end,
+            w.selection,
+        ],
+        [*stream, w.revise_box, w.revise_summary, w.revise_diff, w.proposal, w.history],
+        show_progress_on=[w.progress],
+        **GENERATING,
+    )
+    proposal_out = [w.document, w.section_text, w.history, w.revise_box, w.proposal]
+    then_refresh(
+        w.revise_accept.click(
+            user_errors(functools.partial(accept, studio, w)),
+            [w.project_id, w.proposal],
+            proposal_out,
+            **INSTANT,
+        )
+    )
+    w.revise_discard.click(
+        user_errors(functools.partial(discard, studio, w)),
+        [w.project_id, w.proposal],
+        [w.history, w.revise_box, w.proposal],
+        **INSTANT,
+    )
+    w.compare_version.click(
+        user_errors(functools.partial(compare, studio, w)),
+        [w.project_id, w.section, w.history],
+        [w.revise_box, w.revise_summary, w.revise_diff, w.proposal],
+        **INSTANT,
+    )
+    edit_out = [w.document, w.section_text, w.history]
+    then_refresh(
+        w.save_section.click(
+            user_errors(functools.partial(save_text, studio, w)),
+            [w.project_id, w.section, w.section_text],
+            edit_out,
+            **INSTANT,
+        )
+    )
+    then_refresh(
+        w.restore_section.click(
+            user_errors(functools.partial(restore, studio, w)),
+            [w.project_id, w.section, w.history],
+            edit_out,
+            **INSTANT,
+        )
+    )
+    for button, kind in ((w.regenerate, "regenerate"), (w.extend, "extend")):
+        then_refresh(
+            button.click(studio.arm, [w.project_id], None, **INSTANT).then(
+                user_errors_stream(functools.partial(regenerate, studio, w, kind)),
+                [w.project_id, w.section, w.extend_words],
+                stream,
+                show_progress_on=[w.progress],
+                **GENERATING,
+            )
+        )
+    then_refresh(
+        w.continue_from.click(studio.arm, [w.project_id], None, **INSTANT).then(
+            user_errors_stream(functools.partial(rewrite_to_end, studio, w)),
+            [w.project_id, w.section],
+            stream,
+            show_progress_on=[w.progress],
+            **GENERATING,
+        )
+    )

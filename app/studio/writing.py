@@ -1,0 +1,311 @@
+"""The Write tab: write, stop, resume and start over; the streaming document; exports.
+
+Streaming cost does not grow with the document: finished sections are rendered once and
+appended, and only the active section is re-sent (as text that only grows). Export files are
+built when a download is asked for, never on opening a project.
+"""
+
+import functools
+from collections.abc import Iterator
+
+import gradio as gr
+
+from app.studio import render
+from app.studio.brief_plan import save_brief
+from app.studio.events import GENERATING, INSTANT, user_errors, user_errors_stream
+from app.studio.jobs import Ended, Failed
+from app.studio.state import Studio
+from engine.errors import UserError
+from engine.metrics import count_words
+from engine.projects import (
+    Progress,
+    check_brief,
+    export_files,
+    finished_words,
+    single_pass_plan,
+)
+from engine.schema import Plan
+from engine.session import RunFinished, resume_point, run_project
+from engine.store import Project
+from engine.writer import LoopCut, SectionFinished, SectionProgress, SectionStarted
+
+EXPORT_LABELS = {"md": "Markdown", "html": "HTML", "docx": "DOCX", "epub": "EPUB"}
+
+
+def layout(w) -> None:
+    with gr.Row():
+        w.write = gr.Button("Write", variant="primary", elem_id="write")
+        w.stop = gr.Button("Stop", variant="stop", elem_id="stop")
+        w.resume = gr.Button("Resume", elem_id="resume")
+        w.start_over = gr.Button("Start over", elem_id="start-over")
+    w.progress = gr.Markdown(elem_id="progress")
+    w.document = gr.HTML(elem_id="document")
+    w.active_heading = gr.HTML(elem_id="active-heading")
+    w.active = gr.HTML(
+        elem_id="active-section", html_template='<div class="lw-active">${value}</div>'
+    )
+    with gr.Row():
+        w.exports = {
+            fmt: gr.Button(f"Export {label}", elem_id=f"export-{fmt}", size="sm")
+            for fmt, label in EXPORT_LABELS.items()
+        }
+    w.export_file = gr.File(label="Exported file", elem_id="export-file", visible=False)
+
+
+# -- what shows a project ---------------------------------------------------------------------
+def view_components(w) -> list:
+    return [w.document, w.active_heading, w.active, w.progress, w.export_file]
+
+
+def view_of(studio: Studio, w, project: Project | None) -> dict:
+    hidden_file = gr.update(value=None, visible=False)
+    if project is None:
+        return {
+            w.document: render.EMPTY_DOCUMENT,
+            w.active_heading: "",
+            w.active: "",
+            w.progress: "",
+            w.export_file: hidden_file,
+        }
+    plan = studio.store.plan(project)
+    document, partial = document_html(studio, project, plan)
+    heading = render.stopped_heading(partial[0], len(plan.sections)) if partial else ""
+    return {
+        w.document: document,
+        w.active_heading: heading,
+        w.active: render.active_text(partial[1] if partial else ""),
+        w.progress: progress_at_rest(studio, project, plan, partial),
+        w.export_file: hidden_file,
+    }
+
+
+def _titles(project: Project, plan: Plan | None) -> list[str]:
+    """Section headings shown in the document ("" each when headings are off)."""
+    titles = [s.title for s in plan.sections] if plan else []
+    headings = project.settings.section_headings and len(titles) > 1
+    return titles if headings else [""] * len(titles)
+
+
+def document_html(
+    studio: Studio, project: Project, plan: Plan | None
+) -> tuple[str, tuple[int, str] | None]:
+    """Finished sections' HTML, and the row and text of a section stopped part-way (if any)."""
+    titles = _titles(project, plan)
+    finished, partial = [], None
+    for section in studio.store.sections(project, plan):
+        if section.status == "done":
+            finished.append((section.idx, titles[section.idx], section.text))
+        elif section.text.strip() and partial is None:
+            partial = (section.idx, section.text)
+    return render.document_html(finished), partial
+
+
+def progress_at_rest(
+    studio: Studio, project: Project, plan: Plan | None, partial: tuple[int, str] | None
+) -> str:
+    if plan is None:
+        return "No plan yet: draft one on the Plan tab, or write one there row by row."
+    sections = studio.store.sections(project, plan)
+    written = sum(count_words(s.text) for s in sections)
+    line = f"{written:,} / {plan.total_words:,} words written · status: {project.status}"
+    empty = len(plan.sections) - sum(1 for s in sections if s.status == "done")
+    if partial:
+        line += f" · section {partial[0] + 1} was stopped part-way: Resume continues it"
+    elif sections and empty:
+        line += f" · {empty} section(s) without text: Resume writes them"
+    return line
+
+
+# -- writing ----------------------------------------------------------------------------------
+def write(
+    studio: Studio, w, resume: bool, project_id, instruction, bible, total, single
+) -> Iterator[dict]:
+    """Write (or resume) the project from its saved plan, streaming into the document.
+
+    The plan is read from the store when the run starts, so a Write pressed while a plan is
+    still drafting waits in the queue and then writes the new plan."""
+    project = save_brief(studio, project_id, instruction, bible, total, single)
+    if project is None:
+        raise UserError("Open a project from the list, or create one, first.")
+    store = studio.store
+    if single:
+        plan = single_pass_plan(project.name, project.instruction, project.target_words)
+        if store.plan(project) is None or len(store.plan(project).sections) != 1:
+            store.save_plan(project, plan)
+            gr.Info("Single pass: saved a one-row plan; earlier plans stay under Plan versions.")
+        plan = store.plan(project)
+    else:
+        plan = store.plan(project)
+        if plan is None:
+            raise UserError("The plan is empty: draft a plan on the Plan tab first.")
+    check_brief(project.instruction, project.bible, plan.total_words)
+    point = resume_point(store, project, plan)
+    has_text = bool(point.partial) or any(text is not None for text in point.texts)
+    if not resume and has_text:
+        raise UserError(
+            "This project has text already: Resume continues it, Start over clears it "
+            "(earlier versions stay in each section's history)."
+        )
+    if resume and point.complete:
+        gr.Info("Every section is written. Rewrite or extend one, or Start over.")
+        return
+
+    def start(store, backend):
+        return run_project(store, store.project_by_id(project.id), backend)
+
+    yield from stream_run(studio, w, project, plan, start)
+
+
+def stream_run(studio: Studio, w, project: Project, plan: Plan, start) -> Iterator[dict]:
+    """Follow a writing job: finished sections join the document, the active one streams."""
+    document, _ = document_html(studio, project, plan)
+    finished = {s.idx: s.text for s in studio.store.sections(project, plan) if s.status == "done"}
+    titles = _titles(project, plan)
+    progress = Progress(plan.total_words, finished_words(studio.store, project))
+    heading, text, line = "", "", "Waiting for the model…"
+    active: int | None = None
+    for batch in studio.follow(project, start):
+        for event in batch:
+            snapshot = progress.update(event)
+            if isinstance(event, SectionProgress) and snapshot is not None:
+                text = event.text
+                line = render.progress_line(
+                    snapshot.section,
+                    snapshot.count,
+                    snapshot.words,
+                    snapshot.target,
+                    snapshot.tokens_per_s,
+                    snapshot.eta_s,
+                )
+            elif isinstance(event, SectionStarted):
+                title = plan.sections[event.index].title if event.index < len(titles) else ""
+                heading = render.active_heading(event.index, event.count, title or project.name)
+                text, active = "", event.index
+            elif isinstance(event, SectionFinished):
+                appended = event.index not in finished and event.index > max(finished, default=-1)
+                finished[event.index] = event.text
+                if appended and len(finished) > 1:
+                    # appended at the end: Gradio sends the browser only the new section
+                    document += render.section_html(event.index, titles[event.index], event.text)
+                else:
+                    document = render.document_html(
+                        [(i, titles[i], finished[i]) for i in sorted(finished)]
+                    )
+                heading, text = "", ""
+            elif isinstance(event, LoopCut):
+                gr.Info(
+                    f"Section {event.index + 1}: the model repeated itself; cut back "
+                    f"to {event.kept_words} words and went on."
+                )
+            elif isinstance(event, RunFinished):
+                stats = event.stats
+                line = (
+                    f"Done: {stats.words:,} of {stats.target_words:,} words · length "
+                    f"score {stats.length_score:.1f} · {stats.decode_tokens_per_s} tok/s "
+                    f"· {stats.wall_s:.0f} s"
+                )
+            elif isinstance(event, Failed):
+                raise UserError(event.message)
+            elif isinstance(event, Ended):
+                if event.stopped:
+                    line = "Stopped. Everything written is saved; Resume continues it."
+                    if heading and active is not None:
+                        heading = render.stopped_heading(active, progress.count)
+                elif heading == "" and not line.startswith("Done"):
+                    line = f"Done: {progress.words:,} words in this document."
+        yield {
+            w.document: document,
+            w.active_heading: heading,
+            w.active: render.active_text(text),
+            w.progress: line,
+        }
+
+
+def refresh_at_rest(studio: Studio, w, project_id) -> dict:
+    """The Write tab as it is now (after plan edits elsewhere), unless a generation streams."""
+    if project_id is None:
+        return {}
+    project = studio.project(project_id)
+    if studio.busy(project):
+        return {}
+    return view_of(studio, w, project)
+
+
+def stop(studio: Studio, project_id) -> None:
+    if project_id is None:
+        return
+    studio.stop(project_id)
+    gr.Info("Stopping; everything written so far is saved.")
+
+
+def start_over(studio: Studio, w, project_id) -> dict:
+    project = studio.project(project_id)
+    if studio.busy(project):
+        raise UserError("Stop the generation first.")
+    studio.store.drop_sections_from(project, 0)
+    studio.store.touch_project(project)
+    gr.Info("Cleared. Earlier texts stay in each section's history.")
+    return view_of(studio, w, studio.project(project_id))
+
+
+def export(studio: Studio, w, fmt: str, project_id) -> dict:
+    """Build one export file now and offer it for download."""
+    project = studio.project(project_id)
+    folder = studio.export_dir / str(project.id)
+    paths = export_files(studio.store, project, folder, (fmt,))
+    if not paths:
+        raise UserError("Nothing is written yet; write the piece, then export it.")
+    gr.Info(f"Exported {project.name!r} as {EXPORT_LABELS[fmt]}.")
+    return {w.export_file: gr.update(value=str(paths[fmt]), visible=True)}
+
+
+def hide_file() -> dict:
+    return gr.update(value=None, visible=False)
+
+
+# the download starts by itself once the new file's link is on the page
+CLICK_DOWNLOAD = """async () => {
+  for (let i = 0; i < 100; i++) {
+    const link = document.querySelector('#export-file a[download]');
+    if (link) { link.click(); return; }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}"""
+
+
+# -- wiring -----------------------------------------------------------------------------------
+def wire(studio: Studio, w, demo: gr.Blocks, after_run: list) -> None:
+    """`after_run` are the handlers' (fn, inputs, outputs) that refresh other features once a
+    generation or edit ends (project list, section menu, length view)."""
+    brief = [w.project_id, w.instruction, w.bible, w.total, w.single]
+    stream = [w.document, w.active_heading, w.active, w.progress]
+    for button, resume in ((w.write, False), (w.resume, True)):
+        event = button.click(studio.arm, [w.project_id], None, **INSTANT).then(
+            user_errors_stream(functools.partial(write, studio, w, resume)),
+            brief,
+            stream,
+            show_progress_on=[w.progress],
+            **GENERATING,
+        )
+        for fn, inputs, outputs in after_run:
+            event.then(user_errors(fn), inputs, outputs, **INSTANT)
+    w.stop.click(functools.partial(stop, studio), [w.project_id], None, **INSTANT)
+    w.write_tab.select(
+        user_errors(functools.partial(refresh_at_rest, studio, w)),
+        [w.project_id],
+        view_components(w),
+        **INSTANT,
+    )
+    w.start_over.click(
+        user_errors(functools.partial(start_over, studio, w)),
+        [w.project_id],
+        view_components(w),
+        **INSTANT,
+    )
+    for fmt, button in w.exports.items():
+        button.click(hide_file, None, [w.export_file], **INSTANT).then(
+            user_errors(functools.partial(export, studio, w, fmt)),
+            [w.project_id],
+            [w.export_file],
+            **INSTANT,
+        ).success(None, None, None, js=CLICK_DOWNLOAD)
