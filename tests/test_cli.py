@@ -233,3 +233,34 @@ def _sections(db, name):
         return []
     finally:
         store.close()
+
+
+def test_insert_a_row_then_resume_writes_only_that_row(saved_project, tmp_path):
+    """`plan NAME --insert-after K` on a written project, then `write --resume` on the model."""
+    db = tmp_path / "copy.db"
+    source = sqlite3.connect(saved_project)
+    source.backup(sqlite3.connect(db))
+    source.close()
+    store = Store(db)
+    project = store.project("tower")
+    before = {s.section_id: s.version_id for s in store.sections(project)}
+    store.close()
+
+    args = ["--title", "Rain", "--main-point", "A storm soaks the tower stairs.", "--words", "60"]
+    inserted = run_cli("plan", "tower", "--insert-after", "1", *args, "--db", str(db))
+    assert inserted.returncode == 0, inserted.stderr
+    assert "Rain (60 words, to write)" in inserted.stdout
+    assert "Dust (80 words, written)" in inserted.stdout
+    refused = run_cli("plan", "tower", "--insert-after", "9", *args, "--db", str(db))
+    assert "insert after 0 to that number" in _one_line_error(refused)
+
+    resumed = run_cli("write", "--resume", "tower", "--db", str(db))
+    assert resumed.returncode == 0, resumed.stderr
+    store = Store(db)
+    project = store.project("tower")
+    plan = store.plan(project)
+    sections = store.sections(project)
+    store.close()
+    assert [s.title for s in plan.sections] == ["Dust", "Rain", "Gears"]
+    assert [s.status for s in sections] == ["done"] * 3 and sections[1].text.strip()
+    assert {s.section_id: s.version_id for s in sections if s.idx != 1} == before

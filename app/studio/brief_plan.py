@@ -56,6 +56,7 @@ def brief_layout(w) -> None:
         w.single = gr.Checkbox(
             label="Single pass (the whole piece in one reply, no plan)", elem_id="single-pass"
         )
+    w.suggested_total = gr.State(None)
 
 
 def plan_layout(w) -> None:
@@ -179,19 +180,27 @@ def save_brief(
 
 
 def instruction_done(studio: Studio, w, project_id, instruction, bible, total, single) -> dict:
-    """Save the brief; a new instruction that names a length sets Total words to it, unless
-    the writer already typed a total of their own."""
+    """Save the brief; a new instruction that names a length suggests it as Total words,
+    unless the writer already typed a total of their own (APPLY_SUGGESTED_TOTAL then decides
+    in the page, where the writer's typing is visible)."""
     if project_id is None:
         return {}
     project = studio.project(project_id)
     words = words_from_instruction(instruction or "")
     typed_own_total = int(total or 0) != project.target_words
-    update = {}
+    suggested = None
     if words and (instruction or "") != project.instruction and not typed_own_total:
-        total = words
-        update[w.total] = words
+        total = suggested = words
     save_brief(studio, project_id, instruction, bible, total, single)
-    return {**update, w.project_list: studio.project_table()}
+    return {w.suggested_total: suggested, w.project_list: studio.project_table()}
+
+
+# The suggestion lands in the page only if the writer is not typing in Total words: their own
+# value always wins (a server update arriving mid-typing would merge with their keystrokes).
+APPLY_SUGGESTED_TOTAL = """(suggested, current) => {
+  const typing = Boolean(document.activeElement?.closest('#total-words'));
+  return (suggested === null || typing) ? current : suggested;
+}"""
 
 
 # -- plan editor ------------------------------------------------------------------------------
@@ -279,9 +288,9 @@ def wire(studio: Studio, w, demo: gr.Blocks) -> None:
     w.instruction.blur(
         user_errors(functools.partial(instruction_done, studio, w)),
         brief,
-        [w.total, w.project_list],
+        [w.suggested_total, w.project_list],
         **INSTANT,
-    )
+    ).then(None, [w.suggested_total, w.total], [w.total], js=APPLY_SUGGESTED_TOTAL)
     for field in (w.bible, w.total, w.single):
         event = field.blur if field is w.bible else field.change
         event(user_errors(functools.partial(save_brief, studio)), brief, None, **INSTANT)

@@ -32,6 +32,11 @@ CSS = """
 
 def build(studio: Studio) -> gr.Blocks:
     """The studio as a gr.Blocks app bound to one Studio (store, model host, models folder)."""
+    return screen(studio)[0]
+
+
+def screen(studio: Studio) -> tuple[gr.Blocks, SimpleNamespace]:
+    """The app and its components by name (what the handlers take and return)."""
     w = SimpleNamespace()
     with gr.Blocks(title="longwrite studio", analytics_enabled=False) as demo:
         w.project_id = gr.State(None)
@@ -68,4 +73,4 @@ def build(studio: Studio) -> gr.Blocks:
         writing.wire(studio, w, demo, after_run)
         section_tools.wire(studio, w, demo, after_run)
         length_score.wire(studio, w, demo)
-    return demo
+    return demo, w

@@ -53,6 +53,14 @@ def state(db_path):
         store.close()
 
 
+def target_of(db_path, name: str) -> int:
+    store = Store(db_path)
+    try:
+        return store.project(name).target_words
+    finally:
+        store.close()
+
+
 def choose_section(page, number: int) -> None:
     page.locator("#section-select input").click()
     page.get_by_role("option", name=re.compile(f"^{number}\\. ")).click()
@@ -145,8 +153,18 @@ def test_instant_errors_and_write_during_a_draft_are_visible(written, browser):
     page.click("#save-section")
     page.get_by_text("Choose a section first.").first.wait_for(timeout=20_000)
 
-    # Write pressed while the plan drafts: it waits for the draft, then writes the new plan
+    # a total typed right after the instruction wins over the number in the instruction
     page.get_by_role("tab", name="Brief").click()
+    page.locator("#instruction textarea").fill("Write a 400-word story about a night train.")
+    page.locator("#total-words input").click()  # the instruction's blur suggests 400 …
+    page.locator("#total-words input").fill("900")  # … while the writer types their own
+    page.locator("#bible textarea").click()
+    wait_until(page, lambda: target_of(studio.db_path, "Night train") == 900)
+    page.wait_for_timeout(1000)
+    assert page.locator("#total-words input").input_value() == "900"
+    assert target_of(studio.db_path, "Night train") == 900
+
+    # Write pressed while the plan drafts: it waits for the draft, then writes the new plan
     page.locator("#instruction textarea").fill("Write a 60-word poem about a night train.")
     page.locator("#bible textarea").click()
     wait_until(page, lambda: page.locator("#total-words input").input_value() == "60")

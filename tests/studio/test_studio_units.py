@@ -1,6 +1,8 @@
 """Fast checks of the studio's pieces that need no browser: plan table, store project ops,
 section rewrites on the embedded model, and the CLI's refusals."""
 
+import json
+
 import pytest
 
 from app.studio.plan_table import add_row, delete_row, move_row, rows_plan, toggle_lock
@@ -100,16 +102,27 @@ def test_studio_refuses_a_public_address_without_auth(tmp_path):
     assert result.returncode == 2 and "is not a GGUF model file" in result.stderr
 
 
-def test_score_action_shows_the_judges_six_marks(backend, monkeypatch):
+def test_score_action_shows_the_judges_six_marks(monkeypatch):
+    """The studio's Score line with a scripted judge: the marks are the judge's, exactly."""
     from app.studio import length_score as score
     from engine.export import Document
+    from tests.fake_backend import FakeBackend
     from training.eval.judge import Judge
 
     document = Document("Fox", [("", "The fox waited by the river until the crow came down.")])
     monkeypatch.setattr(score, "QUALITY_JUDGE", None)
     assert "not connected" in score.quality_line("A fable about a fox.", document)
-    score.connect_judge(Judge(backend, "embedded judge"))
+    marks = {
+        "relevance": 5,
+        "accuracy": 4,
+        "coherence": 4,
+        "clarity": 3,
+        "breadth_and_depth": 2,
+        "reading_experience": 4,
+    }
+    score.connect_judge(Judge(FakeBackend([json.dumps(marks)]), "scripted judge"))
     line = score.quality_line("A fable about a fox.", document)
-    assert line.startswith("Quality score S_q (embedded judge)") or "could not score" in line
-    if "S_q" in line:
-        assert all(name in line for name in ("relevance", "reading experience")) and "/5" in line
+    # S_q maps the six 1–5 marks to 0–100: mean 22/6 → (22/6 - 1) / 4 × 100 = 66.7
+    assert line.startswith("Quality score S_q (scripted judge): **66.7** / 100")
+    assert "relevance 5/5" in line and "breadth and depth 2/5" in line
+    assert "reading experience 4/5" in line
