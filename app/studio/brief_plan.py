@@ -24,6 +24,7 @@ from app.studio.plan_table import (
     total_words,
 )
 from app.studio.state import Studio
+from app.studio.view import components, project_view
 from engine.errors import UserError
 from engine.plan import (
     draft_plan_stream,
@@ -32,7 +33,7 @@ from engine.plan import (
     rescale,
     words_from_instruction,
 )
-from engine.projects import check_bible, check_brief
+from engine.projects import check_bible, check_brief, create_project, name_from_instruction
 from engine.schema import Plan
 from engine.store import Project
 
@@ -57,6 +58,7 @@ def brief_layout(w) -> None:
             label="Single pass (the whole piece in one reply, no plan)", elem_id="single-pass"
         )
     w.suggested_total = gr.State(None)
+    w.brief_draft = gr.Button("Draft plan", variant="primary", elem_id="brief-draft")
 
 
 def plan_layout(w) -> None:
@@ -252,6 +254,21 @@ def restore_plan(studio: Studio, w, project_id, version) -> dict:
     return plan_view(studio, w, project, plan)
 
 
+def project_for_draft(studio: Studio, w, project_id, instruction: str, total) -> dict:
+    """The Brief tab's Draft plan: with no project open, a project named from the instruction
+    is created first; either way the Plan tab shows, and the draft follows."""
+    if project_id is not None:
+        return {w.tabs: gr.update(selected="plan-tab")}
+    instruction = (instruction or "").strip()
+    if not instruction:
+        raise UserError("Describe the piece first: type an instruction, e.g. 'a 2,000-word story'.")
+    words = words_from_instruction(instruction) or int(total or 1000)
+    name = studio.store.unique_name(name_from_instruction(instruction))
+    project = create_project(studio.store, name, instruction, words)
+    gr.Info(f"Created {project.name!r} from your instruction; drafting its plan.")
+    return {**project_view(studio, w, project), w.tabs: gr.update(selected="plan-tab")}
+
+
 def draft(studio: Studio, w, project_id, instruction, bible, total, single) -> Iterator[dict]:
     """Stream a drafted plan; locked rows of the current plan keep their places."""
     project = save_brief(studio, project_id, instruction, bible, total, single)
@@ -335,10 +352,18 @@ def wire(studio: Studio, w, demo: gr.Blocks) -> None:
         plan_outputs(w),
         **INSTANT,
     )
-    w.draft.click(studio.arm, [w.project_id], None, **INSTANT).then(
-        user_errors_stream(functools.partial(draft, studio, w)),
-        brief,
-        [w.plan_stream, *plan_outputs(w)],
-        show_progress_on=[w.plan_stream],
+    drafting = {
+        "fn": user_errors_stream(functools.partial(draft, studio, w)),
+        "inputs": brief,
+        "outputs": [w.plan_stream, *plan_outputs(w)],
+        "show_progress_on": [w.plan_stream],
         **GENERATING,
-    )
+    }
+    w.draft.click(studio.arm, [w.project_id], None, **INSTANT).then(**drafting)
+    # the Brief tab's own Draft plan: a project from the instruction if none is open
+    w.brief_draft.click(
+        user_errors(functools.partial(project_for_draft, studio, w)),
+        [w.project_id, w.instruction, w.total],
+        [*components(w), w.tabs],
+        **INSTANT,
+    ).success(studio.arm, [w.project_id], None, **INSTANT).then(**drafting)

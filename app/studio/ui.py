@@ -1,7 +1,7 @@
 """The studio's screen: each feature module lays out its part and wires its own events.
 
-Features: projects_panel, model_panel (side column); brief_plan, writing, section_tools,
-length_score (tabs). app.studio.view lists what shows a project.
+Features: projects_panel, model_panel (side column); welcome (above the tabs); brief_plan,
+writing, section_tools, length_score (tabs). app.studio.view lists what shows a project.
 """
 
 import functools
@@ -15,6 +15,7 @@ from app.studio import (
     model_panel,
     projects_panel,
     section_tools,
+    welcome,
     writing,
 )
 from app.studio.state import Studio
@@ -47,11 +48,13 @@ def screen(studio: Studio) -> tuple[gr.Blocks, SimpleNamespace]:
                 model_panel.layout(w, studio)
             with gr.Column(scale=3):
                 w.title = gr.Markdown("### No project open", elem_id="project-title")
-                with gr.Tabs():
+                welcome.layout(w)
+                with gr.Tabs() as w.tabs:
                     with gr.Tab("Brief", id="brief-tab"):
                         brief_plan.brief_layout(w)
                     with gr.Tab("Plan", id="plan-tab", elem_id="plan-tab"):
                         brief_plan.plan_layout(w)
+                        writing.plan_write_layout(w)
                     with gr.Tab("Write", id="write-tab", elem_id="write-tab") as w.write_tab:
                         writing.layout(w)
                         section_tools.layout(w)
@@ -68,6 +71,7 @@ def screen(studio: Studio) -> tuple[gr.Blocks, SimpleNamespace]:
             ),
         ]
         projects_panel.wire(studio, w, demo)
+        welcome.wire(studio, w, demo)
         model_panel.wire(studio, w, demo)
         brief_plan.wire(studio, w, demo)
         writing.wire(studio, w, demo, after_run)

@@ -5,11 +5,16 @@ them together with the project's name and id, and `components` is the list Gradi
 outputs of any handler that (re)opens a project.
 """
 
-from app.studio import brief_plan, length_score, section_tools, writing
 from app.studio.state import Studio
 from engine.store import Project
 
-FEATURES = (brief_plan, writing, section_tools, length_score)
+
+def features() -> tuple:
+    """The feature modules that show part of a project. Imported here, not at the top: they
+    import this module to reopen a project, and this one needs them only when called."""
+    from app.studio import brief_plan, length_score, section_tools, welcome, writing
+
+    return (welcome, brief_plan, writing, section_tools, length_score)
 
 
 def project_view(studio: Studio, w, project: Project | None) -> dict:
@@ -21,7 +26,7 @@ def project_view(studio: Studio, w, project: Project | None) -> dict:
         w.rename_to: project.name if project else "",
         w.project_list: studio.project_table(),
     }
-    for feature in FEATURES:
+    for feature in features():
         view.update(feature.view_of(studio, w, project))
     return view
 
@@ -29,6 +34,6 @@ def project_view(studio: Studio, w, project: Project | None) -> dict:
 def components(w) -> list:
     """The outputs of a handler that returns project_view (its keys, in a stable order)."""
     names = [w.project_id, w.last_project, w.title, w.rename_to, w.project_list]
-    for feature in FEATURES:
+    for feature in features():
         names += feature.view_components(w)
     return names

@@ -52,6 +52,11 @@ def layout(w) -> None:
     w.export_file = gr.File(label="Exported file", elem_id="export-file", visible=False)
 
 
+def plan_write_layout(w) -> None:
+    """The Plan tab's last step: Write from here."""
+    w.plan_write = gr.Button("Write", variant="primary", elem_id="plan-write")
+
+
 # -- what shows a project ---------------------------------------------------------------------
 def view_components(w) -> list:
     return [w.document, w.active_heading, w.active, w.progress, w.export_file]
@@ -279,8 +284,15 @@ def wire(studio: Studio, w, demo: gr.Blocks, after_run: list) -> None:
     generation or edit ends (project list, section menu, length view)."""
     brief = [w.project_id, w.instruction, w.bible, w.total, w.single]
     stream = [w.document, w.active_heading, w.active, w.progress]
-    for button, resume in ((w.write, False), (w.resume, True)):
-        event = button.click(studio.arm, [w.project_id], None, **INSTANT).then(
+    to_write_tab = w.plan_write.click(
+        lambda: gr.update(selected="write-tab"), None, [w.tabs], **INSTANT
+    )
+    for start, resume in (
+        (w.write.click, False),
+        (w.resume.click, True),
+        (to_write_tab.then, False),
+    ):
+        event = start(studio.arm, [w.project_id], None, **INSTANT).then(
             user_errors_stream(functools.partial(write, studio, w, resume)),
             brief,
             stream,
