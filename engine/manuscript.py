@@ -166,12 +166,13 @@ def split_markdown(text: str) -> tuple[str, list[Piece]]:
     lines = text.split("\n")
     cuts = []
     tokens = MarkdownIt("commonmark").parse(text)
-    for token, following in zip(tokens, [*tokens[1:], None], strict=True):
+    for index, token in enumerate(tokens):
         if token.level != 0 or token.map is None:
             continue
         start, end = token.map
         if token.type == "heading_open" and token.tag in ("h1", "h2"):
-            cuts.append(_Cut(start, end, following.content.strip(), int(token.tag[1])))
+            content = tokens[index + 1].content.strip()  # the heading's inline token
+            cuts.append(_Cut(start, end, content, int(token.tag[1])))
         elif token.type == "hr":
             cuts.append(_Cut(start, start, None))
     return _pieces(lines, "\n", cuts)
