@@ -171,7 +171,8 @@ def split_markdown(text: str) -> tuple[str, list[Piece]]:
             continue
         start, end = token.map
         if token.type == "heading_open" and token.tag in ("h1", "h2"):
-            content = tokens[index + 1].content.strip()  # the heading's inline token
+            # the heading's inline token; an underlined heading may span lines
+            content = tokens[index + 1].content.replace("\n", " ").strip()
             cuts.append(_Cut(start, end, content, int(token.tag[1])))
         elif token.type == "hr":
             cuts.append(_Cut(start, start, None))
