@@ -170,6 +170,22 @@ def test_markdown_round_trips_byte_for_byte_through_export(tmp_path, db_path):
     assert out.read_bytes() == path.read_bytes()
 
 
+def test_a_docx_export_imports_back_into_the_same_sections(tmp_path, db_path):
+    path = tmp_path / "clock.md"
+    path.write_text(BOOK, encoding="utf-8")
+    store, project, _, _ = _import(db_path, path)
+    exported = tmp_path / "clock.docx"
+    result = run_cli(
+        "export", "doc", project.name, "--format", "docx", "-o", str(exported), "--db", str(db_path)
+    )
+    assert result.returncode == 0, result.stderr
+    again, copy, _, _ = _import(tmp_path / "again.db", exported)
+    assert copy.name == project.name
+    assert [(r.title, r.heading, s.text) for r, s in _rows(again, copy)] == [
+        (r.title, r.heading, s.text) for r, s in _rows(store, project)
+    ]
+
+
 @pytest.mark.parametrize(
     "name, text, exported",
     [
