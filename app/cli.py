@@ -39,6 +39,7 @@ db_option = click.option(
         "eval": "training.eval.cli:eval_group",
         "train": "training.cli:train",
         "data": "training.cli:data",
+        "import": "app.import_cli:import_manuscript",
     },
 )
 @click.version_option(package_name="longwrite-studio")
@@ -333,11 +334,19 @@ def _run_with_progress(store, project, backend, plan_usage):
     raise UserError("The run ended without finishing; continue it with --resume.")
 
 
-@cli.command()
+@cli.group(
+    cls=LazyGroup,
+    lazy_commands={"show": "app.projects_cli:show"},
+    invoke_without_command=True,
+)
 @db_option
-def projects(db):
-    """List projects with their length and status."""
+@click.pass_context
+def projects(ctx, db):
+    """List projects with their length and status; `projects show NAME` details one."""
     from engine.store import Store
+
+    if ctx.invoked_subcommand is not None:
+        return
 
     rows = Store(db).list_projects()
     if not rows:

@@ -1,14 +1,16 @@
 """The project service: what the command line and the studio both do with a project.
 
 Creating a project, the one-row plan of single-pass mode, checking a brief, editing plan rows,
-exporting every format and following a run's progress live here once, so the two faces cannot
-drift apart.
+exporting every format, following a run's progress and the overview of a project's sections and
+runs live here once, so the two faces cannot drift apart.
 """
 
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pydantic import BaseModel
 
 from engine.errors import UserError
 from engine.export import FORMATS, export_document
@@ -183,3 +185,88 @@ class Progress:
 def finished_words(store: Store, project: Project) -> dict[int, int]:
     """Words of each finished section by plan position (what a Progress starts from)."""
     return {s.idx: count_words(s.text) for s in store.sections(project) if s.status == "done"}
+
+
+class SectionOverview(BaseModel):
+    """One plan row and its current text: `words`, `status` ("done", "writing" or "unwritten"),
+    `version_id` (None when unwritten) and how many versions its history holds."""
+
+    position: int  # 1-based
+    section_id: str
+    title: str
+    main_point: str
+    target_words: int
+    words: int
+    status: str
+    version_id: int | None
+    versions: int
+
+
+class RunOverview(BaseModel):
+    """One writing run; `words` and `length_score` come from a finished run's statistics."""
+
+    id: int
+    started_at: str
+    finished_at: str | None
+    status: str
+    words: int | None
+    length_score: float | None
+
+
+class ProjectOverview(BaseModel):
+    """What `longwrite projects show` prints: the plan rows with their text, and the runs."""
+
+    name: str
+    status: str
+    words: int
+    target_words: int
+    created_at: str
+    updated_at: str
+    plan_version: int | None
+    sections: list[SectionOverview]
+    runs: list[RunOverview]
+
+
+def project_overview(store: Store, project: Project) -> ProjectOverview:
+    plan = store.plan(project)
+    current = {s.section_id: s for s in store.sections(project, plan)}
+    versions = store.version_counts(project)
+    sections = []
+    for position, row in enumerate(plan.sections if plan else [], start=1):
+        text = current.get(row.id)
+        sections.append(
+            SectionOverview(
+                position=position,
+                section_id=row.id,
+                title=row.title,
+                main_point=row.main_point,
+                target_words=row.words,
+                words=count_words(text.text) if text else 0,
+                status=text.status if text else "unwritten",
+                version_id=text.version_id if text else None,
+                versions=versions.get(row.id, 0),
+            )
+        )
+    runs = [
+        RunOverview(
+            id=run.id,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            status=run.status,
+            words=(run.stats or {}).get("words"),
+            length_score=(run.stats or {}).get("length_score"),
+        )
+        for run in store.runs(project)
+    ]
+    plan_versions = store.plan_versions(project)
+    return ProjectOverview(
+        name=project.name,
+        status=project.status,
+        words=sum(s.words for s in sections),
+        target_words=project.target_words,
+        created_at=project.created_at,
+        updated_at=project.updated_at,
+        plan_version=plan_versions[-1][0] if plan_versions else None,
+        sections=sections,
+        runs=runs,
+    )

@@ -25,6 +25,7 @@ class PlanSection(BaseModel):
 
     `id` ties the row to its written text: inserting, moving or deleting other rows never moves
     text onto the wrong row. Rows without an id (a hand-written plan file) get a fresh one.
+    `heading` False keeps the title out of exports (an imported scene that had no heading).
     """
 
     id: str = Field(default_factory=new_section_id, pattern=SECTION_ID_PATTERN)
@@ -32,6 +33,7 @@ class PlanSection(BaseModel):
     main_point: str = Field(min_length=1, max_length=4_000)
     words: int = Field(ge=1, le=MAX_SECTION_WORDS)
     locked: bool = False
+    heading: bool = True
 
     @field_validator("title", "main_point")
     @classmethod

@@ -35,9 +35,10 @@ def project_document(store: Store, project: Project) -> Document:
     """The project's current text as a Document (sections in plan order)."""
     plan = store.plan(project)
     headings = project.settings.section_headings and plan is not None and len(plan.sections) > 1
-    sections = [
-        (plan.sections[s.idx].title if headings else "", s.text) for s in store.sections(project)
-    ]
+    sections = []
+    for section in store.sections(project):
+        row = plan.sections[section.idx]
+        sections.append((row.title if headings and row.heading else "", section.text))
     return Document(project.name, sections)
 
 

@@ -173,6 +173,17 @@ class Section:
 
 
 @dataclass
+class Run:
+    """One writing run; `stats` is the RunStats dump of a finished run, else None."""
+
+    id: int
+    started_at: str
+    finished_at: str | None
+    status: str
+    stats: dict | None
+
+
+@dataclass
 class ProjectSummary:
     name: str
     words: int
@@ -248,10 +259,7 @@ class Store:
         model: ModelSpec | None = None,
     ) -> Project:
         name = name.strip()
-        if not name:
-            raise UserError("A project needs a name.")
-        if self._project_row(name):
-            raise UserError(f"A project named {name!r} exists already; choose another name.")
+        self.check_name_free(name)
         now = _now()
         self.db["projects"].insert(
             {
@@ -267,6 +275,14 @@ class Store:
             }
         )
         return self.project(name)
+
+    def check_name_free(self, name: str) -> None:
+        """A UserError when the name is blank or another project has it."""
+        name = name.strip()
+        if not name:
+            raise UserError("A project needs a name.")
+        if self._project_row(name):
+            raise UserError(f"A project named {name!r} exists already; choose another name.")
 
     def _project_row(self, name: str) -> dict | None:
         return next(self.db["projects"].rows_where("name = ?", [name]), None)
@@ -467,6 +483,15 @@ class Store:
         )
         return [_section(row, position) for row in rows]
 
+    def version_counts(self, project: Project) -> dict[str, int]:
+        """How many versions each section id has (deleted rows' sections included)."""
+        rows = self.db.execute(
+            "select section_id, count(*) from section_versions where project_id = ? "
+            "group by section_id",
+            [project.id],
+        ).fetchall()
+        return dict(rows)
+
     def restore_section(self, project: Project, section_id: str, version_id: int) -> None:
         self._make_current(project, section_id, version_id)
 
@@ -493,6 +518,20 @@ class Store:
             run_id, {"finished_at": _now(), "status": status, "stats": json.dumps(stats)}
         )
         self.update_project(project, status=status)
+
+    def runs(self, project: Project) -> list[Run]:
+        """The project's writing runs, oldest first."""
+        rows = self.db["runs"].rows_where("project_id = ?", [project.id], order_by="id")
+        return [
+            Run(
+                row["id"],
+                row["started_at"],
+                row["finished_at"],
+                row["status"],
+                json.loads(row["stats"]) if row["stats"] else None,
+            )
+            for row in rows
+        ]
 
     def close(self) -> None:
         self.db.close()

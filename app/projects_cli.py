@@ -1,0 +1,55 @@
+"""`longwrite projects show NAME`: a project's plan rows with their text, and its runs."""
+
+import click
+
+from app.cli import db_option
+
+
+@click.command()
+@click.argument("project_name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead.")
+@db_option
+def show(project_name, as_json, db):
+    """Show the plan rows with section ids, each section's words, status and current version,
+    and the run history."""
+    from engine.projects import project_overview
+    from engine.store import Store
+
+    store = Store(db)
+    overview = project_overview(store, store.project(project_name))
+    if as_json:
+        click.echo(overview.model_dump_json(indent=2))
+        return
+    click.echo(
+        f"{overview.name}: {overview.words:,}/{overview.target_words:,} words, {overview.status}, "
+        f"updated {overview.updated_at}"
+    )
+    if overview.plan_version is None:
+        click.echo("No plan yet.")
+    else:
+        click.echo(f"Plan version {overview.plan_version}, {len(overview.sections)} sections:")
+    for row in overview.sections:
+        if row.version_id is None:
+            text = "unwritten"
+        else:
+            text = (
+                f"{row.words:,} words, {row.status}, current version {row.version_id}, "
+                f"{row.versions} in its history"
+            )
+        click.echo(
+            f"  {row.position:>2}. [{row.section_id}] {row.title} "
+            f"({row.target_words:,} planned; {text})"
+        )
+    if not overview.runs:
+        click.echo("No runs yet.")
+        return
+    click.echo("Runs:")
+    for run in overview.runs:
+        figures = ""
+        if run.words is not None:
+            figures = f", {run.words:,} words"
+        if run.length_score is not None:
+            figures += f", length score {run.length_score:.1f}"
+        click.echo(
+            f"  #{run.id} {run.started_at} to {run.finished_at or '…'}: {run.status}{figures}"
+        )
