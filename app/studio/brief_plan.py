@@ -214,7 +214,7 @@ def _save_plan(studio: Studio, project: Project, plan: Plan) -> None:
 def save_rows(studio: Studio, w, project_id: int | None, rows: list[list], ids: list) -> dict:
     """An edit in the table: saved as a new plan version."""
     project = studio.project(project_id)
-    plan = rows_plan(rows, ids)
+    plan = rows_plan(rows, ids, studio.store.plan(project))
     _save_plan(studio, project, plan)
     return {w.plan_ids: plan.ids, w.versions: versions_menu(studio, project)}
 
@@ -224,7 +224,7 @@ def edit_rows(studio: Studio, w, operation, project_id, rows, ids, row, total) -
     project = studio.project(project_id)
     rows, ids = operation(rows or [], ids or [], row)
     if rows:
-        _save_plan(studio, project, rows_plan(rows, ids))
+        _save_plan(studio, project, rows_plan(rows, ids, studio.store.plan(project)))
     return {
         w.plan: rows,
         w.plan_ids: ids,
@@ -237,7 +237,7 @@ def rescale_rows(studio: Studio, w, project_id, rows, ids, total) -> dict:
     project = studio.project(project_id)
     if not total or int(total) <= 0:
         raise UserError("Set Total words on the Brief tab to a positive number first.")
-    plan = rescale(rows_plan(rows, ids), int(total))
+    plan = rescale(rows_plan(rows, ids, studio.store.plan(project)), int(total))
     _save_plan(studio, project, plan)
     return plan_view(studio, w, project, plan)
 

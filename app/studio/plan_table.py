@@ -50,9 +50,11 @@ def _locked(value: object) -> bool:
     return bool(value)
 
 
-def rows_plan(rows: Rows, ids: Ids | None = None) -> Plan:
+def rows_plan(rows: Rows, ids: Ids | None = None, previous: Plan | None = None) -> Plan:
     """The plan the table shows (rows keep the ids beside them), or a UserError naming the
-    first bad row."""
+    first bad row. What the table does not show (whether an imported row's title is a heading)
+    comes from the `previous` plan's row with the same id."""
+    shown_as_heading = {s.id: s.heading for s in previous.sections} if previous else {}
     pairs = [
         (row, section_id)
         for row, section_id in zip(rows, row_ids(rows, ids), strict=True)
@@ -71,6 +73,7 @@ def rows_plan(rows: Rows, ids: Ids | None = None) -> Plan:
                     main_point=str(point or ""),
                     words=_words(words, number),
                     locked=_locked(locked),
+                    heading=shown_as_heading.get(section_id, True),
                 )
             )
         except ValidationError as error:

@@ -1,11 +1,15 @@
 """The projects panel: the list, create, open, rename, duplicate and delete."""
 
+import functools
+from collections.abc import Iterator
+
 import gradio as gr
 
-from app.studio.events import INSTANT, user_errors
+from app.studio.events import GENERATING, INSTANT, user_errors, user_errors_stream
 from app.studio.state import Studio
 from app.studio.view import components, project_view
 from engine.errors import UserError
+from engine.manuscript import Imported, ImportProgress, import_manuscript
 from engine.metrics import count_words
 from engine.session import project_document
 
@@ -23,6 +27,14 @@ def layout(w) -> None:
     with gr.Row():
         w.new_name = gr.Textbox(label="New project name", elem_id="new-name", scale=3)
         w.create = gr.Button("Create", elem_id="create-project", scale=1)
+    with gr.Accordion("Import a manuscript", open=False, elem_id="import-panel"):
+        w.import_file = gr.File(
+            label="Markdown, text or DOCX file",
+            file_types=[".md", ".markdown", ".txt", ".docx"],
+            elem_id="import-file",
+        )
+        w.import_button = gr.Button("Import", elem_id="import-project")
+        w.import_status = gr.Markdown(elem_id="import-status")
     with gr.Accordion("Rename, duplicate, delete", open=False, elem_id="manage"):
         with gr.Row():
             w.rename_to = gr.Textbox(label="Name", elem_id="rename-to", scale=3)
@@ -99,6 +111,27 @@ def delete(studio: Studio, w, project_id: int | None) -> dict:
     return {**project_view(studio, w, None), w.delete_box: gr.update(visible=False)}
 
 
+def import_file(studio: Studio, w, path: str | None, name: str) -> Iterator[dict]:
+    """Import a manuscript as a new project: headings become plan rows, the model writes each
+    row's main point; then the project opens."""
+    if not path:
+        raise UserError("Choose a .md, .txt or .docx file to import first.")
+    events = import_manuscript(
+        studio.store, path, studio.host.backend(), (name or "").strip() or None
+    )
+    for event in events:
+        if isinstance(event, ImportProgress):
+            line = f"Summarising part {event.piece} of {event.count}: {event.title}"
+            yield {w.import_status: line}
+        elif isinstance(event, Imported):
+            gr.Info(f"Imported {event.project.name!r}.")
+            yield {
+                **project_view(studio, w, event.project),
+                w.import_status: f"Imported as {event.project.name!r}.",
+                w.new_name: "",
+            }
+
+
 # -- wiring -----------------------------------------------------------------------------------
 def wire(studio: Studio, w, demo: gr.Blocks) -> None:
     view = components(w)
@@ -129,6 +162,13 @@ def wire(studio: Studio, w, demo: gr.Blocks) -> None:
         [w.project_id],
         [w.delete_box, w.delete_note],
         **INSTANT,
+    )
+    w.import_button.click(
+        user_errors_stream(functools.partial(import_file, studio, w)),
+        [w.import_file, w.new_name],
+        [*view, w.import_status, w.new_name],
+        show_progress_on=[w.import_status],
+        **GENERATING,
     )
     w.delete_cancel.click(lambda: gr.update(visible=False), None, [w.delete_box], **INSTANT)
     w.delete_confirm.click(

@@ -86,9 +86,9 @@ def view_of(studio: Studio, w, project: Project | None) -> dict:
 
 def _titles(project: Project, plan: Plan | None) -> list[str]:
     """Section headings shown in the document ("" each when headings are off)."""
-    titles = [s.title for s in plan.sections] if plan else []
-    headings = project.settings.section_headings and len(titles) > 1
-    return titles if headings else [""] * len(titles)
+    rows = plan.sections if plan else []
+    headings = project.settings.section_headings and len(rows) > 1
+    return [row.title if headings and row.heading else "" for row in rows]
 
 
 def document_html(

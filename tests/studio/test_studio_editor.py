@@ -181,3 +181,43 @@ def test_instant_errors_and_write_during_a_draft_are_visible(written, browser):
     assert plan is not None and len(sections) == len(plan.sections)
     assert all(s.status == "done" for s in sections)
     context.close()
+
+
+MANUSCRIPT = """# The Salt Road
+
+## Departure
+
+The caravan left before dawn, bells muffled with rags.
+
+Nobody spoke until the well was out of sight.
+
+## The Storm
+
+Sand came over the ridge like a wall.
+
+They tied the camels nose to tail and waited.
+"""
+
+
+def test_import_a_manuscript_then_export_it_unchanged(written, browser, tmp_path):
+    studio, _ = written
+    source = tmp_path / "salt-road.md"
+    source.write_text(MANUSCRIPT, encoding="utf-8")
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(studio.url)
+    page.wait_for_selector("#instruction textarea")
+    page.click("#import-panel")
+    page.set_input_files("#import-file input[type=file]", str(source))
+    page.click("#import-project")
+    wait_text(page, "#project-title", "The Salt Road", MODEL_TIMEOUT_MS)
+    wait_text(page, "#import-status", "Imported as", 20_000)
+    page.get_by_role("tab", name="Plan").click()
+    page.locator("#plan").get_by_text("The Storm", exact=True).first.wait_for()
+    page.get_by_role("tab", name="Write").click()
+    with page.expect_download(timeout=30_000) as download:
+        page.click("#export-md")
+    exported = tmp_path / "exported.md"
+    download.value.save_as(exported)
+    assert exported.read_bytes() == source.read_bytes()
+    context.close()
