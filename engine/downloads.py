@@ -84,7 +84,10 @@ def _download(
     cancel: threading.Event | None,
 ) -> Path:
     from huggingface_hub import hf_hub_download
+    from huggingface_hub.utils import logging as hub_logging
 
+    # its retry warnings would bury the one line a failed download ends with
+    hub_logging.set_verbosity_error()
     path = hf_hub_download(
         repo_id,
         filename,
@@ -183,12 +186,12 @@ def _user_error(
             f"The disk holding {models_dir} is full; free some space or choose another "
             "--models-dir. Nothing was kept."
         )
+    if isinstance(error, LocalEntryNotFoundError):  # how huggingface_hub says "offline"
+        reason = "no connection"
+    else:
+        lines = str(error).strip().splitlines()
+        reason = lines[0][:160] if lines else type(error).__name__
     return UserError(
-        f"Cannot download from {hub_endpoint()}: {_reason(error)}. Check the network "
-        "connection (or HF_ENDPOINT and proxy settings) and pull again; nothing was kept."
+        f"Cannot download from {hub_endpoint()} ({reason}). Check the network connection "
+        "(or HF_ENDPOINT and proxy settings) and pull again; nothing was kept."
     )
-
-
-def _reason(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0][:160] if text else type(error).__name__
