@@ -42,9 +42,7 @@ def model_bytes() -> bytes:
     return embedded_model_path().read_bytes()
 
 
-def test_pull_resumes_a_dropped_connection_lists_and_writes(
-    tmp_path, monkeypatch, model_bytes
-):
+def test_pull_resumes_a_dropped_connection_lists_and_writes(tmp_path, monkeypatch, model_bytes):
     models_dir = tmp_path / "models"
     repos = {REPO_ID: {FILENAME: model_bytes, "README.md": b"# test\n"}}
     with HubServer(repos, drop_once={FILENAME}) as hub:
@@ -90,10 +88,11 @@ def test_pull_chooses_the_file_by_quantization(tmp_path, monkeypatch):
     repos = {REPO_ID: {"m.Q8_0.gguf": small + b"8", "m.Q4_K_M.gguf": small + b"4"}}
     with HubServer(repos) as hub:
         monkeypatch.setenv("HF_ENDPOINT", hub.url)
-        pulled = run_cli("models", "pull", REPO_ID, "--quant", "q4_k_m", "--models-dir", str(tmp_path))
+        into = ["--models-dir", str(tmp_path)]
+        pulled = run_cli("models", "pull", REPO_ID, "--quant", "q4_k_m", *into)
         assert pulled.returncode == 0, pulled.stderr
         assert (tmp_path / "m.Q4_K_M.gguf").read_bytes() == small + b"4"
-        missing = run_cli("models", "pull", REPO_ID, "--quant", "Q6_K", "--models-dir", str(tmp_path))
+        missing = run_cli("models", "pull", REPO_ID, "--quant", "Q6_K", *into)
     message = _pull_error(missing)
     assert "Q4_K_M" in message and "Q8_0" in message
     assert _leftovers(tmp_path) == ["m.Q4_K_M.gguf"]
