@@ -6,9 +6,11 @@ import hashlib
 import json
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
+CHUNK = 1024 * 1024
 
 
 class HubServer(ThreadingHTTPServer):
@@ -17,10 +19,16 @@ class HubServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, repos: dict[str, dict[str, bytes]], drop_once: set[str] | None = None):
+    def __init__(
+        self,
+        repos: dict[str, dict[str, bytes]],
+        drop_once: set[str] | None = None,
+        chunk_delay_s: float = 0.0,
+    ):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.repos = repos
         self.drop_once = set(drop_once or ())
+        self.chunk_delay_s = chunk_delay_s  # a pause per MB sent, for a slow connection
         self.range_requests: list[str] = []
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
@@ -107,7 +115,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(2)  # the connection drops mid-file
             return
-        self.wfile.write(data[start:])
+        for offset in range(start, len(data), CHUNK):
+            self.wfile.write(data[offset : offset + CHUNK])
+            time.sleep(self.server.chunk_delay_s)
 
     def _error(self, status: int, code: str) -> None:
         body = json.dumps({"error": code}).encode()
