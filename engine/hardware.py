@@ -33,6 +33,7 @@ class Device:
     free_bytes: int
     total_bytes: int
     is_gpu: bool
+    shares_ram: bool = False  # Apple Silicon and integrated GPUs: its memory is the RAM
 
 
 @dataclass(frozen=True)
@@ -126,13 +127,15 @@ def devices() -> list[Device]:
             continue  # accelerators such as BLAS run beside the CPU, they hold no layers
         free, total = ctypes.c_size_t(0), ctypes.c_size_t(0)
         lib.ggml_backend_dev_memory(handle, ctypes.byref(free), ctypes.byref(total))
+        name = (lib.ggml_backend_dev_name(handle) or b"?").decode()
         found.append(
             Device(
-                name=(lib.ggml_backend_dev_name(handle) or b"?").decode(),
+                name=name,
                 description=(lib.ggml_backend_dev_description(handle) or b"").decode(),
                 free_bytes=free.value,
                 total_bytes=total.value,
                 is_gpu=kind != _DEVICE_TYPE_CPU,
+                shares_ram=kind == _DEVICE_TYPE_IGPU or name.lower().startswith(("metal", "mtl")),
             )
         )
     return found

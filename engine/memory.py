@@ -71,16 +71,22 @@ def plan_load(
     n_layers = max(info.n_layers, 1)
     kv_per_token = kv_cache_bytes(info, 1, settings.kv_cache)
     trained = info.context_length
+    # A GPU that shares the RAM (Apple Silicon) adds no memory: both sides draw on free_ram.
+    shared = any(gpu.shares_ram for gpu in gpus)
+    if shared:
+        free_vram = min(free_vram, free_ram)
     if requested_ctx:
         n_ctx, note = min(requested_ctx, trained), ""
     else:
-        n_ctx, note = _default_context(info, kv_per_token, free_ram + free_vram)
+        total_free = free_ram if shared else free_ram + free_vram
+        n_ctx, note = _default_context(info, kv_per_token, total_free)
     layers = _gpu_layers(settings.gpu_layers, gpus, n_layers, info, kv_per_token * n_ctx, free_vram)
     weights, kv = info.file_bytes, kv_per_token * n_ctx
     on_gpu = layers / n_layers
     vram = int(on_gpu * (weights + kv))
     ram = int((1 - on_gpu) * (weights + kv)) + OVERHEAD_BYTES
-    if ram > free_ram or (layers and vram > free_vram):
+    too_big = ram + vram > free_ram if shared else ram > free_ram or (layers and vram > free_vram)
+    if too_big:
         raise UserError(_too_big(info, n_ctx, weights, kv, ram, free_ram, vram, free_vram))
     flash_attn = settings.flash_attn
     if flash_attn is None:

@@ -83,3 +83,12 @@ def test_too_big_names_both_numbers_and_what_to_do():
     message = str(refused.value)
     assert "6.0 GB free" in message and "4.3 GB of KV cache" in message
     assert "--ctx" in message and "--kv-cache q8_0" in message
+
+
+def test_a_gpu_sharing_the_ram_adds_no_memory():
+    """Apple Silicon: Metal's free memory is the RAM; counting both would overcommit it."""
+    metal = Device("Metal", "Apple M2", 8 * GB, 16 * GB, is_gpu=True, shares_ram=True)
+    placement = plan_load(LLAMA_8B, None, OffloadSettings(), 8 * GB, [metal], 8 * GB)
+    assert placement.gpu_layers == 32 and placement.device == "Metal"
+    assert placement.ram_bytes + placement.vram_bytes <= 8 * GB
+    assert 2_048 <= placement.n_ctx < 32_768  # 8 GB hold the weights and a shorter KV cache

@@ -65,15 +65,18 @@ def describe(info: ModelInfo, placement: Placement | None = None) -> str:
     )
 
 
-def plan_placement(info: ModelInfo, spec: ModelSpec) -> Placement:
-    """Where a local model would go on this machine; a UserError when it cannot fit."""
+def plan_placement(
+    info: ModelInfo, spec: ModelSpec, released: Placement | None = None
+) -> Placement:
+    """Where a local model would go on this machine; a UserError when it cannot fit. The memory
+    of `released`, the model it replaces, counts as free: that one is closed first."""
     return plan_load(
         info,
         spec.n_ctx,
         hardware.current_settings(),
-        hardware.free_ram_bytes(),
+        hardware.free_ram_bytes() + (released.ram_bytes if released else 0),
         hardware.gpus(),
-        hardware.free_vram_bytes(),
+        hardware.free_vram_bytes() + (released.vram_bytes if released else 0),
     )
 
 
@@ -110,7 +113,9 @@ class ModelHost:
         if spec.base_url and not spec.model_name:
             raise UserError("Give the model's name on that server as well as its URL.")
         info = inspect_spec(spec)
-        placement = None if spec.base_url else plan_placement(info, spec)
+        loaded = self._loaded[1] if self._loaded is not None else None
+        released = getattr(loaded, "placement", None)
+        placement = None if spec.base_url else plan_placement(info, spec, released)
         self.spec, self.placement = spec, placement
         return info
 
