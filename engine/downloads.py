@@ -18,6 +18,7 @@ from engine.errors import UserError
 from engine.models import check_gguf_file
 
 STAGING_PREFIX = ".downloading-"
+SPARE_BYTES = 256 * 1024**2  # left free on the disk after a download
 
 Progress = Callable[[int, int], None]  # bytes done, bytes in all (0 when unknown)
 
@@ -66,6 +67,7 @@ def pull(
     staging = models_dir / f"{STAGING_PREFIX}{target.name}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
+        _check_room(repo_id, filename, models_dir)
         downloaded = _download(repo_id, filename, staging, progress, cancel)
         _check_downloaded(downloaded, repo_id, filename)
         os.replace(downloaded, target)
@@ -96,6 +98,20 @@ def _download(
         tqdm_class=_progress_class(progress, cancel),
     )
     return Path(path)
+
+
+def _check_room(repo_id: str, filename: str, models_dir: Path) -> None:
+    """Refuse before downloading when the file cannot fit on the models folder's disk."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+
+    url = hf_hub_url(repo_id, filename, endpoint=hub_endpoint())
+    size = get_hf_file_metadata(url, endpoint=hub_endpoint()).size or 0
+    free = shutil.disk_usage(models_dir).free
+    if size + SPARE_BYTES > free:
+        raise UserError(
+            f"{filename} takes {size / 1e9:.1f} GB but the disk holding {models_dir} has "
+            f"{free / 1e9:.1f} GB free; free some space or choose another --models-dir."
+        )
 
 
 def _progress_class(progress: Progress | None, cancel: threading.Event | None):
