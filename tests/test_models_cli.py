@@ -149,3 +149,9 @@ def test_gpu_layers_must_be_a_number_or_auto():
     result = run_cli("plan", "a story", "--words", "300", "--gpu-layers", "lots")
     assert result.returncode == 2
     assert "--gpu-layers" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_studio_refuses_a_model_too_big_before_serving(monkeypatch):
+    monkeypatch.setenv("LONGWRITE_MEMORY_LIMIT_MB", "100")
+    message = _one_line_error(run_cli("studio", "--port", "7999", timeout=120))
+    assert "smaller quantization" in message
