@@ -153,5 +153,8 @@ def test_gpu_layers_must_be_a_number_or_auto():
 
 def test_studio_refuses_a_model_too_big_before_serving(monkeypatch):
     monkeypatch.setenv("LONGWRITE_MEMORY_LIMIT_MB", "100")
-    message = _one_line_error(run_cli("studio", "--port", "7999", timeout=120))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    message = _one_line_error(run_cli("studio", "--port", port, timeout=120))
     assert "smaller quantization" in message
