@@ -67,11 +67,10 @@ def test_reply_stops_at_end_of_turn(family_backend):
     assert backend.last_usage.output_tokens < 200
 
 
+@pytest.mark.parametrize("family_backend", ["glm-4"], indirect=True)
 def test_glm_reply_runs_on_without_the_observation_stop(family_backend):
     """The model does end its turn with <|observation|>: without the stop it writes on."""
-    family, backend = family_backend
-    if family != "glm-4":
-        pytest.skip("GLM-4 only")
+    _family, backend = family_backend
     enders = backend._extra_end_tokens
     backend._extra_end_tokens = frozenset()
     try:
