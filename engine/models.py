@@ -58,6 +58,9 @@ class ModelInfo:
     architecture: str
     chat_template: str | None
     path: str | None = None
+    file_bytes: int = 0
+    n_layers: int = 0
+    kv_elements_per_layer: int = 0  # K plus V values one token keeps in one layer's cache
 
 
 def embedded_model_path() -> Path:
@@ -114,7 +117,26 @@ def info_from_metadata(metadata: dict[str, str], path: str | None, n_ctx_train: 
         architecture=architecture,
         chat_template=metadata.get("tokenizer.chat_template"),
         path=path,
+        file_bytes=Path(path).stat().st_size if path else 0,
+        n_layers=_int(metadata, f"{architecture}.block_count"),
+        kv_elements_per_layer=_kv_elements_per_layer(metadata, architecture),
     )
+
+
+def _int(metadata: dict[str, str], key: str, default: int = 0) -> int:
+    value = metadata.get(key, "")
+    return int(value) if value.isdigit() else default
+
+
+def _kv_elements_per_layer(metadata: dict[str, str], architecture: str) -> int:
+    """KV heads times the key and value head sizes, from the GGUF's attention metadata."""
+    heads = _int(metadata, f"{architecture}.attention.head_count")
+    kv_heads = _int(metadata, f"{architecture}.attention.head_count_kv", heads)
+    width = _int(metadata, f"{architecture}.embedding_length")
+    head_size = width // heads if heads else 0
+    key = _int(metadata, f"{architecture}.attention.key_length", head_size)
+    value = _int(metadata, f"{architecture}.attention.value_length", head_size)
+    return kv_heads * (key + value)
 
 
 def read_model_info(path: Path) -> ModelInfo:

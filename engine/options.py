@@ -8,6 +8,9 @@ from collections.abc import Callable
 
 import click
 
+from engine import hardware
+from engine.errors import UserError
+
 
 def stack_options(options: list[Callable]) -> Callable:
     """One decorator applying click options (or other such decorators) in the order listed."""
@@ -19,6 +22,52 @@ def stack_options(options: list[Callable]) -> Callable:
 
     return decorate
 
+
+def _set_offload(ctx: click.Context, param: click.Parameter, value) -> None:
+    """Gather the offload options and make them the process's settings for loading GGUFs."""
+    chosen = ctx.meta.setdefault("longwrite.offload", {})
+    if param.name == "gpu_layers":
+        try:
+            value = hardware.parse_gpu_layers(value)
+        except UserError as error:
+            raise click.BadParameter(str(error)) from None
+    chosen[param.name] = value
+    hardware.configure(
+        hardware.OffloadSettings(**chosen), announce=lambda line: click.echo(line, err=True)
+    )
+
+
+offload_options = stack_options(
+    [
+        click.option(
+            "--gpu-layers",
+            default="auto",
+            envvar="LONGWRITE_GPU_LAYERS",
+            show_envvar=True,
+            expose_value=False,
+            callback=_set_offload,
+            help="Layers to offload to the GPU: a number (0 = CPU only) or auto: all that fit "
+            "in free GPU memory, 0 on a CPU-only llama.cpp build.",
+        ),
+        click.option(
+            "--kv-cache",
+            type=click.Choice(["f16", "q8_0"]),
+            default="f16",
+            show_default=True,
+            expose_value=False,
+            callback=_set_offload,
+            help="KV cache precision; q8_0 halves its memory (a 32k context of an 8B model: "
+            "4 GB in f16) and turns on flash attention.",
+        ),
+        click.option(
+            "--flash-attn/--no-flash-attn",
+            default=None,
+            expose_value=False,
+            callback=_set_offload,
+            help="Flash attention (default: on with a GPU or a q8_0 KV cache).",
+        ),
+    ]
+)
 
 model_options = stack_options(
     [
@@ -38,8 +87,10 @@ model_options = stack_options(
             "--ctx",
             "n_ctx",
             type=click.IntRange(512, 1_048_576),
-            help="Context window in tokens (default: the model's, at most 16,384).",
+            help="Context window in tokens (default: the model's trained length, capped by "
+            "free memory and at 32,768).",
         ),
+        offload_options,
     ]
 )
 

@@ -133,4 +133,6 @@ class RunStats(BaseModel):
     context_trims: int
     mode: Mode
     model: str
+    device: str = "CPU"  # where the layers ran: "CPU", "CUDA0", "Metal"..., or "server"
+    gpu_layers_offloaded: int = 0
     per_section: list[SectionStats] = []

@@ -110,6 +110,7 @@ def run_project(
             store, project, plan, finished, plan_usage, time.perf_counter() - started
         )
         stats.context_trims = trims
+        stats.device, stats.gpu_layers_offloaded = _placement(backend)
         store.finish_run(project, run_id, status, stats.model_dump())
         yield RunFinished(stats)
     finally:
@@ -117,6 +118,14 @@ def run_project(
             if autosave is not None:
                 store.save_section(autosave.version_id, current, 0, done=False)
             store.finish_run(project, run_id, status, None)
+
+
+def _placement(backend: Backend) -> tuple[str, int]:
+    """The device a local model runs on and its layers on a GPU; a server's are its own."""
+    placement = getattr(backend, "placement", None)
+    if placement is None:
+        return "server", 0
+    return placement.device, placement.gpu_layers
 
 
 def _run_stats(

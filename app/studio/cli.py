@@ -112,6 +112,8 @@ def studio(
         _connect_judge(judge_gguf, judge_base_url, judge_model)
     spec = ModelSpec(model_path=model_path, base_url=base_url, model_name=model_name, n_ctx=n_ctx)
     host_model = ModelHost(spec)
+    if not base_url:
+        host_model.choose(spec)  # a model too big for this machine stops here, in one line
     app = Studio(
         Path(db) if db else default_db_path(),
         host_model,

@@ -9,8 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine import hardware
 from engine.backends import Backend, open_spec
 from engine.errors import UserError
+from engine.memory import Placement, plan_load
 from engine.models import (
     ModelInfo,
     check_gguf_file,
@@ -47,11 +49,34 @@ def model_choices(models_dir: Path | None) -> list[ModelChoice]:
     return choices
 
 
-def describe(info: ModelInfo) -> str:
-    """One line for the model panel."""
+def describe(info: ModelInfo, placement: Placement | None = None) -> str:
+    """One line for the model panel; with a placement, where it runs, its context and KV cache."""
+    line = f"**{info.name}** · {info.quantization} · {info.architecture}"
+    if placement is None:
+        return f"{line} · context {info.context_length:,} tokens"
+    where = (
+        f"{placement.device} ({placement.gpu_layers}/{placement.n_layers} layers on the GPU)"
+        if placement.gpu_layers
+        else "CPU"
+    )
     return (
-        f"**{info.name}** · context {info.context_length:,} tokens · {info.quantization} · "
-        f"{info.architecture}"
+        f"{line} · {where} · context {placement.n_ctx:,} tokens · "
+        f"KV cache {placement.kv_cache} {placement.kv_bytes / 1e9:.2f} GB"
+    )
+
+
+def plan_placement(
+    info: ModelInfo, spec: ModelSpec, released: Placement | None = None
+) -> Placement:
+    """Where a local model would go on this machine; a UserError when it cannot fit. The memory
+    of `released`, the model it replaces, counts as free: that one is closed first."""
+    return plan_load(
+        info,
+        spec.n_ctx,
+        hardware.current_settings(),
+        hardware.free_ram_bytes() + (released.ram_bytes if released else 0),
+        hardware.gpus(),
+        hardware.free_vram_bytes() + (released.vram_bytes if released else 0),
     )
 
 
@@ -75,6 +100,7 @@ class ModelHost:
         self._opener = opener
         self._loaded: tuple[ModelSpec, Backend] | None = None
         self._lock = threading.Lock()
+        self.placement: Placement | None = None  # of the chosen local model, once checked
 
     @classmethod
     def serving(cls, backend: Backend, spec: ModelSpec | None = None) -> "ModelHost":
@@ -82,11 +108,15 @@ class ModelHost:
         return cls(spec or ModelSpec(), opener=lambda _spec: backend)
 
     def choose(self, spec: ModelSpec) -> ModelInfo:
-        """Check the model and make it the one the next generation uses."""
+        """Check the model, and that it fits in memory, and make it the one the next generation
+        uses; a model that cannot fit is refused here, before anything is loaded."""
         if spec.base_url and not spec.model_name:
             raise UserError("Give the model's name on that server as well as its URL.")
         info = inspect_spec(spec)
-        self.spec = spec
+        loaded = self._loaded[1] if self._loaded is not None else None
+        released = getattr(loaded, "placement", None)
+        placement = None if spec.base_url else plan_placement(info, spec, released)
+        self.spec, self.placement = spec, placement
         return info
 
     def backend(self) -> Backend:
@@ -97,6 +127,7 @@ class ModelHost:
                     self._loaded[1].close()
                     self._loaded = None
                 self._loaded = (self.spec, self._opener(self.spec))
+                self.placement = getattr(self._loaded[1], "placement", self.placement)
             return self._loaded[1]
 
     def close(self) -> None:

@@ -17,12 +17,12 @@ import numpy as np
 from llama_cpp import Llama, LlamaGrammar
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
+from engine import hardware
 from engine.backends.base import ChatRequest, Usage
 from engine.backends.no_repeat import NoRepeatNgram
 from engine.errors import UserError
+from engine.memory import plan_load
 from engine.models import read_model_info
-
-DEFAULT_MAX_CONTEXT = 16_384
 
 # Used only for a GGUF that carries no chat template of its own.
 _CHATML = (
@@ -33,6 +33,13 @@ _CHATML = (
 
 
 MAX_SILENT_TOKENS = 48  # tokens in a row that yield no text before a reply is ended
+
+# Control tokens that end an assistant turn in some chat format. llama.cpp knows most by name,
+# but a GLM-4 GGUF marks only <|user|> as end of turn, and GLM-4 also ends a turn with
+# <|observation|> (a tool call). Any of these that llama.cpp does not end on is stopped on here.
+END_OF_TURN_TEXTS = ("<|eot_id|>", "<|eom_id|>", "<|user|>", "<|observation|>", "<|im_end|>")
+
+_KV_CACHE_TYPES = {"f16": llama_cpp.GGML_TYPE_F16, "q8_0": llama_cpp.GGML_TYPE_Q8_0}
 
 
 def default_threads() -> int:
@@ -53,15 +60,37 @@ class LlamaCppBackend:
 
     supports_prefill = True
 
-    def __init__(self, model_path: Path, n_ctx: int | None = None, n_threads: int | None = None):
+    def __init__(
+        self,
+        model_path: Path,
+        n_ctx: int | None = None,
+        n_threads: int | None = None,
+        offload: hardware.OffloadSettings | None = None,
+    ):
+        """Load a GGUF after checking it fits: n_ctx None picks the model's trained length capped
+        by free memory and MAX_DEFAULT_CONTEXT; offload None uses the process's settings."""
         info = read_model_info(model_path)
-        context = min(n_ctx or DEFAULT_MAX_CONTEXT, info.context_length)
+        settings = offload or hardware.current_settings()
+        self.placement = plan_load(
+            info,
+            n_ctx,
+            settings,
+            hardware.free_ram_bytes(),
+            hardware.gpus(),
+            hardware.free_vram_bytes(),
+        )
+        hardware.announce(self.placement.summary())
+        cache_type = _KV_CACHE_TYPES[settings.kv_cache]
         try:
             self.llm = Llama(
                 model_path=str(model_path),
-                n_ctx=context,
+                n_ctx=self.placement.n_ctx,
                 n_batch=512,
                 n_threads=n_threads or default_threads(),
+                n_gpu_layers=self.placement.gpu_layers,
+                flash_attn=self.placement.flash_attn,
+                type_k=cache_type,
+                type_v=cache_type,
                 last_n_tokens_size=256,
                 verbose=False,
             )
@@ -70,11 +99,8 @@ class LlamaCppBackend:
         self.info = info.__class__(**{**info.__dict__, "context_length": self.llm.n_ctx()})
         self.last_usage = Usage()
         self._lock = threading.Lock()
+        self._end_tokens, self._extra_end_tokens = self._turn_enders()
         vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
-        self._end_tokens = np.array(
-            [t for t in range(self.llm.n_vocab()) if llama_cpp.llama_vocab_is_eog(vocab, t)],
-            dtype=np.intc,
-        )
         self._add_bos = bool(llama_cpp.llama_vocab_get_add_bos(vocab))
         self._bos_text = self._token_text(self.llm.token_bos())
         self._formatter = Jinja2ChatFormatter(
@@ -82,6 +108,21 @@ class LlamaCppBackend:
             eos_token=self._token_text(self.llm.token_eos()),
             bos_token=self._bos_text,
         )
+
+    def _turn_enders(self) -> tuple[np.ndarray, frozenset[int]]:
+        """Every token that ends a reply, and those of them llama.cpp would not stop on."""
+        vocab = llama_cpp.llama_model_get_vocab(self.llm.model)
+        eog = {t for t in range(self.llm.n_vocab()) if llama_cpp.llama_vocab_is_eog(vocab, t)}
+        extra = set()
+        for text in END_OF_TURN_TEXTS:
+            ids = self.llm.tokenize(text.encode(), add_bos=False, special=True)
+            if len(ids) == 1 and ids[0] not in eog:
+                extra.add(ids[0])
+        return np.array(sorted(eog | extra), dtype=np.intc), frozenset(extra)
+
+    def _ended_turn(self, input_ids: np.ndarray, _logits: np.ndarray) -> bool:
+        """Stopping criterion: the last token taken was an end of turn llama.cpp does not know."""
+        return len(input_ids) > 0 and int(input_ids[-1]) in self._extra_end_tokens
 
     def _token_text(self, token: int) -> str:
         if token < 0:
@@ -165,6 +206,9 @@ class LlamaCppBackend:
                 stop=request.stop or None,
                 grammar=self._grammar(request.json_schema),
                 logits_processor=llama_cpp.LogitsProcessorList(processors),
+                stopping_criteria=llama_cpp.StoppingCriteriaList([self._ended_turn])
+                if self._extra_end_tokens
+                else None,
                 stream=True,
             )
             try:

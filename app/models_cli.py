@@ -1,0 +1,104 @@
+"""`longwrite models list|pull`: the models a writer can use, and opt-in downloads of more."""
+
+from pathlib import Path
+
+import click
+
+from engine.errors import UserError
+
+models_dir_option = click.option(
+    "--models-dir",
+    type=click.Path(path_type=Path),
+    envvar="LONGWRITE_MODELS_DIR",
+    show_envvar=True,
+    help="Folder of GGUF models (default: in your user data directory).",
+)
+
+
+@click.group()
+def models() -> None:
+    """List the embedded, downloaded and recommended models; download one."""
+
+
+@models.command("list")
+@models_dir_option
+def list_command(models_dir: Path | None) -> None:
+    """Every model you can write with, and the catalogue's recommended downloads."""
+    from engine.catalogue import list_models
+    from engine.models import default_models_dir
+
+    folder = (models_dir or default_models_dir()).expanduser()
+    rows = list_models(folder)
+    click.echo(f"Models folder: {folder}")
+    header = ("name", "quant", "file", "memory", "context", "languages", "license", "status")
+    table = [header]
+    for row in rows:
+        table.append(
+            (
+                row.name,
+                row.quantization,
+                _size(row.size_bytes, row.entry is not None and not row.entry.size_verified),
+                _size(row.memory_bytes),
+                f"{row.context_length:,}",
+                row.languages or "-",
+                row.license or "-",
+                _status(row),
+            )
+        )
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for line in table:
+        cells = (cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+        click.echo("  ".join(cells).rstrip())
+    click.echo(
+        "memory: weights + KV cache at the default context. "
+        "Download one with: longwrite models pull KEY (or REPO_ID [FILENAME])."
+    )
+
+
+@models.command()
+@click.argument("repo_id")
+@click.argument("filename", required=False)
+@click.option(
+    "--quant",
+    default="Q4_K_M",
+    show_default=True,
+    help="With FILENAME left out, the quantization to pick from the repo's files.",
+)
+@models_dir_option
+def pull(repo_id: str, filename: str | None, quant: str, models_dir: Path | None) -> None:
+    """Download a GGUF from the Hugging Face Hub into the models folder.
+
+    REPO_ID is a Hub repo such as QuantFactory/LongWriter-llama3.1-8b-GGUF, or the key of a
+    catalogue entry (see `longwrite models list`). HF_ENDPOINT, HF_TOKEN and proxy settings are
+    honoured; a dropped connection is resumed."""
+    from engine.catalogue import find_entry
+    from engine.downloads import choose_file
+    from engine.downloads import pull as download
+    from engine.models import default_models_dir
+
+    if "/" not in repo_id:
+        entry = find_entry(repo_id)
+        if entry is None:
+            raise UserError(
+                f"{repo_id!r} is neither a Hub repo id (owner/name) nor a catalogue key; "
+                "see `longwrite models list`."
+            )
+        repo_id, filename = entry.repo_id, filename or entry.filename
+    folder = (models_dir or default_models_dir()).expanduser()
+    filename = filename or choose_file(repo_id, quant)
+    click.echo(f"Downloading {filename} from {repo_id} into {folder}…", err=True)
+    path = download(repo_id, filename, folder)
+    click.echo(f"Saved {path}. Write with it: longwrite write --model '{path}' \"…\"", err=True)
+
+
+def _size(size: int, estimate: bool = False) -> str:
+    text = f"{size / 1e9:.1f} GB" if size >= 1e8 else f"{size / 1e6:.0f} MB"
+    return f"~{text} (unverified)" if estimate else text
+
+
+def _status(row) -> str:
+    if row.source != "catalogue":
+        return row.source
+    if row.downloaded:
+        return "downloaded"
+    return f"pull {row.entry.key}"

@@ -1,0 +1,89 @@
+"""The model panel's downloads: catalogue entries not yet in the models folder, and a download
+that reports progress as it goes and stops when the writer presses Cancel.
+
+The handlers iterate `download_entry` (a Gradio generator event) and set the cancel Event from
+the Cancel button's event; nothing is downloaded unless the writer presses Download.
+"""
+
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.catalogue import CatalogueEntry, catalogue, find_entry
+from engine.downloads import pull
+from engine.errors import UserError
+from engine.models import default_models_dir
+
+POLL_S = 0.25  # how often a waiting download checks for news
+
+
+@dataclass(frozen=True)
+class DownloadProgress:
+    """One update: share done (0..1, None while the size is unknown), a line to show, and the
+    file's path once it is downloaded and checked."""
+
+    fraction: float | None
+    message: str
+    path: Path | None = None
+
+
+def downloadable(models_dir: Path | None) -> list[CatalogueEntry]:
+    """Catalogue entries whose file is not in the models folder yet."""
+    folder = models_dir or default_models_dir()
+    return [entry for entry in catalogue() if not (folder / entry.filename).exists()]
+
+
+def download_label(entry: CatalogueEntry) -> str:
+    """How an entry reads in the Download menu."""
+    size = f"{entry.size_bytes / 1e9:.1f} GB" + ("" if entry.size_verified else " (approx.)")
+    return f"{entry.name} {entry.quant} · {size} · {', '.join(entry.languages)} · {entry.license}"
+
+
+def download_entry(
+    key: str, models_dir: Path | None, cancel: threading.Event
+) -> Iterator[DownloadProgress]:
+    """Download a catalogue entry into the models folder, yielding progress; the last update
+    carries the path. Raises UserError (one line) on failure or when cancel is set."""
+    entry = find_entry(key)
+    if entry is None:
+        raise UserError(f"No catalogue entry {key!r}; pick one from the Download menu.")
+    folder = models_dir or default_models_dir()
+    updates: queue.Queue[tuple[int, int]] = queue.Queue()
+    outcome: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            outcome["path"] = pull(
+                entry.repo_id,
+                entry.filename,
+                folder,
+                progress=lambda done, total: updates.put((done, total)),
+                cancel=cancel,
+            )
+        except BaseException as error:  # handed to the waiting generator below
+            outcome["error"] = error
+
+    worker = threading.Thread(target=work, name=f"download-{key}", daemon=True)
+    worker.start()
+    yield DownloadProgress(0.0, f"Downloading {entry.filename} from {entry.repo_id}…")
+    while worker.is_alive():
+        worker.join(POLL_S)
+        latest = None
+        while not updates.empty():
+            latest = updates.get_nowait()
+        if latest is not None:
+            yield _progress(entry, *latest)
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    path = outcome["path"]
+    yield DownloadProgress(1.0, f"Downloaded {entry.name} {entry.quant}: {path}", path=path)
+
+
+def _progress(entry: CatalogueEntry, done: int, total: int) -> DownloadProgress:
+    total = total or entry.size_bytes
+    return DownloadProgress(
+        min(done / total, 1.0) if total else None,
+        f"{entry.name} {entry.quant}: {done / 1e9:.2f} of {total / 1e9:.2f} GB",
+    )
