@@ -29,6 +29,7 @@ class Studio:
         self._local = threading.local()
         self.jobs: dict[int, Job] = {}
         self.stop_requested: set[int] = set()
+        self.download_cancel: threading.Event | None = None  # set while a model downloads
         Store(self.db_path).close()  # create and migrate once, up front
 
     @property
