@@ -134,11 +134,7 @@ def write(
         raise UserError("Open a project from the list, or create one, first.")
     store = studio.store
     if single:
-        plan = single_pass_plan(project.name, project.instruction, project.target_words)
-        if store.plan(project) is None or len(store.plan(project).sections) != 1:
-            store.save_plan(project, plan)
-            gr.Info("Single pass: saved a one-row plan; earlier plans stay under Plan versions.")
-        plan = store.plan(project)
+        plan = _single_pass_plan(studio, project)
     else:
         plan = store.plan(project)
         if plan is None:
@@ -159,6 +155,21 @@ def write(
         return run_project(store, store.project_by_id(project.id), backend)
 
     yield from stream_run(studio, w, project, plan, start)
+
+
+def _single_pass_plan(studio: Studio, project: Project) -> Plan:
+    """The one-row plan of single-pass mode, saved when it differs from the stored plan; a
+    stored one-row plan keeps its id (and so its text)."""
+    stored = studio.store.plan(project)
+    plan = single_pass_plan(project.name, project.instruction, project.target_words)
+    if stored is not None and len(stored.sections) == 1:
+        row = plan.sections[0].model_copy(update={"id": stored.sections[0].id})
+        plan = Plan(sections=[row])
+    elif stored is not None:
+        gr.Info("Single pass: saved a one-row plan; earlier plans stay under Plan versions.")
+    if plan != stored:
+        studio.store.save_plan(project, plan)
+    return plan
 
 
 def stream_run(studio: Studio, w, project: Project, plan: Plan, start) -> Iterator[dict]:

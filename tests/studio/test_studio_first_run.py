@@ -5,18 +5,10 @@ from an instruction typed with no project open."""
 import pytest
 
 from engine.store import Store
-from tests.studio.conftest import StudioServer, screenshot
+from tests.studio.conftest import screenshot
 from tests.studio.test_studio_browser import MODEL_TIMEOUT_MS, wait_text, wait_until
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def empty_studio(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("first-run")
-    server = StudioServer(folder / "projects.db", folder / "studio.log")
-    yield server
-    server.stop()
 
 
 def projects(db_path) -> dict:
@@ -31,10 +23,10 @@ def plan_rows(page) -> int:
     return page.evaluate("document.querySelectorAll('#plan tbody tr').length")
 
 
-def test_sample_then_draft_then_write_from_the_welcome(empty_studio, browser):
+def test_sample_then_draft_then_write_from_the_welcome(studio, browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
-    page.goto(empty_studio.url)
+    page.goto(studio.url)
     page.locator("#welcome").wait_for(timeout=30_000)
     screenshot(page, "welcome")
 
@@ -50,8 +42,8 @@ def test_sample_then_draft_then_write_from_the_welcome(empty_studio, browser):
         "document.querySelectorAll('#plan tbody tr').length > 1", timeout=MODEL_TIMEOUT_MS
     )
     assert page.locator("#plan-write").is_visible()  # the Plan tab shows, ending with Write
-    (sample,) = projects(empty_studio.db_path).values()
-    store = Store(empty_studio.db_path)
+    (sample,) = projects(studio.db_path).values()
+    store = Store(studio.db_path)
     assert store.plan(sample).total_words == 1500
     store.close()
     screenshot(page, "sample-plan")
@@ -68,10 +60,10 @@ def test_sample_then_draft_then_write_from_the_welcome(empty_studio, browser):
     context.close()
 
 
-def test_an_instruction_with_no_project_open_creates_and_plans_one(empty_studio, browser):
+def test_an_instruction_with_no_project_open_creates_and_plans_one(studio, browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
-    page.goto(empty_studio.url)
+    page.goto(studio.url)
     page.wait_for_selector("#instruction textarea")
     wait_text(page, "#project-title", "No project open", 20_000)
     page.click("#brief-draft")
@@ -86,10 +78,10 @@ def test_an_instruction_with_no_project_open_creates_and_plans_one(empty_studio,
         "document.querySelectorAll('#plan tbody tr').length > 0", timeout=MODEL_TIMEOUT_MS
     )
     name = "Write a 600-word story about a"
-    wait_until(page, lambda: name in projects(empty_studio.db_path))
-    project = projects(empty_studio.db_path)[name]
+    wait_until(page, lambda: name in projects(studio.db_path))
+    project = projects(studio.db_path)[name]
     assert project.target_words == 600
-    store = Store(empty_studio.db_path)
+    store = Store(studio.db_path)
     wait_until(page, lambda: store.plan(project) is not None)
     plan = store.plan(project)
     store.close()
