@@ -36,6 +36,7 @@ db_option = click.option(
     cls=Longwrite,
     lazy_commands={
         "studio": "app.studio.cli:studio",
+        "doctor": "app.doctor:doctor",
         "eval": "training.eval.cli:eval_group",
         "train": "training.cli:train",
         "data": "training.cli:data",
