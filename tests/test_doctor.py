@@ -119,3 +119,20 @@ def test_doctor_never_imports_torch():
         timeout=300,
     )
     assert result.stdout.strip().splitlines()[-1] == "False", result.stderr
+
+
+def test_too_little_memory_for_the_embedded_model_is_the_thing_to_fix(monkeypatch, tmp_path):
+    """The real embedded model's needs: 30 layers × 192 K/V widths × 8,192 tokens in f16."""
+    import psutil
+
+    from app import doctor
+
+    check, model = doctor.load_embedded_model()
+    assert check.problem is None and model is not None
+    needs = doctor.model_needs_bytes(model, 8192)
+    assert needs == model.file_bytes + 2 * 30 * 192 * 8192 * 2
+
+    memory = psutil.virtual_memory()
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: memory._replace(available=needs - 1))
+    resources = doctor.check_resources(model, tmp_path)
+    assert resources.problem.startswith("Only ") and "close other programs" in resources.problem
