@@ -71,15 +71,9 @@ def check_versions() -> Check:
     found = [f"{name} {_version(name) or 'MISSING'}" for name in PACKAGES]
     check.lines.append("  " + ", ".join(found))
     training = [f"{name} {_version(name)}" for name in TRAINING_PACKAGES if _version(name)]
-    check.lines.append(
-        "  training: "
-        + (
-            ", ".join(training)
-            if training
-            else "not installed (pip install "
-            "'longwrite-studio[train]' for train, eval and GGUF export)"
-        )
-    )
+    if not training:
+        training = ["not installed (`pip install 'longwrite-studio[train]'` adds them)"]
+    check.lines.append("  training: " + ", ".join(training))
     missing = [name for name in PACKAGES if _version(name) is None]
     if missing:
         check.problem = f"{missing[0]} is not installed: reinstall longwrite-studio."
@@ -104,7 +98,8 @@ def check_llama_cpp() -> Check:
     info = llama_cpp.llama_print_system_info().decode(errors="replace").strip(" |")
     backends = _backends(info)
     if llama_cpp.llama_supports_gpu_offload():
-        offload = "yes (" + ", ".join(b for b in backends if b != "CPU") + ")"
+        gpu_backends = [name for name in backends if name != "CPU"]
+        offload = f"yes ({', '.join(gpu_backends)})" if gpu_backends else "yes"
     else:
         offload = "no, CPU only"
     blas = "yes" if "BLAS" in backends else "no"
