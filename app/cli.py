@@ -37,6 +37,7 @@ db_option = click.option(
     lazy_commands={
         "studio": "app.studio.cli:studio",
         "models": "app.models_cli:models",
+        "doctor": "app.doctor:doctor",
         "eval": "training.eval.cli:eval_group",
         "train": "training.cli:train",
         "data": "training.cli:data",

@@ -1,7 +1,13 @@
 """`longwrite studio`: serve the studio in the browser."""
 
 import ipaddress
+import os
 import socket
+import sys
+import threading
+import time
+import urllib.request
+import webbrowser
 from pathlib import Path
 
 import click
@@ -12,6 +18,9 @@ from engine.models import check_gguf_file
 from engine.options import judge_options, model_options
 
 LOOPBACK_NAMES = {"localhost"}
+DEFAULT_PORT = 7860
+PORT_TRIES = 20  # without --port: 7860, else the next free of 7861…7879
+BROWSER_WAIT_S = 60  # the browser opens once the studio answers, or not at all
 
 
 def _is_loopback(host: str) -> bool:
@@ -42,6 +51,54 @@ def _port_is_free(host: str, port: int) -> bool:
     return True
 
 
+def _pick_port(host: str, asked: int | None) -> int:
+    """The port asked for when it is free; without --port the first free one from 7860 up."""
+    if asked is not None:
+        if not _port_is_free(host, asked):
+            raise UserError(f"Port {asked} on {host} is in use; pick another with --port.")
+        return asked
+    for port in range(DEFAULT_PORT, DEFAULT_PORT + PORT_TRIES):
+        if _port_is_free(host, port):
+            return port
+    last = DEFAULT_PORT + PORT_TRIES - 1
+    raise UserError(f"Ports {DEFAULT_PORT}–{last} on {host} are all in use; pick one with --port.")
+
+
+def _studio_url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+def _can_open_browser(host: str, no_browser: bool) -> bool:
+    """Open a browser only for a studio on this machine, and only where one can show.
+
+    On Linux without a desktop (an SSH session, a container) Python's webbrowser would fall
+    back to a text browser such as lynx inside this terminal, so there it needs $BROWSER."""
+    if no_browser or not _is_loopback(host):
+        return False
+    if sys.platform in ("darwin", "win32") or os.environ.get("BROWSER"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _open_browser_when_ready(url: str) -> None:
+    """In the background: wait (bounded) until the studio answers, then open the default
+    browser at its URL with webbrowser, which honours $BROWSER."""
+
+    def wait_then_open() -> None:
+        deadline = time.monotonic() + BROWSER_WAIT_S
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=2):
+                    break
+            except OSError:  # not listening yet (an HTTP error status means it is)
+                time.sleep(0.2)
+        else:
+            return
+        webbrowser.open(url)
+
+    threading.Thread(target=wait_then_open, name="open-browser", daemon=True).start()
+
+
 def _connect_judge(gguf: str | None, base_url: str | None, model_name: str | None) -> None:
     """Let the Score action ask an LLM judge for the six quality marks."""
     from app.studio.length_score import connect_judge
@@ -54,7 +111,16 @@ def _connect_judge(gguf: str | None, base_url: str | None, model_name: str | Non
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    help=f"Port to listen on (default: {DEFAULT_PORT}, or the next free one).",
+)
+@click.option(
+    "--no-browser",
+    is_flag=True,
+    help="Do not open the browser (it never opens for a --host other than this machine).",
+)
 @db_option
 @model_options
 @click.option(
@@ -69,6 +135,7 @@ def _connect_judge(gguf: str | None, base_url: str | None, model_name: str | Non
 def studio(
     host,
     port,
+    no_browser,
     db,
     model_path,
     base_url,
@@ -95,7 +162,7 @@ def studio(
                 "(or keep the default --host 127.0.0.1)."
             )
         click.echo(
-            f"Warning: the studio is reachable from other machines on {host}:{port}; "
+            f"Warning: the studio is reachable from other machines on {host}; "
             "anyone with the password can use the model and read the projects.",
             err=True,
         )
@@ -106,8 +173,7 @@ def studio(
     if model_path:
         model_path = str(Path(model_path).expanduser().resolve())
         check_gguf_file(Path(model_path))
-    if not _port_is_free(host, port):
-        raise UserError(f"Port {port} on {host} is in use; pick another with --port.")
+    asked_port, port = port, _pick_port(host, port)
     if judge_gguf or judge_base_url:
         _connect_judge(judge_gguf, judge_base_url, judge_model)
     spec = ModelSpec(model_path=model_path, base_url=base_url, model_name=model_name, n_ctx=n_ctx)
@@ -121,7 +187,11 @@ def studio(
     )
     demo = build(app)
     demo.queue(default_concurrency_limit=None)
-    click.echo(f"longwrite studio on http://{host}:{port} (database {app.db_path})", err=True)
+    url = _studio_url(host, port)
+    moved = f"; {DEFAULT_PORT} is in use" if asked_port is None and port != DEFAULT_PORT else ""
+    click.echo(f"longwrite studio on {url} (database {app.db_path}{moved})", err=True)
+    if _can_open_browser(host, no_browser):
+        _open_browser_when_ready(url)
     try:
         demo.launch(
             server_name=host,

@@ -52,6 +52,7 @@ class StudioServer:
                 "studio",
                 "--port",
                 str(self.port),
+                "--no-browser",
                 "--db",
                 str(db_path),
                 *extra,
