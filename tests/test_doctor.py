@@ -122,7 +122,8 @@ def test_doctor_never_imports_torch():
 
 
 def test_too_little_memory_for_the_embedded_model_is_the_thing_to_fix(monkeypatch, tmp_path):
-    """The real embedded model's needs: 30 layers × 192 K/V widths × 8,192 tokens in f16."""
+    """The real embedded model's needs: its file, 30 layers × 192 K/V widths × 8,192 tokens
+    in f16, and the working buffers."""
     import psutil
 
     from app import doctor
@@ -130,7 +131,9 @@ def test_too_little_memory_for_the_embedded_model_is_the_thing_to_fix(monkeypatc
     check, model = doctor.load_embedded_model()
     assert check.problem is None and model is not None
     needs = doctor.model_needs_bytes(model, 8192)
-    assert needs == model.file_bytes + 2 * 30 * 192 * 8192 * 2
+    from engine.memory import OVERHEAD_BYTES
+
+    assert needs == model.file_bytes + 2 * 30 * 192 * 8192 * 2 + OVERHEAD_BYTES
 
     memory = psutil.virtual_memory()
     monkeypatch.setattr(psutil, "virtual_memory", lambda: memory._replace(available=needs - 1))
