@@ -83,6 +83,7 @@ def studio(
     """Open the studio: projects, plan editor, streaming writer and exports in the browser."""
     from app.studio.model_host import ModelHost
     from app.studio.state import Studio
+    from app.studio.language import I18N
     from app.studio.ui import CSS, build
     from engine.schema import ModelSpec
     from engine.store import default_db_path
@@ -132,6 +133,7 @@ def studio(
             quiet=True,
             css=CSS,
             footer_links=[],
+            i18n=I18N,
         )
     finally:
         host_model.close()
