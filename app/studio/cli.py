@@ -81,9 +81,9 @@ def studio(
     judge_model,
 ):
     """Open the studio: projects, plan editor, streaming writer and exports in the browser."""
+    from app.studio.language import I18N
     from app.studio.model_host import ModelHost
     from app.studio.state import Studio
-    from app.studio.language import I18N
     from app.studio.ui import CSS, build
     from engine.schema import ModelSpec
     from engine.store import default_db_path
