@@ -7,6 +7,7 @@ import click
 from tqdm import tqdm
 
 from app.lazy_group import LazyGroup
+from engine import messages
 from engine.errors import UserError
 from engine.options import model_options, threads_option
 
@@ -16,13 +17,21 @@ class UsageProblem(click.ClickException):
 
     exit_code = 2
 
+    def show(self, file=None) -> None:
+        line = messages.text("cli.error", LANGUAGE["chosen"], message=self.format_message())
+        click.echo(line, file=file or sys.stderr)
+
+
+# The reader's language: --lang, else the locale (LC_ALL, LC_MESSAGES, LANG).
+LANGUAGE = {"chosen": messages.language_from_env()}
+
 
 class Longwrite(LazyGroup):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except UserError as error:
-            raise UsageProblem(str(error)) from None
+            raise UsageProblem(error.text(LANGUAGE["chosen"])) from None
 
 
 db_option = click.option(
@@ -45,8 +54,15 @@ db_option = click.option(
     },
 )
 @click.version_option(package_name="longwrite-studio")
-def cli() -> None:
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "zh"]),
+    help="Language of messages (default: from LANG / LC_ALL, e.g. zh_CN.UTF-8 for Chinese).",
+)
+def cli(lang: str | None) -> None:
     """Plan, edit and write long pieces with a local language model."""
+    if lang:
+        LANGUAGE["chosen"] = messages.language_of(lang)
 
 
 @cli.command()
@@ -205,10 +221,7 @@ def write(
     else:
         instruction = _instruction_text(instruction)
         if not instruction:
-            raise UsageProblem(
-                'Say what to write: longwrite write "a 3,000-word story about…" '
-                "(or --resume PROJECT)."
-            )
+            raise UserError(key="error.say_what")
         project, backend, plan_usage = _new_project(
             store,
             instruction,
@@ -392,10 +405,7 @@ def _target_words(instruction: str, words: int | None) -> int:
     if words is None:
         words = words_from_instruction(instruction or "")
     if words is None:
-        raise UsageProblem(
-            "How long should it be? Pass --words N or say it in the instruction "
-            '("a 2,000-word story…").'
-        )
+        raise UserError(key="error.words_unknown")
     return words
 
 

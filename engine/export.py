@@ -1,4 +1,5 @@
-"""A written piece as Markdown, sanitized HTML, DOCX or EPUB."""
+"""A written piece as Markdown, sanitized HTML, DOCX or EPUB, each declaring its language
+(Chinese text: lang="zh-CN", and in DOCX an East Asian font, so readers pick CJK fonts)."""
 
 import hashlib
 import html
@@ -12,6 +13,9 @@ from engine.errors import UserError
 from engine.prompts import language_of
 
 FORMATS = ("md", "html", "docx", "epub")
+LANGUAGE_TAGS = {"zh": "zh-CN", "en": "en"}
+# Word's usual Simplified Chinese faces: a serif for the text, a sans-serif for headings
+EAST_ASIAN_FONTS = {"Normal": "SimSun", "Title": "Microsoft YaHei", "Heading 1": "Microsoft YaHei"}
 
 
 @dataclass
@@ -25,6 +29,11 @@ class Document:
     def body(self) -> str:
         """The prose alone, sections separated by blank lines (what lengths are measured on)."""
         return "\n\n".join(text for _, text in self.sections if text.strip())
+
+    @property
+    def language(self) -> str:
+        """The BCP 47 tag of the text's language ("zh-CN" or "en")."""
+        return LANGUAGE_TAGS[language_of(self.title + "\n" + self.body)]
 
 
 def to_markdown(document: Document) -> str:
@@ -49,7 +58,7 @@ def to_html(document: Document) -> str:
     body = markdown_to_safe_html(to_markdown(document))
     title = html.escape(document.title)
     return (
-        '<!doctype html>\n<html><head><meta charset="utf-8">'
+        f'<!doctype html>\n<html lang="{document.language}"><head><meta charset="utf-8">'
         f"<title>{title}</title></head>\n<body>\n{body}\n</body></html>\n"
     )
 
@@ -59,6 +68,10 @@ def write_docx(document: Document, path: Path) -> None:
 
     out = docx.Document()
     out.core_properties.title = document.title
+    out.core_properties.language = document.language
+    if document.language != "en":
+        for style, font in EAST_ASIAN_FONTS.items():
+            _east_asian(out.styles[style], font, document.language)
     out.add_heading(document.title, level=0)
     for heading, text in document.sections:
         if heading:
@@ -69,6 +82,20 @@ def write_docx(document: Document, path: Path) -> None:
     out.save(str(path))
 
 
+def _east_asian(style, font: str, language: str) -> None:
+    """Give a DOCX style an East Asian font and language (w:rFonts w:eastAsia, w:lang)."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    properties = style.element.get_or_add_rPr()
+    properties.get_or_add_rFonts().set(qn("w:eastAsia"), font)
+    lang = properties.find(qn("w:lang"))
+    if lang is None:
+        lang = OxmlElement("w:lang")
+        properties.append(lang)
+    lang.set(qn("w:eastAsia"), language)
+
+
 def write_epub(document: Document, path: Path) -> None:
     from ebooklib import epub
 
@@ -76,11 +103,13 @@ def write_epub(document: Document, path: Path) -> None:
     digest = hashlib.sha256((document.title + document.body).encode("utf-8")).hexdigest()
     book.set_identifier(f"longwrite-{digest[:16]}")
     book.set_title(document.title)
-    book.set_language(language_of(document.body))
+    book.set_language(document.language)
     chapters = []
     for number, (heading, text) in enumerate(document.sections, start=1):
         name = heading or f"{number}"
-        chapter = epub.EpubHtml(title=name, file_name=f"section_{number}.xhtml")
+        chapter = epub.EpubHtml(
+            title=name, file_name=f"section_{number}.xhtml", lang=document.language
+        )
         chapter.content = f"<h2>{html.escape(name)}</h2>" + markdown_to_safe_html(text)
         book.add_item(chapter)
         chapters.append(chapter)

@@ -92,16 +92,13 @@ def find_models(models_dir: Path) -> list[Path]:
 def check_gguf_file(path: Path) -> None:
     """Raise a UserError unless the path is a readable file starting with the GGUF magic."""
     if not path.exists():
-        raise UserError(f"Model file not found: {path}. Give the path of a .gguf file.")
+        raise UserError(key="error.model_missing", path=path)
     if not path.is_file():
-        raise UserError(f"{path} is a directory; give the path of a .gguf file inside it.")
+        raise UserError(key="error.model_directory", path=path)
     with path.open("rb") as handle:
         magic = handle.read(4)
     if magic != b"GGUF":
-        raise UserError(
-            f"{path} is not a GGUF model file. Convert it with `longwrite export gguf` "
-            "or download a .gguf quantization."
-        )
+        raise UserError(key="error.model_not_gguf", path=path)
 
 
 def info_from_metadata(metadata: dict[str, str], path: str | None, n_ctx_train: int) -> ModelInfo:

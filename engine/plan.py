@@ -82,20 +82,18 @@ def draft_schema(total_words: int) -> dict:
 def check_request(instruction: str, total_words: int) -> None:
     """Raise a UserError for an instruction or length the writer cannot work with."""
     if not instruction.strip():
-        raise UserError(
-            "The instruction is empty: say what to write, e.g. 'a 3,000-word story about…'."
-        )
+        raise UserError(key="error.instruction_empty")
     if len(instruction) > MAX_INSTRUCTION_CHARS:
         raise UserError(
-            f"The instruction is {len(instruction):,} characters; keep it under "
-            f"{MAX_INSTRUCTION_CHARS:,} and put background material in the story bible."
+            key="error.instruction_long",
+            length=f"{len(instruction):,}",
+            most=f"{MAX_INSTRUCTION_CHARS:,}",
         )
     if total_words <= 0:
-        raise UserError("The word target must be a positive number, e.g. --words 3000.")
+        raise UserError(key="error.words_positive")
     if total_words > MAX_TOTAL_WORDS:
         raise UserError(
-            f"{total_words:,} words is more than the {MAX_TOTAL_WORDS:,} one run can write; "
-            "split the piece into several projects."
+            key="error.words_too_many", words=f"{total_words:,}", most=f"{MAX_TOTAL_WORDS:,}"
         )
 
 
@@ -257,10 +255,12 @@ def load_plan_file(path: str) -> Plan:
         with open(path, encoding="utf-8") as handle:
             return Plan.model_validate_json(handle.read())
     except FileNotFoundError:
-        raise UserError(f"Plan file not found: {path}.") from None
+        raise UserError(key="error.plan_file_missing", path=path) from None
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
-        raise UserError(f"{path} is not a valid plan: {where}: {first['msg']}.") from None
+        raise UserError(
+            key="error.plan_invalid", path=path, where=where, problem=first["msg"]
+        ) from None
     except (UnicodeDecodeError, OSError) as error:
-        raise UserError(f"Cannot read the plan file {path}: {error}.") from None
+        raise UserError(key="error.plan_unreadable", path=path, problem=error) from None

@@ -5,6 +5,7 @@ exporting every format, following a run's progress and the overview of a project
 runs live here once, so the two faces cannot drift apart.
 """
 
+import hashlib
 import re
 import time
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ def create_project(
     """A new project with its brief checked and, when given, its first plan saved."""
     check_bible(bible)
     if target_words <= 0:
-        raise UserError("Total words must be a positive number, e.g. 2000.")
+        raise UserError(key="error.total_positive")
     project = store.create_project(name, instruction, target_words, bible, settings, model)
     if plan is not None:
         store.save_plan(project, plan)
@@ -96,10 +97,19 @@ def continue_from(store: Store, project: Project, index: int) -> None:
     store.touch_project(project)
 
 
+EXPORT_STEM_BYTES = 100
+
+
 def export_stem(name: str) -> str:
-    """A file name stem from a project name: letters, digits, CJK, '-' and '_' only."""
-    stem = re.sub(r"[^\w\- ]+", "", name).strip().replace(" ", "_")
-    return stem[:80] or "document"
+    """A file name stem from a project name: letters, digits, CJK, '-' and '_' only, at most
+    EXPORT_STEM_BYTES in UTF-8 (a Chinese character takes 3); a cut name ends in a short hash of
+    the whole name, so two long names that start alike keep apart."""
+    stem = re.sub(r"[^\w\- ]+", "", name).strip().replace(" ", "_") or "document"
+    if len(stem.encode("utf-8")) <= EXPORT_STEM_BYTES:
+        return stem
+    tag = "-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    kept = stem.encode("utf-8")[: EXPORT_STEM_BYTES - len(tag)].decode("utf-8", "ignore")
+    return kept + tag
 
 
 def export_files(

@@ -282,7 +282,7 @@ class Store:
         if not name:
             raise UserError("A project needs a name.")
         if self._project_row(name):
-            raise UserError(f"A project named {name!r} exists already; choose another name.")
+            raise UserError(key="error.project_exists", name=name)
 
     def _project_row(self, name: str) -> dict | None:
         return next(self.db["projects"].rows_where("name = ?", [name]), None)
@@ -290,7 +290,7 @@ class Store:
     def project(self, name: str) -> Project:
         row = self._project_row(name)
         if row is None:
-            raise UserError(f"No project named {name!r}; `longwrite projects` lists them.")
+            raise UserError(key="error.no_project", name=name)
         return Project(
             id=row["id"],
             name=row["name"],
@@ -328,7 +328,7 @@ class Store:
         if not new_name:
             raise UserError("A project needs a name.")
         if new_name != project.name and self._project_row(new_name):
-            raise UserError(f"A project named {new_name!r} exists already; choose another name.")
+            raise UserError(key="error.project_exists", name=new_name)
         return self.update_project(project, name=new_name)
 
     def duplicate_project(self, project: Project, new_name: str) -> Project:

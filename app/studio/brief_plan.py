@@ -11,15 +11,17 @@ import gradio as gr
 
 from app.studio.events import GENERATING, INSTANT, user_errors, user_errors_stream
 from app.studio.jobs import Ended, Failed
+from app.studio.language import info, label, t, warning
 from app.studio.plan_table import (
     DATATYPES,
-    HEADERS,
     add_row,
     delete_row,
+    headers,
     move_row,
     plan_ids,
     plan_rows,
     rows_plan,
+    table,
     toggle_lock,
     total_words,
 )
@@ -40,33 +42,31 @@ from engine.store import Project
 
 def brief_layout(w) -> None:
     w.instruction = gr.Textbox(
-        label="Instruction",
-        placeholder="Write a 3,000-word mystery story about a lighthouse keeper…",
+        label=label("brief.instruction"),
+        placeholder=label("brief.instruction_placeholder"),
         lines=4,
         elem_id="instruction",
     )
     w.bible = gr.Textbox(
-        label="Story bible (characters, places, style — every section sees it)",
+        label=label("brief.bible"),
         lines=6,
         elem_id="bible",
     )
     with gr.Row():
         w.total = gr.Number(
-            label="Total words", value=1000, precision=0, minimum=1, elem_id="total-words"
+            label=label("brief.total"), value=1000, precision=0, minimum=1, elem_id="total-words"
         )
-        w.single = gr.Checkbox(
-            label="Single pass (the whole piece in one reply, no plan)", elem_id="single-pass"
-        )
+        w.single = gr.Checkbox(label=label("brief.single"), elem_id="single-pass")
     w.suggested_total = gr.State(None)
-    w.brief_draft = gr.Button("Draft plan", variant="primary", elem_id="brief-draft")
+    w.brief_draft = gr.Button(label("brief.draft"), variant="primary", elem_id="brief-draft")
 
 
 def plan_layout(w) -> None:
     with gr.Row():
-        w.draft = gr.Button("Draft plan", variant="primary", elem_id="draft-plan")
-        w.rescale = gr.Button("Rescale to total", elem_id="rescale")
+        w.draft = gr.Button(label("plan.draft"), variant="primary", elem_id="draft-plan")
+        w.rescale = gr.Button(label("plan.rescale"), elem_id="rescale")
     w.plan_stream = gr.Textbox(
-        label="Model output while drafting",
+        label=label("plan.stream"),
         lines=3,
         max_lines=6,
         interactive=False,
@@ -74,30 +74,30 @@ def plan_layout(w) -> None:
     )
     w.plan_ids = gr.State([])
     w.plan = gr.Dataframe(
-        headers=HEADERS,
+        headers=headers(),
         datatype=DATATYPES,
-        column_count=len(HEADERS),
+        column_count=len(DATATYPES),
         type="array",
         interactive=True,
         show_row_numbers=True,
         wrap=True,
         column_widths=["22%", "58%", "10%", "10%"],
         elem_id="plan",
-        label="Plan (edit cells in place; locked rows survive a re-draft)",
+        label=label("plan.table"),
     )
     w.plan_total = gr.Markdown(elem_id="plan-total")
     with gr.Row():
         w.row = gr.Number(
-            label="Row", value=1, precision=0, minimum=1, elem_id="row-number", scale=1
+            label=label("plan.row"), value=1, precision=0, minimum=1, elem_id="row-number", scale=1
         )
-        w.add_row = gr.Button("Add row below", elem_id="add-row", scale=1)
-        w.delete_row = gr.Button("Delete row", elem_id="delete-row", scale=1)
-        w.up = gr.Button("Move up", elem_id="move-up", scale=1)
-        w.down = gr.Button("Move down", elem_id="move-down", scale=1)
-        w.lock = gr.Button("Lock / unlock", elem_id="lock-row", scale=1)
+        w.add_row = gr.Button(label("plan.add_row"), elem_id="add-row", scale=1)
+        w.delete_row = gr.Button(label("plan.delete_row"), elem_id="delete-row", scale=1)
+        w.up = gr.Button(label("plan.up"), elem_id="move-up", scale=1)
+        w.down = gr.Button(label("plan.down"), elem_id="move-down", scale=1)
+        w.lock = gr.Button(label("plan.lock"), elem_id="lock-row", scale=1)
     with gr.Row():
-        w.versions = gr.Dropdown(label="Plan versions", elem_id="plan-versions", scale=3)
-        w.restore_plan = gr.Button("Back to this version", elem_id="restore-plan", scale=1)
+        w.versions = gr.Dropdown(label=label("plan.versions"), elem_id="plan-versions", scale=3)
+        w.restore_plan = gr.Button(label("plan.restore"), elem_id="restore-plan", scale=1)
 
 
 # -- what shows a project ---------------------------------------------------------------------
@@ -131,7 +131,7 @@ def plan_view(studio: Studio, w, project: Project | None, plan: Plan | None) -> 
     rows = plan_rows(plan)
     target = project.target_words if project else 0
     return {
-        w.plan: rows,
+        w.plan: table(rows),
         w.plan_ids: plan_ids(plan),
         w.plan_total: plan_total_line(rows, target),
         w.versions: versions_menu(studio, project),
@@ -147,8 +147,9 @@ def versions_menu(studio: Studio, project: Project | None) -> dict:
 def plan_total_line(rows: list[list], target: int | float | None) -> str:
     total = total_words(rows)
     target = int(target or 0)
-    note = "" if not target or total == target else f" (target {target:,})"
-    return f"Plan total: **{total:,}** words{note}"
+    if not target or total == target:
+        return t("plan.total", total=f"{total:,}")
+    return t("plan.total_target", total=f"{total:,}", target=f"{target:,}")
 
 
 # -- brief ------------------------------------------------------------------------------------
@@ -162,7 +163,7 @@ def save_brief(
     check_bible(bible or "")
     target = int(total or 0)
     if target <= 0:
-        raise UserError("Total words must be a positive number, e.g. 2000.")
+        raise UserError(key="error.total_positive")
     settings = project.settings.model_copy(update={"mode": "single" if single else "agentwrite"})
     fields = {
         "instruction": instruction or "",
@@ -226,7 +227,7 @@ def edit_rows(studio: Studio, w, operation, project_id, rows, ids, row, total) -
     if rows:
         _save_plan(studio, project, rows_plan(rows, ids, studio.store.plan(project)))
     return {
-        w.plan: rows,
+        w.plan: table(rows),
         w.plan_ids: ids,
         w.plan_total: plan_total_line(rows, total),
         w.versions: versions_menu(studio, project),
@@ -236,7 +237,7 @@ def edit_rows(studio: Studio, w, operation, project_id, rows, ids, row, total) -
 def rescale_rows(studio: Studio, w, project_id, rows, ids, total) -> dict:
     project = studio.project(project_id)
     if not total or int(total) <= 0:
-        raise UserError("Set Total words on the Brief tab to a positive number first.")
+        raise UserError(key="error.rescale_total")
     plan = rescale(rows_plan(rows, ids, studio.store.plan(project)), int(total))
     _save_plan(studio, project, plan)
     return plan_view(studio, w, project, plan)
@@ -245,12 +246,12 @@ def rescale_rows(studio: Studio, w, project_id, rows, ids, total) -> dict:
 def restore_plan(studio: Studio, w, project_id, version) -> dict:
     project = studio.project(project_id)
     if version is None:
-        raise UserError("Choose a plan version first.")
+        raise UserError(key="error.choose_plan_version")
     plan = studio.store.plan(project, int(version))
     if plan is None:
-        raise UserError(f"Plan version {version} does not exist.")
+        raise UserError(key="error.no_plan_version", version=version)
     _save_plan(studio, project, plan)
-    gr.Info(f"Back to plan version {version}; its rows bring back their written text.")
+    info("plan.restored", version=version)
     return plan_view(studio, w, project, plan)
 
 
@@ -261,11 +262,11 @@ def project_for_draft(studio: Studio, w, project_id, instruction: str, total) ->
         return {w.tabs: gr.update(selected="plan-tab")}
     instruction = (instruction or "").strip()
     if not instruction:
-        raise UserError("Describe the piece first: type an instruction, e.g. 'a 2,000-word story'.")
+        raise UserError(key="error.describe_first")
     words = words_from_instruction(instruction) or int(total or 1000)
     name = studio.store.unique_name(name_from_instruction(instruction))
     project = create_project(studio.store, name, instruction, words)
-    gr.Info(f"Created {project.name!r} from your instruction; drafting its plan.")
+    info("brief.created", name=project.name)
     return {**project_view(studio, w, project), w.tabs: gr.update(selected="plan-tab")}
 
 
@@ -273,7 +274,7 @@ def draft(studio: Studio, w, project_id, instruction, bible, total, single) -> I
     """Stream a drafted plan; locked rows of the current plan keep their places."""
     project = save_brief(studio, project_id, instruction, bible, total, single)
     if project is None:
-        raise UserError("Open a project from the list, or create one, first.")
+        raise UserError(key="error.open_project")
     check_brief(project.instruction, project.bible, project.target_words)
     previous = studio.store.plan(project)
     raw = ""
@@ -288,14 +289,14 @@ def draft(studio: Studio, w, project_id, instruction, bible, total, single) -> I
             elif isinstance(event, Failed):
                 raise UserError(event.message)
             elif isinstance(event, Ended) and event.stopped:
-                gr.Warning("Drafting stopped; the plan was left as it was.")
+                warning("plan.draft_stopped")
                 return
         yield {w.plan_stream: raw}
     plan = rescale(plan_from_model_output(raw, project.target_words), project.target_words)
     if previous is not None and any(s.locked for s in previous.sections):
         plan = rescale(merge_locked(previous, plan), project.target_words)
     _save_plan(studio, project, plan)
-    gr.Info(f"Drafted a plan of {len(plan.sections)} sections; edit it, then Write.")
+    info("plan.drafted", count=len(plan.sections))
     yield {w.plan_stream: raw, **plan_view(studio, w, project, plan)}
 
 

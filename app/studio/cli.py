@@ -148,6 +148,7 @@ def studio(
     judge_model,
 ):
     """Open the studio: projects, plan editor, streaming writer and exports in the browser."""
+    from app.studio.language import I18N
     from app.studio.model_host import ModelHost
     from app.studio.state import Studio
     from app.studio.ui import CSS, build
@@ -202,6 +203,7 @@ def studio(
             quiet=True,
             css=CSS,
             footer_links=[],
+            i18n=I18N,
         )
     finally:
         host_model.close()

@@ -3,7 +3,8 @@
 Generating events (plan drafts, writing, revisions) share one concurrency group of size one: a
 single model instance serves them in turn and Gradio shows the queue position. Every other
 event is queued too, without a limit, because only queued events can show Info and Error
-messages in the page; a handler's UserError becomes a one-line error box, never a traceback.
+messages in the page; a handler's UserError becomes a one-line error box, never a traceback,
+in the language of the browser that asked.
 """
 
 import functools
@@ -11,6 +12,7 @@ from collections.abc import Callable
 
 import gradio as gr
 
+from app.studio.language import current
 from engine.errors import UserError
 
 GENERATING = {"concurrency_id": "model", "concurrency_limit": 1}
@@ -25,7 +27,7 @@ def user_errors(handler: Callable) -> Callable:
         try:
             return handler(*args, **kwargs)
         except UserError as error:
-            raise gr.Error(str(error), print_exception=False) from None
+            raise gr.Error(error.text(current()), print_exception=False) from None
 
     return wrapper
 
@@ -38,6 +40,6 @@ def user_errors_stream(handler: Callable) -> Callable:
         try:
             yield from handler(*args, **kwargs)
         except UserError as error:
-            raise gr.Error(str(error), print_exception=False) from None
+            raise gr.Error(error.text(current()), print_exception=False) from None
 
     return wrapper

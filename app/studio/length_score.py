@@ -11,6 +11,7 @@ from collections.abc import Callable
 import gradio as gr
 
 from app.studio.events import INSTANT, user_errors
+from app.studio.language import label, t
 from app.studio.state import Studio
 from engine.errors import UserError
 from engine.export import Document
@@ -19,7 +20,7 @@ from engine.schema import Plan
 from engine.session import project_document
 from engine.store import Project
 
-LENGTH_HEADERS = ["#", "Section", "Target", "Written", "Deviation", "S_l"]
+COLUMNS = ("number", "section", "target", "written", "deviation", "score")
 
 # The LLM judge slot: a callable taking (instruction, document) and returning a Markdown line.
 QUALITY_JUDGE: Callable[[str, Document], str] | None = None
@@ -45,15 +46,22 @@ def length_rows(plan: Plan | None, texts: dict[int, str]) -> list[list]:
     return rows
 
 
+def length_table(rows: list[list]) -> dict:
+    """The per-section rows under headers in the reader's language."""
+    return {"headers": [t(f"length.col.{column}") for column in COLUMNS], "data": rows}
+
+
 def length_summary(plan: Plan | None, texts: dict[int, str]) -> str:
     """The document's words against its target and its length score, one line."""
     if plan is None:
-        return "No plan yet."
+        return t("length.no_plan")
     words = sum(count_words(text) for text in texts.values())
     target = plan.total_words
-    return (
-        f"**{words:,}** of {target:,} words · length score S_l "
-        f"**{length_score(target, words):.1f}** / 100"
+    return t(
+        "length.summary",
+        words=f"{words:,}",
+        target=f"{target:,}",
+        score=f"{length_score(target, words):.1f}",
     )
 
 
@@ -78,15 +86,18 @@ def connect_judge(judge) -> None:
 def quality_line(instruction: str, document: Document) -> str:
     """The LLM judge's verdict, or a plain statement that no judge is connected."""
     if QUALITY_JUDGE is None:
-        return "Quality score (LLM judge): not connected in this studio; only length is scored."
+        return t("length.no_judge")
     return QUALITY_JUDGE(instruction, document)
 
 
 def layout(w) -> None:
-    w.score = gr.Button("Score", elem_id="score")
+    w.score = gr.Button(label("length.score"), elem_id="score")
     w.length_summary = gr.Markdown(elem_id="length-summary")
     w.length = gr.Dataframe(
-        headers=LENGTH_HEADERS, interactive=False, elem_id="length-view", type="array"
+        headers=[t(f"length.col.{column}") for column in COLUMNS],
+        interactive=False,
+        elem_id="length-view",
+        type="array",
     )
     w.quality = gr.Markdown(elem_id="quality")
 
@@ -97,7 +108,7 @@ def view_components(w) -> list:
 
 def view_of(studio: Studio, w, project: Project | None) -> dict:
     summary, rows = _length(studio, project) if project else ("", [])
-    return {w.length_summary: summary, w.length: rows, w.quality: ""}
+    return {w.length_summary: summary, w.length: length_table(rows), w.quality: ""}
 
 
 def _length(studio: Studio, project: Project) -> tuple[str, list[list]]:
@@ -111,18 +122,18 @@ def after_run(studio: Studio, w, project_id) -> dict:
     if project_id is None:
         return {}
     summary, rows = _length(studio, studio.project(project_id))
-    return {w.length_summary: summary, w.length: rows}
+    return {w.length_summary: summary, w.length: length_table(rows)}
 
 
 def score(studio: Studio, w, project_id) -> dict:
     project = studio.project(project_id)
     document = project_document(studio.store, project)
     if not document.body.strip():
-        raise UserError("Nothing is written yet; write the piece, then score it.")
+        raise UserError(key="error.nothing_to_score")
     summary, rows = _length(studio, project)
     return {
         w.length_summary: summary,
-        w.length: rows,
+        w.length: length_table(rows),
         w.quality: quality_line(project.instruction, document),
     }
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import gradio as gr
 
 from app.studio.events import INSTANT, user_errors, user_errors_stream
+from app.studio.language import info, label, t
 from app.studio.model_downloads import download_entry, download_label, downloadable
 from app.studio.model_host import CUSTOM_PATH, EMBEDDED, SERVER, describe, model_choices
 from app.studio.state import Studio
@@ -18,38 +19,50 @@ from engine.schema import ModelSpec
 
 
 def layout(w, studio: Studio) -> None:
-    with gr.Accordion("Model", open=False, elem_id="model-panel"):
+    with gr.Accordion(label("model.panel"), open=False, elem_id="model-panel"):
         w.model_select = gr.Dropdown(
             choices=model_menu(studio),
             value=current_model_key(studio),
-            label="Model",
+            label=label("model.select"),
             elem_id="model-select",
         )
-        w.model_path = gr.Textbox(label="GGUF file", elem_id="model-path", visible=False)
+        w.model_path = gr.Textbox(label=label("model.path"), elem_id="model-path", visible=False)
         w.base_url = gr.Textbox(
-            label="Server URL",
+            label=label("model.base_url"),
             placeholder="http://127.0.0.1:8000/v1",
             elem_id="base-url",
             visible=False,
         )
-        w.model_name = gr.Textbox(
-            label="Model name on the server", elem_id="model-name", visible=False
-        )
-        w.use_model = gr.Button("Use this model", elem_id="use-model")
+        w.model_name = gr.Textbox(label=label("model.name"), elem_id="model-name", visible=False)
+        w.use_model = gr.Button(label("model.use"), elem_id="use-model")
         w.model_info = gr.Markdown(model_summary(studio), elem_id="model-info")
         w.download_select = gr.Dropdown(
             choices=download_menu(studio),
-            label="Get a model (downloads only when you press Download)",
+            label=label("model.download_select"),
             elem_id="download-select",
         )
         with gr.Row():
-            w.download = gr.Button("Download", elem_id="download-model")
-            w.cancel_download = gr.Button("Cancel", elem_id="cancel-download")
+            w.download = gr.Button(label("model.download"), elem_id="download-model")
+            w.cancel_download = gr.Button(label("model.cancel"), elem_id="cancel-download")
         w.download_status = gr.Markdown(elem_id="download-status")
 
 
 def model_menu(studio: Studio) -> list[tuple[str, str]]:
-    return [(c.label, c.key) for c in model_choices(studio.models_dir)]
+    """The model menu in the reader's language (a models-folder file by its name)."""
+    fixed = {
+        EMBEDDED: t("model.choice_embedded"),
+        CUSTOM_PATH: t("model.choice_path"),
+        SERVER: t("model.choice_server"),
+    }
+    return [
+        (fixed.get(c.key) or t("model.choice_folder", file=Path(c.key).name), c.key)
+        for c in model_choices(studio.models_dir)
+    ]
+
+
+def on_load(studio: Studio) -> tuple:
+    """The panel's server-made texts, in the language of the browser that opened the page."""
+    return gr.update(choices=model_menu(studio)), model_summary(studio)
 
 
 def current_model_key(studio: Studio) -> str:
@@ -68,8 +81,8 @@ def download_menu(studio: Studio) -> list[tuple[str, str]]:
 
 def model_summary(studio: Studio) -> str:
     spec = studio.host.spec
-    where = spec.base_url or spec.model_path or "the embedded SmolLM2-135M-Instruct"
-    return f"In use: {where}. Press *Use this model* to see its details."
+    where = spec.base_url or spec.model_path or t("model.embedded_name")
+    return t("model.summary", where=where)
 
 
 def model_fields(choice: str) -> tuple:
@@ -83,22 +96,22 @@ def model_fields(choice: str) -> tuple:
 def use_model(studio: Studio, choice, path, base_url, model_name) -> str:
     if choice == SERVER:
         if not (base_url or "").strip():
-            raise UserError("Type the server's URL, e.g. http://127.0.0.1:8000/v1.")
+            raise UserError(key="error.server_url")
         spec = ModelSpec(base_url=base_url.strip(), model_name=(model_name or "").strip())
     elif choice == CUSTOM_PATH:
         if not (path or "").strip():
-            raise UserError("Type the path of a .gguf file.")
+            raise UserError(key="error.gguf_path")
         spec = ModelSpec(model_path=str(Path(path.strip()).expanduser()))
     elif choice == EMBEDDED or choice is None:
         spec = ModelSpec()
     else:
         spec = ModelSpec(model_path=choice)
     if studio.jobs:
-        raise UserError("A generation is running; switch models when it has finished.")
+        raise UserError(key="error.switch_while_running")
     spec.n_ctx = studio.host.spec.n_ctx  # --ctx of `longwrite studio` holds for every model
-    info = studio.host.choose(spec)
-    gr.Info(f"Now writing with {info.name}.")
-    return "In use: " + describe(info, studio.host.placement)
+    chosen = studio.host.choose(spec)
+    info("model.now_writing", name=chosen.name)
+    return t("model.in_use", description=describe(chosen, studio.host.placement))
 
 
 def download(
@@ -109,9 +122,9 @@ def download(
 ) -> Iterator[dict]:
     """Download a catalogue entry into the models folder, then offer it in the model menu."""
     if not key:
-        raise UserError("Choose a model to download first.")
+        raise UserError(key="error.choose_download")
     if studio.download_cancel is not None:
-        raise UserError("A download is running; wait for it or press Cancel.")
+        raise UserError(key="error.download_running")
     studio.download_cancel = cancel = threading.Event()
     try:
         for update in download_entry(key, studio.models_dir, cancel):
@@ -119,7 +132,7 @@ def download(
                 progress(update.fraction, desc=update.message)
             yield {w.download_status: update.message}
             if update.path is not None:
-                gr.Info(f"Downloaded {update.path.name}; press Use this model to write with it.")
+                info("model.downloaded", file=update.path.name)
                 yield {
                     w.model_select: gr.update(choices=model_menu(studio), value=str(update.path)),
                     w.download_select: gr.update(choices=download_menu(studio), value=None),
@@ -130,12 +143,13 @@ def download(
 
 def cancel_download(studio: Studio) -> None:
     if studio.download_cancel is None:
-        raise UserError("No download is running.")
+        raise UserError(key="error.no_download")
     studio.download_cancel.set()
-    gr.Info("Cancelling the download; nothing of it is kept.")
+    info("model.cancelling")
 
 
 def wire(studio: Studio, w, demo: gr.Blocks) -> None:
+    demo.load(functools.partial(on_load, studio), None, [w.model_select, w.model_info], **INSTANT)
     w.download.click(
         user_errors_stream(functools.partial(download, studio, w)),
         [w.download_select],

@@ -7,15 +7,26 @@ whatever is inserted, moved or deleted around it.
 
 from pydantic import ValidationError
 
+from app.studio.language import t
 from engine.errors import UserError
 from engine.schema import MAX_SECTION_WORDS, MAX_SECTIONS, Plan, PlanSection, new_section_id
 
-HEADERS = ["Title", "Main point", "Words", "Locked"]
+COLUMNS = ("title", "point", "words", "locked")
 DATATYPES = ["str", "str", "number", "bool"]
 NEW_ROW = ["New section", "What happens in this section.", 300, False]
 
 Rows = list[list]
 Ids = list[str]
+
+
+def headers() -> list[str]:
+    """The table's column names in the reader's language."""
+    return [t(f"plan.col.{column}") for column in COLUMNS]
+
+
+def table(rows: Rows) -> dict:
+    """The table's value: its rows under headers in the reader's language."""
+    return {"headers": headers(), "data": rows}
 
 
 def plan_rows(plan: Plan | None) -> Rows:
@@ -38,9 +49,9 @@ def _words(value: object, row: int) -> int:
     try:
         words = int(float(str(value).replace(",", "").strip()))
     except ValueError:
-        raise UserError(f"Row {row}: the word count {value!r} is not a number.") from None
+        raise UserError(key="error.row_words_nan", row=row, value=repr(value)) from None
     if not 1 <= words <= MAX_SECTION_WORDS:
-        raise UserError(f"Row {row}: give a word count between 1 and {MAX_SECTION_WORDS:,}.")
+        raise UserError(key="error.row_words_range", row=row, most=f"{MAX_SECTION_WORDS:,}")
     return words
 
 
@@ -61,7 +72,7 @@ def rows_plan(rows: Rows, ids: Ids | None = None, previous: Plan | None = None) 
         if any(str(cell).strip() for cell in row[:3])
     ]
     if not pairs:
-        raise UserError("The plan is empty: add a row, or draft a plan.")
+        raise UserError(key="error.plan_empty")
     sections = []
     for number, (row, section_id) in enumerate(pairs, start=1):
         title, point, words, locked = (list(row) + [None] * 4)[:4]
@@ -78,10 +89,10 @@ def rows_plan(rows: Rows, ids: Ids | None = None, previous: Plan | None = None) 
             )
         except ValidationError as error:
             field = error.errors()[0]["loc"][0]
-            name = {"title": "title", "main_point": "main point"}.get(str(field), str(field))
-            raise UserError(f"Row {number}: the {name} must not be empty.") from None
+            key = "error.row_point_empty" if field == "main_point" else "error.row_title_empty"
+            raise UserError(key=key, row=number) from None
     if len(sections) > MAX_SECTIONS:
-        raise UserError(f"A plan has at most {MAX_SECTIONS} sections; delete some rows.")
+        raise UserError(key="error.too_many_rows", most=MAX_SECTIONS)
     return Plan(sections=sections)
 
 
@@ -99,7 +110,7 @@ def total_words(rows: Rows) -> int:
 def _row_index(rows: Rows, row: int | None) -> int:
     """A 1-based row number from the UI as a list index, or a UserError."""
     if row is None or not 1 <= int(row) <= len(rows):
-        raise UserError(f"Choose a row number between 1 and {len(rows)}.")
+        raise UserError(key="error.choose_row", count=len(rows))
     return int(row) - 1
 
 

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 import gradio as gr
 
 from app.studio.events import GENERATING, INSTANT, user_errors, user_errors_stream
-from app.studio.state import Studio
+from app.studio.language import info, label, t
+from app.studio.state import PROJECT_COLUMNS, Studio
 from app.studio.view import components, project_view
 from engine.errors import UserError
 from engine.manuscript import Imported, ImportProgress, import_manuscript
@@ -15,40 +16,42 @@ from engine.session import project_document
 
 
 def layout(w) -> None:
-    gr.Markdown("## Projects")
+    gr.Markdown(label("projects.heading"))
     w.project_list = gr.Dataframe(
-        headers=["Project", "Words", "Target", "Status", "Last edited"],
+        headers=[t(f"projects.col.{column}") for column in PROJECT_COLUMNS],
         datatype=["str", "number", "number", "str", "str"],
         interactive=False,
         elem_id="project-list",
         max_height=320,
-        label="Click a project to open it",
+        label=label("projects.list"),
     )
     with gr.Row():
-        w.new_name = gr.Textbox(label="New project name", elem_id="new-name", scale=3)
-        w.create = gr.Button("Create", elem_id="create-project", scale=1)
-    with gr.Accordion("Import a manuscript", open=False, elem_id="import-panel"):
+        w.new_name = gr.Textbox(label=label("projects.new_name"), elem_id="new-name", scale=3)
+        w.create = gr.Button(label("projects.create"), elem_id="create-project", scale=1)
+    with gr.Accordion(label("projects.import_panel"), open=False, elem_id="import-panel"):
         w.import_file = gr.File(
-            label="Markdown, text or DOCX file",
+            label=label("projects.import_file"),
             file_types=[".md", ".markdown", ".txt", ".docx"],
             elem_id="import-file",
         )
-        w.import_button = gr.Button("Import", elem_id="import-project")
+        w.import_button = gr.Button(label("projects.import"), elem_id="import-project")
         w.import_status = gr.Markdown(elem_id="import-status")
-    with gr.Accordion("Rename, duplicate, delete", open=False, elem_id="manage"):
+    with gr.Accordion(label("projects.manage"), open=False, elem_id="manage"):
         with gr.Row():
-            w.rename_to = gr.Textbox(label="Name", elem_id="rename-to", scale=3)
-            w.rename = gr.Button("Rename", elem_id="rename-project", scale=1)
+            w.rename_to = gr.Textbox(label=label("projects.name"), elem_id="rename-to", scale=3)
+            w.rename = gr.Button(label("projects.rename"), elem_id="rename-project", scale=1)
         with gr.Row():
-            w.duplicate = gr.Button("Duplicate", elem_id="duplicate-project")
-            w.delete = gr.Button("Delete…", variant="stop", elem_id="delete-project")
+            w.duplicate = gr.Button(label("projects.duplicate"), elem_id="duplicate-project")
+            w.delete = gr.Button(label("projects.delete"), variant="stop", elem_id="delete-project")
         with gr.Group(visible=False) as w.delete_box:
             w.delete_note = gr.Markdown(elem_id="delete-note")
             with gr.Row():
                 w.delete_confirm = gr.Button(
-                    "Yes, delete it", variant="stop", elem_id="delete-confirm"
+                    label("projects.delete_confirm"), variant="stop", elem_id="delete-confirm"
                 )
-                w.delete_cancel = gr.Button("Keep it", elem_id="delete-cancel")
+                w.delete_cancel = gr.Button(
+                    label("projects.delete_cancel"), elem_id="delete-cancel"
+                )
 
 
 # -- handlers ---------------------------------------------------------------------------------
@@ -65,49 +68,48 @@ def on_load(studio: Studio, w, last_project: int | None) -> dict:
 
 def create(studio: Studio, w, name: str, total: float | None) -> dict:
     if not (name or "").strip():
-        raise UserError("Type a name for the new project first.")
+        raise UserError(key="error.type_name")
     project = studio.store.create_project(name, "", int(total or 1000))
-    gr.Info(f"Created {project.name!r}.")
+    info("projects.created", name=project.name)
     return {**project_view(studio, w, project), w.new_name: ""}
 
 
 def open_row(studio: Studio, w, row: int | None) -> dict:
     names = [p.name for p in studio.store.list_projects()]
     if row is None or not 0 <= row < len(names):
-        raise UserError("Click a project's name to open it.")
+        raise UserError(key="error.click_project")
     return project_view(studio, w, studio.store.project(names[row]))
 
 
 def rename(studio: Studio, w, project_id: int | None, new_name: str) -> dict:
     project = studio.store.rename_project(studio.project(project_id), new_name or "")
-    gr.Info(f"Renamed to {project.name!r}.")
+    info("projects.renamed", name=project.name)
     return project_view(studio, w, project)
 
 
 def duplicate(studio: Studio, w, project_id: int | None) -> dict:
     project = studio.project(project_id)
     store = studio.store
-    copy = store.duplicate_project(project, store.unique_name(f"{project.name} copy"))
-    gr.Info(f"Duplicated as {copy.name!r}.")
+    copy = store.duplicate_project(
+        project, store.unique_name(t("projects.copy_name", name=project.name))
+    )
+    info("projects.duplicated", name=copy.name)
     return project_view(studio, w, copy)
 
 
 def ask_delete(studio: Studio, w, project_id: int | None) -> dict:
     project = studio.project(project_id)
     words = count_words(project_document(studio.store, project).body)
-    note = (
-        f"Delete **{project.name}** with its {words:,} words, every plan version and every "
-        "section version? This cannot be undone."
-    )
+    note = t("projects.delete_note", name=project.name, words=f"{words:,}")
     return {w.delete_box: gr.update(visible=True), w.delete_note: note}
 
 
 def delete(studio: Studio, w, project_id: int | None) -> dict:
     project = studio.project(project_id)
     if studio.busy(project):
-        raise UserError("Stop the generation for this project before deleting it.")
+        raise UserError(key="error.stop_before_delete")
     studio.store.delete_project(project)
-    gr.Info(f"Deleted {project.name!r}.")
+    info("projects.deleted", name=project.name)
     return {**project_view(studio, w, None), w.delete_box: gr.update(visible=False)}
 
 
@@ -115,19 +117,21 @@ def import_file(studio: Studio, w, path: str | None, name: str) -> Iterator[dict
     """Import a manuscript as a new project: headings become plan rows, the model writes each
     row's main point; then the project opens."""
     if not path:
-        raise UserError("Choose a .md, .txt or .docx file to import first.")
+        raise UserError(key="error.choose_import")
     events = import_manuscript(
         studio.store, path, studio.host.backend(), (name or "").strip() or None
     )
     for event in events:
         if isinstance(event, ImportProgress):
-            line = f"Summarising part {event.piece} of {event.count}: {event.title}"
+            line = t(
+                "projects.summarising", piece=event.piece, count=event.count, title=event.title
+            )
             yield {w.import_status: line}
         elif isinstance(event, Imported):
-            gr.Info(f"Imported {event.project.name!r}.")
+            info("projects.imported", name=event.project.name)
             yield {
                 **project_view(studio, w, event.project),
-                w.import_status: f"Imported as {event.project.name!r}.",
+                w.import_status: t("projects.imported_as", name=event.project.name),
                 w.new_name: "",
             }
 

@@ -7,9 +7,12 @@ sections) or html.escape (the streaming section), so `<script>` or `onerror=` ne
 import html
 from functools import lru_cache
 
+from app.studio.language import t
 from engine.export import markdown_to_safe_html
 
-EMPTY_DOCUMENT = '<p class="lw-empty">Nothing written yet. Draft a plan, then press Write.</p>'
+
+def empty_document() -> str:
+    return f'<p class="lw-empty">{html.escape(t("write.empty_document"))}</p>'
 
 
 @lru_cache(maxsize=4096)
@@ -23,7 +26,7 @@ def section_html(index: int, title: str, text: str) -> str:
 def document_html(sections: list[tuple[int, str, str]]) -> str:
     """The finished sections, in order; (index, title, text) each."""
     if not sections:
-        return EMPTY_DOCUMENT
+        return empty_document()
     return "".join(section_html(i, title, text) for i, title, text in sections)
 
 
@@ -33,11 +36,13 @@ def active_text(text: str) -> str:
 
 
 def active_heading(index: int, count: int, title: str) -> str:
-    return html.escape(f"Writing section {index + 1} of {count}: {title}", quote=False)
+    return html.escape(
+        t("write.active_heading", number=index + 1, count=count, title=title), quote=False
+    )
 
 
 def stopped_heading(index: int, count: int) -> str:
-    return f"Section {index + 1} of {count}, stopped part-way (Resume continues it):"
+    return t("write.stopped_heading", number=index + 1, count=count)
 
 
 def progress_line(
@@ -50,7 +55,12 @@ def progress_line(
 ) -> str:
     """`Section k of n · words / target · tok/s · ETA` for the progress box."""
     eta = "–" if eta_s is None else f"{int(eta_s) // 60}:{int(eta_s) % 60:02d}"
-    return (
-        f"Section {section} of {count} · {words:,} / {target:,} words · "
-        f"{tokens_per_s:.0f} tok/s · ETA {eta}"
+    return t(
+        "write.progress",
+        number=section,
+        count=count,
+        words=f"{words:,}",
+        target=f"{target:,}",
+        speed=f"{tokens_per_s:.0f}",
+        eta=eta,
     )

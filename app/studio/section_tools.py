@@ -13,6 +13,7 @@ import gradio as gr
 from app.studio import render
 from app.studio.events import GENERATING, INSTANT, user_errors, user_errors_stream
 from app.studio.jobs import Ended, Failed
+from app.studio.language import info, label, t
 from app.studio.state import Studio
 from app.studio.writing import document_html, stream_run, write
 from engine.diff import diff_html, diff_stats, word_diff
@@ -34,56 +35,64 @@ from engine.writer import SectionProgress, SectionStarted
 
 def layout(w) -> None:
     with gr.Accordion(
-        "One section: rewrite, regenerate, extend, edit, history",
+        label("section.tools"),
         open=False,
         elem_id="section-tools",
     ):
-        w.section = gr.Dropdown(label="Section", elem_id="section-select")
+        w.section = gr.Dropdown(label=label("section.select"), elem_id="section-select")
         w.revise_instruction = gr.Textbox(
-            label="Rewrite with an instruction",
-            placeholder="make it darker · cut to 300 words · present tense · more dialogue",
+            label=label("section.instruction"),
+            placeholder=label("section.instruction_placeholder"),
             elem_id="revise-instruction",
         )
         with gr.Row():
             w.passage_start = gr.Textbox(
-                label="Only a passage: its first words (optional)",
+                label=label("section.passage_start"),
                 elem_id="passage-start",
                 scale=2,
             )
-            w.passage_end = gr.Textbox(label="…and its last words", elem_id="passage-end", scale=2)
-            w.revise = gr.Button("Rewrite", variant="primary", elem_id="revise", scale=1)
+            w.passage_end = gr.Textbox(
+                label=label("section.passage_end"), elem_id="passage-end", scale=2
+            )
+            w.revise = gr.Button(
+                label("section.rewrite"), variant="primary", elem_id="revise", scale=1
+            )
         with gr.Group(visible=False, elem_id="revise-box") as w.revise_box:
             w.revise_summary = gr.Markdown(elem_id="revise-summary")
             w.revise_diff = gr.HTML(elem_id="revise-diff")
             with gr.Row():
                 w.revise_accept = gr.Button(
-                    "Accept the new version", variant="primary", elem_id="revise-accept"
+                    label("section.accept"), variant="primary", elem_id="revise-accept"
                 )
-                w.revise_discard = gr.Button("Keep the old one", elem_id="revise-discard")
+                w.revise_discard = gr.Button(label("section.discard"), elem_id="revise-discard")
         w.proposal = gr.State(None)
         w.selection = gr.State(None)
         with gr.Row():
-            w.regenerate = gr.Button("Regenerate", elem_id="regenerate")
+            w.regenerate = gr.Button(label("section.regenerate"), elem_id="regenerate")
             w.extend_words = gr.Number(
-                label="Extend by (words)", value=100, precision=0, minimum=1, elem_id="extend-words"
+                label=label("section.extend_words"),
+                value=100,
+                precision=0,
+                minimum=1,
+                elem_id="extend-words",
             )
-            w.extend = gr.Button("Extend", elem_id="extend")
-            w.continue_from = gr.Button("Rewrite from here to the end", elem_id="continue-from")
+            w.extend = gr.Button(label("section.extend"), elem_id="extend")
+            w.continue_from = gr.Button(label("section.continue_from"), elem_id="continue-from")
         w.section_text = gr.Textbox(
-            label="Text (edit by hand, or select a passage to rewrite)",
+            label=label("section.text"),
             lines=8,
             elem_id="section-text",
         )
-        w.save_section = gr.Button("Save my edit", elem_id="save-section")
+        w.save_section = gr.Button(label("section.save"), elem_id="save-section")
         with gr.Row():
             w.history = gr.Dropdown(
-                label="Versions of this section", elem_id="section-history", scale=3
+                label=label("section.history"), elem_id="section-history", scale=3
             )
             w.compare_version = gr.Button(
-                "Compare with current", elem_id="compare-version", scale=1
+                label("section.compare"), elem_id="compare-version", scale=1
             )
             w.restore_section = gr.Button(
-                "Restore this version", elem_id="restore-section", scale=1
+                label("section.restore"), elem_id="restore-section", scale=1
             )
 
 
@@ -118,8 +127,12 @@ def _history_menu(studio: Studio, project: Project, section_id: str) -> dict:
     )
     choices = [
         (
-            f"#{v.version_id} · {v.status} · {count_words(v.text):,} words"
-            + (" · current" if v.version_id == current else ""),
+            t(
+                "section.version_current" if v.version_id == current else "section.version",
+                id=v.version_id,
+                status=v.status,
+                words=f"{count_words(v.text):,}",
+            ),
             v.version_id,
         )
         for v in reversed(history)
@@ -130,7 +143,7 @@ def _history_menu(studio: Studio, project: Project, section_id: str) -> dict:
 def _chosen(studio: Studio, project_id, section_id) -> tuple[Project, str]:
     project = studio.project(project_id)
     if not section_id:
-        raise UserError("Choose a section first.")
+        raise UserError(key="error.choose_section")
     return project, str(section_id)
 
 
@@ -174,7 +187,7 @@ def rewrite(
     project, section_id = _chosen(studio, project_id, section_id)
     passage = _passage(_current_text(studio, project, section_id), first, last, selection)
     ready: RevisionReady | None = None
-    heading, text, line = "", "", "Waiting for the model…"
+    heading, text, line = "", "", t("write.waiting")
 
     def start(store, backend):
         current = store.project_by_id(project.id)
@@ -183,9 +196,9 @@ def rewrite(
     for batch in studio.follow(project, start):
         for event in batch:
             if isinstance(event, SectionStarted):
-                title = f"rewrite of section {event.index + 1}"
+                title = t("section.rewrite_of", number=event.index + 1)
                 heading = render.active_heading(event.index, event.count, title)
-                line = f"Rewriting section {event.index + 1} (about {event.target_words} words)…"
+                line = t("section.rewriting", number=event.index + 1, words=event.target_words)
             elif isinstance(event, SectionProgress):
                 text = event.text
             elif isinstance(event, RevisionReady):
@@ -193,7 +206,7 @@ def rewrite(
             elif isinstance(event, Failed):
                 raise UserError(event.message)
             elif isinstance(event, Ended) and event.stopped:
-                line = "Stopped. The unfinished rewrite is kept in the section's history."
+                line = t("section.rewrite_stopped")
         yield {w.active_heading: heading, w.active: render.active_text(text), w.progress: line}
     if ready is None:
         yield {w.active_heading: "", w.active: "", w.progress: line}
@@ -201,8 +214,8 @@ def rewrite(
     yield {
         w.active_heading: "",
         w.active: "",
-        w.progress: "Rewrite ready: compare it below, then accept it or keep the old version.",
-        **_proposal_view(w, ready.before, ready.after, "The rewrite"),
+        w.progress: t("section.rewrite_ready"),
+        **_proposal_view(w, ready.before, ready.after, t("section.the_rewrite")),
         w.proposal: {"section_id": section_id, "version_id": ready.version_id},
         w.history: _history_menu(studio, project, section_id),
     }
@@ -210,9 +223,13 @@ def rewrite(
 
 def _proposal_view(w, before: str, after: str, what: str) -> dict:
     inserted, deleted = diff_stats(word_diff(before, after))
-    summary = (
-        f"{what}: {count_words(after):,} words (was {count_words(before):,}) · "
-        f"{inserted:,} words added, {deleted:,} removed"
+    summary = t(
+        "section.diff_summary",
+        what=what,
+        words=f"{count_words(after):,}",
+        before=f"{count_words(before):,}",
+        added=f"{inserted:,}",
+        removed=f"{deleted:,}",
     )
     return {
         w.revise_box: gr.update(visible=True),
@@ -223,10 +240,10 @@ def _proposal_view(w, before: str, after: str, what: str) -> dict:
 
 def accept(studio: Studio, w, project_id, proposal) -> dict:
     if not proposal:
-        raise UserError("There is no rewrite to accept; press Rewrite first.")
+        raise UserError(key="error.no_rewrite")
     project = studio.project(project_id)
     accept_version(studio.store, project, proposal["section_id"], proposal["version_id"])
-    gr.Info("Accepted: the section now reads the new version; the old one stays in its history.")
+    info("section.accepted")
     return {
         **_refreshed(studio, w, project, proposal["section_id"]),
         w.revise_box: gr.update(visible=False),
@@ -236,8 +253,8 @@ def accept(studio: Studio, w, project_id, proposal) -> dict:
 
 def discard(studio: Studio, w, project_id, proposal) -> dict:
     if not proposal:
-        raise UserError("There is no rewrite to discard.")
-    gr.Info("Kept the old version; the rewrite stays in the section's history.")
+        raise UserError(key="error.no_rewrite_discard")
+    info("section.kept")
     project = studio.project(project_id)
     return {
         w.history: _history_menu(studio, project, proposal["section_id"]),
@@ -251,10 +268,10 @@ def compare(studio: Studio, w, project_id, section_id, version_id) -> dict:
     project, section_id = _chosen(studio, project_id, section_id)
     versions = {v.version_id: v for v in studio.store.section_history(project, section_id)}
     if version_id is None or int(version_id) not in versions:
-        raise UserError("Choose one of this section's versions first.")
+        raise UserError(key="error.choose_version")
     chosen = versions[int(version_id)]
     current = _current_text(studio, project, section_id)
-    what = f"From version #{chosen.version_id} to the current text (Accept restores #{version_id})"
+    what = t("section.compare_what", version=chosen.version_id)
     return {
         **_proposal_view(w, chosen.text, current, what),
         w.proposal: {"section_id": section_id, "version_id": chosen.version_id},
@@ -264,21 +281,21 @@ def compare(studio: Studio, w, project_id, section_id, version_id) -> dict:
 def save_text(studio: Studio, w, project_id, section_id, text) -> dict:
     project, section_id = _chosen(studio, project_id, section_id)
     if not (text or "").strip():
-        raise UserError("The text is empty; to remove a section, delete its plan row.")
+        raise UserError(key="error.text_empty")
     store = studio.store
     version_id = store.start_section(project, section_id, text)
     store.save_section(version_id, text, 0, done=True)
     store.touch_project(project)
-    gr.Info("Saved your edit as a new version of the section.")
+    info("section.saved")
     return _refreshed(studio, w, project, section_id)
 
 
 def restore(studio: Studio, w, project_id, section_id, version_id) -> dict:
     project, section_id = _chosen(studio, project_id, section_id)
     if version_id is None:
-        raise UserError("Choose one of this section's versions first.")
+        raise UserError(key="error.choose_version")
     accept_version(studio.store, project, section_id, int(version_id))
-    gr.Info(f"Version #{version_id} is current again.")
+    info("section.restored", version=version_id)
     return _refreshed(studio, w, project, section_id)
 
 
@@ -308,10 +325,10 @@ def rewrite_to_end(studio: Studio, w, project_id, section_id) -> Iterator[dict]:
     """Write this section and every one after it again (after the plan's second half changed)."""
     project, section_id = _chosen(studio, project_id, section_id)
     if studio.busy(project):
-        raise UserError("Stop the generation first.")
+        raise UserError(key="error.stop_first")
     index = studio.store.plan(project).position(section_id)
     continue_from(studio.store, project, index)
-    gr.Info(f"Rewriting from section {index + 1}; earlier versions stay in the history.")
+    info("section.rewriting_from", number=index + 1)
     yield from write(
         studio,
         w,

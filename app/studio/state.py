@@ -11,10 +11,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from app.studio.jobs import Ended, Job
+from app.studio.language import t
 from app.studio.model_host import ModelHost
 from engine.backends.base import Backend
 from engine.errors import UserError
 from engine.store import Project, Store
+
+PROJECT_COLUMNS = ("name", "words", "target", "status", "edited")
 
 
 class Studio:
@@ -41,15 +44,20 @@ class Studio:
 
     def project(self, project_id: int | None) -> Project:
         if project_id is None:
-            raise UserError("Open a project from the list, or create one, first.")
+            raise UserError(key="error.open_project")
         return self.store.project_by_id(int(project_id))
 
-    def project_table(self) -> list[list]:
-        """The projects list: name, words, target, status, last edit."""
-        return [
+    def project_table(self) -> dict:
+        """The projects list (name, words, target, status, last edit), headed in the reader's
+        language."""
+        rows = [
             [p.name, p.words, p.target_words, p.status, p.updated_at.replace("T", " ")[:16]]
             for p in self.store.list_projects()
         ]
+        return {
+            "headers": [t(f"projects.col.{column}") for column in PROJECT_COLUMNS],
+            "data": rows,
+        }
 
     def arm(self, project_id: int | None) -> None:
         """A fresh click on a generating button: forget an earlier stop request."""
@@ -72,7 +80,7 @@ class Studio:
     ) -> Iterator[list]:
         """Run a generation for the project in a Job and yield its events in batches."""
         if project.id in self.jobs:
-            raise UserError("This project is already generating; wait for it or press Stop.")
+            raise UserError(key="error.busy")
         if project.id in self.stop_requested:
             yield [Ended(stopped=True)]
             return

@@ -18,6 +18,7 @@ from app.studio import (
     welcome,
     writing,
 )
+from app.studio.language import APPLY_CHOICE, CHOOSE, SWITCH_CHOICES, label
 from app.studio.state import Studio
 
 CSS = """
@@ -47,18 +48,30 @@ def screen(studio: Studio) -> tuple[gr.Blocks, SimpleNamespace]:
                 projects_panel.layout(w)
                 model_panel.layout(w, studio)
             with gr.Column(scale=3):
-                w.title = gr.Markdown("### No project open", elem_id="project-title")
+                with gr.Row():
+                    w.title = gr.Markdown(
+                        label("app.title_none"), elem_id="project-title", container=False
+                    )
+                    w.language = gr.Radio(
+                        SWITCH_CHOICES,
+                        label=label("app.language"),
+                        elem_id="language",
+                        scale=0,
+                        min_width=200,
+                    )
                 welcome.layout(w)
                 with gr.Tabs() as w.tabs:
-                    with gr.Tab("Brief", id="brief-tab"):
+                    with gr.Tab(label("tab.brief"), id="brief-tab"):
                         brief_plan.brief_layout(w)
-                    with gr.Tab("Plan", id="plan-tab", elem_id="plan-tab"):
+                    with gr.Tab(label("tab.plan"), id="plan-tab", elem_id="plan-tab"):
                         brief_plan.plan_layout(w)
                         writing.plan_write_layout(w)
-                    with gr.Tab("Write", id="write-tab", elem_id="write-tab") as w.write_tab:
+                    with gr.Tab(
+                        label("tab.write"), id="write-tab", elem_id="write-tab"
+                    ) as w.write_tab:
                         writing.layout(w)
                         section_tools.layout(w)
-                    with gr.Tab("Length", id="length-tab", elem_id="length-tab"):
+                    with gr.Tab(label("tab.length"), id="length-tab", elem_id="length-tab"):
                         length_score.layout(w)
         # what other features refresh once a generation or an edit ends
         after_run = [
@@ -70,6 +83,8 @@ def screen(studio: Studio) -> tuple[gr.Blocks, SimpleNamespace]:
                 [w.length_summary, w.length],
             ),
         ]
+        demo.load(None, None, [w.language], js=APPLY_CHOICE)
+        w.language.input(None, [w.language], None, js=CHOOSE)
         projects_panel.wire(studio, w, demo)
         welcome.wire(studio, w, demo)
         model_panel.wire(studio, w, demo)

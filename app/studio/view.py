@@ -5,6 +5,7 @@ them together with the project's name and id, and `components` is the list Gradi
 outputs of any handler that (re)opens a project.
 """
 
+from app.studio.language import label
 from app.studio.state import Studio
 from engine.store import Project
 
@@ -22,7 +23,7 @@ def project_view(studio: Studio, w, project: Project | None) -> dict:
     view = {
         w.project_id: project.id if project else None,
         w.last_project: project.id if project else None,
-        w.title: f"### {project.name}" if project else "### No project open",
+        w.title: f"### {project.name}" if project else label("app.title_none"),
         w.rename_to: project.name if project else "",
         w.project_list: studio.project_table(),
     }

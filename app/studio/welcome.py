@@ -8,26 +8,24 @@ from importlib.resources import files
 import gradio as gr
 
 from app.studio.events import INSTANT, user_errors
+from app.studio.language import info, label
 from app.studio.state import Studio
 from app.studio.view import components, project_view
 from engine.plan import words_from_instruction
 from engine.projects import create_project
 from engine.store import Project
 
-WELCOME = """### Welcome to longwrite studio
-Write a long piece with a local model in three steps: describe it on the **Brief** tab, let the
-model draft a plan you can edit on the **Plan** tab, then **Write** it section by section.
-Everything is saved as it streams."""
-
 FOCUS_INSTRUCTION = "() => { document.querySelector('#instruction textarea')?.focus(); }"
 
 
 def layout(w) -> None:
     with gr.Column(visible=False, variant="panel", elem_id="welcome") as w.welcome:
-        gr.Markdown(WELCOME)
+        gr.Markdown(label("welcome.text"))
         with gr.Row():
-            w.try_sample = gr.Button("Try a sample", variant="primary", elem_id="try-sample")
-            w.start_own = gr.Button("Start your own", elem_id="start-own")
+            w.try_sample = gr.Button(
+                label("welcome.try_sample"), variant="primary", elem_id="try-sample"
+            )
+            w.start_own = gr.Button(label("welcome.start_own"), elem_id="start-own")
 
 
 @cache
@@ -50,7 +48,7 @@ def try_sample(studio: Studio, w) -> dict:
     name = studio.store.unique_name(brief["name"])
     words = words_from_instruction(brief["instruction"]) or 1500
     project = create_project(studio.store, name, brief["instruction"], words, brief["bible"])
-    gr.Info("A sample brief is ready: press Draft plan when you are.")
+    info("welcome.sample_ready")
     return {**project_view(studio, w, project), w.tabs: gr.update(selected="brief-tab")}
 
 

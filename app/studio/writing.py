@@ -14,6 +14,7 @@ from app.studio import render
 from app.studio.brief_plan import save_brief
 from app.studio.events import GENERATING, INSTANT, user_errors, user_errors_stream
 from app.studio.jobs import Ended, Failed
+from app.studio.language import info, label, t
 from app.studio.state import Studio
 from engine.errors import UserError
 from engine.metrics import count_words
@@ -34,10 +35,10 @@ EXPORT_LABELS = {"md": "Markdown", "html": "HTML", "docx": "DOCX", "epub": "EPUB
 
 def layout(w) -> None:
     with gr.Row():
-        w.write = gr.Button("Write", variant="primary", elem_id="write")
-        w.stop = gr.Button("Stop", variant="stop", elem_id="stop")
-        w.resume = gr.Button("Resume", elem_id="resume")
-        w.start_over = gr.Button("Start over", elem_id="start-over")
+        w.write = gr.Button(label("write.write"), variant="primary", elem_id="write")
+        w.stop = gr.Button(label("write.stop"), variant="stop", elem_id="stop")
+        w.resume = gr.Button(label("write.resume"), elem_id="resume")
+        w.start_over = gr.Button(label("write.start_over"), elem_id="start-over")
     w.progress = gr.Markdown(elem_id="progress")
     w.document = gr.HTML(elem_id="document")
     w.active_heading = gr.HTML(elem_id="active-heading")
@@ -46,15 +47,15 @@ def layout(w) -> None:
     )
     with gr.Row():
         w.exports = {
-            fmt: gr.Button(f"Export {label}", elem_id=f"export-{fmt}", size="sm")
-            for fmt, label in EXPORT_LABELS.items()
+            fmt: gr.Button(label(f"write.export_{fmt}"), elem_id=f"export-{fmt}", size="sm")
+            for fmt in EXPORT_LABELS
         }
-    w.export_file = gr.File(label="Exported file", elem_id="export-file", visible=False)
+    w.export_file = gr.File(label=label("write.export_file"), elem_id="export-file", visible=False)
 
 
 def plan_write_layout(w) -> None:
     """The Plan tab's last step: Write from here."""
-    w.plan_write = gr.Button("Write", variant="primary", elem_id="plan-write")
+    w.plan_write = gr.Button(label("write.write"), variant="primary", elem_id="plan-write")
 
 
 # -- what shows a project ---------------------------------------------------------------------
@@ -66,7 +67,7 @@ def view_of(studio: Studio, w, project: Project | None) -> dict:
     hidden_file = gr.update(value=None, visible=False)
     if project is None:
         return {
-            w.document: render.EMPTY_DOCUMENT,
+            w.document: render.empty_document(),
             w.active_heading: "",
             w.active: "",
             w.progress: "",
@@ -109,15 +110,20 @@ def progress_at_rest(
     studio: Studio, project: Project, plan: Plan | None, partial: tuple[int, str] | None
 ) -> str:
     if plan is None:
-        return "No plan yet: draft one on the Plan tab, or write one there row by row."
+        return t("write.no_plan")
     sections = studio.store.sections(project, plan)
     written = sum(count_words(s.text) for s in sections)
-    line = f"{written:,} / {plan.total_words:,} words written · status: {project.status}"
+    line = t(
+        "write.at_rest",
+        written=f"{written:,}",
+        total=f"{plan.total_words:,}",
+        status=project.status,
+    )
     empty = len(plan.sections) - sum(1 for s in sections if s.status == "done")
     if partial:
-        line += f" · section {partial[0] + 1} was stopped part-way: Resume continues it"
+        line += t("write.at_rest_partial", number=partial[0] + 1)
     elif sections and empty:
-        line += f" · {empty} section(s) without text: Resume writes them"
+        line += t("write.at_rest_empty", count=empty)
     return line
 
 
@@ -131,24 +137,21 @@ def write(
     still drafting waits in the queue and then writes the new plan."""
     project = save_brief(studio, project_id, instruction, bible, total, single)
     if project is None:
-        raise UserError("Open a project from the list, or create one, first.")
+        raise UserError(key="error.open_project")
     store = studio.store
     if single:
         plan = _single_pass_plan(studio, project)
     else:
         plan = store.plan(project)
         if plan is None:
-            raise UserError("The plan is empty: draft a plan on the Plan tab first.")
+            raise UserError(key="error.plan_empty_write")
     check_brief(project.instruction, project.bible, plan.total_words)
     point = resume_point(store, project, plan)
     has_text = bool(point.partial) or any(text is not None for text in point.texts)
     if not resume and has_text:
-        raise UserError(
-            "This project has text already: Resume continues it, Start over clears it "
-            "(earlier versions stay in each section's history)."
-        )
+        raise UserError(key="error.has_text")
     if resume and point.complete:
-        gr.Info("Every section is written. Rewrite or extend one, or Start over.")
+        info("write.all_written")
         return
 
     def start(store, backend):
@@ -166,7 +169,7 @@ def _single_pass_plan(studio: Studio, project: Project) -> Plan:
         row = plan.sections[0].model_copy(update={"id": stored.sections[0].id})
         plan = Plan(sections=[row])
     elif stored is not None:
-        gr.Info("Single pass: saved a one-row plan; earlier plans stay under Plan versions.")
+        info("write.single_saved")
     if plan != stored:
         studio.store.save_plan(project, plan)
     return plan
@@ -178,8 +181,9 @@ def stream_run(studio: Studio, w, project: Project, plan: Plan, start) -> Iterat
     finished = {s.idx: s.text for s in studio.store.sections(project, plan) if s.status == "done"}
     titles = _titles(project, plan)
     progress = Progress(plan.total_words, finished_words(studio.store, project))
-    heading, text, line = "", "", "Waiting for the model…"
+    heading, text, line = "", "", t("write.waiting")
     active: int | None = None
+    done = None  # the closing line with the run's statistics, once it came
     for batch in studio.follow(project, start):
         for event in batch:
             snapshot = progress.update(event)
@@ -209,26 +213,26 @@ def stream_run(studio: Studio, w, project: Project, plan: Plan, start) -> Iterat
                     )
                 heading, text = "", ""
             elif isinstance(event, LoopCut):
-                gr.Info(
-                    f"Section {event.index + 1}: the model repeated itself; cut back "
-                    f"to {event.kept_words} words and went on."
-                )
+                info("write.loop_cut", number=event.index + 1, words=event.kept_words)
             elif isinstance(event, RunFinished):
                 stats = event.stats
-                line = (
-                    f"Done: {stats.words:,} of {stats.target_words:,} words · length "
-                    f"score {stats.length_score:.1f} · {stats.decode_tokens_per_s} tok/s "
-                    f"· {stats.wall_s:.0f} s"
+                line = done = t(
+                    "write.done_stats",
+                    words=f"{stats.words:,}",
+                    target=f"{stats.target_words:,}",
+                    score=f"{stats.length_score:.1f}",
+                    speed=stats.decode_tokens_per_s,
+                    seconds=f"{stats.wall_s:.0f}",
                 )
             elif isinstance(event, Failed):
                 raise UserError(event.message)
             elif isinstance(event, Ended):
                 if event.stopped:
-                    line = "Stopped. Everything written is saved; Resume continues it."
+                    line = t("write.stopped")
                     if heading and active is not None:
                         heading = render.stopped_heading(active, progress.count)
-                elif heading == "" and not line.startswith("Done"):
-                    line = f"Done: {progress.words:,} words in this document."
+                elif heading == "" and line != done:
+                    line = t("write.done_words", words=f"{progress.words:,}")
         yield {
             w.document: document,
             w.active_heading: heading,
@@ -251,16 +255,16 @@ def stop(studio: Studio, project_id) -> None:
     if project_id is None:
         return
     studio.stop(project_id)
-    gr.Info("Stopping; everything written so far is saved.")
+    info("write.stopping")
 
 
 def start_over(studio: Studio, w, project_id) -> dict:
     project = studio.project(project_id)
     if studio.busy(project):
-        raise UserError("Stop the generation first.")
+        raise UserError(key="error.stop_first")
     studio.store.drop_sections_from(project, 0)
     studio.store.touch_project(project)
-    gr.Info("Cleared. Earlier texts stay in each section's history.")
+    info("write.cleared")
     return view_of(studio, w, studio.project(project_id))
 
 
@@ -270,8 +274,8 @@ def export(studio: Studio, w, fmt: str, project_id) -> dict:
     folder = studio.export_dir / str(project.id)
     paths = export_files(studio.store, project, folder, (fmt,))
     if not paths:
-        raise UserError("Nothing is written yet; write the piece, then export it.")
-    gr.Info(f"Exported {project.name!r} as {EXPORT_LABELS[fmt]}.")
+        raise UserError(key="error.nothing_to_export")
+    info("write.exported", name=project.name, format=EXPORT_LABELS[fmt])
     return {w.export_file: gr.update(value=str(paths[fmt]), visible=True)}
 
 

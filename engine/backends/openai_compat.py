@@ -36,10 +36,7 @@ class OpenAICompatBackend:
         try:
             served = [model.id for model in self.client.models.list()]
         except openai.APIConnectionError:
-            raise UserError(
-                f"Cannot reach a server at {base_url}. Start it, or check --base-url "
-                "(it usually ends in /v1)."
-            ) from None
+            raise UserError(key="error.server_unreachable", url=base_url) from None
         except openai.APIError as error:
             raise UserError(f"The server at {base_url} answered with an error: {error}.") from None
         if served and model_name not in served:

@@ -44,7 +44,7 @@ def test_the_project_view_fills_every_component_it_lists(studio, w):
     project, _ = _written(studio)
     opened = view.project_view(studio, w, project)
     assert set(opened) == set(view.components(w))
-    assert opened[w.title] == "### Tale" and len(opened[w.plan]) == 2
+    assert opened[w.title] == "### Tale" and len(opened[w.plan]["data"]) == 2
     assert "One" in opened[w.document] and opened[w.export_file]["visible"] is False
 
 
@@ -58,7 +58,7 @@ def test_create_refuses_an_existing_name_and_open_shows_the_project(studio, w):
 
 def test_inserting_a_row_keeps_texts_with_their_rows_and_resume_fills_the_gap(studio, w):
     project, plan = _written(studio)
-    rows = brief_plan.plan_view(studio, w, project, plan)[w.plan]
+    rows = brief_plan.plan_view(studio, w, project, plan)[w.plan]["data"]
     edited = brief_plan.edit_rows(
         studio, w, add_row, project.id, rows, plan.ids, 1, project.target_words
     )

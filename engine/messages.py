@@ -1,0 +1,74 @@
+"""The message catalogue: every user-facing line of the studio and the command line, keyed, in
+each language (assets/i18n/<language>.json), and which language a user reads.
+
+Messages with values keep named placeholders ("Created {name}."), filled with str.format.
+English is the fallback: a key missing in another language reads in English.
+"""
+
+import json
+import os
+import re
+from functools import cache
+from importlib.resources import files
+
+ENGLISH = "en"
+CHINESE = "zh-CN"
+LANGUAGES = (ENGLISH, CHINESE)
+
+
+@cache
+def catalogue(language: str) -> dict[str, str]:
+    """Key -> message for one language."""
+    text = (files("assets") / "i18n" / f"{language}.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def text(key: str, language: str = ENGLISH, **params) -> str:
+    """The message `key` in `language`, its {placeholders} filled from params."""
+    template = catalogue(language).get(key) or catalogue(ENGLISH)[key]
+    return template.format(**params) if params else template
+
+
+def placeholders(message: str) -> set[str]:
+    """The names of a message's {placeholders} (format specs ignored)."""
+    return set(re.findall(r"\{(\w+)(?:[:!][^}]*)?\}", message))
+
+
+def language_of(tag: str | None) -> str | None:
+    """A supported language for a locale or language tag (zh_CN.UTF-8, zh-Hans, en-GB), or
+    None when it names neither."""
+    if not tag:
+        return None
+    tag = tag.split(".")[0].replace("_", "-").lower()
+    if tag.startswith("zh"):
+        return CHINESE
+    if tag.startswith("en") or tag in {"c", "posix"}:
+        return ENGLISH
+    return None
+
+
+def language_from_env() -> str:
+    """The language of the environment's locale: LC_ALL, then LC_MESSAGES, then LANG (the
+    order in which POSIX programs read them); English otherwise."""
+    for variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(variable)
+        if value:
+            return language_of(value) or ENGLISH
+    return ENGLISH
+
+
+def language_from_header(accept_language: str | None) -> str:
+    """The first supported language of an HTTP Accept-Language header; English otherwise."""
+    ranked = []
+    for position, part in enumerate((accept_language or "").split(",")):
+        tag, _, weight = part.strip().partition(";q=")
+        try:
+            quality = float(weight) if weight else 1.0
+        except ValueError:
+            quality = 0.0
+        ranked.append((-quality, position, tag))
+    for _, _, tag in sorted(ranked):
+        language = language_of(tag)
+        if language:
+            return language
+    return ENGLISH
