@@ -43,6 +43,8 @@ db_option = click.option(
     },
 )
 @click.version_option(package_name="longwrite-studio")
+# The DeepSpeed launcher puts --local_rank=N before the command; each process reads LOCAL_RANK.
+@click.option("--local_rank", "--local-rank", type=int, hidden=True, expose_value=False)
 def cli() -> None:
     """Plan, edit and write long pieces with a local language model."""
 

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from tests.gguf.conftest import save_tiny_model
-from training.gguf import architectures
-from training.gguf.export import export_gguf
+from training.gguf import architectures, export
+from training.gguf.convert import write_float_gguf
+from training.gguf.export import export_gguf, source_type
 
 LLAMA3_ROPE = {
     "rope_type": "llama3",
@@ -68,3 +69,34 @@ def test_lora_adapter_is_merged(trained_checkpoint, tmp_path):
         return np.array(tensors["blk.0.attn_v.weight"].data, dtype=np.float32)
 
     assert not np.allclose(attn_v(merged.path), attn_v(plain.path), atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("saved", "source"),
+    [("bfloat16", "BF16"), ("torch.bfloat16", "BF16"), ("float16", "F16"), ("float32", "F32")],
+)
+def test_quantizations_start_from_the_saved_precision(saved, source):
+    assert source_type(saved) == source
+
+
+def test_bf16_checkpoint_needs_no_float32_file(trained_checkpoint, tmp_path, monkeypatch):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    folder = save_tiny_model(tmp_path / "tiny", trained_checkpoint, "llama")
+    AutoModelForCausalLM.from_pretrained(folder, dtype=torch.bfloat16).save_pretrained(folder)
+    written = []
+
+    def recording(checkpoint, vocab, description, float_type, path):
+        written.append(float_type)
+        return write_float_gguf(checkpoint, vocab, description, float_type, path)
+
+    monkeypatch.setattr(export, "write_float_gguf", recording)
+    [bf16, q8] = export.export_gguf(folder, tmp_path / "models", ["BF16", "Q8_0"])
+    assert written == ["BF16"]
+    assert bf16.check.passed, bf16.check.summary()
+    # the same Q8_0 as one quantized from a float32 file: bf16 values are exact in float32
+    monkeypatch.setattr(export, "source_type", lambda saved_dtype: "F32")
+    [q8_via_f32] = export.export_gguf(folder, tmp_path / "models-f32", ["Q8_0"])
+    assert written == ["BF16", "F32"]
+    assert q8.check.mean_kl == q8_via_f32.check.mean_kl

@@ -91,10 +91,11 @@ def export_gguf(
         ) from None
 
 
-def source_type(config) -> str:
-    """The float type quantizations start from: the checkpoint's own precision."""
-    dtype = str(getattr(config, "dtype", None) or getattr(config, "torch_dtype", None) or "")
-    return {"torch.bfloat16": "BF16", "bfloat16": "BF16", "torch.float16": "F16"}.get(dtype, "F32")
+def source_type(saved_dtype: str) -> str:
+    """The float type quantizations start from: the checkpoint's own precision, so a bf16 or
+    f16 checkpoint never needs a float32 temporary file (32 GB for an 8B model)."""
+    dtype = saved_dtype.removeprefix("torch.")
+    return {"bfloat16": "BF16", "float16": "F16"}.get(dtype, "F32")
 
 
 def _check_and_keep(quant, draft: Path, seconds: float, ref, out_dir: Path) -> ExportedFile:
