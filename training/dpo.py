@@ -4,6 +4,7 @@ optionally mixed with general preference data."""
 import random
 from pathlib import Path
 
+from training.cpu_fsdp import enable_fsdp_on_cpu
 from training.metrics_log import MetricsLog
 from training.models import check_attention, load_tokenizer
 from training.recipe import DPORecipe
@@ -60,6 +61,8 @@ def run_dpo(recipe: DPORecipe, resume: bool = False) -> Path:
     tokenizer = load_tokenizer(recipe.model.tokenizer or recipe.model.name)
     output_dir = Path(recipe.output_dir)
     args = dpo_config(recipe)
+    if args.fsdp:
+        enable_fsdp_on_cpu()
     dataset = Dataset.from_list(preference_rows(recipe, args.seed))
     model = build_model(recipe.model, tokenizer, recipe.lora, args.seed)
     trainer = DPOTrainer(

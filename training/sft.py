@@ -11,6 +11,7 @@ devices (transformers' `num_items_in_batch` with `average_tokens_across_devices`
 from pathlib import Path
 
 from engine.errors import UserError
+from training.cpu_fsdp import enable_fsdp_on_cpu
 from training.metrics_log import MetricsLog
 from training.models import check_attention, load_model, load_tokenizer, tiny_model
 from training.prepare import load_prepared
@@ -115,6 +116,8 @@ def run_sft(recipe: SFTRecipe, resume: bool = False) -> Path:
         )
     output_dir = Path(recipe.output_dir)
     args = sft_config(recipe, longest)
+    if args.fsdp:
+        enable_fsdp_on_cpu()
     model = build_model(recipe.model, tokenizer, recipe.lora, args.seed)
     trainer = SFTTrainer(
         model=model,
