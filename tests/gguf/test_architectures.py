@@ -100,3 +100,58 @@ def test_bf16_checkpoint_needs_no_float32_file(trained_checkpoint, tmp_path, mon
     [q8_via_f32] = export.export_gguf(folder, tmp_path / "models-f32", ["Q8_0"])
     assert written == ["BF16", "F32"]
     assert q8.check.mean_kl == q8_via_f32.check.mean_kl
+
+
+@pytest.mark.parametrize(("model_type", "gguf_arch"), [("glm", "chatglm"), ("glm4", "glm4")])
+def test_glm_converts_exactly_and_writes(model_type, gguf_arch, glm_tokenizer, tmp_path):
+    from transformers import AutoTokenizer
+
+    from engine.backends.base import ChatRequest
+    from engine.backends.llama_cpp import LlamaCppBackend
+    from engine.schema import SamplingSettings
+    from tests.gguf.conftest import GLM_TEMPLATE
+
+    tokenizer = AutoTokenizer.from_pretrained(glm_tokenizer)
+    folder = save_tiny_model(
+        tmp_path / model_type,
+        glm_tokenizer,
+        model_type,
+        vocab_size=len(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        head_dim=16,  # 4 heads of 16; GLM-4 rotates the first half of each head
+        partial_rotary_factor=0.5,
+        tie_word_embeddings=False,
+    )
+    [result] = export_gguf(folder, tmp_path / "models", ["F16"])
+    print(model_type, result.check.summary())
+    assert result.check.tokenizer_matches
+    assert result.check.passed, result.check.summary()
+    assert result.check.top1_agreement >= 0.97
+    fields = gguf.GGUFReader(result.path).fields
+
+    def value(key):
+        return fields[key].contents()
+
+    assert value("general.architecture") == gguf_arch
+    assert value("tokenizer.ggml.pre") == "chatglm-bpe"
+    assert value(f"{gguf_arch}.rope.dimension_count") == 8
+    assert value("tokenizer.ggml.eos_token_id") == tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    assert value("tokenizer.ggml.eot_token_id") == tokenizer.convert_tokens_to_ids("<|user|>")
+    assert value("tokenizer.chat_template") == GLM_TEMPLATE
+
+    backend = LlamaCppBackend(result.path, n_ctx=512)
+    try:
+        messages = [{"role": "user", "content": "Write one line about the sea."}]
+        request = ChatRequest(
+            messages=messages, max_tokens=12, sampling=SamplingSettings(temperature=0.0, seed=0)
+        )
+        text = "".join(backend.stream(request))
+        prompt = backend.render(messages)
+        usage = backend.last_usage
+    finally:
+        backend.close()
+    assert prompt.startswith("[gMASK]<sop><|user|>\nWrite one line") and prompt.endswith(
+        "<|assistant|>\n"
+    )
+    assert usage.output_tokens > 0 and isinstance(text, str)

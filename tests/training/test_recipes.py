@@ -38,8 +38,12 @@ def test_recipe_builds_its_trl_config(path, monkeypatch, tmp_path):
     if "gpu" in path.parts:  # built as on a bf16 GPU; everything else is checked as it is
         monkeypatch.setattr("transformers.training_args.is_torch_bf16_gpu_available", lambda: True)
     if "dpo" in path.name:
-        args = dpo_config(load_recipe(path, DPORecipe))
+        recipe = load_recipe(path, DPORecipe)
+        args = dpo_config(recipe)
         assert args.beta > 0
+        if recipe.sft_weight:  # DPO plus the SFT loss on chosen replies, with its weight
+            assert args.loss_type == ["sigmoid", "sft"]
+            assert args.loss_weights == [1.0, recipe.sft_weight]
     else:
         recipe = load_recipe(path, SFTRecipe)
         args = sft_config(recipe, recipe.pack_length)

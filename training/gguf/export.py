@@ -58,7 +58,7 @@ def export_gguf(
         raise UserError(f"Cannot create {out_dir}: {error.strerror}. Choose another -o.") from None
     checkpoint = load_checkpoint(checkpoint_dir)
     n_vocab = checkpoint.model.get_input_embeddings().weight.shape[0]
-    vocab = read_vocab(checkpoint.tokenizer, n_vocab)
+    vocab = read_vocab(checkpoint.tokenizer, n_vocab, checkpoint.architecture)
     name = name or checkpoint.training_run
     description = Description(
         name, checkpoint.base_model, checkpoint.training_run, checkpoint.steps
