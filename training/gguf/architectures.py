@@ -51,9 +51,14 @@ ARCHITECTURES = {
 }
 
 
-def architecture_for(config) -> Architecture:
-    """The Architecture of a transformers config, or a UserError naming the supported ones."""
-    model_type = getattr(config, "model_type", None)
+def architecture_for(model_type: str | None) -> Architecture:
+    """The Architecture of a config.json's model type, or a UserError naming supported ones."""
+    if model_type == "chatglm":
+        raise UserError(
+            "This is GLM-4-9B in THUDM's remote-code layout (model type 'chatglm', as "
+            "LongWriter-glm4-9b is published); export reads the same architecture in "
+            "transformers' own layout (model type 'glm', e.g. THUDM/glm-4-9b-chat-hf) only."
+        )
     if model_type not in ARCHITECTURES:
         supported = ", ".join(sorted(ARCHITECTURES))
         raise UserError(
