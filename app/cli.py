@@ -59,6 +59,8 @@ db_option = click.option(
     type=click.Choice(["en", "zh"]),
     help="Language of messages (default: from LANG / LC_ALL, e.g. zh_CN.UTF-8 for Chinese).",
 )
+# The DeepSpeed launcher puts --local_rank=N before the command; each process reads LOCAL_RANK.
+@click.option("--local_rank", "--local-rank", type=int, hidden=True, expose_value=False)
 def cli(lang: str | None) -> None:
     """Plan, edit and write long pieces with a local language model."""
     if lang:

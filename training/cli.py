@@ -272,29 +272,47 @@ recipe_options = stack_options(
             type=click.Path(path_type=str),
             help="A DeepSpeed config JSON (e.g. training/recipes/gpu/zero3.json).",
         ),
+        click.option(
+            "--fsdp",
+            "fsdp_config",
+            type=click.Path(path_type=str),
+            help="Shard parameters, gradients and optimizer state with FSDP full_shard, with "
+            "this fsdp_config JSON (e.g. training/recipes/cpu/fsdp.json under torchrun).",
+        ),
     ]
 )
 
 
+def launch_settings(deepspeed: str | None, fsdp_config: str | None) -> dict:
+    """Trainer settings the launch options put over the recipe's."""
+    if deepspeed and fsdp_config:
+        raise UserError("Choose one of --deepspeed and --fsdp.")
+    if deepspeed:
+        return {"deepspeed": deepspeed}
+    if fsdp_config:
+        return {"fsdp": "full_shard auto_wrap", "fsdp_config": fsdp_config}
+    return {}
+
+
 @train.command()
 @recipe_options
-def sft(recipe, resume, deepspeed):
+def sft(recipe, resume, deepspeed, fsdp_config):
     """Supervised fine-tuning with packing (TRL SFTTrainer) from a YAML recipe."""
     from training.recipe import SFTRecipe, load_recipe
     from training.sft import run_sft
 
-    loaded = load_recipe(recipe, SFTRecipe, {"deepspeed": deepspeed} if deepspeed else None)
+    loaded = load_recipe(recipe, SFTRecipe, launch_settings(deepspeed, fsdp_config))
     folder = run_sft(loaded, resume)
     click.echo(f"SFT done; checkpoint in {folder}.", err=True)
 
 
 @train.command()
 @recipe_options
-def dpo(recipe, resume, deepspeed):
+def dpo(recipe, resume, deepspeed, fsdp_config):
     """Preference optimisation (TRL DPOTrainer) from a YAML recipe."""
     from training.dpo import run_dpo
     from training.recipe import DPORecipe, load_recipe
 
-    loaded = load_recipe(recipe, DPORecipe, {"deepspeed": deepspeed} if deepspeed else None)
+    loaded = load_recipe(recipe, DPORecipe, launch_settings(deepspeed, fsdp_config))
     folder = run_dpo(loaded, resume)
     click.echo(f"DPO done; checkpoint in {folder}.", err=True)

@@ -4,11 +4,13 @@ optionally mixed with general preference data."""
 import random
 from pathlib import Path
 
+from training.cpu_fsdp import enable_fsdp_on_cpu
 from training.metrics_log import MetricsLog
-from training.models import load_tokenizer
+from training.models import check_attention, load_tokenizer
 from training.recipe import DPORecipe
 from training.records import PreferencePair, read_jsonl
-from training.sft import build_model, peft_config, save_final, train, trainer_config
+from training.saving import save_final
+from training.sft import build_model, peft_config, train, trainer_config
 
 # DPO stage of the LongWriter paper: a small learning rate and beta 0.1
 DPO_DEFAULTS = {
@@ -38,14 +40,29 @@ def preference_rows(recipe: DPORecipe, seed: int = 0) -> list[dict]:
     return rows
 
 
+def dpo_config(recipe: DPORecipe):
+    """TRL's DPOConfig for a recipe: the paper's DPO defaults under the recipe's settings."""
+    from trl import DPOConfig
+
+    losses = {}
+    if recipe.sft_weight is not None:
+        losses = {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, recipe.sft_weight]}
+    return trainer_config(
+        DPOConfig, DPO_DEFAULTS, recipe.trainer, output_dir=recipe.output_dir, **losses
+    )
+
+
 def run_dpo(recipe: DPORecipe, resume: bool = False) -> Path:
     """Train; returns the folder of the final checkpoint."""
     from datasets import Dataset
-    from trl import DPOConfig, DPOTrainer
+    from trl import DPOTrainer
 
+    check_attention(recipe.model.attn_implementation)  # before any weights or data load
     tokenizer = load_tokenizer(recipe.model.tokenizer or recipe.model.name)
     output_dir = Path(recipe.output_dir)
-    args = trainer_config(DPOConfig, DPO_DEFAULTS, recipe.trainer, output_dir=str(output_dir))
+    args = dpo_config(recipe)
+    if args.fsdp:
+        enable_fsdp_on_cpu()
     dataset = Dataset.from_list(preference_rows(recipe, args.seed))
     model = build_model(recipe.model, tokenizer, recipe.lora, args.seed)
     trainer = DPOTrainer(
@@ -57,4 +74,4 @@ def run_dpo(recipe: DPORecipe, resume: bool = False) -> Path:
         callbacks=[MetricsLog(output_dir)],
     )
     train(trainer, resume, output_dir)
-    return save_final(trainer, tokenizer, output_dir / "final", recipe.lora is not None)
+    return save_final(trainer, tokenizer, output_dir, recipe.model, recipe.lora)

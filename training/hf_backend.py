@@ -38,6 +38,7 @@ class TransformersBackend:
             chat_template=self.tokenizer.chat_template,
             path=str(folder),
         )
+        self.stop_ids = stop_token_ids(self.tokenizer, self.model.generation_config)
         self.last_usage = Usage()
 
     def _prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
@@ -77,7 +78,8 @@ class TransformersBackend:
                 top_k=sampling.top_k or None,
                 min_p=sampling.min_p or None,
                 repetition_penalty=sampling.repeat_penalty,
-                pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+                eos_token_id=self.stop_ids,
+                pad_token_id=self.tokenizer.pad_token_id or self.stop_ids[0],
             )
         reply = output[0, prompt.shape[1] :]
         self.last_usage = Usage(
@@ -90,3 +92,21 @@ class TransformersBackend:
 
     def close(self) -> None:
         del self.model
+
+
+def stop_token_ids(tokenizer, generation_config) -> list[int]:
+    """Token ids that end a reply: the special token the chat template puts after an assistant
+    turn (e.g. Llama 3's <|eot_id|>), then the tokenizer's and the model's own EOS ids (a base
+    Llama-3.1 generation config stops only on <|end_of_text|>)."""
+    marker = "Reply ends here."
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": marker}],
+        tokenize=False,
+    )
+    after = text[text.rfind(marker) + len(marker) :]
+    specials = set(tokenizer.all_special_ids) | set(tokenizer.added_tokens_decoder)
+    turn_end = [i for i in tokenizer(after, add_special_tokens=False).input_ids if i in specials]
+    configured = generation_config.eos_token_id
+    configured = configured if isinstance(configured, list) else [configured]
+    ids = [*turn_end[:1], tokenizer.eos_token_id, *configured]
+    return list(dict.fromkeys(i for i in ids if i is not None))

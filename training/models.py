@@ -42,10 +42,9 @@ def load_model(name: str, dtype: str = "auto", attn_implementation: str = "sdpa"
     import torch
     from transformers import AutoModelForCausalLM
 
+    check_attention(attn_implementation)
     location, extra = _gguf_location(name)
-    if (
-        "gguf_file" in extra
-    ):  # a plain float model, which save_pretrained writes without GGUF settings
+    if "gguf_file" in extra:  # a plain float model, which save_pretrained writes without GGUF keys
         from transformers import GgufConfig
 
         extra["quantization_config"] = GgufConfig(dequantize=True)
@@ -54,8 +53,20 @@ def load_model(name: str, dtype: str = "auto", attn_implementation: str = "sdpa"
         return AutoModelForCausalLM.from_pretrained(
             location, dtype=torch_dtype, attn_implementation=attn_implementation, **extra, **kwargs
         )
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, ImportError) as error:
         raise UserError(f"Cannot load a model from {name!r}: {error}".split("\n")[0]) from None
+
+
+def check_attention(attn_implementation: str) -> None:
+    """Refuse FlashAttention before loading any weights when flash-attn is not installed."""
+    import importlib.util
+
+    if attn_implementation == "flash_attention_2" and not importlib.util.find_spec("flash_attn"):
+        raise UserError(
+            f"attn_implementation {attn_implementation} needs flash-attn and a CUDA GPU: "
+            "pip install flash-attn==2.8.3.post2 --no-build-isolation, or set "
+            "attn_implementation: sdpa in the recipe's model section."
+        )
 
 
 def tiny_model(tokenizer, hidden_size: int, layers: int, heads: int, seed: int = 0):

@@ -61,6 +61,9 @@ class DPORecipe(BaseModel):
     data: str  # preference pairs JSONL from `longwrite data preferences`
     general_data: str | None = None  # general preference pairs to mix in
     general_share: float = Field(0.0, ge=0.0, lt=1.0)
+    # DPO loss plus this weight times the SFT loss on the chosen replies (TRL's loss_type
+    # [sigmoid, sft]); keeps the long replies likely while preferences are learned
+    sft_weight: float | None = Field(None, gt=0.0)
     output_dir: str
     lora: LoraSection | None = None
     trainer: dict[str, Any] = {}

@@ -11,10 +11,12 @@ devices (transformers' `num_items_in_batch` with `average_tokens_across_devices`
 from pathlib import Path
 
 from engine.errors import UserError
+from training.cpu_fsdp import enable_fsdp_on_cpu
 from training.metrics_log import MetricsLog
-from training.models import load_model, load_tokenizer, tiny_model
+from training.models import check_attention, load_model, load_tokenizer, tiny_model
 from training.prepare import load_prepared
 from training.recipe import LoraSection, ModelSection, SFTRecipe
+from training.saving import save_final
 
 # LongWriter paper, section 4.1 (SFT on Llama-3.1-8B / GLM-4-9B)
 PAPER_SFT = {
@@ -83,21 +85,27 @@ def trainer_config(config_class, defaults: dict, recipe_trainer: dict, **fixed):
         ) from None
 
 
-def save_final(trainer, tokenizer, folder: Path, merged_lora: bool) -> Path:
-    """The trained model as a plain Hugging Face checkpoint (LoRA merged into the weights)."""
-    model = trainer.model
-    if merged_lora and hasattr(model, "merge_and_unload"):
-        trainer.model.save_pretrained(folder.parent / "adapter")
-        model = model.merge_and_unload()
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+def sft_config(recipe: SFTRecipe, longest: int):
+    """TRL's SFTConfig for a recipe whose longest prepared row has `longest` tokens."""
+    from trl import SFTConfig
+
+    return trainer_config(
+        SFTConfig,
+        PAPER_SFT,
+        recipe.trainer,
+        output_dir=str(recipe.output_dir),
+        max_length=recipe.pack_length if recipe.packing else longest,
+        packing=recipe.packing,
+        packing_strategy="bfd",
+        padding_free=recipe.packing,
+    )
 
 
 def run_sft(recipe: SFTRecipe, resume: bool = False) -> Path:
     """Train; returns the folder of the final checkpoint."""
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
+    check_attention(recipe.model.attn_implementation)  # before any weights or data load
     tokenizer = load_tokenizer(recipe.model.tokenizer or recipe.model.name)
     dataset = load_prepared(recipe.data)
     longest = max(len(ids) for ids in dataset["input_ids"])
@@ -107,16 +115,9 @@ def run_sft(recipe: SFTRecipe, resume: bool = False) -> Path:
             f"{recipe.pack_length:,}; prepare it again with --max-length {recipe.pack_length}."
         )
     output_dir = Path(recipe.output_dir)
-    args = trainer_config(
-        SFTConfig,
-        PAPER_SFT,
-        recipe.trainer,
-        output_dir=str(output_dir),
-        max_length=recipe.pack_length if recipe.packing else longest,
-        packing=recipe.packing,
-        packing_strategy="bfd",
-        padding_free=recipe.packing,
-    )
+    args = sft_config(recipe, longest)
+    if args.fsdp:
+        enable_fsdp_on_cpu()
     model = build_model(recipe.model, tokenizer, recipe.lora, args.seed)
     trainer = SFTTrainer(
         model=model,
@@ -127,7 +128,7 @@ def run_sft(recipe: SFTRecipe, resume: bool = False) -> Path:
         callbacks=[MetricsLog(output_dir)],
     )
     train(trainer, resume, output_dir)
-    return save_final(trainer, tokenizer, output_dir / "final", recipe.lora is not None)
+    return save_final(trainer, tokenizer, output_dir, recipe.model, recipe.lora)
 
 
 def train(trainer, resume: bool, output_dir: Path) -> None:

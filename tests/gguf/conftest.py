@@ -120,3 +120,47 @@ def save_tiny_model(folder: Path, tokenizer_folder: Path, model_type: str, **con
     model.save_pretrained(folder)
     AutoTokenizer.from_pretrained(tokenizer_folder).save_pretrained(folder)
     return folder
+
+
+# GLM-4's chat layout (our wording of it): a [gMASK]<sop> prefix, then role tags; a reply ends
+# where the next <|user|> tag would begin
+GLM_TEMPLATE = (
+    "[gMASK]<sop>{% for message in messages %}<|{{ message['role'] }}|>\n"
+    "{{ message['content'] }}{% endfor %}{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
+GLM_SPECIAL_TOKENS = [
+    "[gMASK]",
+    "<sop>",
+    "<|system|>",
+    "<|user|>",
+    "<|assistant|>",
+    "<|observation|>",
+]
+
+
+@pytest.fixture(scope="session")
+def glm_tokenizer(trained_checkpoint, tmp_path_factory) -> Path:
+    """A GLM-4-style tokenizer: byte-level BPE split by GLM-4's (= Llama 3's) regex, GLM-4's
+    special and role tokens, <|endoftext|> as EOS and its chat layout. The merges are SmolLM2's."""
+    from tokenizers import Regex, Tokenizer, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    from training.gguf.vocab import _LLAMA3_SPLIT
+
+    backend = Tokenizer.from_file(str(trained_checkpoint / "tokenizer.json"))
+    backend.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(_LLAMA3_SPLIT), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        eos_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=GLM_SPECIAL_TOKENS,
+    )
+    tokenizer.chat_template = GLM_TEMPLATE
+    folder = tmp_path_factory.mktemp("glm-tokenizer")
+    tokenizer.save_pretrained(folder)
+    return folder

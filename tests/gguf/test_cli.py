@@ -29,7 +29,13 @@ def test_missing_checkpoint(tmp_path):
 def test_unsupported_architecture_lists_the_supported_ones(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
     error = _one_line_error(run_cli("export", "gguf", str(tmp_path), "-o", str(tmp_path / "out")))
-    assert "'gpt2'" in error and "llama, qwen2, qwen3" in error
+    assert "'gpt2'" in error and "glm, glm4, llama, qwen2, qwen3" in error
+
+
+def test_remote_code_glm_layout_is_named(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "chatglm"}))
+    error = _one_line_error(run_cli("export", "gguf", str(tmp_path), "-o", str(tmp_path / "out")))
+    assert "LongWriter-glm4-9b" in error and "'glm'" in error
 
 
 def test_export_writes_checked_files(trained_checkpoint, tmp_path):

@@ -16,32 +16,67 @@ class Architecture:
     model_type: str
     gguf_arch: gguf.MODEL_ARCH
     interleave_rotary: bool  # llama.cpp's "normal" rope wants Q/K rows in pairs, not halves
+    # llama.cpp's name for this family's pre-tokenizer where its split equals Llama 3's
+    pre_tokenizer: str | None = None
+    # special tokens llama.cpp's own conversion names, by kind ("eot" ends a turn)
+    special_tokens: tuple[tuple[str, str], ...] = ()
 
 
+# GLM-4 ends the assistant's turn when the next role tag, <|user|>, would begin
+GLM_SPECIALS = (("eos", "<|endoftext|>"), ("eot", "<|user|>"), ("unk", "<|endoftext|>"))
 ARCHITECTURES = {
     arch.model_type: arch
     for arch in (
         Architecture("llama", gguf.MODEL_ARCH.LLAMA, interleave_rotary=True),
         Architecture("qwen2", gguf.MODEL_ARCH.QWEN2, interleave_rotary=False),
         Architecture("qwen3", gguf.MODEL_ARCH.QWEN3, interleave_rotary=False),
+        # GLM-4-9B (LongWriter-glm4-9b's base) in transformers' own layout; its rope already
+        # rotates adjacent pairs of the first half of each head, as llama.cpp's "normal" rope
+        Architecture(
+            "glm",
+            gguf.MODEL_ARCH.CHATGLM,
+            interleave_rotary=False,
+            pre_tokenizer="chatglm-bpe",
+            special_tokens=GLM_SPECIALS,
+        ),
+        # GLM-4-0414: the same with a norm after attention and after the MLP
+        Architecture(
+            "glm4",
+            gguf.MODEL_ARCH.GLM4,
+            interleave_rotary=False,
+            pre_tokenizer="chatglm-bpe",
+            special_tokens=(*GLM_SPECIALS, ("bos", "<|endoftext|>")),
+        ),
     )
 }
 
 
-def architecture_for(config) -> Architecture:
-    """The Architecture of a transformers config, or a UserError naming the supported ones."""
-    model_type = getattr(config, "model_type", None)
+def architecture_for(model_type: str | None) -> Architecture:
+    """The Architecture of a config.json's model type, or a UserError naming supported ones."""
+    if model_type == "chatglm":
+        raise UserError(
+            "This is GLM-4-9B in THUDM's remote-code layout (model type 'chatglm', as "
+            "LongWriter-glm4-9b is published); export reads the same architecture in "
+            "transformers' own layout (model type 'glm', e.g. THUDM/glm-4-9b-chat-hf) only."
+        )
     if model_type not in ARCHITECTURES:
         supported = ", ".join(sorted(ARCHITECTURES))
         raise UserError(
             f"Cannot export model type {model_type!r} to GGUF; supported: {supported} "
-            "(Llama 3.x and SmolLM2 are 'llama'; Qwen2/2.5 'qwen2'; Qwen3 'qwen3')."
+            "(Llama 3.x and SmolLM2 are 'llama'; Qwen2/2.5 'qwen2'; Qwen3 'qwen3'; GLM-4-9B "
+            "'glm'; GLM-4-0414 'glm4')."
         )
     return ARCHITECTURES[model_type]
 
 
 def head_dim(config) -> int:
     return getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+
+
+def rotary_fraction(config) -> float:
+    """The share of each head's dimensions that rope rotates (GLM-4 rotates half)."""
+    fraction = rope_parameters(config).get("partial_rotary_factor")
+    return float(fraction or getattr(config, "partial_rotary_factor", None) or 1.0)
 
 
 def rope_parameters(config) -> dict:
@@ -65,7 +100,7 @@ def add_hyperparameters(writer: gguf.GGUFWriter, config, n_vocab: int) -> None:
     writer.add_head_count_kv(config.num_key_value_heads or config.num_attention_heads)
     writer.add_layer_norm_rms_eps(config.rms_norm_eps)
     dim = head_dim(config)
-    writer.add_rope_dimension_count(dim)
+    writer.add_rope_dimension_count(int(dim * rotary_fraction(config)))
     if dim * config.num_attention_heads != config.hidden_size:
         writer.add_key_length(dim)
         writer.add_value_length(dim)

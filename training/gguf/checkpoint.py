@@ -24,7 +24,7 @@ class Checkpoint:
 def load_checkpoint(folder: Path) -> Checkpoint:
     """The model (LoRA merged into its base) in float32, on the CPU, in eval mode."""
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     adapter = _read_json(folder / "adapter_config.json")
     base_path = adapter.get("base_model_name_or_path") if adapter else None
@@ -39,7 +39,8 @@ def load_checkpoint(folder: Path) -> Checkpoint:
             f"{config_folder} has no config.json; give the folder of a Hugging Face checkpoint "
             "(the one save_pretrained wrote)."
         )
-    architecture = architecture_for(AutoConfig.from_pretrained(config_folder))
+    config = _read_json(config_folder / "config.json")
+    architecture = architecture_for(config.get("model_type"))
     tokenizer_folder = folder if (folder / "tokenizer.json").is_file() else config_folder
     try:
         if adapter:
@@ -58,7 +59,6 @@ def load_checkpoint(folder: Path) -> Checkpoint:
         ) from None
     model.eval()
     trainer_state = _read_json(folder / "trainer_state.json")
-    config = _read_json(config_folder / "config.json")
     base_model = base_path or config.get("_name_or_path") or config.get("_model_name_or_path")
     return Checkpoint(
         model=model,

@@ -12,6 +12,7 @@ from engine.errors import UserError
 from training.gguf.check import CheckResult, check_gguf, reference
 from training.gguf.checkpoint import load_checkpoint
 from training.gguf.convert import FLOAT_TYPES, Description, write_float_gguf
+from training.gguf.long_check import check_long_gguf, checked_length, long_reference
 from training.gguf.quantize import QUANT_TYPES, quantize_gguf
 from training.gguf.vocab import read_vocab
 
@@ -27,6 +28,7 @@ class ExportedFile:
     path: Path | None
     seconds: float  # writing it (with the float file it was quantized from)
     check_seconds: float
+    long_check: CheckResult | None = None  # with --check-long: far into the context
 
 
 def parse_quants(text: str) -> list[str]:
@@ -47,9 +49,15 @@ def file_stem(name: str) -> str:
 
 
 def export_gguf(
-    checkpoint_dir: Path, out_dir: Path, quants: list[str], name: str | None = None
+    checkpoint_dir: Path,
+    out_dir: Path,
+    quants: list[str],
+    name: str | None = None,
+    check_long: bool = False,
+    long_length: int | None = None,
 ) -> list[ExportedFile]:
-    """Convert, quantize and check; only files that pass their check land in out_dir."""
+    """Convert, quantize and check (with check_long, also beyond 4,096 tokens, up to
+    long_length); only files that pass their checks land in out_dir."""
     if not checkpoint_dir.is_dir():
         raise UserError(f"{checkpoint_dir} is not a folder; give a Hugging Face checkpoint folder.")
     try:
@@ -58,12 +66,16 @@ def export_gguf(
         raise UserError(f"Cannot create {out_dir}: {error.strerror}. Choose another -o.") from None
     checkpoint = load_checkpoint(checkpoint_dir)
     n_vocab = checkpoint.model.get_input_embeddings().weight.shape[0]
-    vocab = read_vocab(checkpoint.tokenizer, n_vocab)
+    vocab = read_vocab(checkpoint.tokenizer, n_vocab, checkpoint.architecture)
     name = name or checkpoint.training_run
     description = Description(
         name, checkpoint.base_model, checkpoint.training_run, checkpoint.steps
     )
     ref = reference(checkpoint.model, checkpoint.tokenizer)
+    long_ref = None
+    if check_long:
+        length = checked_length(checkpoint.model, long_length)
+        long_ref = long_reference(checkpoint.model, checkpoint.tokenizer, length)
     source = source_type(checkpoint.saved_dtype)
     floats = [q for q in quants if q in FLOAT_TYPES]
     if any(q in QUANT_TYPES for q in quants) and source not in floats:
@@ -83,7 +95,9 @@ def export_gguf(
                 path = Path(work) / f"{file_stem(name)}-{quant}.gguf"
                 quantize_gguf(drafts[source][0], path, quant)
                 drafts[quant] = (path, drafts[source][1] + time.perf_counter() - started)
-            return [_check_and_keep(quant, *drafts[quant], ref, out_dir) for quant in quants]
+            return [
+                _check_and_keep(quant, *drafts[quant], ref, long_ref, out_dir) for quant in quants
+            ]
     except OSError as error:
         raise UserError(
             f"Writing to {out_dir} failed: {error.strerror or error}. Free some disk space "
@@ -91,17 +105,21 @@ def export_gguf(
         ) from None
 
 
-def source_type(config) -> str:
-    """The float type quantizations start from: the checkpoint's own precision."""
-    dtype = str(getattr(config, "dtype", None) or getattr(config, "torch_dtype", None) or "")
-    return {"torch.bfloat16": "BF16", "bfloat16": "BF16", "torch.float16": "F16"}.get(dtype, "F32")
+def source_type(saved_dtype: str) -> str:
+    """The float type quantizations start from: the checkpoint's own precision, so a bf16 or
+    f16 checkpoint never needs a float32 temporary file (32 GB for an 8B model)."""
+    dtype = saved_dtype.removeprefix("torch.")
+    return {"bfloat16": "BF16", "float16": "F16"}.get(dtype, "F32")
 
 
-def _check_and_keep(quant, draft: Path, seconds: float, ref, out_dir: Path) -> ExportedFile:
+def _check_and_keep(
+    quant, draft: Path, seconds: float, ref, long_ref, out_dir: Path
+) -> ExportedFile:
     started = time.perf_counter()
     result = check_gguf(draft, quant, ref)
+    long_result = check_long_gguf(draft, quant, long_ref) if long_ref and result.passed else None
     kept = None
-    if result.passed:
+    if result.passed and (long_result is None or long_result.passed):
         kept = out_dir / draft.name
         os.replace(draft, kept)
-    return ExportedFile(quant, result, kept, seconds, time.perf_counter() - started)
+    return ExportedFile(quant, result, kept, seconds, time.perf_counter() - started, long_result)

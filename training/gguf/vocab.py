@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import gguf
 
 from engine.errors import UserError
+from training.gguf.architectures import Architecture
 
 # Pre-tokenizer regexes of the tokenizer.json files llama.cpp knows, by its `tokenizer.ggml.pre` id.
 _LLAMA3_SPLIT = (
@@ -51,8 +52,9 @@ class Vocab:
             writer.add_chat_template(self.chat_template)
 
 
-def read_vocab(tokenizer, n_vocab: int) -> Vocab:
-    """Build the Vocab of a transformers fast tokenizer for an embedding of n_vocab rows."""
+def read_vocab(tokenizer, n_vocab: int, arch: Architecture | None = None) -> Vocab:
+    """Build the Vocab of a transformers fast tokenizer for an embedding of n_vocab rows, with
+    the pre-tokenizer name and special tokens llama.cpp's own conversion gives `arch`."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:
         raise UserError("The checkpoint has no fast tokenizer (tokenizer.json); save it with one.")
@@ -84,21 +86,29 @@ def read_vocab(tokenizer, n_vocab: int) -> Vocab:
             types.append(gguf.TokenType.NORMAL)
     probe = tokenizer("a").input_ids
     bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
+    special_ids = {
+        kind: token_id
+        for kind, token_id in (
+            ("bos", bos),
+            ("eos", eos),
+            ("unk", tokenizer.unk_token_id),
+            ("pad", tokenizer.pad_token_id),
+        )
+        if token_id is not None
+    }
+    vocab = tokenizer.get_vocab()
+    for kind, text in arch.special_tokens if arch else ():
+        if text in vocab:
+            special_ids[kind] = vocab[text]
+    pre = pre_tokenizer_id(spec.get("pre_tokenizer"))
+    if arch and arch.pre_tokenizer and pre == "llama-bpe":
+        pre = arch.pre_tokenizer
     return Vocab(
         tokens=tokens,
         token_types=[int(t) for t in types],
         merges=[_merge_text(merge) for merge in model.get("merges", [])],
-        pre=pre_tokenizer_id(spec.get("pre_tokenizer")),
-        special_ids={
-            kind: token_id
-            for kind, token_id in (
-                ("bos", bos),
-                ("eos", eos),
-                ("unk", tokenizer.unk_token_id),
-                ("pad", tokenizer.pad_token_id),
-            )
-            if token_id is not None
-        },
+        pre=pre,
+        special_ids=special_ids,
         add_bos=bos is not None and probe[:1] == [bos],
         add_eos=eos is not None and probe[-1:] == [eos],
         chat_template=_chat_template(tokenizer),

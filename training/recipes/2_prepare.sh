@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stage 2 — tokenize with the model's chat template, label assistant tokens (EOS included),
 # mix in general chat data, split rows longer than the pack length, plot lengths.
-# GPU scale: LongWriter-6k-style long data + general SFT data at the paper's mix, 32k packs.
+# GPU scale (run_gpu.sh): AgentWrite long data + general SFT data at a 10 % long share, our
+# choice; the paper's mix (6k of ~186k, 3.2 %) is in gpu/longwriter8b/run.sh. 32k packs.
 set -euo pipefail
 : "${RUN:?set RUN to the run folder}" "${SCALE:=cpu}"
 here="$(cd "$(dirname "$0")" && pwd)"

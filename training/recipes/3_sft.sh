@@ -5,4 +5,4 @@
 set -euo pipefail
 : "${RUN:?set RUN to the run folder}" "${SCALE:=cpu}"
 here="$(cd "$(dirname "$0")" && pwd)"
-${LAUNCH:-${LONGWRITE:-longwrite}} train sft "${SFT_RECIPE:-$here/$SCALE/sft.yaml}" ${RESUME:+--resume}
+${LAUNCH:-${LONGWRITE:-longwrite}} train sft "${SFT_RECIPE:-$here/$SCALE/sft.yaml}" ${RESUME:+--resume} ${TRAIN_ARGS:-}

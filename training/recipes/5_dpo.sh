@@ -3,4 +3,4 @@
 set -euo pipefail
 : "${RUN:?set RUN to the run folder}" "${SCALE:=cpu}"
 here="$(cd "$(dirname "$0")" && pwd)"
-${LAUNCH:-${LONGWRITE:-longwrite}} train dpo "${DPO_RECIPE:-$here/$SCALE/dpo.yaml}" ${RESUME:+--resume}
+${LAUNCH:-${LONGWRITE:-longwrite}} train dpo "${DPO_RECIPE:-$here/$SCALE/dpo.yaml}" ${RESUME:+--resume} ${TRAIN_ARGS:-}
