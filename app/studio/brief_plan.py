@@ -182,6 +182,11 @@ def save_brief(
     return studio.store.update_project(project, **fields)
 
 
+def brief_changed(studio: Studio, project_id, instruction, bible, total, single) -> None:
+    """A brief field lost focus or changed: save it (nothing to show)."""
+    save_brief(studio, project_id, instruction, bible, total, single)
+
+
 def instruction_done(studio: Studio, w, project_id, instruction, bible, total, single) -> dict:
     """Save the brief; a new instruction that names a length suggests it as Total words,
     unless the writer already typed a total of their own (APPLY_SUGGESTED_TOTAL then decides
@@ -311,7 +316,7 @@ def wire(studio: Studio, w, demo: gr.Blocks) -> None:
     ).then(None, [w.suggested_total, w.total], [w.total], js=APPLY_SUGGESTED_TOTAL)
     for field in (w.bible, w.total, w.single):
         event = field.blur if field is w.bible else field.change
-        event(user_errors(functools.partial(save_brief, studio)), brief, None, **INSTANT)
+        event(user_errors(functools.partial(brief_changed, studio)), brief, None, **INSTANT)
 
     w.plan.change(plan_total_line, [w.plan, w.total], [w.plan_total], **INSTANT)
     w.total.change(plan_total_line, [w.plan, w.total], [w.plan_total], **INSTANT)

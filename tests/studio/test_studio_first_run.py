@@ -19,8 +19,15 @@ def projects(db_path) -> dict:
         store.close()
 
 
+PLAN_ROWS = (
+    "new Set(Array.from(document.querySelectorAll('#plan [data-testid^=\"cell-\"]'))"
+    ".map(cell => cell.dataset.testid.split('-')[1])).size"
+)
+
+
 def plan_rows(page) -> int:
-    return page.evaluate("document.querySelectorAll('#plan tbody tr').length")
+    """Rows the plan table shows (its cells are named cell-ROW-COLUMN)."""
+    return page.evaluate(PLAN_ROWS)
 
 
 def test_sample_then_draft_then_write_from_the_welcome(studio, browser):
@@ -38,9 +45,7 @@ def test_sample_then_draft_then_write_from_the_welcome(studio, browser):
     screenshot(page, "sample-brief")
 
     page.click("#brief-draft")
-    page.wait_for_function(
-        "document.querySelectorAll('#plan tbody tr').length > 1", timeout=MODEL_TIMEOUT_MS
-    )
+    page.wait_for_function(f"{PLAN_ROWS} > 1", timeout=MODEL_TIMEOUT_MS)
     assert page.locator("#plan-write").is_visible()  # the Plan tab shows, ending with Write
     (sample,) = projects(studio.db_path).values()
     store = Store(studio.db_path)
@@ -50,7 +55,7 @@ def test_sample_then_draft_then_write_from_the_welcome(studio, browser):
 
     page.click("#plan-write")
     page.wait_for_function(
-        "document.querySelector('#active-section').innerText.split(/\\s+/).length > 6",
+        "(document.querySelector('#active-section')?.innerText || '').split(/\\s+/).length > 6",
         timeout=MODEL_TIMEOUT_MS,
     )
     assert page.locator("#stop").is_visible()  # the Write tab shows
@@ -74,9 +79,7 @@ def test_an_instruction_with_no_project_open_creates_and_plans_one(studio, brows
     )
     page.click("#brief-draft")
     wait_text(page, "#project-title", "Write a 600-word story about a", 20_000)
-    page.wait_for_function(
-        "document.querySelectorAll('#plan tbody tr').length > 0", timeout=MODEL_TIMEOUT_MS
-    )
+    page.wait_for_function(f"{PLAN_ROWS} > 0", timeout=MODEL_TIMEOUT_MS)
     name = "Write a 600-word story about a"
     wait_until(page, lambda: name in projects(studio.db_path))
     project = projects(studio.db_path)[name]
