@@ -16,6 +16,16 @@ from engine.models import embedded_model_path
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Fixtures that bring a real model, a model server or a browser: a test using any of them is
+# marked slow, so `pytest -m "not slow"` is the fast suite on the scripted fake backend.
+REAL_PARTS = {"backend", "model_path", "saved_project", "openai_server", "judge_backend", "browser"}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if REAL_PARTS & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def model_path() -> Path:

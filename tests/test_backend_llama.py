@@ -91,7 +91,7 @@ def test_bytes_that_never_decode_end_the_reply_instead_of_stalling(backend, monk
     assert len(lone_byte) == 1
 
     class OnlyTheLoneByte:
-        def __init__(self, n):
+        def __init__(self, n, skip=0):
             pass
 
         def __call__(self, input_ids, logits):

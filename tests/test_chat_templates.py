@@ -9,6 +9,8 @@ from engine.plan import draft_plan
 from engine.schema import SamplingSettings
 from tests.chat_gguf import write_family_gguf
 
+pytestmark = pytest.mark.slow  # the embedded model writes with each template
+
 MESSAGES = [
     {"role": "system", "content": "You are a writer."},
     {"role": "user", "content": "Say hello in five words."},

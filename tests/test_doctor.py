@@ -14,6 +14,8 @@ from engine.models import embedded_model_path
 from engine.store import Store
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.slow  # the doctor loads the embedded model
+
 
 def test_doctor_reports_this_cpu_build_the_embedded_model_and_the_database(tmp_path):
     db_path = tmp_path / "data" / "projects.db"

@@ -14,6 +14,8 @@ from engine.metrics import count_words, length_score
 from tests.conftest import REPO, run_cli
 from tests.eval.conftest import TINY_ROWS, write_rows
 
+pytestmark = pytest.mark.slow  # the evaluation CLI runs the embedded model in subprocesses
+
 
 def _lines(path):
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]

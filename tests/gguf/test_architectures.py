@@ -11,6 +11,8 @@ from training.gguf import architectures, export
 from training.gguf.convert import write_float_gguf
 from training.gguf.export import export_gguf, source_type
 
+pytestmark = pytest.mark.slow  # tiny models are built, converted and run through llama.cpp
+
 LLAMA3_ROPE = {
     "rope_type": "llama3",
     "rope_theta": 500000.0,

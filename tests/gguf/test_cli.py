@@ -2,8 +2,12 @@
 
 import json
 
+import pytest
+
 from tests.conftest import run_cli
 from tests.gguf.conftest import save_tiny_model
+
+pytestmark = pytest.mark.slow  # exports run torch and llama.cpp
 
 
 def _one_line_error(result) -> str:

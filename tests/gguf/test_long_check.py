@@ -9,6 +9,8 @@ from training.gguf import architectures
 from training.gguf.export import export_gguf
 from training.gguf.long_check import window_positions
 
+pytestmark = pytest.mark.slow  # exports run torch and llama.cpp
+
 LLAMA31_ROPE = {
     "rope_type": "llama3",
     "rope_theta": 500000.0,

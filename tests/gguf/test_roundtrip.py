@@ -9,6 +9,8 @@ from engine.backends.llama_cpp import LlamaCppBackend
 from engine.schema import SamplingSettings
 from tests.gguf.conftest import EXAMPLES, EXPORTED_QUANTS, SYSTEM_LINE
 
+pytestmark = pytest.mark.slow  # a checkpoint is trained, exported and written with
+
 SPECIAL_TEXTS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>")
 
 

@@ -17,6 +17,8 @@ from app.studio.cli import DEFAULT_PORT, PORT_TRIES, _can_open_browser
 from tests.conftest import run_cli
 from tests.studio.conftest import REPO, START_TIMEOUT_S, free_port
 
+pytestmark = pytest.mark.slow  # real studios start
+
 URL_LINE = re.compile(r"longwrite studio on (http://127\.0\.0\.1:(\d+)/)")
 
 

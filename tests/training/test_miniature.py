@@ -7,7 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from training.metrics_log import read_losses
+
+pytestmark = pytest.mark.slow  # the whole CPU recipe runs
 
 REPO = Path(__file__).resolve().parents[2]
 
