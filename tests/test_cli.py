@@ -101,6 +101,7 @@ def test_bad_input_gets_one_line_and_saved_work_survives(saved_project, tmp_path
     assert _saved_text(saved_project) == before
 
 
+@pytest.mark.slow  # runs the embedded model
 def test_plan_file_round_trips_through_write(tmp_path):
     plan_path, db = tmp_path / "plan.json", tmp_path / "projects.db"
     drafted = run_cli(
@@ -164,6 +165,7 @@ def test_plan_file_round_trips_through_write(tmp_path):
         assert (tmp_path / f"fable.{fmt}").stat().st_size > 500
 
 
+@pytest.mark.slow  # runs the embedded model
 def test_kill_9_then_resume_loses_nothing(tmp_path):
     db = tmp_path / "projects.db"
     plan = tmp_path / "plan.json"

@@ -5,6 +5,7 @@ import json
 import zipfile
 
 import docx
+import pytest
 from docx.oxml.ns import qn
 from ebooklib import epub
 from playwright.sync_api import sync_playwright
@@ -21,6 +22,7 @@ PLAN = {
 }
 
 
+@pytest.mark.slow  # runs the embedded model
 def test_chinese_project_exports_to_every_format(tmp_path):
     db, plan = tmp_path / "projects.db", tmp_path / "plan.json"
     plan.write_text(json.dumps(PLAN, ensure_ascii=False), encoding="utf-8")

@@ -269,6 +269,7 @@ def test_too_many_pieces_is_refused(tmp_path, db_path):
         list(import_manuscript(Store(db_path), path, FakeBackend()))
 
 
+@pytest.mark.slow  # runs the embedded model
 def test_embedded_model_summarizes_a_three_piece_import(tmp_path, db_path):
     path = tmp_path / "harbour.md"
     titles = ["Storm", "Lamp", "Dawn"]

@@ -42,6 +42,7 @@ def model_bytes() -> bytes:
     return embedded_model_path().read_bytes()
 
 
+@pytest.mark.slow  # runs the embedded model
 def test_pull_resumes_a_dropped_connection_lists_and_writes(tmp_path, monkeypatch, model_bytes):
     models_dir = tmp_path / "models"
     repos = {REPO_ID: {FILENAME: model_bytes, "README.md": b"# test\n"}}
