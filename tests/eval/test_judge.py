@@ -1,12 +1,9 @@
 """The quality judge: real GGUF and server judges on the embedded model, retries, failures."""
 
-from collections.abc import Iterator
-
 import pytest
 
-from engine.backends import ChatRequest, Usage
 from engine.errors import UserError
-from engine.models import ModelInfo
+from tests.fake_backend import FakeBackend
 from training.eval.judge import (
     DIMENSIONS,
     Judge,
@@ -48,33 +45,8 @@ def test_server_judge_scores_through_response_format(openai_server):
     _check(judge.score(INSTRUCTION, RESPONSE))
 
 
-class ScriptedBackend:
-    """Replies with the given texts in turn and records the requests (for the retry logic)."""
-
-    supports_prefill = True
-
-    def __init__(self, replies: list[str], context_length: int = 8192):
-        self.replies = list(replies)
-        self.requests: list[ChatRequest] = []
-        self.info = ModelInfo("scripted", context_length, "none", "none", None)
-        self.last_usage = Usage()
-
-    def stream(self, request: ChatRequest) -> Iterator[str]:
-        self.requests.append(request)
-        yield self.replies.pop(0)
-
-    def count_tokens(self, messages, prefill=""):
-        return self.count_text_tokens("".join(m["content"] for m in messages) + prefill)
-
-    def count_text_tokens(self, text):
-        return len(text) // 4
-
-    def close(self):
-        pass
-
-
 def test_malformed_reply_is_asked_again():
-    backend = ScriptedBackend(["Sure! The scores are", "Scores: " + VALID + " Hope this helps."])
+    backend = FakeBackend(["Sure! The scores are", "Scores: " + VALID + " Hope this helps."])
     verdict = Judge(backend, "scripted").verdict(INSTRUCTION, RESPONSE)
     assert verdict.status == "ok"
     assert verdict.scores.clarity == 5 and verdict.scores.breadth_and_depth == 2
@@ -98,19 +70,19 @@ def test_malformed_reply_is_asked_again():
     ],
 )
 def test_unscorable_answer_is_recorded_with_every_reply(reply, problem):
-    backend = ScriptedBackend([reply] * 3)
+    backend = FakeBackend([reply] * 3)
     judge = Judge(backend, "scripted")
     verdict = judge.verdict(INSTRUCTION, RESPONSE)
     assert verdict.status == "failed" and verdict.scores is None
     assert verdict.raw_outputs == [reply] * 3
     assert problem in verdict.error
     with pytest.raises(JudgeFailed) as failure:
-        Judge(ScriptedBackend([reply] * 3), "scripted").score(INSTRUCTION, RESPONSE)
+        Judge(FakeBackend([reply] * 3), "scripted").score(INSTRUCTION, RESPONSE)
     assert failure.value.verdict.raw_outputs == [reply] * 3
 
 
 def test_long_answer_is_cut_in_the_middle_to_fit_the_window():
-    backend = ScriptedBackend([VALID], context_length=1024)
+    backend = FakeBackend([VALID], context_length=1024)
     response = "START " + "filler words here. " * 2000 + " END"
     verdict = Judge(backend, "scripted").verdict(INSTRUCTION, response)
     assert verdict.status == "ok" and verdict.truncated
