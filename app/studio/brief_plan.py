@@ -57,7 +57,8 @@ def brief_layout(w) -> None:
             label=label("brief.total"), value=1000, precision=0, minimum=1, elem_id="total-words"
         )
         w.single = gr.Checkbox(label=label("brief.single"), elem_id="single-pass")
-    w.suggested_total = gr.State(None)
+    # a hidden field, not a gr.State: the page's script must read it (states stay on the server)
+    w.suggested_total = gr.Number(None, visible=False, elem_id="suggested-total")
     w.brief_draft = gr.Button(label("brief.draft"), variant="primary", elem_id="brief-draft")
 
 
@@ -182,15 +183,33 @@ def save_brief(
     return studio.store.update_project(project, **fields)
 
 
-def brief_changed(studio: Studio, project_id, instruction, bible, total, single) -> None:
-    """A brief field lost focus or changed: save it (nothing to show)."""
-    save_brief(studio, project_id, instruction, bible, total, single)
+def save_field(studio: Studio, name: str, project_id, value) -> None:
+    """One brief field lost focus or changed: save that field alone. Events of different fields
+    run at once, so each writes only its own value and never undoes another's newer one."""
+    if project_id is None:
+        return
+    project = studio.project(project_id)
+    if name == "bible":
+        check_bible(value or "")
+        fields = {"bible": value or ""}
+    elif name == "total":
+        if int(value or 0) <= 0:
+            raise UserError(key="error.total_positive")
+        fields = {"target_words": int(value)}
+    elif name == "single":
+        mode = "single" if value else "agentwrite"
+        fields = {"settings": project.settings.model_copy(update={"mode": mode})}
+    else:
+        fields = {"instruction": value or ""}
+    if any(getattr(project, key) != value for key, value in fields.items()):
+        studio.store.update_project(project, **fields)
 
 
-def instruction_done(studio: Studio, w, project_id, instruction, bible, total, single) -> dict:
-    """Save the brief; a new instruction that names a length suggests it as Total words,
-    unless the writer already typed a total of their own (APPLY_SUGGESTED_TOTAL then decides
-    in the page, where the writer's typing is visible)."""
+def instruction_done(studio: Studio, w, project_id, instruction, total) -> dict:
+    """Save the instruction; a new instruction that names a length suggests it as Total words,
+    unless the writer already typed a total of their own. APPLY_SUGGESTED_TOTAL then decides in
+    the page, where the writer's typing is visible, and Total words' change event saves what
+    the field ends up holding, so the page and the database always agree."""
     if project_id is None:
         return {}
     project = studio.project(project_id)
@@ -198,8 +217,8 @@ def instruction_done(studio: Studio, w, project_id, instruction, bible, total, s
     typed_own_total = int(total or 0) != project.target_words
     suggested = None
     if words and (instruction or "") != project.instruction and not typed_own_total:
-        total = suggested = words
-    save_brief(studio, project_id, instruction, bible, total, single)
+        suggested = words
+    save_field(studio, "instruction", project_id, instruction)
     return {w.suggested_total: suggested, w.project_list: studio.project_table()}
 
 
@@ -310,13 +329,22 @@ def wire(studio: Studio, w, demo: gr.Blocks) -> None:
     brief = [w.project_id, w.instruction, w.bible, w.total, w.single]
     w.instruction.blur(
         user_errors(functools.partial(instruction_done, studio, w)),
-        brief,
+        [w.project_id, w.instruction, w.total],
         [w.suggested_total, w.project_list],
         **INSTANT,
     ).then(None, [w.suggested_total, w.total], [w.total], js=APPLY_SUGGESTED_TOTAL)
-    for field in (w.bible, w.total, w.single):
-        event = field.blur if field is w.bible else field.change
-        event(user_errors(functools.partial(brief_changed, studio)), brief, None, **INSTANT)
+    for name, event in (
+        ("bible", w.bible.blur),
+        ("total", w.total.change),
+        ("single", w.single.change),
+    ):
+        component = getattr(w, name)
+        event(
+            user_errors(functools.partial(save_field, studio, name)),
+            [w.project_id, component],
+            None,
+            **INSTANT,
+        )
 
     w.plan.change(plan_total_line, [w.plan, w.total], [w.plan_total], **INSTANT)
     w.total.change(plan_total_line, [w.plan, w.total], [w.plan_total], **INSTANT)
