@@ -90,8 +90,10 @@ def check_gguf_file(path: Path) -> None:
     """Raise a UserError unless the path is a readable file starting with the GGUF magic."""
     if not path.exists():
         raise UserError(f"Model file not found: {path}. Give the path of a .gguf file.")
-    if not path.is_file():
+    if path.is_dir():
         raise UserError(f"{path} is a directory; give the path of a .gguf file inside it.")
+    if not path.is_file():  # a device, a pipe or a socket
+        raise UserError(f"{path} is not a regular file; give the path of a .gguf file.")
     with path.open("rb") as handle:
         magic = handle.read(4)
     if magic != b"GGUF":

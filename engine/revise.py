@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from engine.backends.base import Backend
 from engine.errors import UserError
 from engine.metrics import count_words
+from engine.project_lock import hold_project
 from engine.prompt_layout import Brief
 from engine.schema import Plan
 from engine.store import Autosave, Project, Store
@@ -52,6 +53,13 @@ def _plan(store: Store, project: Project, index: int) -> Plan:
 
 
 def _rewrite(
+    store: Store, project: Project, backend: Backend, plan: Plan, index: int, partial: str
+) -> Iterator[Event]:
+    with hold_project(store.db.conn, project.id, project.name):
+        yield from _rewrite_locked(store, project, backend, plan, index, partial)
+
+
+def _rewrite_locked(
     store: Store, project: Project, backend: Backend, plan: Plan, index: int, partial: str
 ) -> Iterator[Event]:
     sections = {s.idx: s for s in store.sections(project)}
