@@ -175,7 +175,10 @@ def write(
             _check_writable(Path(path))  # before a long generation, not after it
     store = Store(db)
     if resume_name:
+        from engine.project_lock import check_free
+
         project = store.project(resume_name)
+        check_free(store.db.conn, project.id, project.name)
         if any((model_path, base_url, n_ctx)):
             project = store.update_project(
                 project, model=_model_spec(model_path, base_url, model_name, n_ctx)

@@ -7,6 +7,7 @@ pasted or generated text) are removed, while local and data: images stay.
 
 import hashlib
 import html
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from engine.prompts import language_of
 from engine.text_hygiene import clean_text
 
 FORMATS = ("md", "html", "docx", "epub")
+DOCX_PROPERTY_CHARS = 255  # python-docx refuses longer core properties
 # attributes a browser or e-reader loads on its own, without a click
 _AUTOLOADED = {"src", "srcset", "poster", "background", "lowsrc", "dynsrc"}
 
@@ -95,7 +97,7 @@ def write_docx(document: Document, path: Path) -> None:
     import docx
 
     out = docx.Document()
-    out.core_properties.title = document.title
+    out.core_properties.title = document.title[:DOCX_PROPERTY_CHARS]
     out.add_heading(document.title, level=0)
     for heading, text in document.sections:
         if heading:
@@ -125,9 +127,11 @@ def write_epub(document: Document, path: Path) -> None:
     book.add_item(epub.EpubNcx())
     book.add_item(epub.EpubNav())
     book.spine = ["nav", *chapters]
-    # ebooklib swallows write errors and returns False unless told to raise them
-    if not epub.write_epub(str(path), book, {"raise_exceptions": True}):
-        raise OSError(f"ebooklib could not write {path}")
+    # ebooklib swallows write errors (returning False, with a warning) unless told to raise
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        if not epub.write_epub(str(path), book, {"raise_exceptions": True}):
+            raise OSError(f"ebooklib could not write {path}")
 
 
 def export_document(document: Document, fmt: str, path: Path) -> None:

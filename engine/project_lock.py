@@ -75,16 +75,23 @@ def live_holders(conn: sqlite3.Connection) -> list[Holder]:
 def hold_project(conn: sqlite3.Connection, project_id: int, name: str) -> Iterator[None]:
     """Write project `project_id` alone for the length of the block; raises UserError when a
     live process holds it, takes it over (marking its runs interrupted) when the holder died."""
-    scope = f"project:{project_id}"
-
-    def refuse(holder: Holder) -> None:
-        raise UserError(
-            f"Project {name!r} is being written by {holder.describe()}; wait for it to finish "
-            "or stop it, then try again."
-        )
-
-    with _held(conn, scope, refuse, project_id):
+    with _held(conn, f"project:{project_id}", lambda holder: _refuse(name, holder), project_id):
         yield
+
+
+def _refuse(name: str, holder: Holder) -> None:
+    raise UserError(
+        f"Project {name!r} is being written by {holder.describe()}; wait for it to finish "
+        "or stop it, then try again."
+    )
+
+
+def check_free(conn: sqlite3.Connection, project_id: int, name: str) -> None:
+    """Raise the refusal hold_project would give, without taking the lock (a face checks
+    before loading a model; the run itself takes the lock)."""
+    holder = next((h for h in holders(conn) if h.scope == f"project:{project_id}"), None)
+    if holder is not None and holder.alive():
+        _refuse(name, holder)
 
 
 @contextmanager
