@@ -65,6 +65,15 @@ def _exit_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
 
 
+def _use_private_temp() -> None:
+    """Gradio's copies of served files, and every temporary folder of this process (the
+    studio's exports among them), go inside one private folder removed at exit."""
+    from app.studio import private_temp
+
+    os.environ["GRADIO_TEMP_DIR"] = str(private_temp.gradio_cache_dir())
+    tempfile.tempdir = str(private_temp.session_dir())
+
+
 def _auth(value: str | None) -> tuple[str, str] | None:
     if value is None:
         return None
@@ -130,7 +139,7 @@ def studio(
     judge_model,
 ):
     """Open the studio: projects, plan editor, streaming writer and exports in the browser."""
-    from app.studio import private_temp
+    _use_private_temp()  # before Gradio is imported: it reads its temp folder on import
     from app.studio.handlers import Studio
     from app.studio.model_host import ModelHost
     from app.studio.ui import CSS, build
@@ -164,10 +173,6 @@ def studio(
     db_path = Path(db) if db else default_db_path()
     presence = Store(db_path)  # checks the database first, and marks it in use (no restore)
     _exit_on_sigterm()
-    # Gradio's copies of served files, and every temporary folder of this process (the
-    # studio's exports among them), go inside one private folder removed at exit
-    os.environ["GRADIO_TEMP_DIR"] = str(private_temp.gradio_cache_dir())
-    tempfile.tempdir = str(private_temp.session_dir())
     spec = ModelSpec(model_path=model_path, base_url=base_url, model_name=model_name, n_ctx=n_ctx)
     host_model = ModelHost(spec)
     try:
