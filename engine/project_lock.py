@@ -103,24 +103,28 @@ def hold_database(conn: sqlite3.Connection) -> Iterator[None]:
 
 def recover_dead_runs(conn: sqlite3.Connection) -> None:
     """Drop lock rows of dead processes; runs and projects still "running"/"writing" without a
-    live writer are marked "interrupted" (their process was killed)."""
+    live writer are marked "interrupted" (their process was killed). Reads first, so that an
+    open with nothing to recover does not wait for a writer's transaction."""
     ensure_table(conn)
-    if not _table_exists(conn, "runs"):
+    if not _table_exists(conn, "runs") or not _needs_recovery(conn):
         return
     with _write_transaction(conn):
         for holder in holders(conn):
             if not holder.alive():
                 conn.execute("delete from locks where scope = ?", [holder.scope])
-        held = {h.scope for h in holders(conn)}
-        orphaned = [
-            project_id
-            for (project_id,) in conn.execute(
-                "select distinct project_id from runs where status = 'running'"
-            )
-            if f"project:{project_id}" not in held
-        ]
-        for project_id in orphaned:
+        for project_id in _orphaned_projects(conn):
             _mark_interrupted(conn, project_id)
+
+
+def _needs_recovery(conn: sqlite3.Connection) -> bool:
+    return any(not holder.alive() for holder in holders(conn)) or bool(_orphaned_projects(conn))
+
+
+def _orphaned_projects(conn: sqlite3.Connection) -> list[int]:
+    """Projects with a run still "running" that no live process holds."""
+    held = {holder.scope for holder in holders(conn) if holder.alive()}
+    running = conn.execute("select distinct project_id from runs where status = 'running'")
+    return [project_id for (project_id,) in running if f"project:{project_id}" not in held]
 
 
 def process_kind() -> str:
