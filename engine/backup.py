@@ -125,6 +125,13 @@ def integrity_problem(path: Path) -> str | None:
 def database_problem(db_path: Path | None, error: object) -> str:
     """One line for a database that cannot be read: what happened and how to restore it."""
     where = f"the database {db_path}" if db_path else "the project database"
+    reason = str(error).lower()
+    if "locked" in reason or "busy" in reason:
+        return f"Cannot use {where}: another process holds it ({error}); try again in a moment."
+    if "readonly" in reason or "read-only" in reason:
+        return f"Cannot write {where} ({error}); give yourself write access or pass another --db."
+    if "full" in reason:
+        return f"Cannot write {where} ({error}); free some disk space and try again."
     files = backup_files(db_path) if db_path else []
     remedy = (
         f"restore the newest backup with `longwrite restore {files[-1]}`"

@@ -384,3 +384,11 @@ def test_project_document_of_legacy_control_characters_is_exportable(db_path, tm
     document = project_document(store, store.project("tower"))
     export_document(document, "docx", tmp_path / "x.docx")
     store.close()
+
+
+def test_database_problems_say_what_to_do(db_path):
+    assert "try again" in backup.database_problem(db_path, sqlite3.OperationalError("locked"))
+    full = backup.database_problem(db_path, sqlite3.OperationalError("database or disk is full"))
+    assert "disk space" in full
+    damaged = backup.database_problem(db_path, sqlite3.DatabaseError("malformed"))
+    assert "no backup" in damaged and "nothing was changed" in damaged
