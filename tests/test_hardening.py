@@ -286,7 +286,7 @@ def test_a_second_writer_is_refused_naming_the_holder(tmp_path, db_path):
 
 
 def test_a_dead_writer_is_taken_over_and_its_run_marked_interrupted(tmp_path, db_path):
-    plan = _plan_file(tmp_path, words=150, sections=3)
+    plan = _plan_file(tmp_path, words=60, sections=3)
     writer = subprocess.Popen(
         [sys.executable, "-m", "app", "write", "A cat story.", "--plan", str(plan)]
         + ["--project", "cat", "--db", str(db_path)],
