@@ -11,7 +11,9 @@ from tqdm import tqdm
 from app.lazy_group import LazyGroup
 from engine.errors import UserError
 from engine.options import model_options, threads_option
-from engine.text_hygiene import printable, repair_decoding
+from engine.text_hygiene import clean_name, printable, repair_decoding
+
+MAX_TITLE_CHARS = 200  # a plan row's title
 
 
 class UsageProblem(click.ClickException):
@@ -259,12 +261,15 @@ def _new_project(
     settings = WriteSettings(
         mode=mode, sampling=SamplingSettings(seed=seed), fight_repetition=not no_repetition_guard
     )
-    name = store.unique_name(project_name or _name_from(instruction))
+    if project_name is not None and not clean_name(project_name):
+        raise UserError("--project needs a name with letters or figures in it.")
+    name = store.unique_name(project_name or _name_from(clean_name(instruction)))
     plan_usage = None
     if plan is not None:
         plan = rescale(plan, words) if words != plan.total_words else plan
     elif mode == "single":
-        plan = Plan(sections=[PlanSection(title=name, main_point=instruction[:4000], words=words)])
+        title = name[:MAX_TITLE_CHARS]
+        plan = Plan(sections=[PlanSection(title=title, main_point=instruction[:4000], words=words)])
     else:
         click.echo("Drafting the plan…", err=True)
         plan = draft_plan(backend, instruction, words, bible, seed)

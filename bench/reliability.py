@@ -108,6 +108,8 @@ def kills(folder: Path, plan: Path, count: int, rng: random.Random) -> dict:
     """SIGKILL a writer at a random moment of its run, resume, compare finished sections."""
     folder.mkdir()
     db = folder / "projects.db"
+    if count == 0:
+        return {"kills": 0}
     started = time.monotonic()
     calibration = finish(
         "write", INSTRUCTION, "--plan", str(plan), "--project", "calibration", "--db", str(db)

@@ -392,3 +392,12 @@ def test_database_problems_say_what_to_do(db_path):
     assert "disk space" in full
     damaged = backup.database_problem(db_path, sqlite3.DatabaseError("malformed"))
     assert "no backup" in damaged and "nothing was changed" in damaged
+
+
+@pytest.mark.parametrize(("name", "code"), [("\x12", 2), ("秋" * 150 + " stdin", 0)])
+def test_single_mode_names_of_control_characters_or_over_200_characters(db_path, name, code):
+    """Found by bench/reliability.py: the name became the plan row's title unchecked."""
+    result = run_cli(
+        "write", "A note.", "--project", name, "--words", "12", "--mode", "single", "--db", db_path
+    )
+    assert result.returncode == code and "Traceback" not in result.stderr, result.stderr
