@@ -1,5 +1,6 @@
 """The `longwrite` command line."""
 
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -10,6 +11,9 @@ from app.lazy_group import LazyGroup
 from engine import messages
 from engine.errors import UserError
 from engine.options import model_options, threads_option
+from engine.text_hygiene import clean_name, printable, repair_decoding
+
+MAX_TITLE_CHARS = 200  # a plan row's title
 
 
 class UsageProblem(click.ClickException):
@@ -32,11 +36,38 @@ class Longwrite(LazyGroup):
             return super().invoke(ctx)
         except UserError as error:
             raise UsageProblem(error.text(LANGUAGE["chosen"])) from None
+        except sqlite3.DatabaseError as error:  # a damaged page found while reading
+            from engine.backup import database_problem
+
+            raise UsageProblem(database_problem(ctx.meta.get(DB_PATH_KEY), error)) from None
+
+
+class UserText(click.ParamType):
+    """Text typed by the user: bytes that were not UTF-8 become U+FFFD instead of surrogates
+    that no file, database or terminal accepts."""
+
+    name = "text"
+
+    def convert(self, value, param, ctx):
+        return repair_decoding(value) if isinstance(value, str) else value
+
+
+USER_TEXT = UserText()
+DB_PATH_KEY = "longwrite.db_path"
+
+
+def _remember_db(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Keep the database path where an error handler finds it (ctx.meta is shared)."""
+    from engine.store import default_db_path
+
+    ctx.meta[DB_PATH_KEY] = Path(value) if value else default_db_path()
+    return value
 
 
 db_option = click.option(
     "--db",
     type=click.Path(path_type=str),
+    callback=_remember_db,
     help="Project database (default: in your user data directory).",
 )
 
@@ -51,6 +82,8 @@ db_option = click.option(
         "train": "training.cli:train",
         "data": "training.cli:data",
         "import": "app.import_cli:import_manuscript",
+        "backup": "app.backup_cli:backup",
+        "restore": "app.backup_cli:restore",
     },
 )
 @click.version_option(package_name="longwrite-studio")
@@ -68,7 +101,7 @@ def cli(lang: str | None) -> None:
 
 
 @cli.command()
-@click.argument("instruction")
+@click.argument("instruction", type=USER_TEXT)
 @click.option(
     "--words", type=int, help="Total length in words (default: the number in the instruction)."
 )
@@ -114,6 +147,8 @@ def plan(
     from engine.backends import open_backend
     from engine.plan import draft_plan
 
+    if output:
+        _check_writable(Path(output))
     instruction = _instruction_text(instruction)
     words = _target_words(instruction, words)
     backend = open_backend(model_path, base_url, model_name, n_ctx, threads)
@@ -159,7 +194,7 @@ def _insert_row(db, project_name, after, title, main_point, words):
 
 
 @cli.command()
-@click.argument("instruction", required=False)
+@click.argument("instruction", required=False, type=USER_TEXT)
 @click.option(
     "--words", type=int, help="Total length in words (default: the number in the instruction)."
 )
@@ -172,7 +207,9 @@ def _insert_row(db, project_name, after, title, main_point, words):
 @click.option(
     "--bible", "bible_file", type=click.Path(path_type=str), help="Story bible text file."
 )
-@click.option("--project", "project_name", help="Project name (default: from the instruction).")
+@click.option(
+    "--project", "project_name", type=USER_TEXT, help="Project name (default: the instruction)."
+)
 @db_option
 @click.option(
     "-o", "--output", type=click.Path(path_type=str), help="Write the piece as Markdown here."
@@ -181,7 +218,9 @@ def _insert_row(db, project_name, after, title, main_point, words):
     "--stats-json", type=click.Path(path_type=str), help="Write run statistics as JSON here."
 )
 @click.option("--seed", type=int)
-@click.option("--resume", "resume_name", help="Continue a stopped or killed project by name.")
+@click.option(
+    "--resume", "resume_name", type=USER_TEXT, help="Continue a stopped or killed project by name."
+)
 @click.option("--no-repetition-guard", is_flag=True, help="Turn off loop cutting and penalties.")
 @model_options
 @threads_option
@@ -210,9 +249,15 @@ def write(
     from engine.backends import open_spec
     from engine.store import Store
 
+    for path in (output, stats_json):
+        if path:
+            _check_writable(Path(path))  # before a long generation, not after it
     store = Store(db)
     if resume_name:
+        from engine.project_lock import check_free
+
         project = store.project(resume_name)
+        check_free(store.db.conn, project.id, project.name)
         if any((model_path, base_url, n_ctx)):
             project = store.update_project(
                 project, model=_model_spec(model_path, base_url, model_name, n_ctx)
@@ -291,7 +336,9 @@ def _new_project(
     settings = WriteSettings(
         mode=mode, sampling=SamplingSettings(seed=seed), fight_repetition=not no_repetition_guard
     )
-    name = store.unique_name(project_name or name_from_instruction(instruction))
+    if project_name is not None and not clean_name(project_name):
+        raise UserError("--project needs a name with letters or figures in it.")
+    name = store.unique_name(project_name or name_from_instruction(clean_name(instruction)))
     plan_usage = None
     if plan is not None:
         plan = rescale(plan, words) if words != plan.total_words else plan
@@ -370,7 +417,8 @@ def projects(ctx, db):
         click.echo('No projects yet. Start one with: longwrite write "a 2,000-word story about…"')
     for row in rows:
         click.echo(
-            f"{row.name}\t{row.words:,}/{row.target_words:,} words\t{row.status}\t{row.updated_at}"
+            f"{printable(row.name)}\t{row.words:,}/{row.target_words:,} words\t{row.status}\t"
+            f"{row.updated_at}"
         )
 
 
@@ -380,7 +428,7 @@ def export() -> None:
 
 
 @export.command("doc")
-@click.argument("project_name")
+@click.argument("project_name", type=USER_TEXT)
 @click.option(
     "--format",
     "fmt",
@@ -415,7 +463,7 @@ def _instruction_text(argument: str | None) -> str | None:
     """The instruction as given, or read from standard input when it is "-"."""
     if argument != "-":
         return argument
-    return sys.stdin.read()
+    return sys.stdin.buffer.read().decode("utf-8", "replace")
 
 
 def _read_text(path: str | None) -> str:
@@ -425,6 +473,19 @@ def _read_text(path: str | None) -> str:
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise UserError(f"Cannot read {path}: {error}. Give a UTF-8 text file.") from None
+
+
+def _check_writable(path: Path) -> None:
+    """Fail now, with one line, when path cannot be written (a missing folder, a directory,
+    no permission); a file this creates to find out is removed again."""
+    existed = path.exists()
+    try:
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as error:
+        raise UserError(f"Cannot write {path}: {error.strerror}. Choose another path.") from None
+    if not existed:
+        path.unlink(missing_ok=True)
 
 
 def _write_text(path: Path, text: str) -> None:

@@ -1,8 +1,14 @@
 """A written piece as Markdown, sanitized HTML, DOCX or EPUB, each declaring its language
-(Chinese text: lang="zh-CN", and in DOCX an East Asian font, so readers pick CJK fonts)."""
+(Chinese text: lang="zh-CN", and in DOCX an East Asian font, so readers pick CJK fonts).
+
+Exports never fail for the text itself: characters XML cannot hold are cleaned out first
+(engine.text_hygiene), and images that would load from another server (a tracking pixel in a
+pasted or generated text) are removed, while local and data: images stay.
+"""
 
 import hashlib
 import html
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,11 +17,15 @@ import nh3
 
 from engine.errors import UserError
 from engine.prompts import language_of
+from engine.text_hygiene import clean_text
 
 FORMATS = ("md", "html", "docx", "epub")
 LANGUAGE_TAGS = {"zh": "zh-CN", "en": "en"}
 # Word's usual Simplified Chinese faces: a serif for the text, a sans-serif for headings
 EAST_ASIAN_FONTS = {"Normal": "SimSun", "Title": "Microsoft YaHei", "Heading 1": "Microsoft YaHei"}
+DOCX_PROPERTY_CHARS = 255  # python-docx refuses longer core properties
+# attributes a browser or e-reader loads on its own, without a click
+_AUTOLOADED = {"src", "srcset", "poster", "background", "lowsrc", "dynsrc"}
 
 
 @dataclass
@@ -35,6 +45,13 @@ class Document:
         """The BCP 47 tag of the text's language ("zh-CN" or "en")."""
         return LANGUAGE_TAGS[language_of(self.title + "\n" + self.body)]
 
+    def cleaned(self) -> "Document":
+        """The document with XML-incompatible characters cleaned out of every string."""
+        return Document(
+            clean_text(self.title),
+            [(clean_text(heading), clean_text(text)) for heading, text in self.sections],
+        )
+
 
 def to_markdown(document: Document) -> str:
     parts = [f"# {document.title}"]
@@ -46,8 +63,30 @@ def to_markdown(document: Document) -> str:
 
 
 def sanitize_html(fragment: str) -> str:
-    """Only harmless markup survives: no scripts, event handlers or javascript: links."""
-    return nh3.clean(fragment)
+    """Only harmless markup survives: no scripts, event handlers or javascript: links, and
+    nothing that loads from another server by itself (remote images)."""
+    return nh3.clean(
+        fragment,
+        attribute_filter=_local_urls_only,
+        url_schemes=nh3.ALLOWED_URL_SCHEMES | {"data"},
+    )
+
+
+def _local_urls_only(element: str, attribute: str, value: str) -> str | None:
+    """Drop remote URLs from auto-loaded attributes; allow data: only as an image source."""
+    url = value.strip().lower()
+    if attribute in _AUTOLOADED and (url.startswith("//") or _scheme(url) not in ("", "data")):
+        return None
+    if _scheme(url) == "data" and not (
+        element == "img" and attribute == "src" and url.startswith("data:image/")
+    ):
+        return None
+    return value
+
+
+def _scheme(url: str) -> str:
+    head, colon, _ = url.partition(":")
+    return head if colon and head.isascii() and head.isalpha() else ""
 
 
 def markdown_to_safe_html(text: str) -> str:
@@ -67,7 +106,7 @@ def write_docx(document: Document, path: Path) -> None:
     import docx
 
     out = docx.Document()
-    out.core_properties.title = document.title
+    out.core_properties.title = document.title[:DOCX_PROPERTY_CHARS]
     out.core_properties.language = document.language
     if document.language != "en":
         for style, font in EAST_ASIAN_FONTS.items():
@@ -117,13 +156,18 @@ def write_epub(document: Document, path: Path) -> None:
     book.add_item(epub.EpubNcx())
     book.add_item(epub.EpubNav())
     book.spine = ["nav", *chapters]
-    epub.write_epub(str(path), book)
+    # ebooklib swallows write errors (returning False, with a warning) unless told to raise
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        if not epub.write_epub(str(path), book, {"raise_exceptions": True}):
+            raise OSError(f"ebooklib could not write {path}")
 
 
 def export_document(document: Document, fmt: str, path: Path) -> None:
     """Write the document in one of FORMATS to path."""
     if fmt not in FORMATS:
         raise UserError(f"Unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}.")
+    document = document.cleaned()
     try:
         if fmt == "md":
             path.write_text(to_markdown(document), encoding="utf-8")
@@ -134,4 +178,5 @@ def export_document(document: Document, fmt: str, path: Path) -> None:
         else:
             write_epub(document, path)
     except OSError as error:
-        raise UserError(f"Cannot write {path}: {error.strerror}. Choose another -o path.") from None
+        reason = error.strerror or str(error)
+        raise UserError(f"Cannot write {path}: {reason}. Choose another -o path.") from None

@@ -93,8 +93,10 @@ def check_gguf_file(path: Path) -> None:
     """Raise a UserError unless the path is a readable file starting with the GGUF magic."""
     if not path.exists():
         raise UserError(key="error.model_missing", path=path)
-    if not path.is_file():
+    if path.is_dir():
         raise UserError(key="error.model_directory", path=path)
+    if not path.is_file():  # a device, a pipe or a socket
+        raise UserError(key="error.model_not_regular", path=path)
     with path.open("rb") as handle:
         magic = handle.read(4)
     if magic != b"GGUF":

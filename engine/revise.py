@@ -17,6 +17,7 @@ from engine.errors import UserError
 from engine.length_control import SectionBudget
 from engine.metrics import count_words
 from engine.plan import words_from_instruction
+from engine.project_lock import hold_project
 from engine.prompt_layout import Brief
 from engine.prompts import render
 from engine.schema import MAX_SECTION_WORDS, Plan
@@ -210,7 +211,25 @@ def _save_stream(
     A regenerated or extended version is current from the start and stays so once finished; if
     it is stopped, the previous version is made current again. A rewrite's version never becomes
     current by itself. `compose` turns the streamed text into the section's text (a rewritten
-    passage is spliced into the section)."""
+    passage is spliced into the section). The project is held for the whole stream: a second
+    writer is refused."""
+    with hold_project(store.db.conn, project.id, project.name):
+        return (
+            yield from _save_stream_held(
+                store, project, section_id, events, make_current, start_text, compose
+            )
+        )
+
+
+def _save_stream_held(
+    store: Store,
+    project: Project,
+    section_id: str,
+    events: Iterator[Event],
+    make_current: bool,
+    start_text: str,
+    compose: Callable[[str], str],
+) -> Generator[Event, None, tuple[int, str | None]]:
     previous = next((s for s in store.sections(project) if s.section_id == section_id), None)
     version_id = store.start_section(project, section_id, start_text, make_current)
     autosave = Autosave(store, version_id)

@@ -13,6 +13,7 @@ from engine.backends.base import Backend, Usage
 from engine.errors import UserError
 from engine.export import Document
 from engine.metrics import count_words, length_score, repeated_ngram_share
+from engine.project_lock import hold_project
 from engine.prompt_layout import Brief
 from engine.schema import Plan, RunStats, SectionStats
 from engine.store import Autosave, Project, Store
@@ -75,7 +76,16 @@ def resume_point(store: Store, project: Project, plan: Plan) -> ResumePoint:
 def run_project(
     store: Store, project: Project, backend: Backend, plan_usage: Usage | None = None
 ) -> Iterator[Event | RunFinished]:
-    """Write the project's remaining sections, saving as it goes; ends with RunFinished."""
+    """Write the project's remaining sections, saving as it goes; ends with RunFinished.
+
+    The project is locked for the run: a second writer is refused (engine.project_lock)."""
+    with hold_project(store.db.conn, project.id, project.name):
+        yield from _run_locked(store, project, backend, plan_usage)
+
+
+def _run_locked(
+    store: Store, project: Project, backend: Backend, plan_usage: Usage | None
+) -> Iterator[Event | RunFinished]:
     plan = store.plan(project)
     if plan is None:
         raise UserError(f"Project {project.name!r} has no plan yet; draft or load one first.")

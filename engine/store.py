@@ -16,9 +16,11 @@ from pathlib import Path
 import platformdirs
 import sqlite_utils
 
+from engine import backup, project_lock
 from engine.errors import UserError
 from engine.metrics import count_words
 from engine.schema import ModelSpec, Plan, WriteSettings, new_section_id
+from engine.text_hygiene import clean_fields, clean_model, clean_name, clean_text
 
 AUTOSAVE_INTERVAL_S = 1.0
 WAL_SWITCH_ATTEMPTS = 40  # 50 ms apart
@@ -196,17 +198,22 @@ class Store:
     """All reads and writes of the project database."""
 
     def __init__(self, path: str | Path | None = None):
-        path = Path(path) if path else default_db_path()
+        path = self.path = Path(path) if path else default_db_path()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite_utils.Database(path)
             self._enable_wal()
             self._migrate()
+            project_lock.recover_dead_runs(self.db.conn)
+            backup.daily_backup(self.db.conn, path)
+        except UserError:
+            raise
+        except sqlite3.DatabaseError as error:  # damaged: say how to restore, never overwrite
+            raise UserError(backup.database_problem(path, error)) from None
         except Exception as error:  # sqlite3.DatabaseError, PermissionError, …
             raise UserError(
                 f"Cannot open the database {path}: {error}. Pass another --db."
             ) from None
-        self.path = path
 
     def _enable_wal(self) -> None:
         """Switch the file to WAL. When two processes switch a new file at once, SQLite answers
@@ -229,6 +236,7 @@ class Store:
         """
         if not self._pending_migrations():
             return
+        backup.backup_before_migration(self.db.conn, self.path)
         conn = self.db.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -258,14 +266,14 @@ class Store:
         settings: WriteSettings | None = None,
         model: ModelSpec | None = None,
     ) -> Project:
-        name = name.strip()
+        name = clean_name(name)
         self.check_name_free(name)
         now = _now()
         self.db["projects"].insert(
             {
                 "name": name,
-                "instruction": instruction,
-                "bible": bible,
+                "instruction": clean_text(instruction),
+                "bible": clean_text(bible),
                 "target_words": target_words,
                 "settings": (settings or WriteSettings()).model_dump_json(),
                 "model": (model or ModelSpec()).model_dump_json(),
@@ -288,7 +296,7 @@ class Store:
         return next(self.db["projects"].rows_where("name = ?", [name]), None)
 
     def project(self, name: str) -> Project:
-        row = self._project_row(name)
+        row = self._project_row(name) or self._project_row(clean_name(name))
         if row is None:
             raise UserError(key="error.no_project", name=name)
         return Project(
@@ -307,7 +315,7 @@ class Store:
     def update_project(self, project: Project, **fields: object) -> Project:
         values = {
             key: value.model_dump_json() if hasattr(value, "model_dump_json") else value
-            for key, value in fields.items()
+            for key, value in clean_fields(fields).items()
         }
         self.db["projects"].update(project.id, {**values, "updated_at": _now()})
         return self.project(str(fields.get("name", project.name)))
@@ -324,7 +332,7 @@ class Store:
         self.db["projects"].update(project.id, {"updated_at": _now()})
 
     def rename_project(self, project: Project, new_name: str) -> Project:
-        new_name = new_name.strip()
+        new_name = clean_name(new_name)
         if not new_name:
             raise UserError("A project needs a name.")
         if new_name != project.name and self._project_row(new_name):
@@ -360,7 +368,8 @@ class Store:
 
     def unique_name(self, base: str) -> str:
         """base, or base (2), base (3)… whichever is free."""
-        name, n = base, 1
+        name = base = clean_name(base)
+        n = 1
         while self._project_row(name):
             n += 1
             name = f"{base} ({n})"
@@ -388,7 +397,7 @@ class Store:
             {
                 "project_id": project.id,
                 "version": version,
-                "plan": plan.model_dump_json(),
+                "plan": clean_model(plan).model_dump_json(),
                 "created_at": _now(),
             }
         )
@@ -422,7 +431,7 @@ class Store:
                     {
                         "project_id": project.id,
                         "section_id": section_id,
-                        "text": text,
+                        "text": clean_text(text),
                         "status": "writing",
                         "output_tokens": 0,
                         "created_at": now,
@@ -445,7 +454,7 @@ class Store:
         self.db["section_versions"].update(
             version_id,
             {
-                "text": text,
+                "text": clean_text(text),
                 "output_tokens": output_tokens,
                 "status": "done" if done else "writing",
                 "updated_at": _now(),

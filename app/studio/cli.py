@@ -2,8 +2,10 @@
 
 import ipaddress
 import os
+import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -21,6 +23,7 @@ LOOPBACK_NAMES = {"localhost"}
 DEFAULT_PORT = 7860
 PORT_TRIES = 20  # without --port: 7860, else the next free of 7861…7879
 BROWSER_WAIT_S = 60  # the browser opens once the studio answers, or not at all
+LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "::1"]
 
 
 def _is_loopback(host: str) -> bool:
@@ -30,6 +33,52 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def allowed_hosts(host: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """Host headers the studio answers: the address it listens on (every loopback name when
+    that is a loopback address), and those allowed with --allow-host. A web page that
+    rebinds its own domain to 127.0.0.1 sends its domain as Host, and is refused.
+    An unspecified address (0.0.0.0, ::) listens everywhere, so every Host is answered."""
+    if host in ("0.0.0.0", "::") or "*" in extra:
+        return ["*"]
+    names = LOOPBACK_HOSTS if _is_loopback(host) else [host]
+    return list(dict.fromkeys([host, *names, *extra]))
+
+
+def launch_options(host: str, port: int, auth, hosts: list[str]) -> dict:
+    """The arguments of Gradio's launch(): never a share tunnel (GRADIO_SHARE, set on Colab,
+    would open one around the --auth rule), and only the allowed Host headers."""
+    from starlette.middleware import Middleware
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+    return {
+        "server_name": host,
+        "server_port": port,
+        "auth": auth,
+        "share": False,
+        "app_kwargs": {
+            "middleware": [Middleware(TrustedHostMiddleware, allowed_hosts=hosts)],
+        },
+        "show_error": False,
+        "ssr_mode": False,
+        "quiet": True,
+        "footer_links": [],
+    }
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM ends the studio like Ctrl-C does: cleanup (private folder, locks) runs."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+
+
+def _use_private_temp() -> None:
+    """Gradio's copies of served files, and every temporary folder of this process (the
+    studio's exports among them), go inside one private folder removed at exit."""
+    from app.studio import private_temp
+
+    os.environ["GRADIO_TEMP_DIR"] = str(private_temp.gradio_cache_dir())
+    tempfile.tempdir = str(private_temp.session_dir())
 
 
 def _auth(value: str | None) -> tuple[str, str] | None:
@@ -131,6 +180,12 @@ def _connect_judge(gguf: str | None, base_url: str | None, model_name: str | Non
 @click.option(
     "--auth", "auth_value", help="user:password; required when --host is not a loopback address."
 )
+@click.option(
+    "--allow-host",
+    "extra_hosts",
+    multiple=True,
+    help="Also answer requests sent to this host name (e.g. behind a proxy); '*' for any.",
+)
 @judge_options
 def studio(
     host,
@@ -143,17 +198,20 @@ def studio(
     n_ctx,
     models_dir,
     auth_value,
+    extra_hosts,
     judge_gguf,
     judge_base_url,
     judge_model,
 ):
     """Open the studio: projects, plan editor, streaming writer and exports in the browser."""
+    _use_private_temp()  # before Gradio is imported: it reads its temp folder on import
     from app.studio.language import I18N
     from app.studio.model_host import ModelHost
     from app.studio.state import Studio
     from app.studio.ui import CSS, build
+    from engine.project_lock import hold_database
     from engine.schema import ModelSpec
-    from engine.store import default_db_path
+    from engine.store import Store, default_db_path
 
     auth = _auth(auth_value)
     if not _is_loopback(host):
@@ -177,33 +235,27 @@ def studio(
     asked_port, port = port, _pick_port(host, port)
     if judge_gguf or judge_base_url:
         _connect_judge(judge_gguf, judge_base_url, judge_model)
+    db_path = Path(db) if db else default_db_path()
+    presence = Store(db_path)  # checks the database first, and marks it in use (no restore)
+    _exit_on_sigterm()
     spec = ModelSpec(model_path=model_path, base_url=base_url, model_name=model_name, n_ctx=n_ctx)
     host_model = ModelHost(spec)
     if not base_url:
         host_model.choose(spec)  # a model too big for this machine stops here, in one line
-    app = Studio(
-        Path(db) if db else default_db_path(),
-        host_model,
-        Path(models_dir).expanduser() if models_dir else None,
-    )
-    demo = build(app)
-    demo.queue(default_concurrency_limit=None)
-    url = _studio_url(host, port)
-    moved = f"; {DEFAULT_PORT} is in use" if asked_port is None and port != DEFAULT_PORT else ""
-    click.echo(f"longwrite studio on {url} (database {app.db_path}{moved})", err=True)
-    if _can_open_browser(host, no_browser):
-        _open_browser_when_ready(url)
     try:
-        demo.launch(
-            server_name=host,
-            server_port=port,
-            auth=auth,
-            show_error=False,
-            ssr_mode=False,
-            quiet=True,
-            css=CSS,
-            footer_links=[],
-            i18n=I18N,
-        )
+        with hold_database(presence.db.conn):
+            app = Studio(db_path, host_model, Path(models_dir).expanduser() if models_dir else None)
+            demo = build(app)
+            demo.queue(default_concurrency_limit=None)
+            url = _studio_url(host, port)
+            moved = (
+                f"; {DEFAULT_PORT} is in use" if asked_port is None and port != DEFAULT_PORT else ""
+            )
+            click.echo(f"longwrite studio on {url} (database {app.db_path}{moved})", err=True)
+            if _can_open_browser(host, no_browser):
+                _open_browser_when_ready(url)
+            options = launch_options(host, port, auth, allowed_hosts(host, extra_hosts))
+            demo.launch(**options, css=CSS, i18n=I18N)
     finally:
         host_model.close()
+        presence.close()

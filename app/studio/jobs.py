@@ -8,12 +8,14 @@ is how the engine saves a partial section.
 
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.backup import database_problem
 from engine.errors import UserError
 from engine.store import Store
 
@@ -60,6 +62,8 @@ class Job:
                     close()
         except UserError as error:
             self.events.put(Failed(str(error)))
+        except sqlite3.DatabaseError as error:  # a damaged page: say how to restore
+            self.events.put(Failed(database_problem(self._db_path, error)))
         except Exception as error:  # a bug or a backend failure: keep the UI one line
             log.exception("generation failed")
             self.events.put(Failed(f"The generation failed ({type(error).__name__}: {error})."))

@@ -12,7 +12,7 @@ import pytest
 
 from engine.metrics import count_words, length_score
 from tests.conftest import REPO, run_cli
-from tests.eval.conftest import TINY_ROWS, write_rows
+from tests.eval.conftest import TINY_ROWS, scripted_quality, write_rows
 
 pytestmark = pytest.mark.slow  # the evaluation CLI runs the embedded model in subprocesses
 
@@ -22,8 +22,9 @@ def _lines(path):
 
 
 @pytest.fixture(scope="module")
-def judged_run(tmp_path_factory, model_path):
-    """An AgentWrite run of the first two tiny rows, judged by the embedded GGUF."""
+def judged_run(tmp_path_factory, scripted_judge_url):
+    """An AgentWrite run of the first two tiny rows on the embedded GGUF, judged by the
+    scripted judge so that the quality figures are known in advance."""
     folder = tmp_path_factory.mktemp("judged")
     bench = write_rows(folder / "tiny.jsonl", TINY_ROWS)
     out = folder / "run"
@@ -34,10 +35,12 @@ def judged_run(tmp_path_factory, model_path):
         str(bench),
         "--out",
         str(out),
+        "--judge-base-url",
+        scripted_judge_url,
+        "--judge-model",
+        "scripted",
         "--limit",
         "2",
-        "--judge-gguf",
-        str(model_path),
     ]
     result = run_cli(*args)
     assert result.returncode == 0, result.stderr
@@ -53,21 +56,19 @@ def test_longbench_run_scores_judges_and_reports(judged_run):
         assert p["length_score"] == pytest.approx(length_score(p["required"], p["words"]), abs=0.01)
     judgments = _lines(out / "judgments.jsonl")
     assert sorted(j["id"] for j in judgments) == [0, 1]
-    for j in judgments:  # scored, or recorded as failed with the judge's replies
-        assert (j["status"] == "ok" and j["scores"]) or (
-            j["status"] == "failed" and j["raw_outputs"]
-        )
+    expected = {row: scripted_quality(TINY_ROWS[row]["prompt"]) for row in (0, 1)}
+    assert {j["id"]: (j["status"], j["scores"]["quality_score"]) for j in judgments} == {
+        row: ("ok", quality) for row, quality in expected.items()
+    }
     scores = json.loads((out / "scores.json").read_text())
     assert scores["overall"]["rows"] == 2 and scores["missing"] == 0
     mean = sum(p["length_score"] for p in predictions) / 2
     assert scores["overall"]["length_score"] == pytest.approx(mean, abs=0.01)
     assert set(scores["by_language"]) == {"en", "zh"} and list(scores["by_bucket"]) == ["0–500"]
-    ok = [j["scores"]["quality_score"] for j in judgments if j["status"] == "ok"]
-    if ok:
-        assert scores["overall"]["quality_score"] == pytest.approx(sum(ok) / len(ok), abs=0.01)
-        assert scores["overall"]["overall"] == pytest.approx(
-            (scores["overall"]["length_score"] + scores["overall"]["quality_score"]) / 2, abs=0.01
-        )
+    quality = (expected[0] + expected[1]) / 2  # 75 and 25
+    assert scores["overall"]["quality_score"] == pytest.approx(quality, abs=0.01)
+    assert scores["overall"]["overall"] == pytest.approx((mean + quality) / 2, abs=0.01)
+    assert scores["by_language"]["zh"]["quality_score"] == pytest.approx(expected[1], abs=0.01)
     report = (out / "report.md").read_text()
     assert "## By required length" in report and "| 0–500 | 2 |" in report
     assert (out / "lengths.png").read_bytes()[:4] == b"\x89PNG"
@@ -79,12 +80,15 @@ def test_resume_skips_done_rows_and_extends_the_selection(judged_run):
     again = run_cli(*args)
     assert again.returncode == 2 and "--resume" in again.stderr
     assert "Traceback" not in again.stderr
-    extended = [*args[:-3], "3", *args[-2:], "--resume"]  # --limit 3
+    extended = [*args[:-1], "3", "--resume"]  # --limit 3
     result = run_cli(*extended)
     assert result.returncode == 0, result.stderr
     assert [p["id"] for p in _lines(out / "predictions.jsonl")] == [0, 1, 2]
     assert sorted(j["id"] for j in _lines(out / "judgments.jsonl")) == [0, 1, 2]
-    assert json.loads((out / "scores.json").read_text())["overall"]["rows"] == 3
+    overall = json.loads((out / "scores.json").read_text())["overall"]
+    assert overall["rows"] == 3
+    expected = sum(scripted_quality(row["prompt"]) for row in TINY_ROWS) / 3
+    assert overall["quality_score"] == pytest.approx(expected, abs=0.01)
 
 
 def _row_state(db, name):
