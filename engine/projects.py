@@ -5,8 +5,6 @@ exporting every format, following a run's progress and the overview of a project
 runs live here once, so the two faces cannot drift apart.
 """
 
-import hashlib
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +15,7 @@ from engine.errors import UserError
 from engine.export import FORMATS, export_document
 from engine.metrics import count_words
 from engine.plan import check_request
+from engine.safe_names import file_stem
 from engine.schema import (
     MAX_BIBLE_CHARS,
     MAX_SECTIONS,
@@ -97,21 +96,6 @@ def continue_from(store: Store, project: Project, index: int) -> None:
     store.touch_project(project)
 
 
-EXPORT_STEM_BYTES = 100
-
-
-def export_stem(name: str) -> str:
-    """A file name stem from a project name: letters, digits, CJK, '-' and '_' only, at most
-    EXPORT_STEM_BYTES in UTF-8 (a Chinese character takes 3); a cut name ends in a short hash of
-    the whole name, so two long names that start alike keep apart."""
-    stem = re.sub(r"[^\w\- ]+", "", name).strip().replace(" ", "_") or "document"
-    if len(stem.encode("utf-8")) <= EXPORT_STEM_BYTES:
-        return stem
-    tag = "-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
-    kept = stem.encode("utf-8")[: EXPORT_STEM_BYTES - len(tag)].decode("utf-8", "ignore")
-    return kept + tag
-
-
 def export_files(
     store: Store, project: Project, folder: Path, formats: tuple[str, ...] = FORMATS
 ) -> dict[str, Path]:
@@ -120,7 +104,7 @@ def export_files(
     if not document.body.strip():
         return {}
     folder.mkdir(parents=True, exist_ok=True)
-    paths = {fmt: folder / f"{export_stem(project.name)}.{fmt}" for fmt in formats}
+    paths = {fmt: folder / f"{file_stem(project.name)}.{fmt}" for fmt in formats}
     for fmt, path in paths.items():
         export_document(document, fmt, path)
     return paths

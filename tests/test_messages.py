@@ -5,7 +5,7 @@ import pytest
 
 from engine import messages
 from engine.errors import UserError
-from engine.projects import EXPORT_STEM_BYTES, export_stem
+from engine.safe_names import MAX_STEM_BYTES, file_stem
 from tests.conftest import run_cli
 
 
@@ -59,8 +59,8 @@ def test_lang_option_overrides_the_locale(chinese_locale):
 
 
 def test_all_chinese_project_name_stays_readable_within_the_byte_cap():
-    assert export_stem("灯塔看守人的故事：第一卷") == "灯塔看守人的故事第一卷"
+    assert file_stem("灯塔看守人的故事：第一卷") == "灯塔看守人的故事：第一卷"
     long_name = "长" * 200
-    stem = export_stem(long_name)
-    assert len(stem.encode("utf-8")) <= EXPORT_STEM_BYTES
-    assert stem.startswith("长" * 20) and stem != export_stem("长" * 199)
+    stem = file_stem(long_name)
+    assert len(stem.encode("utf-8")) <= MAX_STEM_BYTES
+    assert stem.startswith("长" * 20) and stem != file_stem("长" * 199)

@@ -9,6 +9,7 @@ from app.studio.events import GENERATING, INSTANT, user_errors, user_errors_stre
 from app.studio.language import info, label, t
 from app.studio.state import PROJECT_COLUMNS, Studio
 from app.studio.view import components, project_view
+from engine.backup import backup_files, backups_dir, last_backup_time
 from engine.errors import UserError
 from engine.manuscript import Imported, ImportProgress, import_manuscript
 from engine.metrics import count_words
@@ -28,6 +29,7 @@ def layout(w) -> None:
     with gr.Row():
         w.new_name = gr.Textbox(label=label("projects.new_name"), elem_id="new-name", scale=3)
         w.create = gr.Button(label("projects.create"), elem_id="create-project", scale=1)
+    w.backup_info = gr.Markdown(elem_id="backup-info")
     with gr.Accordion(label("projects.import_panel"), open=False, elem_id="import-panel"):
         w.import_file = gr.File(
             label=label("projects.import_file"),
@@ -55,6 +57,16 @@ def layout(w) -> None:
 
 
 # -- handlers ---------------------------------------------------------------------------------
+def backup_line(studio: Studio) -> str:
+    """When the database was last backed up, and where the copies are."""
+    taken = last_backup_time(studio.db_path)
+    if taken is None:
+        return t("backup.none")
+    kept = len(backup_files(studio.db_path))
+    when = taken.astimezone().strftime("%Y-%m-%d %H:%M")
+    return t("backup.last", when=when, kept=kept, folder=backups_dir(studio.db_path))
+
+
 def on_load(studio: Studio, w, last_project: int | None) -> dict:
     """Reopen the project this browser had open last (if it still exists)."""
     project = None
@@ -140,6 +152,7 @@ def import_file(studio: Studio, w, path: str | None, name: str) -> Iterator[dict
 def wire(studio: Studio, w, demo: gr.Blocks) -> None:
     view = components(w)
     demo.load(lambda last: on_load(studio, w, last), [w.last_project], view)
+    demo.load(lambda: backup_line(studio), None, [w.backup_info], **INSTANT)
     w.create.click(
         user_errors(lambda name, total: create(studio, w, name, total)),
         [w.new_name, w.total],

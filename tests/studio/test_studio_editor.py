@@ -138,6 +138,9 @@ def test_instant_errors_and_write_during_a_draft_are_visible(written, browser):
     page.goto(studio.url)
     page.wait_for_selector("#instruction textarea")
 
+    # the projects panel says when the database was last backed up (automatically, today)
+    wait_text(page, "#backup-info", "Last backup: .* · [1-9] kept in", 20_000)
+
     # Create with a name that exists: a visible one-line error, not a silent HTTP 500
     page.locator("#new-name textarea").fill("Ferry")
     page.click("#create-project")
