@@ -61,7 +61,7 @@ def take_backup(
             raise UserError(database_problem(db_path, problem))
         os.replace(partial, to)
     except OSError as error:
-        raise UserError(f"Cannot write the backup {to}: {error.strerror}.") from None
+        raise UserError(key="error.backup_unwritable", path=to, problem=error.strerror) from None
     finally:
         partial.unlink(missing_ok=True)
     if to.parent == backups_dir(db_path):
@@ -91,10 +91,10 @@ def restore(db_path: Path, source: Path) -> Path | None:
     Refused while a live process holds the database or one of its projects."""
     db_path, source = Path(db_path), Path(source)
     if not source.is_file():
-        raise UserError(f"No backup at {source}; `ls {backups_dir(db_path)}` lists them.")
+        raise UserError(key="error.backup_missing", path=source, folder=backups_dir(db_path))
     problem = integrity_problem(source)
     if problem:
-        raise UserError(f"{source} is not a usable backup ({problem}); choose another one.")
+        raise UserError(key="error.backup_unusable", path=source, problem=problem)
     if db_path.exists():
         _refuse_if_held(db_path)
     kept = _keep_replaced(db_path)
@@ -165,9 +165,7 @@ def _refuse_if_held(db_path: Path) -> None:
     except sqlite3.DatabaseError:  # too damaged to read its locks: no one can be using it
         return
     if held:
-        raise UserError(
-            f"{db_path} is in use by {held[0].describe()}; close it, then restore again."
-        )
+        raise UserError(key="error.database_in_use", path=db_path, holder=held[0].describe())
 
 
 def _keep_replaced(db_path: Path) -> Path | None:

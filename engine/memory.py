@@ -115,9 +115,12 @@ def _default_context(info: ModelInfo, kv_per_token: int, free: int) -> tuple[int
     if n_ctx < min(MIN_CONTEXT, trained):
         needed = needed_bytes(info, min(MIN_CONTEXT, trained))
         raise UserError(
-            f"{info.name} ({info.quantization}) needs about {_gb(needed)} even at a "
-            f"{min(MIN_CONTEXT, trained):,}-token context, but {_gb(free)} of memory is free: "
-            "choose a smaller quantization or close other programs."
+            key="error.memory_short",
+            name=info.name,
+            quant=info.quantization,
+            needed=_gb(needed),
+            context=min(MIN_CONTEXT, trained),
+            free=_gb(free),
         )
     if n_ctx == trained:
         return n_ctx, " (the model's trained length)"

@@ -48,7 +48,7 @@ def download_entry(
     carries the path. Raises UserError (one line) on failure or when cancel is set."""
     entry = find_entry(key)
     if entry is None:
-        raise UserError(f"No catalogue entry {key!r}; pick one from the Download menu.")
+        raise UserError(key="error.no_catalogue_entry", entry=key)
     folder = models_dir or default_models_dir()
     updates: queue.Queue[tuple[int, int]] = queue.Queue()
     outcome: dict[str, object] = {}

@@ -111,7 +111,7 @@ class ModelHost:
         """Check the model, and that it fits in memory, and make it the one the next generation
         uses; a model that cannot fit is refused here, before anything is loaded."""
         if spec.base_url and not spec.model_name:
-            raise UserError("Give the model's name on that server as well as its URL.")
+            raise UserError(key="error.server_model_name")
         info = inspect_spec(spec)
         loaded = self._loaded[1] if self._loaded is not None else None
         released = getattr(loaded, "placement", None)
