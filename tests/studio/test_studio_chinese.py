@@ -105,8 +105,11 @@ def test_status_words_the_model_panel_and_an_engine_error_are_chinese(studio, ch
 
     text = page.locator("body").inner_text()
     # Data, not interface: the model's own name from its GGUF metadata, its architecture and
-    # cache type, and units that Chinese interfaces write in Latin letters too.
+    # cache type, file paths, and units that Chinese interfaces write in Latin letters too.
     text = text.replace(page.locator("#model-info strong").first.inner_text(), "")
+    text = re.sub(r"(?:/[\w.\-]+)+", "", text)  # file paths (the backups folder)
+    for command in page.eval_on_selector_all("code", "ns => ns.map((n) => n.innerText)"):
+        text = text.replace(command, "")  # commands to type, e.g. `longwrite restore FILE`
     # Gradio 6.31 heads its grouped toasts with the toast type ("Info", "Error") and ignores the
     # translated title; that header is Gradio's, reported to the lead, the messages are ours.
     for header in page.eval_on_selector_all(".toast-title", "ns => ns.map((n) => n.innerText)"):
