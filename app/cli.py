@@ -37,9 +37,11 @@ class Longwrite(LazyGroup):
         except UserError as error:
             raise UsageProblem(error.text(LANGUAGE["chosen"])) from None
         except sqlite3.DatabaseError as error:  # a damaged page found while reading
-            from engine.backup import database_problem
+            from engine.backup import database_error
 
-            raise UsageProblem(database_problem(ctx.meta.get(DB_PATH_KEY), error)) from None
+            raise UsageProblem(
+                database_error(ctx.meta.get(DB_PATH_KEY), error).text(LANGUAGE["chosen"])
+            ) from None
 
 
 class UserText(click.ParamType):

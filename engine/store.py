@@ -209,7 +209,7 @@ class Store:
         except UserError:
             raise
         except sqlite3.DatabaseError as error:  # damaged: say how to restore, never overwrite
-            raise UserError(backup.database_problem(path, error)) from None
+            raise backup.database_error(path, error) from None
         except Exception as error:  # sqlite3.DatabaseError, PermissionError, …
             raise UserError(key="error.database_open", path=path, problem=error) from None
 

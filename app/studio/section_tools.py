@@ -204,7 +204,7 @@ def rewrite(
             elif isinstance(event, RevisionReady):
                 ready = event
             elif isinstance(event, Failed):
-                raise UserError(event.message)
+                raise event.error
             elif isinstance(event, Ended) and event.stopped:
                 line = t("section.rewrite_stopped")
         yield {w.active_heading: heading, w.active: render.active_text(text), w.progress: line}
