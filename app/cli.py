@@ -37,9 +37,11 @@ class Longwrite(LazyGroup):
         except UserError as error:
             raise UsageProblem(error.text(LANGUAGE["chosen"])) from None
         except sqlite3.DatabaseError as error:  # a damaged page found while reading
-            from engine.backup import database_problem
+            from engine.backup import database_error
 
-            raise UsageProblem(database_problem(ctx.meta.get(DB_PATH_KEY), error)) from None
+            raise UsageProblem(
+                database_error(ctx.meta.get(DB_PATH_KEY), error).text(LANGUAGE["chosen"])
+            ) from None
 
 
 class UserText(click.ParamType):
@@ -337,7 +339,7 @@ def _new_project(
         mode=mode, sampling=SamplingSettings(seed=seed), fight_repetition=not no_repetition_guard
     )
     if project_name is not None and not clean_name(project_name):
-        raise UserError("--project needs a name with letters or figures in it.")
+        raise UserError(key="error.project_option_name")
     name = store.unique_name(project_name or name_from_instruction(clean_name(instruction)))
     plan_usage = None
     if plan is not None:
@@ -395,7 +397,7 @@ def _run_with_progress(store, project, backend, plan_usage):
         ) from None
     finally:
         bar.close()
-    raise UserError("The run ended without finishing; continue it with --resume.")
+    raise UserError(key="error.run_unfinished")
 
 
 @cli.group(
@@ -472,7 +474,7 @@ def _read_text(path: str | None) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"Cannot read {path}: {error}. Give a UTF-8 text file.") from None
+        raise UserError(key="error.read_text_file", path=path, problem=error) from None
 
 
 def _check_writable(path: Path) -> None:
@@ -483,7 +485,7 @@ def _check_writable(path: Path) -> None:
         with path.open("a", encoding="utf-8"):
             pass
     except OSError as error:
-        raise UserError(f"Cannot write {path}: {error.strerror}. Choose another path.") from None
+        raise UserError(key="error.cannot_write", path=path, problem=error.strerror) from None
     if not existed:
         path.unlink(missing_ok=True)
 
@@ -492,7 +494,7 @@ def _write_text(path: Path, text: str) -> None:
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as error:
-        raise UserError(f"Cannot write {path}: {error.strerror}. Choose another path.") from None
+        raise UserError(key="error.cannot_write", path=path, problem=error.strerror) from None
 
 
 def main() -> None:

@@ -79,10 +79,7 @@ def pull(repo_id: str, filename: str | None, quant: str, models_dir: Path | None
     if "/" not in repo_id:
         entry = find_entry(repo_id)
         if entry is None:
-            raise UserError(
-                f"{repo_id!r} is neither a Hub repo id (owner/name) nor a catalogue key; "
-                "see `longwrite models list`."
-            )
+            raise UserError(key="error.not_repo_or_key", repo=repo_id)
         repo_id, filename = entry.repo_id, filename or entry.filename
     folder = (models_dir or default_models_dir()).expanduser()
     filename = filename or choose_file(repo_id, quant)

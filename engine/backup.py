@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from engine.errors import UserError
+from engine.messages import Phrase
 from engine.project_lock import live_holders
 
 KEEP = 7
@@ -58,10 +59,10 @@ def take_backup(
         _copy(conn, partial)
         problem = integrity_problem(partial)
         if problem:
-            raise UserError(database_problem(db_path, problem))
+            raise database_error(db_path, problem)
         os.replace(partial, to)
     except OSError as error:
-        raise UserError(f"Cannot write the backup {to}: {error.strerror}.") from None
+        raise UserError(key="error.backup_unwritable", path=to, problem=error.strerror) from None
     finally:
         partial.unlink(missing_ok=True)
     if to.parent == backups_dir(db_path):
@@ -91,10 +92,10 @@ def restore(db_path: Path, source: Path) -> Path | None:
     Refused while a live process holds the database or one of its projects."""
     db_path, source = Path(db_path), Path(source)
     if not source.is_file():
-        raise UserError(f"No backup at {source}; `ls {backups_dir(db_path)}` lists them.")
+        raise UserError(key="error.backup_missing", path=source, folder=backups_dir(db_path))
     problem = integrity_problem(source)
     if problem:
-        raise UserError(f"{source} is not a usable backup ({problem}); choose another one.")
+        raise UserError(key="error.backup_unusable", path=source, problem=problem)
     if db_path.exists():
         _refuse_if_held(db_path)
     kept = _keep_replaced(db_path)
@@ -122,24 +123,27 @@ def integrity_problem(path: Path) -> str | None:
     return None
 
 
-def database_problem(db_path: Path | None, error: object) -> str:
-    """One line for a database that cannot be read: what happened and how to restore it."""
-    where = f"the database {db_path}" if db_path else "the project database"
+def database_error(db_path: Path | None, error: object) -> UserError:
+    """The one-line error for a database that cannot be read: what happened and how to restore
+    it."""
+    where = Phrase("database.named", {"path": db_path}) if db_path else Phrase("database.unnamed")
     reason = str(error).lower()
     if "locked" in reason or "busy" in reason:
-        return f"Cannot use {where}: another process holds it ({error}); try again in a moment."
+        return UserError(key="error.db_locked", where=where, problem=error)
     if "readonly" in reason or "read-only" in reason:
-        return f"Cannot write {where} ({error}); give yourself write access or pass another --db."
+        return UserError(key="error.db_readonly", where=where, problem=error)
     if "full" in reason:
-        return f"Cannot write {where} ({error}); free some disk space and try again."
+        return UserError(key="error.db_full", where=where, problem=error)
     files = backup_files(db_path) if db_path else []
-    remedy = (
-        f"restore the newest backup with `longwrite restore {files[-1]}`"
-        + (f" --db {db_path}" if db_path else "")
-        if files
-        else "no backup of it was found; copy the file somewhere safe and pass another --db"
-    )
-    return f"Cannot open {where} ({error}); nothing was changed: {remedy}."
+    if not files:
+        return UserError(key="error.db_damaged_no_backup", where=where, problem=error)
+    command = f"longwrite restore {files[-1]}" + (f" --db {db_path}" if db_path else "")
+    return UserError(key="error.db_damaged", where=where, problem=error, command=command)
+
+
+def database_problem(db_path: Path | None, error: object) -> str:
+    """database_error's line in English (logs, checks)."""
+    return str(database_error(db_path, error))
 
 
 def _copy(source: sqlite3.Connection, to: Path) -> None:
@@ -165,9 +169,7 @@ def _refuse_if_held(db_path: Path) -> None:
     except sqlite3.DatabaseError:  # too damaged to read its locks: no one can be using it
         return
     if held:
-        raise UserError(
-            f"{db_path} is in use by {held[0].describe()}; close it, then restore again."
-        )
+        raise UserError(key="error.database_in_use", path=db_path, holder=held[0].describe())
 
 
 def _keep_replaced(db_path: Path) -> Path | None:

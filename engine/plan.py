@@ -192,10 +192,7 @@ def parse_text_plan(text: str) -> Plan:
             PlanSection(title=_title_from(point), main_point=point, words=min(words, 10_000))
         )
     if not sections:
-        raise UserError(
-            "The model's reply holds no plan. Draft again, or write the plan yourself as JSON "
-            "(see `longwrite plan --help`)."
-        )
+        raise UserError(key="error.reply_no_plan")
     return Plan(sections=sections[:MAX_SECTIONS])
 
 

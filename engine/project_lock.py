@@ -80,10 +80,7 @@ def hold_project(conn: sqlite3.Connection, project_id: int, name: str) -> Iterat
 
 
 def _refuse(name: str, holder: Holder) -> None:
-    raise UserError(
-        f"Project {name!r} is being written by {holder.describe()}; wait for it to finish "
-        "or stop it, then try again."
-    )
+    raise UserError(key="error.project_held", name=name, holder=holder.describe())
 
 
 def check_free(conn: sqlite3.Connection, project_id: int, name: str) -> None:

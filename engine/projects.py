@@ -51,9 +51,7 @@ def create_project(
 
 def check_bible(bible: str) -> None:
     if len(bible or "") > MAX_BIBLE_CHARS:
-        raise UserError(
-            f"The story bible is {len(bible):,} characters; keep it under {MAX_BIBLE_CHARS:,}."
-        )
+        raise UserError(key="error.bible_long", length=len(bible), most=MAX_BIBLE_CHARS)
 
 
 def check_brief(instruction: str, bible: str, target_words: int) -> None:
@@ -77,9 +75,9 @@ def single_pass_plan(title: str, instruction: str, target_words: int) -> Plan:
 def insert_row(plan: Plan, after: int, row: PlanSection) -> Plan:
     """The plan with `row` inserted after row `after` (1-based; 0 puts it first)."""
     if not 0 <= after <= len(plan.sections):
-        raise UserError(f"The plan has {len(plan.sections)} rows; insert after 0 to that number.")
+        raise UserError(key="error.insert_after", count=len(plan.sections))
     if len(plan.sections) >= MAX_SECTIONS:
-        raise UserError(f"A plan has at most {MAX_SECTIONS} sections; delete a row first.")
+        raise UserError(key="error.plan_full", most=MAX_SECTIONS)
     sections = list(plan.sections)
     sections.insert(after, row)
     return Plan(sections=sections)
@@ -91,7 +89,7 @@ def continue_from(store: Store, project: Project, index: int) -> None:
     plan = store.plan(project)
     if plan is None or not 0 <= index < len(plan.sections):
         count = len(plan.sections) if plan else 0
-        raise UserError(f"Choose a section between 1 and {count} to continue from.")
+        raise UserError(key="error.continue_from", count=count)
     store.drop_sections_from(project, index)
     store.touch_project(project)
 

@@ -61,10 +61,10 @@ def extend_section(
 ) -> Iterator[Event]:
     """Continue the section from its current end for about `extra_words` more words."""
     if extra_words <= 0:
-        raise UserError("Extend by a positive number of words, e.g. 100.")
+        raise UserError(key="error.extend_positive")
     plan, index, written, current = _context(store, project, section_id)
     if current is None or not current.text.strip():
-        raise UserError(f"Section {index + 1} has no text to extend; write it first.")
+        raise UserError(key="error.extend_no_text", section=index + 1)
     rows = list(plan.sections)
     target = min(count_words(current.text) + extra_words, MAX_SECTION_WORDS)
     rows[index] = rows[index].model_copy(update={"words": target})
@@ -89,12 +89,12 @@ def rewrite_section(
     """
     instruction = " ".join((instruction or "").split())
     if not instruction:
-        raise UserError("Type what to change, e.g. 'make it darker' or 'cut to 300 words'.")
+        raise UserError(key="error.revise_empty")
     if len(instruction) > MAX_INSTRUCTION_CHARS:
-        raise UserError(f"Keep the instruction under {MAX_INSTRUCTION_CHARS:,} characters.")
+        raise UserError(key="error.revise_long", most=MAX_INSTRUCTION_CHARS)
     plan, index, written, current = _context(store, project, section_id)
     if current is None or not current.text.strip():
-        raise UserError(f"Section {index + 1} has no text to rewrite; write it first.")
+        raise UserError(key="error.rewrite_no_text", section=index + 1)
     source = current.text
     part = source[passage.start : passage.end] if passage else source
     words, exact = revision_target(instruction, count_words(part))
@@ -129,7 +129,7 @@ def rewrite_section(
 def accept_version(store: Store, project: Project, section_id: str, version_id: int) -> None:
     """Make one of the section's versions (a proposal, or any older one) its current text."""
     if version_id not in {v.version_id for v in store.section_history(project, section_id)}:
-        raise UserError("That version belongs to another section; choose again.")
+        raise UserError(key="error.version_other_section")
     store.restore_section(project, section_id, version_id)
     store.touch_project(project)
 
@@ -155,15 +155,15 @@ def find_passage(text: str, first_words: str, last_words: str = "") -> Passage:
     first words alone, when `last_words` is empty). Matching ignores runs of whitespace."""
     first, last = first_words.strip(), last_words.strip()
     if not first:
-        raise UserError("Give the first few words of the passage to rewrite.")
+        raise UserError(key="error.passage_start_missing")
     start_match = re.search(_loose(first), text)
     if start_match is None:
-        raise UserError(f"The section has no passage starting with {first[:40]!r}; copy its words.")
+        raise UserError(key="error.passage_start_not_found", start=first[:40])
     if not last:
         return Passage(start_match.start(), start_match.end())
     end_match = re.compile(_loose(last)).search(text, start_match.start())
     if end_match is None:
-        raise UserError(f"No passage ends with {last[:40]!r} after its first words; check both.")
+        raise UserError(key="error.passage_end_not_found", end=last[:40])
     return Passage(start_match.start(), end_match.end())
 
 
@@ -185,14 +185,14 @@ def _context(
     """The plan, the section's row, the texts before it and its current version."""
     plan = store.plan(project)
     if plan is None:
-        raise UserError(f"Project {project.name!r} has no plan yet; draft or load one first.")
+        raise UserError(key="error.no_plan", name=project.name)
     index = plan.position(section_id)
     if index is None:
-        raise UserError("That section is no longer in the plan; choose another one.")
+        raise UserError(key="error.section_gone")
     sections = {s.idx: s for s in store.sections(project, plan)}
     missing = [i + 1 for i in range(index) if i not in sections]
     if missing:
-        raise UserError(f"Write section {missing[0]} first: a section follows the ones before it.")
+        raise UserError(key="error.write_earlier_first", section=missing[0])
     return plan, index, [sections[i].text for i in range(index)], sections.get(index)
 
 

@@ -88,7 +88,7 @@ def _run_locked(
 ) -> Iterator[Event | RunFinished]:
     plan = store.plan(project)
     if plan is None:
-        raise UserError(f"Project {project.name!r} has no plan yet; draft or load one first.")
+        raise UserError(key="error.no_plan", name=project.name)
     point = resume_point(store, project, plan)
     version_id = point.partial_version_id
     writer = Writer(backend, Brief(project.instruction, plan, project.bible), project.settings)

@@ -209,11 +209,9 @@ class Store:
         except UserError:
             raise
         except sqlite3.DatabaseError as error:  # damaged: say how to restore, never overwrite
-            raise UserError(backup.database_problem(path, error)) from None
+            raise backup.database_error(path, error) from None
         except Exception as error:  # sqlite3.DatabaseError, PermissionError, …
-            raise UserError(
-                f"Cannot open the database {path}: {error}. Pass another --db."
-            ) from None
+            raise UserError(key="error.database_open", path=path, problem=error) from None
 
     def _enable_wal(self) -> None:
         """Switch the file to WAL. When two processes switch a new file at once, SQLite answers
@@ -288,7 +286,7 @@ class Store:
         """A UserError when the name is blank or another project has it."""
         name = name.strip()
         if not name:
-            raise UserError("A project needs a name.")
+            raise UserError(key="error.project_name_missing")
         if self._project_row(name):
             raise UserError(key="error.project_exists", name=name)
 
@@ -324,7 +322,7 @@ class Store:
         """The project with this id (a studio session keeps ids, which survive renames)."""
         row = next(self.db["projects"].rows_where("id = ?", [project_id]), None)
         if row is None:
-            raise UserError("That project was deleted; pick another one from the list.")
+            raise UserError(key="error.project_deleted")
         return self.project(row["name"])
 
     def touch_project(self, project: Project) -> None:
@@ -334,7 +332,7 @@ class Store:
     def rename_project(self, project: Project, new_name: str) -> Project:
         new_name = clean_name(new_name)
         if not new_name:
-            raise UserError("A project needs a name.")
+            raise UserError(key="error.project_name_missing")
         if new_name != project.name and self._project_row(new_name):
             raise UserError(key="error.project_exists", name=new_name)
         return self.update_project(project, name=new_name)

@@ -89,6 +89,4 @@ def clean_model(model: ModelT) -> ModelT:
     except ValidationError as error:
         problem = error.errors()[0]
         where = ".".join(str(part) for part in problem["loc"])
-        raise UserError(
-            f"{where}: {problem['msg']} once control characters are removed; give it text."
-        ) from None
+        raise UserError(key="error.only_control", where=where, problem=problem["msg"]) from None

@@ -64,3 +64,22 @@ def test_all_chinese_project_name_stays_readable_within_the_byte_cap():
     stem = file_stem(long_name)
     assert len(stem.encode("utf-8")) <= MAX_STEM_BYTES
     assert stem.startswith("长" * 20) and stem != file_stem("长" * 199)
+
+
+def test_a_database_error_reads_whole_in_chinese_its_phrase_included(tmp_path):
+    """A message whose value is itself a message (the database's description) reads in one
+    language throughout."""
+    import sqlite3
+
+    from engine.backup import database_error
+
+    db = tmp_path / "longwrite.db"
+    error = database_error(db, sqlite3.OperationalError("database is locked"))
+    assert str(error) == (
+        f"Cannot use the database {db}: another process holds it (database is locked); "
+        "try again in a moment."
+    )
+    assert (
+        error.text("zh-CN")
+        == f"无法使用数据库 {db}：另一个进程正占用它（database is locked）；请稍后再试。"
+    )

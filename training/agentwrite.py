@@ -173,8 +173,5 @@ def cache_folder_for(out: Path, resume: bool) -> Path:
     resuming, so no saved work is overwritten by accident."""
     folder = out.with_name(out.name + ".cache")
     if folder.is_dir() and any(folder.glob("*.json")) and not resume:
-        raise UserError(
-            f"{folder} holds an earlier build. Continue it with --resume, "
-            "or delete that folder to start again."
-        )
+        raise UserError(key="error.earlier_build", path=folder)
     return folder

@@ -78,10 +78,7 @@ def agentwrite(
     from training.records import read_tasks, write_jsonl
 
     if concurrency > 1 and not base_url:
-        raise UserError(
-            "--concurrency above 1 needs a server (--base-url); a local GGUF writes one piece "
-            "at a time."
-        )
+        raise UserError(key="error.concurrency_needs_server")
     tasks = read_tasks(instructions)
     cache = cache_folder_for(out, resume)
     bar = progress_bar(len(tasks), "instruction")
@@ -249,10 +246,7 @@ def preferences(
         bar.close()
         backend.close()
     if not pairs:
-        raise UserError(
-            "No instruction gave replies of different quality; sample more (-k) or use "
-            "a higher temperature model."
-        )
+        raise UserError(key="error.no_preference_pairs")
     write_jsonl(out, pairs)
     write_jsonl(out.with_name(out.name + ".scores.jsonl"), scores)
     click.echo(f"{len(pairs)} pairs from {len(tasks)} instructions written to {out}.", err=True)
@@ -286,7 +280,7 @@ recipe_options = stack_options(
 def launch_settings(deepspeed: str | None, fsdp_config: str | None) -> dict:
     """Trainer settings the launch options put over the recipe's."""
     if deepspeed and fsdp_config:
-        raise UserError("Choose one of --deepspeed and --fsdp.")
+        raise UserError(key="error.deepspeed_or_fsdp")
     if deepspeed:
         return {"deepspeed": deepspeed}
     if fsdp_config:

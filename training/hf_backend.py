@@ -23,10 +23,7 @@ class TransformersBackend:
 
         folder = Path(checkpoint)
         if not (folder / "config.json").is_file():
-            raise UserError(
-                f"{folder} is not a Hugging Face checkpoint (no config.json); give the folder "
-                "`longwrite train sft` wrote."
-            )
+            raise UserError(key="error.not_checkpoint", path=folder)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.tokenizer = AutoTokenizer.from_pretrained(folder)
         self.model = AutoModelForCausalLM.from_pretrained(folder).to(self.device).eval()
@@ -62,7 +59,7 @@ class TransformersBackend:
         prompt = torch.tensor([self._prompt_ids(request.messages)], device=self.device)
         room = self.info.context_length - prompt.shape[1]
         if room < 16:
-            raise UserError("The prompt does not fit this model's context; shorten it.")
+            raise UserError(key="error.prompt_does_not_fit")
         sampling = request.sampling
         if sampling.seed is not None:
             torch.manual_seed(sampling.seed)

@@ -13,7 +13,7 @@ def _gguf_location(name: str) -> tuple[str, dict]:
     path = embedded_model_path() if name == "embedded" else Path(name).expanduser()
     if path.suffix == ".gguf":
         if not path.is_file():
-            raise UserError(f"GGUF file not found: {path}.")
+            raise UserError(key="error.gguf_missing", path=path)
         return str(path.parent), {"gguf_file": path.name}
     return str(name), {}
 
@@ -26,12 +26,11 @@ def load_tokenizer(name: str):
     try:
         tokenizer = AutoTokenizer.from_pretrained(location, **extra)
     except (OSError, ValueError) as error:
-        raise UserError(f"Cannot load a tokenizer from {name!r}: {error}".split("\n")[0]) from None
-    if tokenizer.chat_template is None:
         raise UserError(
-            f"The tokenizer of {name!r} has no chat template; use the tokenizer of an instruct "
-            "model with the same vocabulary (e.g. the -Instruct variant)."
-        )
+            key="error.tokenizer_load", name=name, problem=str(error).split("\n")[0]
+        ) from None
+    if tokenizer.chat_template is None:
+        raise UserError(key="error.no_chat_template", name=name)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -54,7 +53,9 @@ def load_model(name: str, dtype: str = "auto", attn_implementation: str = "sdpa"
             location, dtype=torch_dtype, attn_implementation=attn_implementation, **extra, **kwargs
         )
     except (OSError, ValueError, ImportError) as error:
-        raise UserError(f"Cannot load a model from {name!r}: {error}".split("\n")[0]) from None
+        raise UserError(
+            key="error.model_load", name=name, problem=str(error).split("\n")[0]
+        ) from None
 
 
 def check_attention(attn_implementation: str) -> None:
@@ -62,11 +63,7 @@ def check_attention(attn_implementation: str) -> None:
     import importlib.util
 
     if attn_implementation == "flash_attention_2" and not importlib.util.find_spec("flash_attn"):
-        raise UserError(
-            f"attn_implementation {attn_implementation} needs flash-attn and a CUDA GPU: "
-            "pip install flash-attn==2.8.3.post2 --no-build-isolation, or set "
-            "attn_implementation: sdpa in the recipe's model section."
-        )
+        raise UserError(key="error.flash_attn", attention=attn_implementation)
 
 
 def tiny_model(tokenizer, hidden_size: int, layers: int, heads: int, seed: int = 0):

@@ -36,7 +36,7 @@ def mix(
     """Long-output rows plus enough general rows that long ones make up `long_share` of the mix
     (as near as the general rows available allow), shuffled."""
     if not 0 < long_share <= 1:
-        raise UserError("--long-share must be above 0 and at most 1, e.g. 0.1.")
+        raise UserError(key="error.long_share")
     rng = random.Random(seed)
     wanted = round(len(long_rows) * (1 - long_share) / long_share)
     general = rng.sample(general_rows, min(wanted, len(general_rows)))
@@ -60,16 +60,10 @@ def assistant_spans(tokenizer, conversation: Conversation) -> tuple[str, list[tu
         )
         through = tokenizer.apply_chat_template(messages[: i + 1], tokenize=False)
         if not text.startswith(before) or not text.startswith(through):
-            raise UserError(
-                "This chat template renders a conversation differently from its beginning; "
-                "use a template whose turns only append (ChatML, Llama 3)."
-            )
+            raise UserError(key="error.template_not_append")
         end = through.rfind(eos, len(before))
         if end < 0:
-            raise UserError(
-                f"The chat template does not end assistant turns with the EOS token {eos!r}; "
-                "set the tokenizer's eos_token to the end-of-turn token."
-            )
+            raise UserError(key="error.template_eos", eos=eos)
         spans.append((len(before), end + len(eos)))
     return text, spans
 
@@ -151,10 +145,7 @@ def prepare(
             input_ids.append(piece.input_ids)
             labels.append(piece.labels)
     if not input_ids:
-        raise UserError(
-            f"Every row is longer than {max_length:,} tokens and was dropped; "
-            "raise --max-length or use --overlong split."
-        )
+        raise UserError(key="error.all_rows_long", most=max_length)
     out.mkdir(parents=True, exist_ok=True)
     Dataset.from_dict({"input_ids": input_ids, "labels": labels}).save_to_disk(str(out / "data"))
     report = PreparedReport(
@@ -178,7 +169,7 @@ def load_prepared(folder: str | Path):
 
     path = Path(folder) / "data"
     if not path.is_dir():
-        raise UserError(f"{folder} holds no prepared data; make it with `longwrite data prepare`.")
+        raise UserError(key="error.no_prepared_data", path=folder)
     return load_from_disk(str(path))
 
 

@@ -83,20 +83,24 @@ def load_recipe(
     try:
         text = os.path.expandvars(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UserError(f"Recipe not found: {path}. See training/recipes/ for examples.") from None
+        raise UserError(key="error.recipe_missing", path=path) from None
     unset = re.search(r"\$\{?(\w+)", text)
     if unset:
-        raise UserError(f"{path} uses ${unset[1]}; set that environment variable first.")
+        raise UserError(key="error.recipe_env", path=path, variable=unset[1])
     try:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as error:
-        raise UserError(f"{path} is not valid YAML: {error}".split("\n")[0]) from None
+        raise UserError(
+            key="error.recipe_yaml", path=path, problem=str(error).split("\n")[0]
+        ) from None
     if not isinstance(raw, dict):
-        raise UserError(f"{path} must be a YAML mapping (model:, data:, output_dir:, trainer:).")
+        raise UserError(key="error.recipe_mapping", path=path)
     raw["trainer"] = {**(raw.get("trainer") or {}), **(trainer or {})}
     try:
         return kind.model_validate(raw)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
-        raise UserError(f"{path}: {where}: {first['msg']}.") from None
+        raise UserError(
+            key="error.recipe_invalid", path=path, where=where, problem=first["msg"]
+        ) from None

@@ -91,9 +91,9 @@ def read_jsonl(path: str | Path, model: type[Record]) -> list[Record]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
-        raise UserError(f"{path} not found; give the path of a .jsonl file.") from None
+        raise UserError(key="error.jsonl_missing", path=path) from None
     except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"Cannot read {path}: {error}. Give a UTF-8 JSONL file.") from None
+        raise UserError(key="error.jsonl_unreadable", path=path, problem=error) from None
     records = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -104,11 +104,15 @@ def read_jsonl(path: str | Path, model: type[Record]) -> list[Record]:
             first = error.errors()[0]
             where = ".".join(str(part) for part in first["loc"]) or "line"
             raise UserError(
-                f"{path} line {number} is not a valid {model.__name__}: {where}: {first['msg']}. "
-                "Fix or remove that line."
+                key="error.jsonl_bad_line",
+                path=path,
+                line=number,
+                kind=model.__name__,
+                where=where,
+                problem=first["msg"],
             ) from None
     if not records:
-        raise UserError(f"{path} holds no records; add one JSON object per line.")
+        raise UserError(key="error.jsonl_empty", path=path)
     return records
 
 
@@ -121,7 +125,7 @@ def read_tasks(path: str | Path) -> list[WritingTask]:
     try:
         lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
     except FileNotFoundError:
-        raise UserError(f"{path} not found; give a .jsonl or .txt file of instructions.") from None
+        raise UserError(key="error.instructions_missing", path=path) from None
     tasks = []
     for number, line in enumerate(lines, start=1):
         if not line:
@@ -129,11 +133,9 @@ def read_tasks(path: str | Path) -> list[WritingTask]:
         try:
             tasks.append(WritingTask(instruction=line))
         except ValidationError:
-            raise UserError(
-                f"{path} line {number} says no length; write it in, e.g. 'a 2,000-word story…'."
-            ) from None
+            raise UserError(key="error.instruction_no_length", path=path, line=number) from None
     if not tasks:
-        raise UserError(f"{path} holds no instructions; write one per line.")
+        raise UserError(key="error.instructions_empty", path=path)
     return tasks
 
 
@@ -150,7 +152,7 @@ def write_jsonl(path: str | Path, records: Iterable[BaseModel | dict]) -> int:
                 count += 1
         temporary.replace(path)
     except OSError as error:
-        raise UserError(f"Cannot write {path}: {error.strerror}. Choose another path.") from None
+        raise UserError(key="error.cannot_write", path=path, problem=error.strerror) from None
     return count
 
 

@@ -49,9 +49,7 @@ def build_model(section: ModelSection, tokenizer, lora: LoraSection | None, seed
             import torch
             from transformers import BitsAndBytesConfig
         except ImportError:
-            raise UserError(
-                "QLoRA needs bitsandbytes and a CUDA GPU: pip install bitsandbytes==0.50.2"
-            ) from None
+            raise UserError(key="error.qlora_needs") from None
         extra["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
@@ -80,9 +78,7 @@ def trainer_config(config_class, defaults: dict, recipe_trainer: dict, **fixed):
     try:
         return config_class(**{**defaults, **recipe_trainer, **fixed})
     except (TypeError, ValueError) as error:
-        raise UserError(
-            f"The recipe's trainer settings are not valid: {error}".split("\n")[0]
-        ) from None
+        raise UserError(key="error.trainer_settings", problem=str(error).split("\n")[0]) from None
 
 
 def sft_config(recipe: SFTRecipe, longest: int):
@@ -111,8 +107,7 @@ def run_sft(recipe: SFTRecipe, resume: bool = False) -> Path:
     longest = max(len(ids) for ids in dataset["input_ids"])
     if recipe.packing and longest > recipe.pack_length:
         raise UserError(
-            f"{recipe.data} holds a row of {longest:,} tokens, longer than pack_length "
-            f"{recipe.pack_length:,}; prepare it again with --max-length {recipe.pack_length}."
+            key="error.row_too_long", path=recipe.data, tokens=longest, pack=recipe.pack_length
         )
     output_dir = Path(recipe.output_dir)
     args = sft_config(recipe, longest)
@@ -134,10 +129,7 @@ def run_sft(recipe: SFTRecipe, resume: bool = False) -> Path:
 def train(trainer, resume: bool, output_dir: Path) -> None:
     """trainer.train, continuing from the last checkpoint in output_dir when resuming."""
     if resume and not any(output_dir.glob("checkpoint-*")):
-        raise UserError(f"No checkpoint to resume in {output_dir}; start without --resume.")
+        raise UserError(key="error.no_checkpoint", path=output_dir)
     if not resume and any(output_dir.glob("checkpoint-*")):
-        raise UserError(
-            f"{output_dir} already holds checkpoints. Continue with --resume, or choose "
-            "another output_dir."
-        )
+        raise UserError(key="error.has_checkpoints", path=output_dir)
     trainer.train(resume_from_checkpoint=True if resume else None)

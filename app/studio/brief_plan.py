@@ -311,7 +311,7 @@ def draft(studio: Studio, w, project_id, instruction, bible, total, single) -> I
             if isinstance(event, str):
                 raw += event
             elif isinstance(event, Failed):
-                raise UserError(event.message)
+                raise event.error
             elif isinstance(event, Ended) and event.stopped:
                 warning("plan.draft_stopped")
                 return

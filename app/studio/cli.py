@@ -86,7 +86,7 @@ def _auth(value: str | None) -> tuple[str, str] | None:
         return None
     user, sep, password = value.partition(":")
     if not sep or not user or not password:
-        raise UserError("--auth takes user:password, e.g. --auth writer:s3cret.")
+        raise UserError(key="error.auth_format")
     return user, password
 
 
@@ -104,13 +104,13 @@ def _pick_port(host: str, asked: int | None) -> int:
     """The port asked for when it is free; without --port the first free one from 7860 up."""
     if asked is not None:
         if not _port_is_free(host, asked):
-            raise UserError(f"Port {asked} on {host} is in use; pick another with --port.")
+            raise UserError(key="error.port_busy", port=asked, host=host)
         return asked
     for port in range(DEFAULT_PORT, DEFAULT_PORT + PORT_TRIES):
         if _port_is_free(host, port):
             return port
     last = DEFAULT_PORT + PORT_TRIES - 1
-    raise UserError(f"Ports {DEFAULT_PORT}–{last} on {host} are all in use; pick one with --port.")
+    raise UserError(key="error.ports_busy", first=DEFAULT_PORT, last=last, host=host)
 
 
 def _studio_url(host: str, port: int) -> str:
@@ -216,19 +216,16 @@ def studio(
     auth = _auth(auth_value)
     if not _is_loopback(host):
         if auth is None:
-            raise UserError(
-                f"Listening on {host} lets other machines in: add --auth user:password "
-                "(or keep the default --host 127.0.0.1)."
-            )
+            raise UserError(key="error.open_host_needs_auth", host=host)
         click.echo(
             f"Warning: the studio is reachable from other machines on {host}; "
             "anyone with the password can use the model and read the projects.",
             err=True,
         )
     if model_path and base_url:
-        raise UserError("Give either --model or --base-url, not both.")
+        raise UserError(key="error.model_or_url")
     if base_url and not model_name:
-        raise UserError("--base-url needs --model-name: the model's name on that server.")
+        raise UserError(key="error.base_url_needs_name")
     if model_path:
         model_path = str(Path(model_path).expanduser().resolve())
         check_gguf_file(Path(model_path))

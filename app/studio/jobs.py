@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.backup import database_problem
+from engine.backup import database_error
 from engine.errors import UserError
 from engine.store import Store
 
@@ -26,7 +26,7 @@ REFRESH_S = 0.1
 
 @dataclass
 class Failed:
-    message: str
+    error: UserError
 
 
 @dataclass
@@ -61,12 +61,15 @@ class Job:
                 if close:
                     close()
         except UserError as error:
-            self.events.put(Failed(str(error)))
+            self.events.put(Failed(error))
         except sqlite3.DatabaseError as error:  # a damaged page: say how to restore
-            self.events.put(Failed(database_problem(self._db_path, error)))
+            self.events.put(Failed(database_error(self._db_path, error)))
         except Exception as error:  # a bug or a backend failure: keep the UI one line
             log.exception("generation failed")
-            self.events.put(Failed(f"The generation failed ({type(error).__name__}: {error})."))
+            failed = UserError(
+                key="error.generation_failed", kind=type(error).__name__, problem=error
+            )
+            self.events.put(Failed(failed))
         finally:
             if store is not None:
                 store.close()

@@ -38,6 +38,13 @@ def t(key: str, **params) -> str:
     return messages.text(key, current(), **params)
 
 
+def status_word(status: str) -> str:
+    """A stored status (new, writing, done, stopped, interrupted…) in the reader's language; the
+    stored value itself for one the catalogue does not know."""
+    key = f"status.{status}"
+    return t(key) if key in messages.catalogue(messages.ENGLISH) else status
+
+
 def info(key: str, **params) -> None:
     """gr.Info in the reader's language, its title included."""
     gr.Info(t(key, **params), title=t("toast.info"))

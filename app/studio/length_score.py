@@ -72,13 +72,13 @@ def connect_judge(judge) -> None:
     def judged(instruction: str, document: Document) -> str:
         verdict = judge.verdict(instruction, document.body)
         if verdict.scores is None:
-            return f"Quality score ({judge.name}): the judge could not score it: {verdict.error}"
+            return t("quality.failed", judge=judge.name, problem=verdict.error)
         marks = verdict.scores.model_dump(exclude={"quality_score"})
-        listed = ", ".join(f"{name.replace('_', ' ')} {mark}/5" for name, mark in marks.items())
-        return (
-            f"Quality score S_q ({judge.name}): **{verdict.scores.quality_score:.1f}** / 100 · "
-            + listed
+        listed = t("quality.list_separator").join(
+            t("quality.mark", dimension=t(f"quality.{name}"), mark=mark)
+            for name, mark in marks.items()
         )
+        return t("quality.line", judge=judge.name, score=verdict.scores.quality_score, marks=listed)
 
     QUALITY_JUDGE = judged
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.studio.language import t
 from engine.catalogue import CatalogueEntry, catalogue, find_entry
 from engine.downloads import pull
 from engine.errors import UserError
@@ -37,7 +38,9 @@ def downloadable(models_dir: Path | None) -> list[CatalogueEntry]:
 
 def download_label(entry: CatalogueEntry) -> str:
     """How an entry reads in the Download menu."""
-    size = f"{entry.size_bytes / 1e9:.1f} GB" + ("" if entry.size_verified else " (approx.)")
+    size = t(
+        "model.size" if entry.size_verified else "model.size_approx", gb=entry.size_bytes / 1e9
+    )
     return f"{entry.name} {entry.quant} · {size} · {', '.join(entry.languages)} · {entry.license}"
 
 
@@ -48,7 +51,7 @@ def download_entry(
     carries the path. Raises UserError (one line) on failure or when cancel is set."""
     entry = find_entry(key)
     if entry is None:
-        raise UserError(f"No catalogue entry {key!r}; pick one from the Download menu.")
+        raise UserError(key="error.no_catalogue_entry", entry=key)
     folder = models_dir or default_models_dir()
     updates: queue.Queue[tuple[int, int]] = queue.Queue()
     outcome: dict[str, object] = {}
@@ -67,7 +70,7 @@ def download_entry(
 
     worker = threading.Thread(target=work, name=f"download-{key}", daemon=True)
     worker.start()
-    yield DownloadProgress(0.0, f"Downloading {entry.filename} from {entry.repo_id}…")
+    yield DownloadProgress(0.0, t("model.downloading", file=entry.filename, repo=entry.repo_id))
     while worker.is_alive():
         worker.join(POLL_S)
         latest = None
@@ -78,12 +81,20 @@ def download_entry(
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
     path = outcome["path"]
-    yield DownloadProgress(1.0, f"Downloaded {entry.name} {entry.quant}: {path}", path=path)
+    yield DownloadProgress(
+        1.0, t("model.download_done", name=entry.name, quant=entry.quant, path=path), path=path
+    )
 
 
 def _progress(entry: CatalogueEntry, done: int, total: int) -> DownloadProgress:
     total = total or entry.size_bytes
     return DownloadProgress(
         min(done / total, 1.0) if total else None,
-        f"{entry.name} {entry.quant}: {done / 1e9:.2f} of {total / 1e9:.2f} GB",
+        t(
+            "model.download_progress",
+            name=entry.name,
+            quant=entry.quant,
+            done=done / 1e9,
+            total=total / 1e9,
+        ),
     )

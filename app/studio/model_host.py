@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.studio.language import t
 from engine import hardware
 from engine.backends import Backend, open_spec
 from engine.errors import UserError
@@ -51,17 +52,26 @@ def model_choices(models_dir: Path | None) -> list[ModelChoice]:
 
 def describe(info: ModelInfo, placement: Placement | None = None) -> str:
     """One line for the model panel; with a placement, where it runs, its context and KV cache."""
-    line = f"**{info.name}** · {info.quantization} · {info.architecture}"
+    model = {"name": info.name, "quant": info.quantization, "architecture": info.architecture}
     if placement is None:
-        return f"{line} · context {info.context_length:,} tokens"
+        return t("model.described", **model, context=info.context_length)
     where = (
-        f"{placement.device} ({placement.gpu_layers}/{placement.n_layers} layers on the GPU)"
+        t(
+            "model.on_gpu",
+            device=placement.device,
+            layers=placement.gpu_layers,
+            total=placement.n_layers,
+        )
         if placement.gpu_layers
-        else "CPU"
+        else t("model.on_cpu")
     )
-    return (
-        f"{line} · {where} · context {placement.n_ctx:,} tokens · "
-        f"KV cache {placement.kv_cache} {placement.kv_bytes / 1e9:.2f} GB"
+    return t(
+        "model.placed",
+        **model,
+        where=where,
+        context=placement.n_ctx,
+        kv_cache=placement.kv_cache,
+        kv_gb=placement.kv_bytes / 1e9,
     )
 
 
@@ -111,7 +121,7 @@ class ModelHost:
         """Check the model, and that it fits in memory, and make it the one the next generation
         uses; a model that cannot fit is refused here, before anything is loaded."""
         if spec.base_url and not spec.model_name:
-            raise UserError("Give the model's name on that server as well as its URL.")
+            raise UserError(key="error.server_model_name")
         info = inspect_spec(spec)
         loaded = self._loaded[1] if self._loaded is not None else None
         released = getattr(loaded, "placement", None)

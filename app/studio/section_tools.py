@@ -13,7 +13,7 @@ import gradio as gr
 from app.studio import render
 from app.studio.events import GENERATING, INSTANT, user_errors, user_errors_stream
 from app.studio.jobs import Ended, Failed
-from app.studio.language import info, label, t
+from app.studio.language import info, label, status_word, t
 from app.studio.state import Studio
 from app.studio.writing import document_html, stream_run, write
 from engine.diff import diff_html, diff_stats, word_diff
@@ -130,7 +130,7 @@ def _history_menu(studio: Studio, project: Project, section_id: str) -> dict:
             t(
                 "section.version_current" if v.version_id == current else "section.version",
                 id=v.version_id,
-                status=v.status,
+                status=status_word(v.status),
                 words=f"{count_words(v.text):,}",
             ),
             v.version_id,
@@ -204,7 +204,7 @@ def rewrite(
             elif isinstance(event, RevisionReady):
                 ready = event
             elif isinstance(event, Failed):
-                raise UserError(event.message)
+                raise event.error
             elif isinstance(event, Ended) and event.stopped:
                 line = t("section.rewrite_stopped")
         yield {w.active_heading: heading, w.active: render.active_text(text), w.progress: line}

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from app.studio.jobs import Ended, Job
-from app.studio.language import t
+from app.studio.language import status_word, t
 from app.studio.model_host import ModelHost
 from engine.backends.base import Backend
 from engine.errors import UserError
@@ -51,7 +51,13 @@ class Studio:
         """The projects list (name, words, target, status, last edit), headed in the reader's
         language."""
         rows = [
-            [p.name, p.words, p.target_words, p.status, p.updated_at.replace("T", " ")[:16]]
+            [
+                p.name,
+                p.words,
+                p.target_words,
+                status_word(p.status),
+                p.updated_at.replace("T", " ")[:16],
+            ]
             for p in self.store.list_projects()
         ]
         return {

@@ -225,7 +225,7 @@ def stream_run(studio: Studio, w, project: Project, plan: Plan, start) -> Iterat
                     seconds=f"{stats.wall_s:.0f}",
                 )
             elif isinstance(event, Failed):
-                raise UserError(event.message)
+                raise event.error
             elif isinstance(event, Ended):
                 if event.stopped:
                     line = t("write.stopped")

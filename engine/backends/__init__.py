@@ -23,7 +23,7 @@ def open_backend(
         from engine.backends.openai_compat import OpenAICompatBackend
 
         if not model_name:
-            raise UserError("--base-url needs --model-name: the model's name on that server.")
+            raise UserError(key="error.base_url_needs_name")
         return OpenAICompatBackend(base_url, model_name, n_ctx=n_ctx)
     from engine.backends.llama_cpp import LlamaCppBackend
 

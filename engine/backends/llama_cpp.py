@@ -95,7 +95,7 @@ class LlamaCppBackend:
                 verbose=False,
             )
         except (ValueError, RuntimeError) as error:
-            raise UserError(f"llama.cpp cannot load {model_path}: {error}.") from None
+            raise UserError(key="error.llama_load", path=model_path, problem=error) from None
         self.info = info.__class__(**{**info.__dict__, "context_length": self.llm.n_ctx()})
         self.last_usage = Usage()
         self._lock = threading.Lock()
@@ -152,8 +152,7 @@ class LlamaCppBackend:
             room = self.llm.n_ctx() - len(tokens)
             if room < 16:
                 raise UserError(
-                    f"The prompt takes {len(tokens):,} of the model's {self.llm.n_ctx():,} context "
-                    "tokens; shorten the instruction or story bible, or use a larger --ctx."
+                    key="error.prompt_too_long", tokens=len(tokens), context=self.llm.n_ctx()
                 )
             cached = Llama.longest_token_prefix(self.llm._input_ids.tolist(), tokens)
             usage = Usage(

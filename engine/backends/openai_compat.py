@@ -38,12 +38,13 @@ class OpenAICompatBackend:
         except openai.APIConnectionError:
             raise UserError(key="error.server_unreachable", url=base_url) from None
         except openai.APIError as error:
-            raise UserError(f"The server at {base_url} answered with an error: {error}.") from None
+            raise UserError(key="error.server_error", url=base_url, problem=error) from None
         if served and model_name not in served:
             raise UserError(
-                f"The server at {base_url} does not serve {model_name!r}; it serves: "
-                + ", ".join(served)
-                + "."
+                key="error.model_not_served",
+                url=base_url,
+                model=model_name,
+                served=", ".join(served),
             )
         self.model_name = model_name
         self.info = ModelInfo(
@@ -106,12 +107,10 @@ class OpenAICompatBackend:
                 **kwargs,
             )
         except openai.APIConnectionError:
-            raise UserError(
-                "The model server stopped answering; check that it is still running."
-            ) from None
+            raise UserError(key="error.server_stopped") from None
         except openai.APIStatusError as error:
             if not schema_styles:
-                raise UserError(f"The model server refused the request: {error}.") from None
+                raise UserError(key="error.server_refused", problem=error) from None
             # Servers differ in how they take a schema (vLLM: json_schema; llama-cpp-python:
             # json_object + schema); try the next style, and at last a plain reply, which the
             # plan parser reads in the classic text form.

@@ -73,3 +73,46 @@ def test_the_switch_turns_the_page_to_english_and_back_and_is_remembered(studio,
     page.get_by_role("tab", name="构思").first.wait_for(timeout=30_000)
     wait_loaded(page)
     assert page.locator("#create-project").inner_text() == "新建"
+
+
+def test_status_words_the_model_panel_and_an_engine_error_are_chinese(studio, chinese):
+    """Server-made texts beyond the first page: the project list's status word, the model
+    panel's description of the model, and a UserError raised in the engine (store)."""
+    page = chinese
+    page.goto(studio.url)
+    wait_loaded(page)
+    page.locator("#new-name textarea, #new-name input").first.fill("海港")
+    page.locator("#create-project").click()
+    page.get_by_text("已新建「海港」。").first.wait_for(timeout=20_000)
+    row = r"海港\s+\S+\s+\S+\s+新建"  # name, words, target, status
+    page.wait_for_function(
+        "row => new RegExp(row).test(document.querySelector('#project-list').innerText)",
+        arg=row,
+        timeout=20_000,
+    )
+
+    page.locator("#model-panel .label-wrap").first.click()
+    page.locator("#use-model").click()
+    page.wait_for_function(
+        "() => document.querySelector('#model-info')?.innerText.includes('上下文')",
+        timeout=60_000,
+    )
+
+    page.locator("#manage .label-wrap").first.click()
+    page.locator("#rename-to textarea, #rename-to input").first.fill("")
+    page.locator("#rename-project").click()
+    page.get_by_text("项目需要一个名字。").first.wait_for(timeout=20_000)
+
+    text = page.locator("body").inner_text()
+    # Data, not interface: the model's own name from its GGUF metadata, its architecture and
+    # cache type, file paths, and units that Chinese interfaces write in Latin letters too.
+    text = text.replace(page.locator("#model-info strong").first.inner_text(), "")
+    text = re.sub(r"(?:/[\w.\-]+)+", "", text)  # file paths (the backups folder)
+    for command in page.eval_on_selector_all("code", "ns => ns.map((n) => n.innerText)"):
+        text = text.replace(command, "")  # commands to type, e.g. `longwrite restore FILE`
+    # Gradio 6.31 heads its grouped toasts with the toast type ("Info", "Error") and ignores the
+    # translated title; that header is Gradio's, reported to the lead, the messages are ours.
+    for header in page.eval_on_selector_all(".toast-title", "ns => ns.map((n) => n.innerText)"):
+        text = text.replace(header, "")
+    found = english_words(text) - {"llama", "f16", "CPU", "GB", "KV"}
+    assert not found, " ".join(sorted(found))

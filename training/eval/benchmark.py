@@ -45,11 +45,9 @@ def load_rows(path: str | Path, limit: int | None = None) -> list[BenchmarkRow]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
-        raise UserError(
-            f"Benchmark file not found: {path}. Give a .jsonl file with --input."
-        ) from None
+        raise UserError(key="error.benchmark_missing", path=path) from None
     except (OSError, UnicodeDecodeError) as error:
-        raise UserError(f"Cannot read {path}: {error}. Give a UTF-8 .jsonl file.") from None
+        raise UserError(key="error.benchmark_unreadable", path=path, problem=error) from None
     rows: list[BenchmarkRow] = []
     for number, line in enumerate(lines):
         if not line.strip():
@@ -59,11 +57,10 @@ def load_rows(path: str | Path, limit: int | None = None) -> list[BenchmarkRow]:
         except (json.JSONDecodeError, ValidationError, TypeError) as error:
             reason = error.errors()[0]["msg"] if isinstance(error, ValidationError) else error
             raise UserError(
-                f"{path}, line {number + 1}: not a benchmark row ({reason}). Each line must be "
-                'a JSON object like {"prompt": "...", "type": "...", "length": 1000}.'
+                key="error.benchmark_bad_row", path=path, line=number + 1, problem=reason
             ) from None
         if limit is not None and len(rows) >= limit:
             break
     if not rows:
-        raise UserError(f"{path} holds no benchmark rows.")
+        raise UserError(key="error.benchmark_empty", path=path)
     return rows

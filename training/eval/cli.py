@@ -104,10 +104,7 @@ def _run(action, out: Path) -> None:
     try:
         report = action()
     except KeyboardInterrupt:
-        raise UserError(
-            f"Stopped. Every finished row is saved in {out}; run the same command with --resume "
-            "to continue."
-        ) from None
+        raise UserError(key="error.eval_stopped", path=out) from None
     if report is None:
         click.echo(f"No answers yet in {out}.", err=True)
         return

@@ -106,18 +106,14 @@ def judge_name(
 ) -> str:
     """How a judge given by these options is named in run records; checks the options."""
     if base_url and gguf:
-        raise UserError(
-            "Give one judge: --judge-base-url with --judge-model, or --judge-gguf, not both."
-        )
+        raise UserError(key="error.one_judge")
     if gguf:
         return f"gguf:{gguf}"
     if base_url:
         if not model_name:
-            raise UserError(
-                "--judge-base-url needs --judge-model: the judge's name on that server."
-            )
+            raise UserError(key="error.judge_needs_model")
         return f"{model_name}@{base_url}"
-    raise UserError("No judge given: pass --judge-base-url and --judge-model, or --judge-gguf.")
+    raise UserError(key="error.no_judge")
 
 
 class Judge:

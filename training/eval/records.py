@@ -79,9 +79,7 @@ def read_jsonl(path: Path, model: type[Record]) -> list[Record]:
         except ValidationError:
             if number == len(lines) - 1:
                 break  # a write interrupted half-way; the row will be made again
-            raise UserError(
-                f"{path}, line {number + 1} is damaged; delete that line and resume."
-            ) from None
+            raise UserError(key="error.eval_line_damaged", path=path, line=number + 1) from None
     return records
 
 
@@ -90,16 +88,16 @@ def open_run(out: Path, settings: RunSettings, resume: bool) -> None:
     saved_path = out / SETTINGS
     if saved_path.is_file():
         if not resume:
-            raise UserError(
-                f"{out} already holds a run. Add --resume to continue it, or choose another --out."
-            )
+            raise UserError(key="error.eval_run_exists", path=out)
         saved = RunSettings.model_validate_json(saved_path.read_text(encoding="utf-8"))
         for field in ("kind", "input", "mode", "model"):
             if getattr(saved, field) != getattr(settings, field):
                 raise UserError(
-                    f"{out} holds a run with {field} {getattr(saved, field)!r}, not "
-                    f"{getattr(settings, field)!r}; resume it with the same options or use "
-                    "another --out."
+                    key="error.eval_run_differs",
+                    path=out,
+                    field=field,
+                    saved=getattr(saved, field),
+                    given=getattr(settings, field),
                 )
         if settings.judge and saved.judge != settings.judge:
             saved_path.write_text(settings.model_dump_json(indent=2) + "\n", encoding="utf-8")
@@ -108,14 +106,14 @@ def open_run(out: Path, settings: RunSettings, resume: bool) -> None:
         out.mkdir(parents=True, exist_ok=True)
         saved_path.write_text(settings.model_dump_json(indent=2) + "\n", encoding="utf-8")
     except OSError as error:
-        raise UserError(f"Cannot write to {out}: {error.strerror}. Choose another --out.") from None
+        raise UserError(key="error.out_unwritable", path=out, problem=error.strerror) from None
 
 
 def read_settings(out: Path) -> RunSettings:
     """The settings of an existing run directory."""
     path = out / SETTINGS
     if not path.is_file():
-        raise UserError(f"{out} is not an evaluation run directory (it has no {SETTINGS}).")
+        raise UserError(key="error.not_eval_run", path=out, settings=SETTINGS)
     return RunSettings.model_validate_json(path.read_text(encoding="utf-8"))
 
 

@@ -210,7 +210,7 @@ def load_scores(run_dir: Path) -> LongBenchScores | RulerScores:
     """The scores.json of a finished run directory."""
     path = run_dir / SCORES
     if not path.is_file():
-        raise UserError(f"{run_dir} has no {SCORES}; run or resume the evaluation there first.")
+        raise UserError(key="error.no_scores", path=run_dir, scores=SCORES)
     data = json.loads(path.read_text(encoding="utf-8"))
     model = RulerScores if data.get("kind") == "ruler" else LongBenchScores
     return model.model_validate(data)
@@ -226,7 +226,7 @@ def compare_runs(run_dirs: list[Path], out: Path) -> str:
         runs[label] = load_scores(run_dir)
     kinds = {scores.kind for scores in runs.values()}
     if len(kinds) > 1:
-        raise UserError("Compare runs of one kind: all LongBench-Write runs, or all ruler runs.")
+        raise UserError(key="error.compare_kinds")
     table = compare_table(runs)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -235,5 +235,5 @@ def compare_runs(run_dirs: list[Path], out: Path) -> str:
             f"# Comparison\n\n{table}\n\n![comparison](compare.png)\n", encoding="utf-8"
         )
     except OSError as error:
-        raise UserError(f"Cannot write to {out}: {error.strerror}. Choose another --out.") from None
+        raise UserError(key="error.out_unwritable", path=out, problem=error.strerror) from None
     return table

@@ -54,18 +54,10 @@ ARCHITECTURES = {
 def architecture_for(model_type: str | None) -> Architecture:
     """The Architecture of a config.json's model type, or a UserError naming supported ones."""
     if model_type == "chatglm":
-        raise UserError(
-            "This is GLM-4-9B in THUDM's remote-code layout (model type 'chatglm', as "
-            "LongWriter-glm4-9b is published); export reads the same architecture in "
-            "transformers' own layout (model type 'glm', e.g. THUDM/glm-4-9b-chat-hf) only."
-        )
+        raise UserError(key="error.chatglm_layout")
     if model_type not in ARCHITECTURES:
         supported = ", ".join(sorted(ARCHITECTURES))
-        raise UserError(
-            f"Cannot export model type {model_type!r} to GGUF; supported: {supported} "
-            "(Llama 3.x and SmolLM2 are 'llama'; Qwen2/2.5 'qwen2'; Qwen3 'qwen3'; GLM-4-9B "
-            "'glm'; GLM-4-0414 'glm4')."
-        )
+        raise UserError(key="error.model_type", kind=model_type, supported=supported)
     return ARCHITECTURES[model_type]
 
 
@@ -110,10 +102,7 @@ def add_hyperparameters(writer: gguf.GGUFWriter, config, n_vocab: int) -> None:
         writer.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
         writer.add_rope_scaling_factor(float(rope["factor"]))
     elif rope["rope_type"] not in ("default", "llama3"):
-        raise UserError(
-            f"Rope scaling {rope['rope_type']!r} is not supported for GGUF export yet; "
-            "supported: default, linear, llama3."
-        )
+        raise UserError(key="error.rope_scaling", kind=rope["rope_type"])
 
 
 def extra_tensors(config) -> dict[str, np.ndarray]:
@@ -161,8 +150,7 @@ def tensor_names(arch: Architecture, config, hf_names: list[str]) -> dict[str, s
         name = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
         if name is None:
             raise UserError(
-                f"The checkpoint has a tensor {hf_name!r} that has no place in a "
-                f"{arch.gguf_arch.name.lower()} GGUF; is it a modified architecture?"
+                key="error.stray_tensor", tensor=hf_name, arch=arch.gguf_arch.name.lower()
             )
         result[hf_name] = name
     return result

@@ -144,10 +144,7 @@ def check_gguf(
             verbose=False,
         )
     except (ValueError, RuntimeError) as error:
-        raise UserError(
-            f"llama.cpp cannot load the exported {quant} file ({error}); nothing was kept. "
-            "Please report this with the checkpoint's config.json."
-        ) from None
+        raise UserError(key="error.exported_broken", quant=quant, problem=error) from None
     try:
         tokenizer_matches = all(
             llm.tokenize(text.encode(), add_bos=text != TOKENIZER_SAMPLE, special=True) == ids

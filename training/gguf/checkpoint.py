@@ -29,16 +29,10 @@ def load_checkpoint(folder: Path) -> Checkpoint:
     adapter = _read_json(folder / "adapter_config.json")
     base_path = adapter.get("base_model_name_or_path") if adapter else None
     if adapter and not (base_path and Path(base_path).is_dir()):
-        raise UserError(
-            f"{folder} is a LoRA adapter whose base model {base_path!r} is not a local folder; "
-            "edit base_model_name_or_path in adapter_config.json to point at the base checkpoint."
-        )
+        raise UserError(key="error.adapter_base", path=folder, base=base_path)
     config_folder = Path(base_path) if adapter else folder
     if not (config_folder / "config.json").is_file():
-        raise UserError(
-            f"{config_folder} has no config.json; give the folder of a Hugging Face checkpoint "
-            "(the one save_pretrained wrote)."
-        )
+        raise UserError(key="error.no_config", path=config_folder)
     config = _read_json(config_folder / "config.json")
     architecture = architecture_for(config.get("model_type"))
     tokenizer_folder = folder if (folder / "tokenizer.json").is_file() else config_folder
@@ -53,10 +47,7 @@ def load_checkpoint(folder: Path) -> Checkpoint:
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder)
     except (OSError, ValueError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
-        raise UserError(
-            f"Cannot load the checkpoint in {folder}: {first_line}. "
-            "Save model and tokenizer there with save_pretrained."
-        ) from None
+        raise UserError(key="error.checkpoint_load", path=folder, problem=first_line) from None
     model.eval()
     trainer_state = _read_json(folder / "trainer_state.json")
     base_model = base_path or config.get("_name_or_path") or config.get("_model_name_or_path")
@@ -77,4 +68,4 @@ def _read_json(path: Path) -> dict | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise UserError(f"Cannot read {path}: {error}. Is the checkpoint complete?") from None
+        raise UserError(key="error.checkpoint_file", path=path, problem=error) from None

@@ -66,7 +66,4 @@ def export_gguf(
     failed = [exported for exported in results if exported.path is None]
     if failed:
         names = ", ".join(exported.quant for exported in failed)
-        raise UserError(
-            f"Not kept, as they failed the check against the Hugging Face model: {names}. "
-            "Try a larger quantization (q8_0 or f16)."
-        )
+        raise UserError(key="error.quants_failed", names=names)

@@ -37,9 +37,7 @@ def parse_quants(text: str) -> list[str]:
     unknown = [quant for quant in quants if quant not in QUANTIZATIONS]
     if unknown or not quants:
         valid = ",".join(quant.lower() for quant in QUANTIZATIONS)
-        raise UserError(
-            f"Unknown quantization {', '.join(unknown) or text!r}; choose from {valid}."
-        )
+        raise UserError(key="error.unknown_quant", quant=", ".join(unknown) or text, valid=valid)
     return list(dict.fromkeys(quants))
 
 
@@ -59,11 +57,11 @@ def export_gguf(
     """Convert, quantize and check (with check_long, also beyond 4,096 tokens, up to
     long_length); only files that pass their checks land in out_dir."""
     if not checkpoint_dir.is_dir():
-        raise UserError(f"{checkpoint_dir} is not a folder; give a Hugging Face checkpoint folder.")
+        raise UserError(key="error.checkpoint_not_folder", path=checkpoint_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise UserError(f"Cannot create {out_dir}: {error.strerror}. Choose another -o.") from None
+        raise UserError(key="error.out_dir", path=out_dir, problem=error.strerror) from None
     checkpoint = load_checkpoint(checkpoint_dir)
     n_vocab = checkpoint.model.get_input_embeddings().weight.shape[0]
     vocab = read_vocab(checkpoint.tokenizer, n_vocab, checkpoint.architecture)
@@ -100,8 +98,7 @@ def export_gguf(
             ]
     except OSError as error:
         raise UserError(
-            f"Writing to {out_dir} failed: {error.strerror or error}. Free some disk space "
-            "or choose another -o."
+            key="error.out_dir_write", path=out_dir, problem=error.strerror or error
         ) from None
 
 

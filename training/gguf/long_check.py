@@ -39,10 +39,7 @@ class LongReference:
 def window_positions(length: int) -> list[int]:
     """Positions of the windows ending at 4,096, 8,192, … and at `length`."""
     if length <= FIRST_WINDOW_END:
-        raise UserError(
-            f"A long-context check needs more than {FIRST_WINDOW_END:,} tokens of context; this "
-            f"model has {length:,}. Leave out --check-long."
-        )
+        raise UserError(key="error.long_check_short", least=FIRST_WINDOW_END, length=length)
     ends, end = [], FIRST_WINDOW_END
     while end < length:
         ends.append(end)
@@ -89,7 +86,7 @@ def check_long_gguf(path: Path, quant: str, ref: LongReference) -> CheckResult:
             verbose=False,
         )
     except (ValueError, RuntimeError) as error:
-        raise UserError(f"llama.cpp cannot load the exported {quant} file ({error}).") from None
+        raise UserError(key="error.exported_unloadable", quant=quant, problem=error) from None
     rows, done = [], 0
     try:
         for position in ref.positions:

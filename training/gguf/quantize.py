@@ -45,7 +45,4 @@ def quantize_gguf(source: Path, target: Path, quant: str, threads: int | None = 
         llama_cpp.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
         bar.close()
     if status != 0:
-        raise UserError(
-            f"llama.cpp could not quantize to {quant} (status {status}); "
-            "is there enough disk space in the output folder?"
-        )
+        raise UserError(key="error.quantize_failed", quant=quant, status=status)

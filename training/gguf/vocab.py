@@ -57,20 +57,14 @@ def read_vocab(tokenizer, n_vocab: int, arch: Architecture | None = None) -> Voc
     the pre-tokenizer name and special tokens llama.cpp's own conversion gives `arch`."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:
-        raise UserError("The checkpoint has no fast tokenizer (tokenizer.json); save it with one.")
+        raise UserError(key="error.no_fast_tokenizer")
     spec = json.loads(backend.to_str())
     model = spec.get("model") or {}
     if model.get("type") != "BPE" or not _is_byte_level(spec):
-        raise UserError(
-            "Only byte-level BPE tokenizers (Llama 3, SmolLM2, Qwen) can be exported to GGUF; "
-            f"this checkpoint has a {model.get('type')} tokenizer."
-        )
+        raise UserError(key="error.tokenizer_kind", kind=model.get("type"))
     by_id = {token_id: text for text, token_id in tokenizer.get_vocab().items()}
     if max(by_id) >= n_vocab:
-        raise UserError(
-            f"The tokenizer has ids up to {max(by_id)} but the model only {n_vocab} embeddings; "
-            "resize the embeddings (model.resize_token_embeddings) and save again."
-        )
+        raise UserError(key="error.vocab_size", ids=max(by_id), embeddings=n_vocab)
     added = tokenizer.added_tokens_decoder
     tokens, types = [], []
     for token_id in range(n_vocab):
@@ -122,10 +116,7 @@ def pre_tokenizer_id(pre_tokenizer: dict | None) -> str:
         steps = [pre_tokenizer]
     shape = tuple(_step_name(step) for step in steps)
     if shape not in PRE_TOKENIZERS:
-        raise UserError(
-            "The tokenizer splits text in a way llama.cpp may not reproduce (pre-tokenizer "
-            f"{shape}); supported: the Llama 3, Qwen2/3, SmolLM2 and GPT-2 pre-tokenizers."
-        )
+        raise UserError(key="error.pre_tokenizer", shape=shape)
     return PRE_TOKENIZERS[shape]
 
 
