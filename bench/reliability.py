@@ -82,16 +82,23 @@ def finish(*args: str) -> subprocess.CompletedProcess:
 
 
 def sections(db: Path, name: str) -> dict[int, tuple[str, str]]:
-    """The current sections of a project: {index: (status, text)}."""
+    """The current sections of a project by plan row: {index: (status, text)}. Read-only SQL,
+    so the bench never takes part in the locking and backups it measures."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
+        (plan,) = conn.execute(
+            "select plan from plans join projects p on p.id = plans.project_id "
+            "where p.name = ? order by version desc limit 1",
+            [name],
+        ).fetchone()
         rows = conn.execute(
-            "select s.idx, v.status, v.text from sections s "
+            "select s.section_id, v.status, v.text from sections s "
             "join section_versions v on v.id = s.version_id "
             "join projects p on p.id = s.project_id where p.name = ?",
             [name],
         ).fetchall()
     conn.close()
-    return {idx: (status, text) for idx, status, text in rows}
+    ids = [row["id"] for row in json.loads(plan)["sections"]]
+    return {ids.index(sid): (status, text) for sid, status, text in rows if sid in ids}
 
 
 def project_exists(db: Path, name: str) -> bool:

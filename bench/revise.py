@@ -104,8 +104,12 @@ def cut_figures(store: Store, backend, tries: int) -> dict:
         source = count_words(store.sections(project)[i].text)
         deviation = (result["words"] - target) / target
         rows.append(
-            {"source_words": source, "target": target, "words": result["words"],
-             "deviation": round(deviation, 3)}
+            {
+                "source_words": source,
+                "target": target,
+                "words": result["words"],
+                "deviation": round(deviation, 3),
+            }
         )
     within = sum(abs(r["deviation"]) <= 0.10 for r in rows)
     return {

@@ -36,7 +36,10 @@ def test_rewrite_with_a_length_then_accept(backend, db_path):
     events = list(rewrite_section(store, project, backend, plan.ids[1], "cut to 40 words"))
     ready = events[-1]
     assert isinstance(ready, RevisionReady) and ready.after.strip()
-    assert 28 <= count_words(ready.after) <= 52  # the exact figures are bench.revise's
+    # never past the budget (105 % + 5 words), cut at a sentence end; how close it comes to 40
+    # over many tries is bench.revise's figure (a long last sentence can undershoot)
+    assert count_words(ready.after) <= 47 and ready.after.rstrip()[-1] in ".!?\"'”"
+    assert count_words(ready.after) < count_words(ready.before)
     accept_version(store, project, plan.ids[1], ready.version_id)
     assert store.sections(project)[1].text == ready.after
 

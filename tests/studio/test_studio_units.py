@@ -8,7 +8,7 @@ import pytest
 from app.studio.plan_table import add_row, delete_row, move_row, rows_plan, toggle_lock
 from engine.errors import UserError
 from engine.revise import extend_section, regenerate_section
-from engine.schema import Plan, PlanSection, WriteSettings
+from engine.schema import Plan, PlanSection, SamplingSettings, WriteSettings
 from engine.store import Store
 from engine.writer import SectionFinished
 from tests.conftest import run_cli
@@ -66,7 +66,7 @@ def test_store_rename_duplicate_delete(db_path):
 
 def test_regenerate_and_extend_keep_history_and_stop_safely(backend, db_path):
     store = Store(db_path)
-    settings = WriteSettings()
+    settings = WriteSettings(sampling=SamplingSettings(seed=4))
     project = store.create_project(
         "Fox", "Write a 60-word story about a fox.", 60, settings=settings
     )
