@@ -302,7 +302,7 @@ def damaged(folder: Path, plan: Path) -> dict:
     before, after = folder / "before.md", folder / "after.md"
     finish("export", "doc", "keep", "-o", str(before), "--db", str(db))  # takes the daily backup
     automatic = backup_files(db)
-    _damage_page(db, "section_versions")
+    damage_page(db, "section_versions")
     refusals = {}
     for args in (
         ["projects"],
@@ -328,7 +328,8 @@ def damaged(folder: Path, plan: Path) -> dict:
     }
 
 
-def _damage_page(db: Path, table: str) -> None:
+def damage_page(db: Path, table: str = "section_versions") -> None:
+    """Overwrite the b-tree page holding `table` with garbage (the file header stays intact)."""
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]

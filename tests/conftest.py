@@ -45,6 +45,16 @@ def db_path(tmp_path) -> Path:
     return tmp_path / "projects.db"
 
 
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    """The message of a command that failed as a user error should: exit 2, one line, no
+    traceback."""
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    message = result.stderr.strip()
+    assert message and "\n" not in message, message
+    return message
+
+
 def run_cli(*args: str, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
     """Run the real `longwrite` command in a subprocess, as a user would."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -13,17 +13,9 @@ from engine.errors import UserError
 from engine.length_control import clean_section
 from engine.metrics import words_of
 from engine.store import Store
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, one_line_error, run_cli
 
 STORY = "a story about two sisters who restore an old clock tower"
-
-
-def _one_line_error(result):
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    message = result.stderr.strip()
-    assert message.count("\n") == 0, message
-    return message
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +88,7 @@ def test_bad_input_gets_one_line_and_saved_work_survives(saved_project, tmp_path
     args = [str(paths.get(a, a)) for a in args]
     stdin = "x" * 1_000_000 if "-" in args else ""
     result = run_cli(*args, "--db", str(saved_project), input=stdin, timeout=120)
-    message = _one_line_error(result)
+    message = one_line_error(result)
     assert hint.lower() in message.lower()
     assert _saved_text(saved_project) == before
 
@@ -254,7 +246,7 @@ def test_insert_a_row_then_resume_writes_only_that_row(saved_project, tmp_path):
     assert "Rain (60 words, to write)" in inserted.stdout
     assert "Dust (80 words, written)" in inserted.stdout
     refused = run_cli("plan", "tower", "--insert-after", "9", *args, "--db", str(db))
-    assert "insert after 0 to that number" in _one_line_error(refused)
+    assert "insert after 0 to that number" in one_line_error(refused)
 
     resumed = run_cli("write", "--resume", "tower", "--db", str(db))
     assert resumed.returncode == 0, resumed.stderr

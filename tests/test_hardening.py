@@ -12,6 +12,7 @@ import zipfile
 import docx
 import pytest
 
+from bench.reliability import damage_page
 from engine import backup
 from engine.errors import UserError
 from engine.export import Document, export_document, markdown_to_safe_html, to_html
@@ -20,17 +21,9 @@ from engine.safe_names import MAX_STEM_BYTES, file_stem
 from engine.schema import Plan, PlanSection
 from engine.session import project_document
 from engine.store import Store
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, one_line_error, run_cli
 
 HOSTILE = "a\x0bb\x0cc\x1b[31md\x00e\x7ff"
-
-
-def _one_line_error(result):
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    message = result.stderr.strip()
-    assert message.count("\n") == 0, message
-    return message
 
 
 def _error_line(result):
@@ -141,7 +134,7 @@ def test_epub_to_a_missing_folder_is_an_error(tmp_path, db_path):
         "--db",
         str(db_path),
     )
-    assert "Cannot write" in _one_line_error(result)
+    assert "Cannot write" in one_line_error(result)
 
 
 # 4. names over 255 bytes cannot become file names
@@ -162,26 +155,13 @@ def test_long_names_that_share_a_beginning_get_different_stems():
 
 
 # 5. a database with a damaged page gives a traceback
-def damage_a_page(db, table="section_versions"):
-    """Overwrite the b-tree page holding `table` with garbage (the header stays intact)."""
-    with sqlite3.connect(db) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-        root = conn.execute("select rootpage from sqlite_master where name = ?", [table])
-        page = root.fetchone()[0]
-    conn.close()
-    with open(db, "r+b") as handle:
-        handle.seek((page - 1) * page_size)
-        handle.write(b"\xa5" * page_size)
-
-
 def test_damaged_page_is_one_line_and_the_automatic_backup_restores_it(tmp_path, db_path):
     _project_with_text(db_path)
     before = run_cli("export", "doc", "tower", "-o", str(tmp_path / "before.md"), "--db", db_path)
     assert before.returncode == 0, before.stderr
     automatic = backup.backup_files(db_path)
     assert len(automatic) == 1 and "-daily" in automatic[0].name  # taken at that second open
-    damage_a_page(db_path)
+    damage_page(db_path)
     commands = [
         ["projects"],
         ["export", "doc", "tower", "-o", str(tmp_path / "after.md")],
@@ -242,7 +222,7 @@ def test_restore_is_refused_while_a_writer_holds_the_database(tmp_path, db_path)
     backup.take_backup(store.db.conn, db_path, "manual", copy)
     with hold_project(store.db.conn, store.project("tower").id, "tower"):
         result = run_cli("restore", str(copy), "--db", str(db_path))
-        assert "in use by" in _one_line_error(result)
+        assert "in use by" in one_line_error(result)
     store.close()
     assert run_cli("restore", str(copy), "--db", str(db_path)).returncode == 0
 
@@ -280,7 +260,7 @@ def test_a_second_writer_is_refused_naming_the_holder(tmp_path, db_path):
     store = Store(db_path)
     with hold_project(store.db.conn, store.project("tower").id, "tower"):
         result = run_cli("write", "--resume", "tower", "--db", str(db_path))
-        message = _one_line_error(result)
+        message = one_line_error(result)
         assert f"pid {os.getpid()}" in message and "being written by" in message
     store.close()
 
@@ -329,7 +309,7 @@ def _texts(db) -> int:
 # 9. smaller
 def test_a_device_as_model_gets_a_clear_error(tmp_path):
     result = run_cli("write", "a story", "--words", "100", "--model", "/dev/null")
-    message = _one_line_error(result)
+    message = one_line_error(result)
     assert "not a regular file" in message and "directory" not in message
 
 
@@ -340,7 +320,7 @@ def test_output_path_is_checked_before_generating(tmp_path, db_path, command):
     if command == "write":
         args += ["--db", str(db_path)]
     started = time.monotonic()
-    message = _one_line_error(run_cli(*args))
+    message = one_line_error(run_cli(*args))
     assert "Cannot write" in message and "missing" in message
     assert time.monotonic() - started < 30  # no plan was drafted first
     assert not db_path.exists() or not Store(db_path).list_projects()

@@ -17,7 +17,7 @@ from engine.manuscript import (
 )
 from engine.metrics import count_words
 from engine.store import Store
-from tests.conftest import run_cli
+from tests.conftest import one_line_error, run_cli
 from tests.fake_backend import FakeBackend, prose
 
 BOOK = """# The Clock Tower
@@ -58,14 +58,6 @@ def _rows(store, project):
     plan = store.plan(project)
     texts = {s.section_id: s for s in store.sections(project)}
     return [(row, texts[row.id]) for row in plan.sections]
-
-
-def _one_line_error(result):
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    message = result.stderr.strip()
-    assert message and "\n" not in message, message
-    return message
 
 
 def test_markdown_splits_on_headings_and_scene_breaks(tmp_path, db_path):
@@ -247,7 +239,7 @@ def test_bad_files_get_one_line_and_exit_2(tmp_path, db_path, file_name, content
     if content is not None:
         path.write_bytes(content)
     result = run_cli("import", str(path), "--project", "x", "--db", str(db_path), timeout=120)
-    assert hint.lower() in _one_line_error(result).lower()
+    assert hint.lower() in one_line_error(result).lower()
     store = Store(db_path)
     assert store.list_projects() == []
 
@@ -259,7 +251,7 @@ def test_importing_over_an_existing_project_is_refused(tmp_path, db_path):
     with pytest.raises(UserError, match="exists already"):
         list(import_manuscript(Store(db_path), path, FakeBackend()))
     result = run_cli("import", str(path), "--db", str(db_path), timeout=120)
-    assert "exists already" in _one_line_error(result)
+    assert "exists already" in one_line_error(result)
 
 
 def test_too_many_pieces_is_refused(tmp_path, db_path):

@@ -8,19 +8,11 @@ import socket
 import pytest
 
 from engine.models import embedded_model_path
-from tests.conftest import run_cli
+from tests.conftest import one_line_error, run_cli
 from tests.hub_server import HubServer
 
 REPO_ID = "test-org/SmolLM2-135M-Instruct-GGUF"
 FILENAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-def _one_line_error(result) -> str:
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    message = result.stderr.strip()
-    assert message.count("\n") == 0, message
-    return message
 
 
 def _pull_error(result) -> str:
@@ -139,7 +131,7 @@ def test_models_list_shows_embedded_and_catalogue(tmp_path):
 def test_model_too_big_for_memory_is_refused_in_one_line(monkeypatch, ctx):
     monkeypatch.setenv("LONGWRITE_MEMORY_LIMIT_MB", "200")
     args = ["plan", "a story about a lighthouse", "--words", "300"]
-    message = _one_line_error(run_cli(*args, *(["--ctx", ctx] if ctx else [])))
+    message = one_line_error(run_cli(*args, *(["--ctx", ctx] if ctx else [])))
     assert "0.2 GB" in message and "free" in message  # the limit stands for free memory
     assert "smaller quantization" in message
     if ctx:
@@ -157,5 +149,5 @@ def test_studio_refuses_a_model_too_big_before_serving(monkeypatch):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = str(probe.getsockname()[1])
-    message = _one_line_error(run_cli("studio", "--port", port, timeout=120))
+    message = one_line_error(run_cli("studio", "--port", port, timeout=120))
     assert "smaller quantization" in message
