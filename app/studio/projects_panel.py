@@ -6,6 +6,7 @@ from collections.abc import Iterator
 import gradio as gr
 
 from app.studio.events import GENERATING, INSTANT, user_errors, user_errors_stream
+from app.studio.jobs import Failed, Job
 from app.studio.language import info, label, t
 from app.studio.state import PROJECT_COLUMNS, Studio
 from app.studio.view import components, project_view
@@ -130,22 +131,35 @@ def import_file(studio: Studio, w, path: str | None, name: str) -> Iterator[dict
     row's main point; then the project opens."""
     if not path:
         raise UserError(key="error.choose_import")
-    events = import_manuscript(
-        studio.store, path, studio.host.backend(), (name or "").strip() or None
+    host, project_name = studio.host, (name or "").strip() or None
+    # a Job: the import runs in one thread with its own connection (a generator handler may be
+    # resumed on another of Gradio's threads, and a sqlite3 connection stays in its thread)
+    job = Job(
+        studio.db_path,
+        lambda store: import_manuscript(store, path, host.backend(), project_name),
     )
-    for event in events:
-        if isinstance(event, ImportProgress):
-            line = t(
-                "projects.summarising", piece=event.piece, count=event.count, title=event.title
-            )
-            yield {w.import_status: line}
-        elif isinstance(event, Imported):
-            info("projects.imported", name=event.project.name)
-            yield {
-                **project_view(studio, w, event.project),
-                w.import_status: t("projects.imported_as", name=event.project.name),
-                w.new_name: "",
-            }
+    imported = None
+    for batch in job.batches():
+        for event in batch:
+            if isinstance(event, ImportProgress):
+                line = t(
+                    "projects.summarising",
+                    piece=event.piece,
+                    count=event.count,
+                    title=event.title,
+                )
+                yield {w.import_status: line}
+            elif isinstance(event, Imported):
+                imported = studio.store.project_by_id(event.project.id)
+            elif isinstance(event, Failed):
+                raise event.error
+    if imported is not None:
+        info("projects.imported", name=imported.name)
+        yield {
+            **project_view(studio, w, imported),
+            w.import_status: t("projects.imported_as", name=imported.name),
+            w.new_name: "",
+        }
 
 
 # -- wiring -----------------------------------------------------------------------------------

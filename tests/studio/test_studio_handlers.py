@@ -2,6 +2,8 @@
 scripted fake backend, so each feature module's handlers are checked fast and deterministically.
 """
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from app.studio import brief_plan, projects_panel, section_tools, view, writing
@@ -105,3 +107,27 @@ def test_export_builds_the_file_only_when_asked(studio, w):
     shown = writing.export(studio, w, "docx", project.id)
     path = shown[w.export_file]["value"]
     assert path.endswith("Tale.docx")
+
+
+def test_import_survives_being_resumed_on_other_threads(studio, w, tmp_path):
+    """Gradio may resume a generator handler on another of its threads between two yields; a
+    sqlite3 connection only works in the thread that made it."""
+    source = tmp_path / "salt.md"
+    source.write_text("# Salt\n\n## One\n\nThe caravan left.\n\n## Two\n\nSand came.\n")
+    updates = projects_panel.import_file(studio, w, str(source), "")
+    results: list = []
+    # every step on a thread of its own, all alive to the end (a finished thread's id can be
+    # reused, which would hide the fault)
+    pools = [ThreadPoolExecutor(1) for _ in range(20)]
+    for pool in pools:
+        results.append(pool.submit(next, updates, None).result())
+        if results[-1] is None:
+            break
+    for pool in pools:
+        pool.shutdown()
+    opened = [update for update in results if update and w.rename_to in update]
+    assert opened and opened[-1][w.rename_to] == "Salt"
+    assert [s.text for s in studio.store.sections(studio.store.project("Salt"))] == [
+        "The caravan left.",
+        "Sand came.",
+    ]
