@@ -10,7 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 REPO = Path(__file__).resolve().parents[2]
 # The README's images: LONGWRITE_SCREENSHOTS=assets/screenshots pytest tests/studio renews them.
@@ -110,6 +110,15 @@ def browser():
 def screenshot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def replace_text(page, elem_id: str, shown: str, new: str) -> None:
+    """Type `new` into a textbox once it shows the server's value `shown`: a box in an accordion
+    just opened may still receive that value after Playwright's fill, and would overwrite it."""
+    box = page.locator(f"#{elem_id} textarea, #{elem_id} input").first
+    expect(box).to_have_value(shown, timeout=20_000)
+    box.fill(new)
+    expect(box).to_have_value(new)
 
 
 def open_project(page, url: str, name: str) -> None:

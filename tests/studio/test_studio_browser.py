@@ -14,7 +14,7 @@ import pytest
 from ebooklib import epub
 
 from engine.store import Store
-from tests.studio.conftest import screenshot
+from tests.studio.conftest import replace_text, screenshot
 
 pytestmark = pytest.mark.slow
 
@@ -288,7 +288,7 @@ def test_project_management_and_user_errors_are_one_line(studio, browser, tmp_pa
     page.click("#manage")
     page.click("#duplicate-project")
     wait_text(page, "#project-title", "Scratch copy", 20_000)
-    page.locator("#rename-to textarea").fill("Scrap")
+    replace_text(page, "rename-to", "Scratch copy", "Scrap")
     page.click("#rename-project")
     wait_text(page, "#project-title", "Scrap", 20_000)
     page.click("#delete-project")

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.studio.conftest import screenshot
+from tests.studio.conftest import replace_text, screenshot
 
 # Names that read the same in both languages, and Gradio's own footer link
 KEPT = {"longwrite", "studio", "Markdown", "HTML", "DOCX", "EPUB", "GGUF", "S_l", "Runs"}
@@ -99,7 +99,7 @@ def test_status_words_the_model_panel_and_an_engine_error_are_chinese(studio, ch
     )
 
     page.locator("#manage .label-wrap").first.click()
-    page.locator("#rename-to textarea, #rename-to input").first.fill("")
+    replace_text(page, "rename-to", "海港", "")
     page.locator("#rename-project").click()
     page.get_by_text("项目需要一个名字。").first.wait_for(timeout=20_000)
 
