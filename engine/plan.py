@@ -27,7 +27,7 @@ _WORDS_PER_SECTION_HIGH = 900
 _ROW_TOKENS = {"en": 130, "zh": 300}
 
 
-def _clip(limit: int):
+def clipped(limit: int):
     """A validator that strips a string and cuts it to `limit` characters."""
     return BeforeValidator(lambda value: str(value).strip()[:limit])
 
@@ -35,8 +35,8 @@ def _clip(limit: int):
 class _DraftRow(BaseModel):
     """One row as a model drafts it; over-long text is cut rather than rejected."""
 
-    title: Annotated[str, _clip(80), Field(min_length=1)]
-    main_point: Annotated[str, _clip(400), Field(min_length=1)]
+    title: Annotated[str, clipped(80), Field(min_length=1)]
+    main_point: Annotated[str, clipped(400), Field(min_length=1)]
     words: Annotated[int, BeforeValidator(lambda value: min(max(int(value), 1), 99_999))]
 
 
@@ -49,7 +49,7 @@ def section_bounds(total_words: int) -> tuple[int, int]:
 
 # Strings on one line, without quotes or escapes: a small model that wants to end the JSON
 # otherwise writes a newline and "}" inside the string and rambles on to the token limit.
-_ONE_LINE = r'^[^"\\\n\t]*$'
+ONE_LINE = r'^[^"\\\n\t]*$'
 
 
 def draft_schema(total_words: int) -> dict:
@@ -62,8 +62,8 @@ def draft_schema(total_words: int) -> dict:
     row = {
         "type": "object",
         "properties": {
-            "title": {"type": "string", "pattern": _ONE_LINE},
-            "main_point": {"type": "string", "pattern": _ONE_LINE},
+            "title": {"type": "string", "pattern": ONE_LINE},
+            "main_point": {"type": "string", "pattern": ONE_LINE},
             "words": {"type": "integer", "minimum": 10, "maximum": 9999},
         },
         "required": ["title", "main_point", "words"],
@@ -146,7 +146,7 @@ def draft_plan(
 def plan_from_model_output(text: str, total_words: int) -> Plan:
     """Read a model's plan: JSON first, the classic text form second; bound the section count."""
     try:
-        rows = [_DraftRow.model_validate(row) for row in _json_rows(text)]
+        rows = [_DraftRow.model_validate(row) for row in json_rows(text)]
         sections = [
             PlanSection(title=r.title, main_point=r.main_point, words=r.words) for r in rows
         ]
@@ -157,16 +157,16 @@ def plan_from_model_output(text: str, total_words: int) -> Plan:
     return Plan(sections=plan.sections[:most])
 
 
-def _json_rows(text: str) -> list:
-    """The "sections" of a JSON plan; raw newlines in strings are allowed, and a reply cut off
-    by the token limit keeps its complete rows."""
+def json_rows(text: str, key: str = "sections") -> list:
+    """The rows under `key` of a JSON plan; raw newlines in strings are allowed, and a reply cut
+    off by the token limit keeps its complete rows."""
     try:
-        return json.loads(text, strict=False)["sections"]
+        return json.loads(text, strict=False)[key]
     except json.JSONDecodeError:
         end = text.rfind("}")
         while end > 0:
             try:
-                return json.loads(text[: end + 1] + "]}", strict=False)["sections"]
+                return json.loads(text[: end + 1] + "]}", strict=False)[key]
             except json.JSONDecodeError:
                 end = text.rfind("}", 0, end)
         raise
@@ -214,14 +214,14 @@ def rescale(plan: Plan, total_words: int) -> Plan:
     spare = budget - MIN_SECTION_WORDS * len(free)  # every row gets the minimum, then a share
     current = sum(plan.sections[i].words for i in free)
     shares = [plan.sections[i].words / current * spare for i in free]
-    counts = _round_preserving_sum(shares, spare)
+    counts = round_preserving_sum(shares, spare)
     sections = list(plan.sections)
     for i, count in zip(free, counts, strict=True):
         sections[i] = sections[i].model_copy(update={"words": MIN_SECTION_WORDS + count})
     return Plan(sections=sections)
 
 
-def _round_preserving_sum(values: list[float], total: int) -> list[int]:
+def round_preserving_sum(values: list[float], total: int) -> list[int]:
     """Round to integers whose sum is total, giving leftovers to the largest remainders."""
     floors = [math.floor(v) for v in values]
     order = sorted(range(len(values)), key=lambda i: values[i] - floors[i], reverse=True)

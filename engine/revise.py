@@ -18,9 +18,9 @@ from engine.length_control import SectionBudget
 from engine.metrics import count_words
 from engine.plan import words_from_instruction
 from engine.project_lock import hold_project
-from engine.prompt_layout import Brief
 from engine.prompts import render
 from engine.schema import MAX_SECTION_WORDS, Plan
+from engine.session import project_brief
 from engine.store import Autosave, Project, Section, Store
 from engine.writer import Event, SectionFinished, SectionProgress, Writer
 
@@ -51,7 +51,7 @@ def regenerate_section(
 ) -> Iterator[Event]:
     """Write the section again, conditioned on the current text of the sections before it."""
     plan, index, written, _ = _context(store, project, section_id)
-    writer = _writer(project, plan, backend)
+    writer = _writer(store, project, plan, backend)
     events = writer.write_section(written, index)
     yield from _save_stream(store, project, section_id, events, make_current=True)
 
@@ -68,7 +68,7 @@ def extend_section(
     rows = list(plan.sections)
     target = min(count_words(current.text) + extra_words, MAX_SECTION_WORDS)
     rows[index] = rows[index].model_copy(update={"words": target})
-    writer = _writer(project, Plan(sections=rows), backend)
+    writer = _writer(store, project, plan.model_copy(update={"sections": rows}), backend)
     events = writer.write_section(written, index, current.text)
     yield from _save_stream(
         store, project, section_id, events, make_current=True, start_text=current.text
@@ -98,7 +98,7 @@ def rewrite_section(
     source = current.text
     part = source[passage.start : passage.end] if passage else source
     words, exact = revision_target(instruction, count_words(part))
-    writer = _writer(project, plan, backend)
+    writer = _writer(store, project, plan, backend)
     name = "revise_passage" if passage else "revise"
     request = render(
         writer.brief.language,
@@ -175,8 +175,8 @@ def _splice(source: str, passage: Passage, new_part: str) -> str:
     return source[: passage.start] + new_part.strip() + source[passage.end :]
 
 
-def _writer(project: Project, plan: Plan, backend: Backend) -> Writer:
-    return Writer(backend, Brief(project.instruction, plan, project.bible), project.settings)
+def _writer(store: Store, project: Project, plan: Plan, backend: Backend) -> Writer:
+    return Writer(backend, project_brief(store, project, plan, backend), project.settings)
 
 
 def _context(

@@ -1,15 +1,20 @@
 """Pydantic models at the engine's boundaries: plans, settings, projects and run statistics."""
 
+import json
 import secrets
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-MAX_TOTAL_WORDS = 100_000
+MAX_TOTAL_WORDS = 200_000
 MAX_SECTION_WORDS = 10_000
-MAX_SECTIONS = 60
+MAX_SECTIONS = 60  # rows of a flat plan
+MAX_CHAPTERS = 100
+MAX_SCENES_PER_CHAPTER = 30
+MAX_CHAPTER_WORDS = 20_000
 MAX_INSTRUCTION_CHARS = 20_000
-MAX_BIBLE_CHARS = 20_000
+MAX_BIBLE_CHARS = 60_000
+MAX_STYLE_SAMPLE_CHARS = 3_000
 
 Mode = Literal["agentwrite", "single"]
 SECTION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
@@ -20,12 +25,25 @@ def new_section_id() -> str:
     return "s" + secrets.token_hex(4)
 
 
+def new_chapter_id() -> str:
+    """A chapter's id; its scenes name it, and its recap is stored under it."""
+    return "c" + secrets.token_hex(4)
+
+
+def _not_blank(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be blank")
+    return value
+
+
 class PlanSection(BaseModel):
     """One row of a plan: what the section says and how long it should be.
 
     `id` ties the row to its written text: inserting, moving or deleting other rows never moves
     text onto the wrong row. Rows without an id (a hand-written plan file) get a fresh one.
     `heading` False keeps the title out of exports (an imported scene that had no heading).
+    In a two-level plan every row is a scene and `chapter` is the id of its chapter.
     """
 
     id: str = Field(default_factory=new_section_id, pattern=SECTION_ID_PATTERN)
@@ -34,32 +52,130 @@ class PlanSection(BaseModel):
     words: int = Field(ge=1, le=MAX_SECTION_WORDS)
     locked: bool = False
     heading: bool = True
+    chapter: str | None = Field(None, pattern=SECTION_ID_PATTERN)
 
-    @field_validator("title", "main_point")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("must not be blank")
-        return value
+    _blank = field_validator("title", "main_point")(_not_blank)
+
+
+class Chapter(BaseModel):
+    """A chapter of a two-level plan: what it is about and how long it should be. Its scenes are
+    the plan rows that name its id; a chapter without scenes gets them drafted when reached."""
+
+    id: str = Field(default_factory=new_chapter_id, pattern=SECTION_ID_PATTERN)
+    title: str = Field(min_length=1, max_length=200)
+    summary: str = Field(min_length=1, max_length=4_000)
+    words: int = Field(ge=1, le=MAX_CHAPTER_WORDS)
+    locked: bool = False
+
+    _blank = field_validator("title", "summary")(_not_blank)
+
+
+def _nest_scenes(data: object) -> object:
+    """Accept the hand-written two-level form, chapters holding their `scenes`, by moving the
+    scenes into the flat row list with their chapter's id."""
+    if not isinstance(data, dict) or not isinstance(data.get("chapters"), list):
+        return data
+    chapters, sections = [], list(data.get("sections") or [])
+    for chapter in data["chapters"]:
+        if isinstance(chapter, dict) and "scenes" in chapter:
+            chapter = dict(chapter)
+            chapter.setdefault("id", new_chapter_id())
+            for scene in chapter.pop("scenes") or []:
+                sections.append(
+                    {**scene, "chapter": chapter["id"]} if isinstance(scene, dict) else scene
+                )
+        chapters.append(chapter)
+    return {**data, "chapters": chapters, "sections": sections}
 
 
 class Plan(BaseModel):
-    """An ordered list of sections; the unit the writer edits, saves and writes from."""
+    """The rows the writer edits, saves and writes from, in order.
 
-    sections: list[PlanSection] = Field(min_length=1, max_length=MAX_SECTIONS)
+    A flat plan is a list of sections. A two-level plan is a list of chapters; its rows are the
+    scenes, grouped by chapter in chapter order (a chapter may have none yet).
+    """
+
+    chapters: list[Chapter] = Field(default_factory=list, max_length=MAX_CHAPTERS)
+    sections: list[PlanSection] = Field(default_factory=list)
+
+    _nested = model_validator(mode="before")(_nest_scenes)
 
     @model_validator(mode="after")
-    def _unique_ids(self) -> "Plan":
-        ids = [section.id for section in self.sections]
+    def _consistent(self) -> "Plan":
+        ids = [section.id for section in self.sections] + [c.id for c in self.chapters]
         if len(set(ids)) != len(ids):
             duplicate = next(i for i in ids if ids.count(i) > 1)
-            raise ValueError(f"section id {duplicate!r} is used by two rows; ids must be unique")
+            raise ValueError(f"id {duplicate!r} is used twice; ids must be unique")
+        if not self.chapters:
+            if not 1 <= len(self.sections) <= MAX_SECTIONS:
+                raise ValueError(f"a plan has 1 to {MAX_SECTIONS} sections")
+            if any(section.chapter for section in self.sections):
+                raise ValueError("a section names a chapter, but the plan has no chapters")
+            return self
+        order = {chapter.id: i for i, chapter in enumerate(self.chapters)}
+        positions = []
+        for section in self.sections:
+            if section.chapter not in order:
+                raise ValueError(f"scene {section.title!r} names no chapter of the plan")
+            positions.append(order[section.chapter])
+        if positions != sorted(positions):
+            raise ValueError("scenes must be grouped by chapter, in chapter order")
+        for chapter in self.chapters:
+            if positions.count(order[chapter.id]) > MAX_SCENES_PER_CHAPTER:
+                raise ValueError(
+                    f"chapter {chapter.title!r} has more than {MAX_SCENES_PER_CHAPTER} scenes"
+                )
         return self
 
     @property
+    def two_level(self) -> bool:
+        return bool(self.chapters)
+
+    @property
     def total_words(self) -> int:
-        return sum(section.words for section in self.sections)
+        if not self.chapters:
+            return sum(section.words for section in self.sections)
+        return sum(self.chapter_words(chapter) for chapter in self.chapters)
+
+    def scenes(self, chapter_id: str) -> list[PlanSection]:
+        return [section for section in self.sections if section.chapter == chapter_id]
+
+    def scene_range(self, chapter_id: str) -> range:
+        """The row positions of a chapter's scenes (empty, at the right place, if it has none)."""
+        start = 0
+        for chapter in self.chapters:
+            count = sum(1 for section in self.sections if section.chapter == chapter.id)
+            if chapter.id == chapter_id:
+                return range(start, start + count)
+            start += count
+        raise KeyError(chapter_id)
+
+    def chapter_words(self, chapter: "Chapter") -> int:
+        """A chapter's length: its scenes' words once it has scenes, its own target before."""
+        scenes = self.scenes(chapter.id)
+        return sum(scene.words for scene in scenes) if scenes else chapter.words
+
+    def chapter_of(self, index: int) -> "Chapter | None":
+        """The chapter of row `index` (None in a flat plan)."""
+        chapter_id = self.sections[index].chapter
+        return next((c for c in self.chapters if c.id == chapter_id), None)
+
+    def chapter_index(self, chapter_id: str) -> int:
+        return next(i for i, chapter in enumerate(self.chapters) if chapter.id == chapter_id)
+
+    def file_json(self) -> str:
+        """The plan as a writer edits it by hand: a two-level plan nests scenes in chapters."""
+        if not self.chapters:
+            exclude = {"chapters": True, "sections": {"__all__": {"chapter"}}}
+            return self.model_dump_json(indent=2, exclude=exclude)
+        chapters = [
+            {
+                **chapter.model_dump(),
+                "scenes": [s.model_dump(exclude={"chapter"}) for s in self.scenes(chapter.id)],
+            }
+            for chapter in self.chapters
+        ]
+        return json.dumps({"chapters": chapters}, indent=2, ensure_ascii=False)
 
     @property
     def ids(self) -> list[str]:
@@ -83,14 +199,22 @@ class SamplingSettings(BaseModel):
     seed: int | None = None
 
 
+StylePreset = Literal[
+    "first_person", "third_person", "past", "present", "literary", "plain", "dialogue"
+]
+
+
 class WriteSettings(BaseModel):
-    """How a piece is written: mode, sampling, length control and repetition countermeasures."""
+    """How a piece is written: mode, sampling, length control, repetition countermeasures and
+    style (presets, and a sample of the writer's own prose every section sees)."""
 
     mode: Mode = "agentwrite"
     sampling: SamplingSettings = SamplingSettings()
     fight_repetition: bool = True
     max_retries: int = Field(2, ge=0, le=5)
     section_headings: bool = True
+    style: list[StylePreset] = []
+    style_sample: str = Field("", max_length=MAX_STYLE_SAMPLE_CHARS)
 
 
 class ModelSpec(BaseModel):
@@ -135,4 +259,11 @@ class RunStats(BaseModel):
     model: str
     device: str = "CPU"  # where the layers ran: "CPU", "CUDA0", "Metal"..., or "server"
     gpu_layers_offloaded: int = 0
+    # a two-level plan's extra requests: scenes drafted for chapters, chapter recaps
+    scene_plans: int = 0
+    scene_plan_output_tokens: int = 0
+    scene_plan_prompt_tokens_evaluated: int = 0
+    recaps: int = 0
+    recap_output_tokens: int = 0
+    recap_prompt_tokens_evaluated: int = 0
     per_section: list[SectionStats] = []

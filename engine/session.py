@@ -3,13 +3,19 @@
 Both faces (CLI and studio) drive runs through `run_project`, so saving, resuming and the
 statistics are the same everywhere. Stopping is closing the generator: the partial section is
 saved first, and the run is recorded as stopped.
+
+A two-level plan is written chapter by chapter: a chapter reached without scenes gets them
+drafted (and saved as a new plan version), its scenes are written, then the model recaps it and
+the recap is stored. Each step is saved as it ends, so a run stopped or killed anywhere resumes
+from the step it was in.
 """
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from engine.backends.base import Backend, Usage
+from engine.book_plan import draft_scenes
 from engine.errors import UserError
 from engine.export import Document
 from engine.metrics import count_words, length_score, repeated_ngram_share
@@ -20,6 +26,7 @@ from engine.store import Autosave, Project, Store
 from engine.writer import (
     ContextTrimmed,
     Event,
+    RecapFinished,
     SectionFinished,
     SectionProgress,
     SectionStarted,
@@ -30,6 +37,34 @@ from engine.writer import (
 @dataclass
 class RunFinished:
     stats: RunStats
+
+
+@dataclass
+class ChapterPlanning:
+    """A chapter was reached without scenes; the model drafts them."""
+
+    chapter_id: str
+
+
+@dataclass
+class ChapterPlanned:
+    chapter_id: str
+    scenes: int
+    usage: Usage
+
+
+def project_brief(store: Store, project: Project, plan: Plan, backend: Backend) -> Brief:
+    """What every prompt of the project carries, with its chapters' stored recaps."""
+    recaps = {chapter_id: recap.text for chapter_id, recap in store.recaps(project).items()}
+    return Brief(
+        project.instruction,
+        plan,
+        project.bible,
+        tuple(project.settings.style),
+        project.settings.style_sample,
+        recaps,
+        backend.info.context_length,
+    )
 
 
 def project_document(store: Store, project: Project) -> Document:
@@ -91,19 +126,25 @@ def _run_locked(
         raise UserError(key="error.no_plan", name=project.name)
     point = resume_point(store, project, plan)
     version_id = point.partial_version_id
-    writer = Writer(backend, Brief(project.instruction, plan, project.bible), project.settings)
+    writer = Writer(backend, project_brief(store, project, plan, backend), project.settings)
     run_id = store.start_run(project)
     started = time.perf_counter()
     finished: list[SectionStats] = []
+    extra = _ExtraUsage()
     trims = 0
     autosave: Autosave | None = None
     current = point.partial
     status = "stopped"
+    if plan.two_level:
+        events = _book_events(store, project, backend, writer, point.partial)
+    else:
+        events = writer.write(point.texts, point.partial)
     try:
-        for event in writer.write(point.texts, point.partial):
+        for event in events:
             if isinstance(event, SectionStarted):
                 if version_id is None:
-                    version_id = store.start_section(project, plan.sections[event.index].id)
+                    row = writer.brief.plan.sections[event.index]
+                    version_id = store.start_section(project, row.id)
                 autosave = Autosave(store, version_id)
             elif isinstance(event, SectionProgress) and autosave:
                 current = event.text
@@ -114,11 +155,18 @@ def _run_locked(
                 autosave, version_id, current = None, None, ""
             elif isinstance(event, ContextTrimmed):
                 trims += 1
+            elif isinstance(event, RecapFinished):
+                store.save_recap(project, event.chapter_id, event.text, edited=False)
+                extra.recaps.append(event.usage)
+            elif isinstance(event, ChapterPlanned):
+                extra.scene_plans.append(event.usage)
             yield event
         status = "done"
+        plan = store.plan(project) or plan
         stats = _run_stats(
             store, project, plan, finished, plan_usage, time.perf_counter() - started
         )
+        extra.add_to(stats)
         stats.context_trims = trims
         stats.device, stats.gpu_layers_offloaded = _placement(backend)
         store.finish_run(project, run_id, status, stats.model_dump())
@@ -128,6 +176,51 @@ def _run_locked(
             if autosave is not None:
                 store.save_section(autosave.version_id, current, 0, done=False)
             store.finish_run(project, run_id, status, None)
+
+
+def _book_events(
+    store: Store, project: Project, backend: Backend, writer: Writer, partial: str
+) -> Iterator[Event | ChapterPlanning | ChapterPlanned]:
+    """Chapter by chapter: draft the scenes of a chapter that has none, write the scenes that
+    have no text, recap a finished chapter that has no recap. The consumer saves each event
+    before this goes on, so every step reads what the steps before it stored."""
+    chapter_ids = [chapter.id for chapter in store.plan(project).chapters]
+    for chapter_id in chapter_ids:
+        plan = store.plan(project)
+        if not plan.scenes(chapter_id):
+            yield ChapterPlanning(chapter_id)
+            brief = project_brief(store, project, plan, backend)
+            plan = draft_scenes(backend, brief, chapter_id, project.settings.sampling.seed)
+            usage = backend.last_usage
+            store.save_plan(project, plan)
+            yield ChapterPlanned(chapter_id, len(plan.scenes(chapter_id)), usage)
+        writer.use_brief(project_brief(store, project, plan, backend))
+        scenes = plan.scene_range(chapter_id)
+        texts = resume_point(store, project, plan).texts
+        if any(text is None for text in texts[scenes.start : scenes.stop]):
+            yield from writer.write(texts, partial, stop=scenes.stop)
+            partial = ""
+            texts = resume_point(store, project, plan).texts
+        if chapter_id not in store.recaps(project):
+            yield from writer.write_recap(texts, chapter_id)
+
+
+@dataclass
+class _ExtraUsage:
+    """What a book run spent beyond its scenes: scene plans and recaps."""
+
+    scene_plans: list[Usage] = field(default_factory=list)
+    recaps: list[Usage] = field(default_factory=list)
+
+    def add_to(self, stats: RunStats) -> None:
+        stats.scene_plans = len(self.scene_plans)
+        stats.scene_plan_output_tokens = sum(u.output_tokens for u in self.scene_plans)
+        stats.scene_plan_prompt_tokens_evaluated = sum(
+            u.prompt_tokens_evaluated for u in self.scene_plans
+        )
+        stats.recaps = len(self.recaps)
+        stats.recap_output_tokens = sum(u.output_tokens for u in self.recaps)
+        stats.recap_prompt_tokens_evaluated = sum(u.prompt_tokens_evaluated for u in self.recaps)
 
 
 def _placement(backend: Backend) -> tuple[str, int]:

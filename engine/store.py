@@ -139,6 +139,16 @@ def m002_section_ids(db: sqlite_utils.Database) -> None:
     db.execute("create index idx_section_versions_section on section_versions (section_id)")
 
 
+@migration
+def m003_chapter_recaps(db: sqlite_utils.Database) -> None:
+    """A recap per written chapter of a two-level plan: the model's, or the writer's edit."""
+    db.execute(
+        "create table chapter_recaps (project_id integer references projects(id), "
+        "chapter_id text, text text not null, edited integer not null default 0, "
+        "updated_at text, primary key (project_id, chapter_id))"
+    )
+
+
 def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("longwrite")) / "longwrite.db"
 
@@ -172,6 +182,15 @@ class Section:
     text: str
     status: str  # "writing" (partial, autosaved) or "done"
     output_tokens: int
+
+
+@dataclass
+class Recap:
+    """What a finished chapter told: written by the model, or `edited` by the writer."""
+
+    chapter_id: str
+    text: str
+    edited: bool
 
 
 @dataclass
@@ -355,12 +374,14 @@ class Store:
             self.save_section(
                 version_id, section.text, section.output_tokens, section.status == "done"
             )
+        for recap in self.recaps(project).values():
+            self.save_recap(copy, recap.chapter_id, recap.text, recap.edited)
         return self.update_project(copy, status=project.status)
 
     def delete_project(self, project: Project) -> None:
         """Remove the project with all its plans, section versions and runs."""
         with self.db.conn:
-            for table in ("sections", "section_versions", "plans", "runs"):
+            for table in ("sections", "section_versions", "plans", "runs", "chapter_recaps"):
                 self.db.execute(f"delete from {table} where project_id = ?", [project.id])
             self.db.execute("delete from projects where id = ?", [project.id])
 
@@ -510,6 +531,30 @@ class Store:
                 "delete from sections where project_id = ? and section_id = ?",
                 [project.id, section_id],
             )
+
+    # chapter recaps
+    def recaps(self, project: Project) -> dict[str, Recap]:
+        """The stored recaps by chapter id."""
+        rows = self.db.execute(
+            "select chapter_id, text, edited from chapter_recaps where project_id = ?",
+            [project.id],
+        ).fetchall()
+        return {row[0]: Recap(row[0], row[1], bool(row[2])) for row in rows}
+
+    def save_recap(self, project: Project, chapter_id: str, text: str, edited: bool) -> None:
+        """Store a chapter's recap (replacing the one before); an empty text removes it, so the
+        model writes a new one when the chapter is next finished."""
+        with self.db.conn:
+            self.db.execute(
+                "delete from chapter_recaps where project_id = ? and chapter_id = ?",
+                [project.id, chapter_id],
+            )
+            if clean_text(text).strip():
+                self.db.execute(
+                    "insert into chapter_recaps values (?, ?, ?, ?, ?)",
+                    [project.id, chapter_id, clean_text(text).strip(), int(edited), _now()],
+                )
+            self.db.execute("update projects set updated_at = ? where id = ?", [_now(), project.id])
 
     # runs
     def start_run(self, project: Project) -> int:

@@ -18,7 +18,7 @@ from engine.length_control import (
     ends_sentence,
 )
 from engine.metrics import count_words, length_score, repeated_ngram_share
-from engine.prompt_layout import Brief, section_messages, sections_to_drop
+from engine.prompt_layout import Brief, chapter_start, section_messages, sections_to_drop
 from engine.prompts import bible_block, render
 from engine.repetition import LoopDetector, ends_wordless, loop_start, wordless_start
 from engine.schema import SamplingSettings, SectionStats, WriteSettings
@@ -31,9 +31,12 @@ INITIAL_TOKENS_PER_WORD = {"en": 1.4, "zh": 1.6}
 
 @dataclass
 class SectionStarted:
+    """A section begins; `bible` names the story-bible entries its prompt carries."""
+
     index: int
     count: int
     target_words: int
+    bible: tuple[str, ...] = ()
 
 
 @dataclass
@@ -67,7 +70,31 @@ class SectionFinished:
     stats: SectionStats
 
 
-Event = SectionStarted | SectionProgress | LoopCut | ContextTrimmed | SectionFinished
+@dataclass
+class RecapStarted:
+    chapter_id: str
+
+
+@dataclass
+class RecapFinished:
+    """A finished chapter's recap, and what writing it cost."""
+
+    chapter_id: str
+    text: str
+    usage: Usage
+
+
+Event = (
+    SectionStarted
+    | SectionProgress
+    | LoopCut
+    | ContextTrimmed
+    | SectionFinished
+    | RecapStarted
+    | RecapFinished
+)
+
+RECAP_WORDS = {"en": 80, "zh": 150}
 
 
 @dataclass
@@ -97,8 +124,11 @@ class Writer:
         self._section_tokens: dict[int, int] = {}
 
     # -- the whole plan -------------------------------------------------------------------
-    def write(self, texts: list[str | None] | None = None, partial: str = "") -> Iterator[Event]:
-        """Write every section of the plan that has no text yet, in plan order.
+    def write(
+        self, texts: list[str | None] | None = None, partial: str = "", stop: int | None = None
+    ) -> Iterator[Event]:
+        """Write every section of the plan that has no text yet, in plan order (the rows before
+        `stop`, if given).
 
         `texts` holds the finished text of each row (None where there is none: a row inserted
         between written sections, or the rows after a stop); `partial` continues the first
@@ -107,7 +137,7 @@ class Writer:
         count = len(self.brief.plan.sections)
         texts = list(texts or [])[:count]
         texts += [None] * (count - len(texts))
-        for index in range(count):
+        for index in range(count if stop is None else min(stop, count)):
             if texts[index] is not None:
                 continue
             for event in self.write_section(texts, index, partial):
@@ -147,8 +177,10 @@ class Writer:
             return
         target = self.brief.plan.sections[index].words
         budget = SectionBudget(target, self.tokens_per_word)
-        yield SectionStarted(index, len(self.brief.plan.sections), target)
-        dropped_before = self.dropped
+        entries = self.brief.pinned + self.brief.scene_entries(written, index)
+        count = len(self.brief.plan.sections)
+        yield SectionStarted(index, count, target, tuple(e.name for e in entries))
+        dropped_before = max(self.dropped, chapter_start(self.brief.plan, index))
         messages = self._messages(written[:index], index, budget)
         if self.dropped > dropped_before:
             yield ContextTrimmed(self.dropped)
@@ -160,11 +192,13 @@ class Writer:
     def _messages(
         self, written: list[str], index: int, budget: SectionBudget
     ) -> list[dict[str, str]]:
-        """Section prompt, dropping old sections in a large step when the context is full."""
-        for j, text in enumerate(written):
+        """Section prompt, dropping old sections in a large step when the context is full (in a
+        two-level plan only the current chapter's scenes are ever verbatim)."""
+        start = chapter_start(self.brief.plan, index)
+        for j in range(start, index):
             if j not in self._section_tokens:
-                self._section_tokens[j] = self.backend.count_text_tokens(text) + 12
-        section_tokens = [self._section_tokens[j] for j in range(index)]
+                self._section_tokens[j] = self.backend.count_text_tokens(written[j]) + 12
+        section_tokens = [self._section_tokens.get(j, 0) for j in range(index)]
         fixed = self.backend.count_tokens(section_messages(self.brief, written, index, index))
         reserve = budget.max_tokens
         self.dropped = min(
@@ -174,10 +208,51 @@ class Writer:
                 fixed,
                 self.backend.info.context_length,
                 reserve,
-                min(self.dropped, index),
+                max(min(self.dropped, index), start),
             ),
         )
         return section_messages(self.brief, written, index, self.dropped)
+
+    def use_brief(self, brief: Brief) -> None:
+        """Go on with a changed brief (a chapter's scenes drafted, a recap written)."""
+        self.brief = brief
+        self._section_tokens.clear()
+
+    # -- chapter recaps -------------------------------------------------------------------
+    def write_recap(self, written: list[str], chapter_id: str) -> Iterator[Event]:
+        """Recap a finished chapter: its last scene's conversation plus one request, so the
+        model sees the chapter's scenes and llama.cpp reuses the prompt it already holds."""
+        plan = self.brief.plan
+        scenes = plan.scene_range(chapter_id)
+        last = scenes.stop - 1
+        language = self.brief.language
+        yield RecapStarted(chapter_id)
+        words = RECAP_WORDS[language]
+        max_tokens = math.ceil(words * self.tokens_per_word * 1.5) + 32
+        request = render(
+            language,
+            "chapter_recap",
+            number=plan.chapter_index(chapter_id) + 1,
+            title=plan.chapters[plan.chapter_index(chapter_id)].title,
+            words=words,
+        )
+        ending = [
+            {"role": "assistant", "content": written[last]},
+            {"role": "user", "content": request},
+        ]
+        messages = section_messages(self.brief, written, last, self.dropped) + ending
+        room = self.backend.info.context_length - max_tokens
+        if self.backend.count_tokens(messages) > room:
+            messages = section_messages(self.brief, written, last, last) + ending
+        sampling = self.settings.sampling.model_copy(update={"temperature": 0.3})
+        text = "".join(
+            self.backend.stream(
+                ChatRequest(messages=messages, max_tokens=max_tokens, sampling=sampling)
+            )
+        ).strip()
+        if not ends_sentence(text):
+            text = cut_at_sentence(text) or text
+        yield RecapFinished(chapter_id, text, self.backend.last_usage)
 
     def _sampling(self, index: int, round_: int) -> SamplingSettings:
         """The sampler for a section; each loop cut makes it a little bolder and less repetitive."""

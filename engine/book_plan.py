@@ -1,0 +1,221 @@
+"""Two-level plans for long pieces: chapters first, then each chapter's scenes when it is
+reached (or all up front), and rescaling that keeps locked chapters and scenes."""
+
+import math
+from collections.abc import Iterator
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
+
+from engine.backends.base import Backend, ChatRequest
+from engine.errors import UserError
+from engine.plan import (
+    MIN_SECTION_WORDS,
+    ONE_LINE,
+    check_request,
+    clipped,
+    draft_plan,
+    draft_schema,
+    json_rows,
+    plan_from_model_output,
+    rescale,
+    round_preserving_sum,
+    section_bounds,
+)
+from engine.prompt_layout import Brief, bible_block, story_so_far
+from engine.prompts import bible_block as plain_bible_block
+from engine.prompts import language_of, render
+from engine.schema import (
+    MAX_CHAPTER_WORDS,
+    MAX_CHAPTERS,
+    MAX_SCENES_PER_CHAPTER,
+    Chapter,
+    Plan,
+    PlanSection,
+    SamplingSettings,
+)
+
+TWO_LEVEL_FROM_WORDS = 8_000  # longer pieces are planned as chapters of scenes
+_WORDS_PER_CHAPTER_LOW = 1_500
+_WORDS_PER_CHAPTER_HIGH = 3_000
+_CHAPTER_TOKENS = {"en": 110, "zh": 260}
+
+
+class _DraftChapter(BaseModel):
+    title: Annotated[str, clipped(80), Field(min_length=1)]
+    summary: Annotated[str, clipped(400), Field(min_length=1)]
+    words: Annotated[int, BeforeValidator(lambda value: min(max(int(value), 1), 99_999))]
+
+
+def two_level(total_words: int) -> bool:
+    return total_words > TWO_LEVEL_FROM_WORDS
+
+
+def chapter_bounds(total_words: int) -> tuple[int, int]:
+    """How many chapters a book of this many words may have (fewest, most)."""
+    fewest = max(2, math.ceil(total_words / _WORDS_PER_CHAPTER_HIGH))
+    most = max(fewest, math.ceil(total_words / _WORDS_PER_CHAPTER_LOW))
+    return min(fewest, MAX_CHAPTERS), min(most, MAX_CHAPTERS)
+
+
+def chapters_schema(total_words: int) -> dict:
+    fewest, most = chapter_bounds(total_words)
+    row = {
+        "type": "object",
+        "properties": {
+            "title": {"type": "string", "pattern": ONE_LINE},
+            "summary": {"type": "string", "pattern": ONE_LINE},
+            "words": {"type": "integer", "minimum": 100, "maximum": 20000},
+        },
+        "required": ["title", "summary", "words"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "chapters": {"type": "array", "items": row, "minItems": fewest, "maxItems": most}
+        },
+        "required": ["chapters"],
+        "additionalProperties": False,
+    }
+
+
+def draft_chapters_stream(
+    backend: Backend, instruction: str, total_words: int, bible: str = "", seed: int | None = None
+) -> Iterator[str]:
+    """Stream the raw JSON of a drafted chapter list."""
+    check_request(instruction, total_words)
+    language = language_of(instruction)
+    fewest, most = chapter_bounds(total_words)
+    prompt = render(
+        language,
+        "plan_chapters",
+        min_chapters=fewest,
+        max_chapters=most,
+        total_words=total_words,
+        instruction=instruction.strip(),
+        bible_block=plain_bible_block(language, bible),
+    )
+    request = ChatRequest(
+        messages=[{"role": "user", "content": prompt}],
+        max_tokens=most * _CHAPTER_TOKENS[language] + 50,
+        sampling=SamplingSettings(temperature=0.5, repeat_penalty=1.05, seed=seed),
+        json_schema=chapters_schema(total_words),
+    )
+    yield from backend.stream(request)
+
+
+def chapters_from_model_output(text: str, total_words: int) -> Plan:
+    """The chapters of a model's reply, rescaled to the total; a reply without any complete
+    chapter is a one-line error."""
+    try:
+        rows = [_DraftChapter.model_validate(row) for row in json_rows(text, "chapters")]
+    except (ValueError, KeyError, TypeError, ValidationError):
+        rows = []
+    if not rows:
+        raise UserError(key="error.reply_no_plan")
+    _, most = chapter_bounds(total_words)
+    chapters = [Chapter(title=r.title, summary=r.summary, words=r.words) for r in rows[:most]]
+    return rescale_book(Plan(chapters=chapters), total_words)
+
+
+def draft_book_plan(
+    backend: Backend,
+    instruction: str,
+    total_words: int,
+    bible: str = "",
+    seed: int | None = None,
+    scenes_up_front: bool = False,
+) -> Plan:
+    """A two-level plan: the chapters, and with `scenes_up_front` every chapter's scenes."""
+    text = "".join(draft_chapters_stream(backend, instruction, total_words, bible, seed))
+    plan = chapters_from_model_output(text, total_words)
+    if scenes_up_front:
+        for chapter in plan.chapters:
+            plan = draft_scenes(backend, Brief(instruction, plan, bible), chapter.id, seed)
+    return plan
+
+
+def draft_any_plan(
+    backend: Backend,
+    instruction: str,
+    total_words: int,
+    bible: str = "",
+    seed: int | None = None,
+    scenes_up_front: bool = False,
+) -> Plan:
+    """A flat plan for a piece up to TWO_LEVEL_FROM_WORDS words, a book plan above."""
+    if two_level(total_words):
+        return draft_book_plan(backend, instruction, total_words, bible, seed, scenes_up_front)
+    return draft_plan(backend, instruction, total_words, bible, seed)
+
+
+def draft_scenes(backend: Backend, brief: Brief, chapter_id: str, seed: int | None = None) -> Plan:
+    """The plan with the scenes of one chapter drafted (it must have none yet), seeing the task,
+    the pinned bible entries and the recaps of the chapters before."""
+    plan = brief.plan
+    number = plan.chapter_index(chapter_id)
+    chapter = plan.chapters[number]
+    language = brief.language
+    fewest, most = section_bounds(chapter.words)
+    most = min(most, MAX_SCENES_PER_CHAPTER)
+    prompt = render(
+        language,
+        "plan_scenes",
+        instruction=brief.instruction.strip(),
+        bible_block=bible_block(brief),
+        story_so_far=story_so_far(brief, number),
+        chapter_number=number + 1,
+        chapter_count=len(plan.chapters),
+        chapter_title=chapter.title,
+        chapter_summary=chapter.summary,
+        min_sections=min(fewest, most),
+        max_sections=most,
+        total_words=chapter.words,
+    )
+    request = ChatRequest(
+        messages=[{"role": "user", "content": prompt}],
+        max_tokens=most * 130 * (2 if language == "zh" else 1) + 50,
+        sampling=SamplingSettings(temperature=0.5, repeat_penalty=1.05, seed=seed),
+        json_schema=draft_schema(chapter.words),
+    )
+    text = "".join(backend.stream(request))
+    scenes = rescale(plan_from_model_output(text, chapter.words), chapter.words).sections
+    return with_scenes(plan, chapter_id, scenes[:MAX_SCENES_PER_CHAPTER])
+
+
+def with_scenes(plan: Plan, chapter_id: str, scenes: list[PlanSection]) -> Plan:
+    """The plan with chapter `chapter_id`'s scenes replaced by `scenes`."""
+    where = plan.scene_range(chapter_id)
+    placed = [scene.model_copy(update={"chapter": chapter_id}) for scene in scenes]
+    sections = plan.sections[: where.start] + placed + plan.sections[where.stop :]
+    return Plan.model_validate(
+        {**plan.model_dump(), "sections": [s.model_dump() for s in sections]}
+    )
+
+
+def rescale_book(plan: Plan, total_words: int) -> Plan:
+    """Scale unlocked chapters so the book adds up to total_words. A chapter with scenes scales
+    its unlocked scenes; locked chapters and locked scenes keep their counts."""
+    free = [i for i, c in enumerate(plan.chapters) if not c.locked]
+    if not free:
+        return plan
+    fixed = sum(plan.chapter_words(c) for c in plan.chapters if c.locked)
+    least = [MIN_SECTION_WORDS * max(1, len(plan.scenes(plan.chapters[i].id))) for i in free]
+    budget = max(total_words - fixed, sum(least))
+    current = sum(plan.chapter_words(plan.chapters[i]) for i in free)
+    spare = budget - sum(least)
+    shares = [plan.chapter_words(plan.chapters[i]) / current * spare for i in free]
+    counts = round_preserving_sum(shares, spare)
+    chapters = list(plan.chapters)
+    for i, extra, low in zip(free, counts, least, strict=True):
+        words = min(low + extra, MAX_CHAPTER_WORDS)
+        chapters[i] = chapters[i].model_copy(update={"words": words})
+    rescaled = plan.model_copy(update={"chapters": chapters})
+    for i in free:
+        chapter = chapters[i]
+        scenes = rescaled.scenes(chapter.id)
+        if scenes:
+            alone = Plan(sections=[s.model_copy(update={"chapter": None}) for s in scenes])
+            rescaled = with_scenes(rescaled, chapter.id, rescale(alone, chapter.words).sections)
+    return Plan.model_validate(rescaled.model_dump())
