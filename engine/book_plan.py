@@ -37,7 +37,7 @@ from engine.schema import (
 
 TWO_LEVEL_FROM_WORDS = 8_000  # longer pieces are planned as chapters of scenes
 _WORDS_PER_CHAPTER_LOW = 1_500
-_WORDS_PER_CHAPTER_HIGH = 3_000
+_WORDS_PER_CHAPTER_HIGH = 2_500  # a chapter fits an 8k context with its recaps
 _CHAPTER_TOKENS = {"en": 110, "zh": 260}
 
 
