@@ -13,7 +13,13 @@ from engine.errors import UserError
 from tests.gguf.conftest import GLM_TEMPLATE
 from training.gguf.checkpoint import load_checkpoint
 from training.gguf.export import export_gguf
-from training.gguf.tiktoken_bpe import GLM4_SPLIT, read_ranks, recover_merges
+from training.gguf.tiktoken_bpe import (
+    GLM4_SPECIAL_TOKENS,
+    GLM4_SPLIT,
+    load_tiktoken_tokenizer,
+    read_ranks,
+    recover_merges,
+)
 
 pytestmark = pytest.mark.slow  # a tiny model is built, converted and run through llama.cpp
 
@@ -234,6 +240,34 @@ def test_the_checkpoint_reads_back_as_the_model_it_was_saved_from(saved):
     with torch.no_grad():
         expected, actual = original(ids).logits, loaded.model(ids).logits
     assert torch.allclose(expected, actual, atol=1e-5), (expected - actual).abs().max()
+
+
+# LongWriter-glm4-9b's published template, "sop" without its angle brackets included
+LONGWRITER_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first %}[gMASK]sop<|{{ message['role'] }}|>\n "
+    "{{ message['content'] }}{% else %}<|{{ message['role'] }}|>\n {{ message['content'] }}"
+    "{% endif %}{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+def test_special_tokens_unlisted_in_the_config_take_glm4_ids(checkpoint, trained, tmp_path):
+    """A tokenizer_config.json without added_tokens_decoder leaves GLM-4's special tokens to the
+    remote code, which numbers them from the first id after the ranks."""
+    import shutil
+
+    shutil.copy(checkpoint / "tokenizer.model", tmp_path / "tokenizer.model")
+    settings = {"eos_token": "<|endoftext|>", "chat_template": LONGWRITER_TEMPLATE}
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps(settings))
+    tokenizer = load_tiktoken_tokenizer(tmp_path)
+    n_ranks = len(trained[0])
+    assert tokenizer.convert_tokens_to_ids(GLM4_SPECIAL_TOKENS) == [
+        n_ranks + i for i in range(len(GLM4_SPECIAL_TOKENS))
+    ]
+    assert tokenizer.eos_token_id == n_ranks and tokenizer.chat_template == LONGWRITER_TEMPLATE
+    text = tokenizer.apply_chat_template([{"role": "user", "content": "海"}], tokenize=False)
+    assert text == "[gMASK]sop<|user|>\n 海"
+    ids = tokenizer(text).input_ids
+    assert ids[0] == n_ranks + 2 and n_ranks + 7 in ids  # [gMASK] and <|user|>, each one token
 
 
 def test_a_tokenizer_model_that_is_not_tiktoken_is_one_line(tmp_path):

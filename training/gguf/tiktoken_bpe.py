@@ -10,6 +10,24 @@ from training.gguf.vocab import _LLAMA3_SPLIT
 
 # GLM-4's tiktoken split pattern is Llama 3's
 GLM4_SPLIT = _LLAMA3_SPLIT
+# GLM-4's special tokens, numbered from the first id after the ranks: the ids a
+# tokenizer_config.json without `added_tokens_decoder` leaves to the remote code
+GLM4_SPECIAL_TOKENS = (
+    "<|endoftext|>",
+    "[MASK]",
+    "[gMASK]",
+    "[sMASK]",
+    "<sop>",
+    "<eop>",
+    "<|system|>",
+    "<|user|>",
+    "<|assistant|>",
+    "<|observation|>",
+    "<|begin_of_image|>",
+    "<|end_of_image|>",
+    "<|begin_of_video|>",
+    "<|end_of_video|>",
+)
 
 
 def read_ranks(path: Path) -> dict[bytes, int]:
@@ -72,7 +90,7 @@ def load_tiktoken_tokenizer(folder: Path):
     def text(token: bytes) -> str:
         return "".join(byte_text[byte] for byte in token)
 
-    specials = {int(i): entry["content"] for i, entry in settings["added_tokens_decoder"].items()}
+    specials = _special_tokens(settings, max(ranks.values()) + 1)
     vocab = {text(token): rank for token, rank in ranks.items()}
     vocab.update({content: token_id for token_id, content in specials.items()})
     merges = [(text(left), text(right)) for left, right in recover_merges(ranks)]
@@ -106,9 +124,14 @@ def _tokenizer_config(folder: Path) -> dict:
         settings = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise UserError(key="error.checkpoint_file", path=path, problem=error) from None
-    if not isinstance(settings.get("added_tokens_decoder"), dict):
-        raise UserError(key="error.tiktoken_specials", path=path)
     return settings
+
+
+def _special_tokens(settings: dict, first_id: int) -> dict[int, str]:
+    listed = settings.get("added_tokens_decoder")
+    if isinstance(listed, dict) and listed:
+        return {int(token_id): entry["content"] for token_id, entry in listed.items()}
+    return {first_id + i: content for i, content in enumerate(GLM4_SPECIAL_TOKENS)}
 
 
 def _content(token) -> str | None:
