@@ -11,6 +11,7 @@ import pytest
 
 from engine.errors import UserError
 from tests.gguf.conftest import GLM_TEMPLATE
+from training.gguf.check import TOKENIZER_SAMPLE
 from training.gguf.checkpoint import load_checkpoint
 from training.gguf.export import export_gguf
 from training.gguf.tiktoken_bpe import (
@@ -333,7 +334,7 @@ def test_chatglm_checkpoint_exports_exactly_and_writes(checkpoint, trained, tmp_
     chat = f"[gMASK]<sop><|user|>\n{CHINESE}<|assistant|>\n{ENGLISH}<|user|>"
     llm = Llama(model_path=str(result.path), vocab_only=True, verbose=False)
     try:
-        for text in (ENGLISH, CHINESE, chat, *CORPUS):
+        for text in (ENGLISH, CHINESE, chat, TOKENIZER_SAMPLE, *CORPUS):
             expected = encoding.encode(text, allowed_special="all")
             assert llm.tokenize(text.encode(), add_bos=False, special=True) == expected, text
         assert len(encoding.encode(CHINESE)) < len(CHINESE.encode()) / 2  # merges, not bytes
