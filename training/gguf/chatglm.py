@@ -103,7 +103,7 @@ def load_chatglm_model(folder: Path, chatglm: dict):
     try:
         for shard in _shards(folder):
             with safe_open(shard, framework="pt") as tensors:
-                for name in tensors.keys():  # noqa: SIM118 (safe_open is not a dict)
+                for name in tensors.keys():
                     state.update(_renamed(name, tensors.get_tensor(name).float(), config))
         missing = sorted(set(model.state_dict()) - set(state))
         if missing:
