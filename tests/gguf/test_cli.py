@@ -33,13 +33,26 @@ def test_missing_checkpoint(tmp_path):
 def test_unsupported_architecture_lists_the_supported_ones(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
     error = _one_line_error(run_cli("export", "gguf", str(tmp_path), "-o", str(tmp_path / "out")))
-    assert "'gpt2'" in error and "glm, glm4, llama, qwen2, qwen3" in error
+    assert "'gpt2'" in error and "chatglm, glm, glm4, llama, qwen2, qwen3" in error
 
 
-def test_remote_code_glm_layout_is_named(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": "chatglm"}))
+def test_remote_code_glm_config_missing_a_key_is_named(tmp_path):
+    """THUDM's layout is read, not refused; a config.json it cannot be read from says why."""
+    config = {
+        "model_type": "chatglm",
+        "num_layers": 2,
+        "hidden_size": 64,
+        "ffn_hidden_size": 128,
+        "num_attention_heads": 4,
+        "seq_length": 8192,
+        "layernorm_epsilon": 1.5625e-07,
+        "padded_vocab_size": 1024,
+        "multi_query_attention": True,
+        "multi_query_group_num": 2,
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config))
     error = _one_line_error(run_cli("export", "gguf", str(tmp_path), "-o", str(tmp_path / "out")))
-    assert "LongWriter-glm4-9b" in error and "'glm'" in error
+    assert "config.json" in error and "'chatglm'" in error and "lacks kv_channels." in error
 
 
 def test_export_writes_checked_files(trained_checkpoint, tmp_path):

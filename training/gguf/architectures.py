@@ -51,12 +51,15 @@ ARCHITECTURES = {
 }
 
 
+# GLM-4-9B in THUDM's remote-code layout is read as transformers' `glm` (see gguf.chatglm)
+LAYOUTS = {"chatglm": "glm"}
+
+
 def architecture_for(model_type: str | None) -> Architecture:
     """The Architecture of a config.json's model type, or a UserError naming supported ones."""
-    if model_type == "chatglm":
-        raise UserError(key="error.chatglm_layout")
+    model_type = LAYOUTS.get(model_type, model_type)
     if model_type not in ARCHITECTURES:
-        supported = ", ".join(sorted(ARCHITECTURES))
+        supported = ", ".join(sorted([*ARCHITECTURES, *LAYOUTS]))
         raise UserError(key="error.model_type", kind=model_type, supported=supported)
     return ARCHITECTURES[model_type]
 

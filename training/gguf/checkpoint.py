@@ -6,6 +6,8 @@ from pathlib import Path
 
 from engine.errors import UserError
 from training.gguf.architectures import Architecture, architecture_for
+from training.gguf.chatglm import load_chatglm_model
+from training.gguf.tiktoken_bpe import load_tiktoken_tokenizer
 
 
 @dataclass
@@ -23,9 +25,6 @@ class Checkpoint:
 
 def load_checkpoint(folder: Path) -> Checkpoint:
     """The model (LoRA merged into its base) in float32, on the CPU, in eval mode."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     adapter = _read_json(folder / "adapter_config.json")
     base_path = adapter.get("base_model_name_or_path") if adapter else None
     if adapter and not (base_path and Path(base_path).is_dir()):
@@ -35,6 +34,31 @@ def load_checkpoint(folder: Path) -> Checkpoint:
         raise UserError(key="error.no_config", path=config_folder)
     config = _read_json(config_folder / "config.json")
     architecture = architecture_for(config.get("model_type"))
+    if config.get("model_type") == "chatglm":  # THUDM's remote-code layout: no code of it runs
+        if adapter:
+            raise UserError(key="error.chatglm_adapter", path=folder)
+        model, tokenizer = load_chatglm_model(folder, config), load_tiktoken_tokenizer(folder)
+    else:
+        model, tokenizer = _load_transformers(folder, adapter, config_folder)
+    model.eval()
+    trainer_state = _read_json(folder / "trainer_state.json")
+    base_model = base_path or config.get("_name_or_path") or config.get("_model_name_or_path")
+    return Checkpoint(
+        model=model,
+        tokenizer=tokenizer,
+        architecture=architecture,
+        base_model=Path(base_model).name if base_model else None,
+        training_run=folder.resolve().name,
+        steps=trainer_state.get("global_step") if trainer_state else None,
+        saved_dtype=str(config.get("dtype") or config.get("torch_dtype") or "float32"),
+    )
+
+
+def _load_transformers(folder: Path, adapter: dict | None, config_folder: Path):
+    """A checkpoint in a layout transformers knows (an adapter merged) and its tokenizer."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     tokenizer_folder = folder if (folder / "tokenizer.json").is_file() else config_folder
     try:
         if adapter:
@@ -48,18 +72,7 @@ def load_checkpoint(folder: Path) -> Checkpoint:
     except (OSError, ValueError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
         raise UserError(key="error.checkpoint_load", path=folder, problem=first_line) from None
-    model.eval()
-    trainer_state = _read_json(folder / "trainer_state.json")
-    base_model = base_path or config.get("_name_or_path") or config.get("_model_name_or_path")
-    return Checkpoint(
-        model=model,
-        tokenizer=tokenizer,
-        architecture=architecture,
-        base_model=Path(base_model).name if base_model else None,
-        training_run=folder.resolve().name,
-        steps=trainer_state.get("global_step") if trainer_state else None,
-        saved_dtype=str(config.get("dtype") or config.get("torch_dtype") or "float32"),
-    )
+    return model, tokenizer
 
 
 def _read_json(path: Path) -> dict | None:
