@@ -22,7 +22,7 @@ from engine.plan import (
     round_preserving_sum,
     section_bounds,
 )
-from engine.prompt_layout import Brief, bible_block, story_so_far
+from engine.prompt_layout import Brief, book_head
 from engine.prompts import bible_block as plain_bible_block
 from engine.prompts import language_of, render
 from engine.schema import (
@@ -162,9 +162,7 @@ def draft_scenes(backend: Backend, brief: Brief, chapter_id: str, seed: int | No
     prompt = render(
         language,
         "plan_scenes",
-        instruction=brief.instruction.strip(),
-        bible_block=bible_block(brief),
-        story_so_far=story_so_far(brief, number),
+        book_head=book_head(brief, number),
         chapter_number=number + 1,
         chapter_count=len(plan.chapters),
         chapter_title=chapter.title,
@@ -173,8 +171,13 @@ def draft_scenes(backend: Backend, brief: Brief, chapter_id: str, seed: int | No
         max_sections=most,
         total_words=chapter.words,
     )
+    # the system turn and book head of the chapter's scene prompts: llama.cpp reuses them
+    messages = [
+        {"role": "system", "content": render(language, "system")},
+        {"role": "user", "content": prompt},
+    ]
     request = ChatRequest(
-        messages=[{"role": "user", "content": prompt}],
+        messages=messages,
         max_tokens=most * 130 * (2 if language == "zh" else 1) + 50,
         sampling=SamplingSettings(temperature=0.5, repeat_penalty=1.05, seed=seed),
         json_schema=draft_schema(chapter.words),

@@ -40,6 +40,7 @@ RECAP_WORDS_PER_SECTION = 25
 KEEP_AFTER_TRIM = 0.35  # share of the text budget kept after a trim
 RECAPS_SHARE_OF_CONTEXT = 0.25  # the most of the context the chapter recaps may take
 SHRUNK_RECAP_CHARS = {"en": 160, "zh": 60}  # an old recap's opening, when recaps fill up
+RECAP_SHRINK_STEP = 8  # old recaps shrink this many at a time
 CHAPTERS_COMING = 2  # next chapters whose summaries a chapter's prompt shows
 
 
@@ -144,12 +145,8 @@ def chapter_brief_text(brief: Brief, chapter: Chapter) -> str:
     return render(
         language,
         "chapter_brief",
-        instruction=brief.instruction.strip(),
-        style_block=style_block(brief),
-        bible_block=bible_block(brief),
+        book_head=book_head(brief, number),
         chapter_count=len(plan.chapters),
-        total_words=plan.total_words,
-        story_so_far=story_so_far(brief, number),
         chapter_number=number + 1,
         chapter_title=chapter.title,
         chapter_words=plan.chapter_words(chapter),
@@ -159,26 +156,46 @@ def chapter_brief_text(brief: Brief, chapter: Chapter) -> str:
     )
 
 
+def book_head(brief: Brief, chapter_number: int) -> str:
+    """What every prompt of chapter `chapter_number` (0-based) begins with: the task, style,
+    pinned bible entries, the book's size and the story so far. Scene plans and scenes share
+    it, and the next chapter's only adds a recap at its end."""
+    return render(
+        brief.language,
+        "book_head",
+        instruction=brief.instruction.strip(),
+        style_block=style_block(brief),
+        bible_block=bible_block(brief),
+        chapter_count=len(brief.plan.chapters),
+        total_words=brief.plan.total_words,
+        story_so_far=story_so_far(brief, chapter_number),
+    )
+
+
 def story_so_far(brief: Brief, before: int) -> str:
     """The chapters before chapter `before` as their recaps (their summaries where no recap
-    exists), newest kept whole; when they outgrow their share of the context the oldest shrink
-    to their first sentence, then to their titles."""
+    exists). When they outgrow their share of the context the oldest shrink to their opening,
+    then to their titles, RECAP_SHRINK_STEP chapters at a time: each new recap is appended, so
+    the text before it, and llama.cpp's cache of it, stays the same for several chapters."""
     chapters = brief.plan.chapters[:before]
     if not chapters:
         return ""
     budget = int(brief.context_tokens * RECAPS_SHARE_OF_CONTEXT)
-    lines: list[str] = []
-    for number in range(len(chapters) - 1, -1, -1):
-        chapter = chapters[number]
+    full, opening, title_only = [], [], []
+    for number, chapter in enumerate(chapters):
         recap_text = brief.recaps.get(chapter.id) or chapter.summary
         shrunk = cut_at_sentence(recap_text, SHRUNK_RECAP_CHARS[brief.language]) or recap_text
-        for text in (recap_text, shrunk, ""):
+        for text, kind in ((recap_text, full), (shrunk, opening), ("", title_only)):
             line = render(
                 brief.language, "recap_line", number=number + 1, title=chapter.title, recap=text
-            ).rstrip(" :：")
-            if estimate_tokens("\n".join([line, *lines])) <= budget or not text:
-                break
-        lines.insert(0, line)
+            )
+            kind.append(line.rstrip(" :：") if not text else line)
+    lines = full
+    for shorter in (opening, title_only):
+        count = 0
+        while estimate_tokens("\n".join(lines)) > budget and count < len(chapters):
+            count = min(count + RECAP_SHRINK_STEP, len(chapters))
+            lines = shorter[:count] + lines[count:]
     return render(brief.language, "story_so_far", recaps="\n".join(lines))
 
 

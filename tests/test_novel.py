@@ -9,7 +9,13 @@ import pytest
 
 from engine.bible import parse_bible
 from engine.book_plan import chapter_bounds, draft_book_plan, rescale_book, two_level
-from engine.prompt_layout import Brief, section_messages
+from engine.prompt_layout import (
+    RECAPS_SHARE_OF_CONTEXT,
+    Brief,
+    estimate_tokens,
+    section_messages,
+    story_so_far,
+)
 from engine.schema import Chapter, Plan, PlanSection, WriteSettings
 from engine.session import ChapterPlanned, RunFinished, run_project
 from engine.store import Store
@@ -84,8 +90,14 @@ def book(chapters: int = 10, with_scenes: bool = True) -> Plan:
     return Plan(chapters=plan_chapters, sections=sections)
 
 
-def run(store: Store, plan: Plan, backend: FakeBackend, bible: str = BIBLE):
-    project = store.create_project("Novel", "A novel about a lighthouse.", 1200, bible)
+def run(
+    store: Store,
+    plan: Plan,
+    backend: FakeBackend,
+    bible: str = BIBLE,
+    instruction: str = "A novel about a lighthouse.",
+):
+    project = store.create_project("Novel", instruction, 1200, bible)
     store.save_plan(project, plan)
     return project, list(run_project(store, project, backend))
 
@@ -166,7 +178,36 @@ def test_scenes_are_drafted_when_a_chapter_is_reached(db_path):
     ]
     assert order == ["ChapterPlanned", "RecapFinished"] * 3
     scene_plan_prompts = [r for r in backend.requests if _is_scene_plan(r)]
-    assert "Chapter 1 ended quietly." in scene_plan_prompts[1].messages[0]["content"]
+    assert "Chapter 1 ended quietly." in scene_plan_prompts[1].messages[1]["content"]
+
+
+def test_a_chapter_reuses_the_prompt_its_scene_plan_left_in_the_cache(db_path):
+    """Recap, scene plan and first scene of the next chapter share their beginning, so the
+    first scene of a chapter evaluates its own chapter's part, not the whole book's."""
+    store, backend = Store(db_path), FakeBackend(scripted)
+    instruction = "A novel about a lighthouse. " + prose(150, seed=500)
+    project, events = run(store, book(6, with_scenes=False), backend, instruction=instruction)
+    plan = store.plan(project)
+    firsts = {plan.scene_range(c.id).start for c in plan.chapters}
+    stats = events[-1].stats.per_section
+    for scene in stats:
+        if scene.index in firsts and scene.index > 0:
+            assert scene.prompt_tokens_evaluated < 0.5 * scene.prompt_tokens_sent, scene
+
+
+def test_old_recaps_shrink_several_at_a_time():
+    plan = book(40, with_scenes=False)
+    recaps = {
+        c.id: f"In chapter {i} " + "the sea rose and fell. " * 12
+        for i, c in enumerate(plan.chapters)
+    }
+    brief = Brief("A novel.", plan, "", recaps=recaps, context_tokens=8192)
+    heads = [story_so_far(brief, k) for k in range(1, 40)]
+    budget = 8192 * RECAPS_SHARE_OF_CONTEXT
+    assert all(estimate_tokens(head) <= budget * 1.05 for head in heads)
+    kept_prefix = sum(1 for a, b in zip(heads, heads[1:]) if b.startswith(a.rstrip("\n")))
+    assert kept_prefix >= 0.7 * (len(heads) - 1)  # most chapters only append
+    assert recaps[plan.chapters[38].id] in heads[-1] and "Part 1" in heads[-1]
 
 
 def test_a_stop_mid_book_resumes_without_losing_anything(db_path):
