@@ -39,6 +39,7 @@ TWO_LEVEL_FROM_WORDS = 8_000  # longer pieces are planned as chapters of scenes
 _WORDS_PER_CHAPTER_LOW = 1_500
 _WORDS_PER_CHAPTER_HIGH = 2_500  # a chapter fits an 8k context with its recaps
 _CHAPTER_TOKENS = {"en": 110, "zh": 260}
+SCENE_PLAN_ATTEMPTS = 2
 
 
 class _DraftChapter(BaseModel):
@@ -176,15 +177,41 @@ def draft_scenes(backend: Backend, brief: Brief, chapter_id: str, seed: int | No
         {"role": "system", "content": render(language, "system")},
         {"role": "user", "content": prompt},
     ]
-    request = ChatRequest(
-        messages=messages,
-        max_tokens=most * 130 * (2 if language == "zh" else 1) + 50,
-        sampling=SamplingSettings(temperature=0.5, repeat_penalty=1.05, seed=seed),
-        json_schema=draft_schema(chapter.words),
-    )
-    text = "".join(backend.stream(request))
-    scenes = rescale(plan_from_model_output(text, chapter.words), chapter.words).sections
+    for attempt in range(SCENE_PLAN_ATTEMPTS):
+        request = ChatRequest(
+            messages=messages,
+            max_tokens=most * 130 * (2 if language == "zh" else 1) + 50,
+            sampling=SamplingSettings(
+                temperature=0.5,
+                repeat_penalty=1.05,
+                seed=None if seed is None else seed + attempt,
+            ),
+            json_schema=draft_schema(chapter.words),
+        )
+        try:  # a reply cut off before its first complete scene is drafted again
+            drafted = plan_from_model_output("".join(backend.stream(request)), chapter.words)
+            break
+        except UserError:
+            continue
+    else:
+        drafted = even_scenes(chapter, min(fewest, most))
+    scenes = rescale(drafted, chapter.words).sections
     return with_scenes(plan, chapter_id, scenes[:MAX_SCENES_PER_CHAPTER])
+
+
+def even_scenes(chapter: Chapter, count: int) -> Plan:
+    """Scenes of equal length that each carry the chapter's summary: what a chapter gets when
+    the model twice fails to plan it, so that a long run never stops for want of a plan."""
+    return Plan(
+        sections=[
+            PlanSection(
+                title=f"{chapter.title} ({i}/{count})",
+                main_point=chapter.summary,
+                words=max(1, chapter.words // count),
+            )
+            for i in range(1, count + 1)
+        ]
+    )
 
 
 def with_scenes(plan: Plan, chapter_id: str, scenes: list[PlanSection]) -> Plan:

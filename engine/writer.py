@@ -95,6 +95,19 @@ Event = (
 )
 
 RECAP_WORDS = {"en": 80, "zh": 150}
+RECAP_OVERRUN = 1.25  # a recap is cut at a sentence once it passes this share of its length
+
+
+def _clip(recap: str, words: int) -> str:
+    """A recap ending at a sentence, cut back to about its length if the model ran on."""
+    most = int(words * RECAP_OVERRUN)
+    if count_words(recap) > most:
+        low, high = 0, len(recap)  # the longest head with at most `most` words
+        while low < high:
+            middle = (low + high + 1) // 2
+            low, high = (middle, high) if count_words(recap[:middle]) <= most else (low, middle - 1)
+        recap = recap[:low]
+    return recap if ends_sentence(recap) else cut_at_sentence(recap) or recap
 
 
 @dataclass
@@ -245,14 +258,15 @@ class Writer:
         if self.backend.count_tokens(messages) > room:
             messages = section_messages(self.brief, written, last, last) + ending
         sampling = self.settings.sampling.model_copy(update={"temperature": 0.3})
-        text = "".join(
-            self.backend.stream(
-                ChatRequest(messages=messages, max_tokens=max_tokens, sampling=sampling)
-            )
-        ).strip()
-        if not ends_sentence(text):
-            text = cut_at_sentence(text) or text
-        yield RecapFinished(chapter_id, text, self.backend.last_usage)
+        request = ChatRequest(
+            messages=messages,
+            max_tokens=max_tokens,
+            sampling=sampling,
+            no_repeat_ngram=NO_REPEAT_TOKENS,
+            no_repeat_reply_only=True,  # a recap may quote the chapter's names and phrases
+        )
+        text = "".join(self.backend.stream(request)).strip()
+        yield RecapFinished(chapter_id, _clip(text, words), self.backend.last_usage)
 
     def _sampling(self, index: int, round_: int) -> SamplingSettings:
         """The sampler for a section; each loop cut makes it a little bolder and less repetitive."""

@@ -8,7 +8,13 @@ import json
 import pytest
 
 from engine.bible import parse_bible
-from engine.book_plan import chapter_bounds, draft_book_plan, rescale_book, two_level
+from engine.book_plan import (
+    chapter_bounds,
+    draft_book_plan,
+    draft_scenes,
+    rescale_book,
+    two_level,
+)
 from engine.prompt_layout import (
     RECAPS_SHARE_OF_CONTEXT,
     Brief,
@@ -205,7 +211,7 @@ def test_old_recaps_shrink_several_at_a_time():
     heads = [story_so_far(brief, k) for k in range(1, 40)]
     budget = 8192 * RECAPS_SHARE_OF_CONTEXT
     assert all(estimate_tokens(head) <= budget * 1.05 for head in heads)
-    kept_prefix = sum(1 for a, b in zip(heads, heads[1:]) if b.startswith(a.rstrip("\n")))
+    kept_prefix = sum(1 for a, b in itertools.pairwise(heads) if b.startswith(a.rstrip("\n")))
     assert kept_prefix >= 0.7 * (len(heads) - 1)  # most chapters only append
     assert recaps[plan.chapters[38].id] in heads[-1] and "Part 1" in heads[-1]
 
@@ -276,3 +282,19 @@ def test_a_flat_plan_prompt_is_unchanged_by_a_free_text_bible():
     assert "Mara is the keeper." in messages[1]["content"]
     assert "Notes" not in messages[1]["content"]
     assert WriteSettings(style=["first_person", "past"]).style == ["first_person", "past"]
+
+
+def test_a_chapter_the_model_cannot_plan_gets_even_scenes():
+    """Two replies cut off inside their first scene: the chapter is split evenly rather than
+    stopping a long run."""
+    plan = book(2, with_scenes=False)
+    chapters = [c.model_copy(update={"words": 1800}) for c in plan.chapters]
+    plan = plan.model_copy(update={"chapters": chapters})
+    cut_off = '{"sections": [{"title": "The'
+    backend = FakeBackend([cut_off, cut_off])
+    planned = draft_scenes(backend, Brief("A novel.", plan), plan.chapters[0].id, seed=1)
+    scenes = planned.scenes(plan.chapters[0].id)
+    assert len(backend.requests) == 2
+    assert backend.requests[1].sampling.seed == 2
+    assert len(scenes) == 2 and sum(s.words for s in scenes) == 1800
+    assert all(s.main_point == plan.chapters[0].summary for s in scenes)
