@@ -111,9 +111,8 @@ def progress_line(event: object, plan: Plan, language: str) -> str | None:
     if isinstance(event, ChapterPlanning):
         return messages.text("cli.chapter_planning", language, **chapter(event.chapter_id))
     if isinstance(event, ChapterPlanned):
-        return messages.text(
-            "cli.chapter_planned", language, scenes=event.scenes, **chapter(event.chapter_id)
-        )
+        key = "cli.chapter_planned_one" if event.scenes == 1 else "cli.chapter_planned"
+        return messages.text(key, language, scenes=event.scenes, **chapter(event.chapter_id))
     if isinstance(event, RecapStarted):
         return messages.text("cli.recap_started", language, **chapter(event.chapter_id))
     if isinstance(event, RecapFinished):

@@ -48,7 +48,7 @@ def show(project_name, as_json, db):
                 click.echo("  " + _row_line(row))
         if chapter.recap:
             mark = "recap, edited" if chapter.recap_edited else "recap"
-            click.echo(f"      {mark}: {chapter.recap}")
+            click.echo(f"      {mark}: {' '.join(chapter.recap.split())}")
     if not overview.runs:
         click.echo("No runs yet.")
         return
