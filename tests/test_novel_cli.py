@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import engine.backends
 from app.cli import LANGUAGE, cli
-from engine.projects import continue_from, insert_row, project_overview
+from engine.projects import continue_from, fit_plan, insert_row, project_overview
 from engine.schema import Chapter, Plan, PlanSection
 from engine.store import Store
 from tests.conftest import one_line_error, run_cli
@@ -278,3 +278,11 @@ def test_a_full_chapter_takes_no_more_scenes():
 
     with pytest.raises(UserError, match="at most 30 scenes"):
         insert_row(plan, 1, PlanSection(title="One more", main_point="Too many.", words=20))
+
+
+def test_a_book_plan_given_another_length_is_rescaled_by_chapters():
+    plan = Plan.model_validate(json.loads(_book_plan_json(3, 2, 50, empty_last=True)))
+    fitted = fit_plan(plan, 900)
+    assert fitted.two_level and fitted.total_words == 900
+    assert [c.id for c in fitted.chapters] == [c.id for c in plan.chapters]
+    assert fitted.ids == plan.ids and fit_plan(plan, plan.total_words) is plan
