@@ -7,10 +7,11 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from app.book_cli import style_options
 from app.lazy_group import LazyGroup
 from engine import messages
 from engine.errors import UserError
-from engine.options import model_options, threads_option
+from engine.options import model_options, stack_options, threads_option
 from engine.text_hygiene import clean_name, printable, repair_decoding
 
 MAX_TITLE_CHARS = 200  # a plan row's title
@@ -108,10 +109,18 @@ def cli(lang: str | None) -> None:
     "--words", type=int, help="Total length in words (default: the number in the instruction)."
 )
 @click.option(
-    "--bible", "bible_file", type=click.Path(path_type=str), help="Story bible text file."
+    "--bible",
+    "bible_file",
+    type=click.Path(path_type=str),
+    help="Story bible: plain text, or Markdown with one `## Name` heading per entry.",
 )
 @click.option("-o", "--output", type=click.Path(path_type=str), help="Write the plan JSON here.")
 @click.option("--seed", type=int)
+@click.option(
+    "--scenes-up-front",
+    is_flag=True,
+    help="Over 8,000 words: draft every chapter's scenes now, not when the run reaches it.",
+)
 @click.option(
     "--insert-after",
     type=int,
@@ -129,6 +138,7 @@ def plan(
     bible_file,
     output,
     seed,
+    scenes_up_front,
     insert_after,
     title,
     main_point,
@@ -139,7 +149,8 @@ def plan(
     n_ctx,
     threads,
 ):
-    """Draft a plan (one row per section) as JSON you can edit and pass to `write --plan`.
+    """Draft a plan as JSON you can edit and pass to `write --plan`: one row per section, or
+    over 8,000 words chapters nesting their scenes.
 
     INSTRUCTION may be "-" to read it from standard input. With --insert-after, add a row to a
     saved project's plan instead; `write --resume NAME` then writes only the new row."""
@@ -147,27 +158,52 @@ def plan(
         _insert_row(db, instruction, insert_after, title, main_point, words)
         return
     from engine.backends import open_backend
-    from engine.plan import draft_plan
+    from engine.book_plan import draft_any_plan
+    from engine.projects import check_brief
 
     if output:
         _check_writable(Path(output))
     instruction = _instruction_text(instruction)
     words = _target_words(instruction, words)
+    bible = _read_bible(bible_file)
+    check_brief(instruction or "", bible, words)
     backend = open_backend(model_path, base_url, model_name, n_ctx, threads)
-    click.echo("Drafting the plan…", err=True)
-    drafted = draft_plan(backend, instruction, words, _read_text(bible_file), seed)
-    text = drafted.model_dump_json(indent=2)
-    if output:
-        _write_text(Path(output), text + "\n")
-        click.echo(f"Plan with {len(drafted.sections)} sections written to {output}.", err=True)
-    else:
+    _say(_drafting_key(words, scenes_up_front))
+    drafted = draft_any_plan(backend, instruction, words, bible, seed, scenes_up_front)
+    text = drafted.file_json()
+    if not output:
         click.echo(text)
+        return
+    _write_text(Path(output), text + "\n")
+    if drafted.two_level:
+        _say(
+            "cli.plan_written_book",
+            chapters=len(drafted.chapters),
+            scenes=len(drafted.sections),
+            path=output,
+        )
+    else:
+        click.echo(f"Plan with {len(drafted.sections)} sections written to {output}.", err=True)
+
+
+def _say(key: str, **params) -> None:
+    """A catalogue line on standard error, in the reader's language."""
+    click.echo(messages.text(key, LANGUAGE["chosen"], **params), err=True)
+
+
+def _drafting_key(words: int, scenes_up_front: bool) -> str:
+    from engine.book_plan import two_level
+
+    if not two_level(words):
+        return "cli.drafting_plan"
+    return "cli.drafting_all_scenes" if scenes_up_front else "cli.drafting_chapters"
 
 
 def _insert_row(db, project_name, after, title, main_point, words):
     """`plan NAME --insert-after K`: a new plan version with one more row."""
     from pydantic import ValidationError
 
+    from app.book_cli import plan_lines
     from engine.projects import insert_row
     from engine.schema import PlanSection
     from engine.store import Store
@@ -187,9 +223,13 @@ def _insert_row(db, project_name, after, title, main_point, words):
     edited = insert_row(current, after, row)
     store.save_plan(project, edited)
     written = {s.section_id for s in store.sections(project)}
-    for i, section in enumerate(edited.sections, start=1):
+
+    def row(i, section):
         mark = "written" if section.id in written else "to write"
-        click.echo(f"  {i:>2}. [{section.id}] {section.title} ({section.words} words, {mark})")
+        return f"  {i:>2}. [{section.id}] {section.title} ({section.words} words, {mark})"
+
+    for line in plan_lines(edited, LANGUAGE["chosen"], row):
+        click.echo(line)
     click.echo(
         f"Inserted; `longwrite write --resume {project.name!r}` writes the new row.", err=True
     )
@@ -207,7 +247,10 @@ def _insert_row(db, project_name, after, title, main_point, words):
     "--plan", "plan_file", type=click.Path(path_type=str), help="A plan JSON to write from."
 )
 @click.option(
-    "--bible", "bible_file", type=click.Path(path_type=str), help="Story bible text file."
+    "--bible",
+    "bible_file",
+    type=click.Path(path_type=str),
+    help="Story bible: plain text, or Markdown with one `## Name` heading per entry.",
 )
 @click.option(
     "--project", "project_name", type=USER_TEXT, help="Project name (default: the instruction)."
@@ -224,6 +267,12 @@ def _insert_row(db, project_name, after, title, main_point, words):
     "--resume", "resume_name", type=USER_TEXT, help="Continue a stopped or killed project by name."
 )
 @click.option("--no-repetition-guard", is_flag=True, help="Turn off loop cutting and penalties.")
+@click.option(
+    "--scenes-up-front",
+    is_flag=True,
+    help="Over 8,000 words: draft every chapter's scenes before writing, not as each is reached.",
+)
+@stack_options(style_options)
 @model_options
 @threads_option
 def write(
@@ -239,13 +288,18 @@ def write(
     seed,
     resume_name,
     no_repetition_guard,
+    scenes_up_front,
+    styles,
+    style_sample_file,
     model_path,
     base_url,
     model_name,
     n_ctx,
     threads,
 ):
-    """Plan and write a piece section by section, saving every section as it streams.
+    """Plan and write a piece section by section, saving every section as it streams; over
+    8,000 words chapter by chapter, each chapter's scenes drafted when it is reached and a recap
+    of it written when it ends.
 
     INSTRUCTION may be "-" to read it from standard input."""
     from engine.backends import open_spec
@@ -254,6 +308,7 @@ def write(
     for path in (output, stats_json):
         if path:
             _check_writable(Path(path))  # before a long generation, not after it
+    style = _style_choice(styles, style_sample_file)
     store = Store(db)
     if resume_name:
         from engine.project_lock import check_free
@@ -264,6 +319,9 @@ def write(
             project = store.update_project(
                 project, model=_model_spec(model_path, base_url, model_name, n_ctx)
             )
+        if style:
+            settings = project.settings.model_copy(update=style)
+            project = store.update_project(project, settings=settings)
         backend = open_spec(project.model, threads)
         plan_usage = None
         click.echo(f"Resuming {project.name!r}.", err=True)
@@ -281,6 +339,8 @@ def write(
             project_name,
             seed,
             no_repetition_guard,
+            scenes_up_front,
+            style,
             _model_spec(model_path, base_url, model_name, n_ctx),
             threads,
         )
@@ -302,6 +362,18 @@ def write(
     )
 
 
+def _style_choice(styles, sample_file) -> dict:
+    """The WriteSettings fields the style options set ({} when none was given)."""
+    from app.book_cli import style_presets, style_sample
+
+    chosen = {}
+    if styles:
+        chosen["style"] = style_presets(styles)
+    if sample_file:
+        chosen["style_sample"] = style_sample(_read_text(sample_file), sample_file)
+    return chosen
+
+
 def _model_spec(model_path, base_url, model_name, n_ctx):
     from engine.schema import ModelSpec
 
@@ -320,46 +392,62 @@ def _new_project(
     project_name,
     seed,
     no_repetition_guard,
+    scenes_up_front,
+    style,
     model,
     threads,
 ):
+    from app.book_cli import plan_lines
     from engine.backends import open_spec
-    from engine.plan import draft_plan, load_plan_file, rescale
-    from engine.projects import check_brief, create_project, name_from_instruction, single_pass_plan
+    from engine.book_plan import draft_any_plan
+    from engine.plan import load_plan_file
+    from engine.projects import (
+        check_brief,
+        create_project,
+        fit_plan,
+        name_from_instruction,
+        single_pass_plan,
+    )
     from engine.schema import SamplingSettings, WriteSettings
 
-    bible = _read_text(bible_file)
+    bible = _read_bible(bible_file)
     plan = load_plan_file(plan_file) if plan_file else None
     if plan is not None and words is None:
         words = plan.total_words
     words = _target_words(instruction, words)
     check_brief(instruction, bible, words)
-    backend = open_spec(model, threads)
-    settings = WriteSettings(
-        mode=mode, sampling=SamplingSettings(seed=seed), fight_repetition=not no_repetition_guard
-    )
     if project_name is not None and not clean_name(project_name):
         raise UserError(key="error.project_option_name")
     name = store.unique_name(project_name or name_from_instruction(clean_name(instruction)))
-    plan_usage = None
     if plan is not None:
-        plan = rescale(plan, words) if words != plan.total_words else plan
+        plan = fit_plan(plan, words)
     elif mode == "single":
         plan = single_pass_plan(name, instruction, words)
-    else:
-        click.echo("Drafting the plan…", err=True)
-        plan = draft_plan(backend, instruction, words, bible, seed)
+    backend = open_spec(model, threads)
+    settings = WriteSettings(
+        mode=mode,
+        sampling=SamplingSettings(seed=seed),
+        fight_repetition=not no_repetition_guard,
+        **style,
+    )
+    plan_usage = None
+    if plan is None:
+        _say(_drafting_key(words, scenes_up_front))
+        plan = draft_any_plan(backend, instruction, words, bible, seed, scenes_up_front)
         plan_usage = backend.last_usage
     project = create_project(store, name, instruction, words, bible, settings, model, plan)
-    for i, section in enumerate(plan.sections, start=1):
-        click.echo(f"  {i:>2}. {section.title} ({section.words} words)", err=True)
+    for line in plan_lines(
+        plan, LANGUAGE["chosen"], lambda i, s: f"  {i:>2}. {s.title} ({s.words} words)"
+    ):
+        click.echo(line, err=True)
     return project, backend, plan_usage
 
 
 def _run_with_progress(store, project, backend, plan_usage):
     """Run the project with a progress bar on stderr; Ctrl-C stops it with everything saved."""
+    from app.book_cli import progress_line
     from engine.projects import Progress, finished_words
-    from engine.session import RunFinished, run_project
+    from engine.session import ChapterPlanned, RunFinished, run_project
     from engine.writer import LoopCut, SectionStarted
 
     plan = store.plan(project)
@@ -380,12 +468,19 @@ def _run_with_progress(store, project, backend, plan_usage):
             if snapshot is not None:
                 bar.update(snapshot.words - bar.n)
                 bar.set_postfix_str(f"{snapshot.tokens_per_s:.0f} tok/s", refresh=False)
+            if isinstance(event, ChapterPlanned):  # saved before it is announced
+                plan = store.plan(project)
+                bar.total = progress.target = plan.total_words
+            line = progress_line(event, plan, LANGUAGE["chosen"])
+            if line:
+                bar.write(line, file=sys.stderr)
             if isinstance(event, SectionStarted):
-                bar.set_description(f"section {event.index + 1}/{event.count}")
+                bar.set_description(_bar_description(event, plan))
             elif isinstance(event, LoopCut):
                 bar.write(
                     f"section {event.index + 1}: the model repeated itself; cut back to "
-                    f"{event.kept_words} words and went on."
+                    f"{event.kept_words} words and went on.",
+                    file=sys.stderr,
                 )
             elif isinstance(event, RunFinished):
                 return event.stats
@@ -398,6 +493,22 @@ def _run_with_progress(store, project, backend, plan_usage):
     finally:
         bar.close()
     raise UserError(key="error.run_unfinished")
+
+
+def _bar_description(event, plan) -> str:
+    """The progress bar's label: the section, or in a book the chapter and scene."""
+    chapter = plan.chapter_of(event.index) if event.index < len(plan.sections) else None
+    if chapter is None:
+        return f"section {event.index + 1}/{event.count}"
+    scenes = plan.scene_range(chapter.id)
+    return messages.text(
+        "cli.bar_scene",
+        LANGUAGE["chosen"],
+        number=plan.chapter_index(chapter.id) + 1,
+        count=len(plan.chapters),
+        scene=event.index - scenes.start + 1,
+        scenes=len(scenes),
+    )
 
 
 @cli.group(
@@ -466,6 +577,17 @@ def _instruction_text(argument: str | None) -> str | None:
     if argument != "-":
         return argument
     return sys.stdin.buffer.read().decode("utf-8", "replace")
+
+
+def _read_bible(path: str | None) -> str:
+    """The bible file's text; says how many entries it holds (one `## Name` each)."""
+    from app.book_cli import bible_summary
+
+    bible = _read_text(path)
+    summary = bible_summary(bible, LANGUAGE["chosen"])
+    if summary:
+        click.echo(summary, err=True)
+    return bible
 
 
 def _read_text(path: str | None) -> str:

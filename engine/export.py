@@ -9,7 +9,7 @@ pasted or generated text) are removed, while local and data: images stay.
 import hashlib
 import html
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import markdown
@@ -22,7 +22,13 @@ from engine.text_hygiene import clean_text
 FORMATS = ("md", "html", "docx", "epub")
 LANGUAGE_TAGS = {"zh": "zh-CN", "en": "en"}
 # Word's usual Simplified Chinese faces: a serif for the text, a sans-serif for headings
-EAST_ASIAN_FONTS = {"Normal": "SimSun", "Title": "Microsoft YaHei", "Heading 1": "Microsoft YaHei"}
+EAST_ASIAN_FONTS = {
+    "Normal": "SimSun",
+    "Title": "Microsoft YaHei",
+    "Heading 1": "Microsoft YaHei",
+    "Heading 2": "Microsoft YaHei",
+}
+SCENE_BREAK = "* * *"
 DOCX_PROPERTY_CHARS = 255  # python-docx refuses longer core properties
 # attributes a browser or e-reader loads on its own, without a click
 _AUTOLOADED = {"src", "srcset", "poster", "background", "lowsrc", "dynsrc"}
@@ -30,10 +36,24 @@ _AUTOLOADED = {"src", "srcset", "poster", "background", "lowsrc", "dynsrc"}
 
 @dataclass
 class Document:
-    """A titled piece made of sections, each with an optional heading."""
+    """A titled piece made of sections, each with an optional heading.
+
+    A book's sections are its scenes, and `chapters` groups them: (chapter title, how many of
+    the following sections it holds), in order. A flat piece has no chapters."""
 
     title: str
     sections: list[tuple[str, str]]  # (heading, text); heading "" for none
+    chapters: list[tuple[str, int]] = field(default_factory=list)
+
+    def parts(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """(chapter title, its sections) for a book; ("", every section) for a flat piece."""
+        if not self.chapters:
+            return [("", self.sections)]
+        parts, start = [], 0
+        for title, count in self.chapters:
+            parts.append((title, self.sections[start : start + count]))
+            start += count
+        return parts
 
     @property
     def body(self) -> str:
@@ -50,15 +70,32 @@ class Document:
         return Document(
             clean_text(self.title),
             [(clean_text(heading), clean_text(text)) for heading, text in self.sections],
+            [(clean_text(title), count) for title, count in self.chapters],
         )
 
 
+def _scenes(sections: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A chapter's scenes as (heading, text) with a scene break ("* * *") as the heading of a
+    scene without a title that follows another scene."""
+    return [
+        (heading or (SCENE_BREAK if i else ""), text) for i, (heading, text) in enumerate(sections)
+    ]
+
+
 def to_markdown(document: Document) -> str:
+    """# title; a flat piece's sections under ##; a book's chapters under ## and their scenes
+    under ### (or separated by scene breaks)."""
+    book = bool(document.chapters)
     parts = [f"# {document.title}"]
-    for heading, text in document.sections:
-        if heading:
-            parts.append(f"## {heading}")
-        parts.append(text.strip())
+    for chapter, sections in document.parts():
+        if book:
+            parts.append(f"## {chapter}")
+        for heading, text in _scenes(sections) if book else sections:
+            if heading:
+                parts.append(
+                    heading if heading == SCENE_BREAK else f"{'###' if book else '##'} {heading}"
+                )
+            parts.append(text.strip())
     return "\n\n".join(part for part in parts if part) + "\n"
 
 
@@ -104,6 +141,7 @@ def to_html(document: Document) -> str:
 
 def write_docx(document: Document, path: Path) -> None:
     import docx
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
 
     out = docx.Document()
     out.core_properties.title = document.title[:DOCX_PROPERTY_CHARS]
@@ -112,12 +150,18 @@ def write_docx(document: Document, path: Path) -> None:
         for style, font in EAST_ASIAN_FONTS.items():
             _east_asian(out.styles[style], font, document.language)
     out.add_heading(document.title, level=0)
-    for heading, text in document.sections:
-        if heading:
-            out.add_heading(heading, level=1)
-        for paragraph in text.split("\n\n"):
-            if paragraph.strip():
-                out.add_paragraph(paragraph.strip())
+    book = bool(document.chapters)
+    for chapter, sections in document.parts():
+        if book:
+            out.add_heading(chapter, level=1)
+        for heading, text in _scenes(sections) if book else sections:
+            if heading == SCENE_BREAK:
+                out.add_paragraph(SCENE_BREAK).alignment = WD_ALIGN_PARAGRAPH.CENTER
+            elif heading:
+                out.add_heading(heading, level=2 if book else 1)
+            for paragraph in text.split("\n\n"):
+                if paragraph.strip():
+                    out.add_paragraph(paragraph.strip())
     out.save(str(path))
 
 
@@ -143,24 +187,43 @@ def write_epub(document: Document, path: Path) -> None:
     book.set_identifier(f"longwrite-{digest[:16]}")
     book.set_title(document.title)
     book.set_language(document.language)
-    chapters = []
-    for number, (heading, text) in enumerate(document.sections, start=1):
-        name = heading or f"{number}"
-        chapter = epub.EpubHtml(
-            title=name, file_name=f"section_{number}.xhtml", lang=document.language
-        )
-        chapter.content = f"<h2>{html.escape(name)}</h2>" + markdown_to_safe_html(text)
-        book.add_item(chapter)
-        chapters.append(chapter)
-    book.toc = chapters
+    items = []
+    for number, (chapter, sections) in enumerate(document.parts(), start=1):
+        if document.chapters:  # one spine item per chapter, its scenes inside it
+            item = epub.EpubHtml(
+                title=chapter, file_name=f"chapter_{number}.xhtml", lang=document.language
+            )
+            item.content = f"<h1>{html.escape(chapter)}</h1>" + "".join(
+                _epub_scene(heading, text) for heading, text in _scenes(sections)
+            )
+            items.append(item)
+            continue
+        for index, (heading, text) in enumerate(sections, start=1):
+            name = heading or f"{index}"
+            item = epub.EpubHtml(
+                title=name, file_name=f"section_{index}.xhtml", lang=document.language
+            )
+            item.content = f"<h2>{html.escape(name)}</h2>" + markdown_to_safe_html(text)
+            items.append(item)
+    for item in items:
+        book.add_item(item)
+    book.toc = items
     book.add_item(epub.EpubNcx())
     book.add_item(epub.EpubNav())
-    book.spine = ["nav", *chapters]
+    book.spine = ["nav", *items]
     # ebooklib swallows write errors (returning False, with a warning) unless told to raise
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         if not epub.write_epub(str(path), book, {"raise_exceptions": True}):
             raise OSError(f"ebooklib could not write {path}")
+
+
+def _epub_scene(heading: str, text: str) -> str:
+    if heading == SCENE_BREAK:
+        top = '<p class="scene-break" style="text-align:center">* * *</p>'
+    else:
+        top = f"<h2>{html.escape(heading)}</h2>" if heading else ""
+    return top + markdown_to_safe_html(text)
 
 
 def export_document(document: Document, fmt: str, path: Path) -> None:

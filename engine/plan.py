@@ -247,17 +247,43 @@ def merge_locked(previous: Plan, drafted: Plan) -> Plan:
 
 
 def load_plan_file(path: str) -> Plan:
-    """Read a plan saved as JSON (by `longwrite plan -o`), with a clear error if it is invalid."""
+    """Read a plan saved as JSON (by `longwrite plan -o`, or written by hand: flat, or chapters
+    nesting their scenes), with a one-line error naming where it is invalid."""
     try:
         with open(path, encoding="utf-8") as handle:
-            return Plan.model_validate_json(handle.read())
+            text = handle.read()
+        return Plan.model_validate_json(text)
     except FileNotFoundError:
         raise UserError(key="error.plan_file_missing", path=path) from None
     except ValidationError as error:
         first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise UserError(
-            key="error.plan_invalid", path=path, where=where, problem=first["msg"]
-        ) from None
+        problem = first["msg"].removeprefix("Value error, ")
+        where = ".".join(str(part) for part in _file_location(text, first["loc"]))
+        if not where:  # a rule about the whole plan
+            raise UserError(key="error.plan_invalid_whole", path=path, problem=problem) from None
+        raise UserError(key="error.plan_invalid", path=path, where=where, problem=problem) from None
     except (UnicodeDecodeError, OSError) as error:
         raise UserError(key="error.plan_unreadable", path=path, problem=error) from None
+
+
+def _file_location(text: str, location: tuple) -> tuple:
+    """Where an error is in the file as written: a scene of the nested form is validated as row
+    N of `sections`, which the file calls chapters.C.scenes.S."""
+    if len(location) < 2 or location[0] != "sections" or not isinstance(location[1], int):
+        return location
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return location
+    if not isinstance(data, dict) or not isinstance(data.get("chapters"), list):
+        return location
+    row = location[1] - len(data.get("sections") or [])
+    if row < 0:
+        return location
+    for number, chapter in enumerate(data["chapters"]):
+        scenes = chapter.get("scenes") if isinstance(chapter, dict) else None
+        count = len(scenes) if isinstance(scenes, list) else 0
+        if row < count:
+            return ("chapters", number, "scenes", row, *location[2:])
+        row -= count
+    return location

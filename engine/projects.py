@@ -11,13 +11,16 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from engine.book_plan import rescale_book
 from engine.errors import UserError
 from engine.export import FORMATS, export_document
 from engine.metrics import count_words
-from engine.plan import check_request
+from engine.plan import check_request, rescale
 from engine.safe_names import file_stem
 from engine.schema import (
     MAX_BIBLE_CHARS,
+    MAX_SCENES_PER_CHAPTER,
+    MAX_SECTION_WORDS,
     MAX_SECTIONS,
     ModelSpec,
     Plan,
@@ -68,19 +71,39 @@ def name_from_instruction(instruction: str) -> str:
 
 def single_pass_plan(title: str, instruction: str, target_words: int) -> Plan:
     """Single-pass mode's plan: one row asking for the whole piece."""
+    if target_words > MAX_SECTION_WORDS:
+        raise UserError(key="error.single_too_long", words=target_words, most=MAX_SECTION_WORDS)
     point = (instruction.strip() or title)[:4000]
     return Plan(sections=[PlanSection(title=title[:200], main_point=point, words=target_words)])
 
 
+def fit_plan(plan: Plan, total_words: int) -> Plan:
+    """The plan scaled to total_words (a book plan by its chapters), unchanged if it fits."""
+    if plan.total_words == total_words:
+        return plan
+    return rescale_book(plan, total_words) if plan.two_level else rescale(plan, total_words)
+
+
 def insert_row(plan: Plan, after: int, row: PlanSection) -> Plan:
-    """The plan with `row` inserted after row `after` (1-based; 0 puts it first)."""
+    """The plan with `row` inserted after row `after` (1-based; 0 puts it first). In a book
+    plan the row becomes a scene of the chapter of the row before it (of the first chapter
+    with scenes when it goes first)."""
     if not 0 <= after <= len(plan.sections):
         raise UserError(key="error.insert_after", count=len(plan.sections))
-    if len(plan.sections) >= MAX_SECTIONS:
-        raise UserError(key="error.plan_full", most=MAX_SECTIONS)
-    sections = list(plan.sections)
-    sections.insert(after, row)
-    return Plan(sections=sections)
+    if not plan.two_level:
+        if len(plan.sections) >= MAX_SECTIONS:
+            raise UserError(key="error.plan_full", most=MAX_SECTIONS)
+        return Plan(sections=[*plan.sections[:after], row, *plan.sections[after:]])
+    neighbour = plan.sections[max(after - 1, 0)] if plan.sections else None
+    chapter = neighbour.chapter if neighbour else plan.chapters[0].id
+    if len(plan.scenes(chapter)) >= MAX_SCENES_PER_CHAPTER:
+        title = plan.chapters[plan.chapter_index(chapter)].title
+        raise UserError(key="error.chapter_full", title=title, most=MAX_SCENES_PER_CHAPTER)
+    scene = row.model_copy(update={"chapter": chapter})
+    sections = [*plan.sections[:after], scene, *plan.sections[after:]]
+    return Plan.model_validate(
+        {**plan.model_dump(), "sections": [s.model_dump() for s in sections]}
+    )
 
 
 def continue_from(store: Store, project: Project, index: int) -> None:
@@ -91,6 +114,12 @@ def continue_from(store: Store, project: Project, index: int) -> None:
         count = len(plan.sections) if plan else 0
         raise UserError(key="error.continue_from", count=count)
     store.drop_sections_from(project, index)
+    if plan.two_level:  # the recaps from that scene's chapter on tell what is rewritten
+        first = plan.chapter_index(plan.sections[index].chapter)
+        recaps = store.recaps(project)
+        for chapter in plan.chapters[first:]:
+            if chapter.id in recaps and not recaps[chapter.id].edited:
+                store.save_recap(project, chapter.id, "", edited=False)
     store.touch_project(project)
 
 
@@ -185,6 +214,7 @@ class SectionOverview(BaseModel):
 
     position: int  # 1-based
     section_id: str
+    chapter_id: str | None = None  # a book plan's scenes name their chapter
     title: str
     main_point: str
     target_words: int
@@ -192,6 +222,21 @@ class SectionOverview(BaseModel):
     status: str
     version_id: int | None
     versions: int
+
+
+class ChapterOverview(BaseModel):
+    """A chapter of a book plan: its target (its scenes' words once it has scenes), the words
+    written, how many scenes it has (0 until they are drafted) and its recap ("" for none)."""
+
+    position: int  # 1-based
+    chapter_id: str
+    title: str
+    summary: str
+    target_words: int
+    words: int
+    scenes: int
+    recap: str
+    recap_edited: bool
 
 
 class RunOverview(BaseModel):
@@ -215,6 +260,7 @@ class ProjectOverview(BaseModel):
     created_at: str
     updated_at: str
     plan_version: int | None
+    chapters: list[ChapterOverview] = []
     sections: list[SectionOverview]
     runs: list[RunOverview]
 
@@ -230,6 +276,7 @@ def project_overview(store: Store, project: Project) -> ProjectOverview:
             SectionOverview(
                 position=position,
                 section_id=row.id,
+                chapter_id=row.chapter,
                 title=row.title,
                 main_point=row.main_point,
                 target_words=row.words,
@@ -239,6 +286,21 @@ def project_overview(store: Store, project: Project) -> ProjectOverview:
                 versions=versions.get(row.id, 0),
             )
         )
+    recaps = store.recaps(project)
+    chapters = [
+        ChapterOverview(
+            position=position,
+            chapter_id=chapter.id,
+            title=chapter.title,
+            summary=chapter.summary,
+            target_words=plan.chapter_words(chapter),
+            words=sum(s.words for s in sections if s.chapter_id == chapter.id),
+            scenes=len(plan.scenes(chapter.id)),
+            recap=recaps[chapter.id].text if chapter.id in recaps else "",
+            recap_edited=chapter.id in recaps and recaps[chapter.id].edited,
+        )
+        for position, chapter in enumerate(plan.chapters if plan else [], start=1)
+    ]
     runs = [
         RunOverview(
             id=run.id,
@@ -259,6 +321,7 @@ def project_overview(store: Store, project: Project) -> ProjectOverview:
         created_at=project.created_at,
         updated_at=project.updated_at,
         plan_version=plan_versions[-1][0] if plan_versions else None,
+        chapters=chapters,
         sections=sections,
         runs=runs,
     )

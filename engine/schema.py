@@ -76,8 +76,10 @@ def _nest_scenes(data: object) -> object:
     if not isinstance(data, dict) or not isinstance(data.get("chapters"), list):
         return data
     chapters, sections = [], list(data.get("sections") or [])
-    for chapter in data["chapters"]:
+    for number, chapter in enumerate(data["chapters"]):
         if isinstance(chapter, dict) and "scenes" in chapter:
+            if not isinstance(chapter["scenes"], list | None):
+                raise ValueError(f"chapter {number + 1}'s scenes must be a list")
             chapter = dict(chapter)
             chapter.setdefault("id", new_chapter_id())
             for scene in chapter.pop("scenes") or []:

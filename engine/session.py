@@ -68,14 +68,24 @@ def project_brief(store: Store, project: Project, plan: Plan, backend: Backend) 
 
 
 def project_document(store: Store, project: Project) -> Document:
-    """The project's current text as a Document (sections in plan order)."""
+    """The project's current text as a Document (sections in plan order). A book plan's
+    chapters group their written scenes; scene titles are headings when section headings are
+    on (else scenes are set apart by breaks), and chapters with nothing written are left out."""
     plan = store.plan(project)
-    headings = project.settings.section_headings and plan is not None and len(plan.sections) > 1
-    sections = []
+    headings = project.settings.section_headings and plan is not None
+    headings = headings and (plan.two_level or len(plan.sections) > 1)
+    sections, chapters = [], []
     for section in store.sections(project):
         row = plan.sections[section.idx]
         sections.append((row.title if headings and row.heading else "", section.text))
-    return Document(project.name, sections)
+        chapter = plan.chapter_of(section.idx)
+        if chapter is None:
+            continue
+        if chapters and chapters[-1][0] == chapter.id:
+            chapters[-1][2] += 1
+        else:
+            chapters.append([chapter.id, chapter.title, 1])
+    return Document(project.name, sections, [(title, count) for _, title, count in chapters])
 
 
 @dataclass

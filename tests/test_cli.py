@@ -1,11 +1,13 @@
 """The `longwrite` command as a user runs it: plans, writing, resuming after kill -9, bad input."""
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
 import pytest
 
@@ -258,3 +260,135 @@ def test_insert_a_row_then_resume_writes_only_that_row(saved_project, tmp_path):
     assert [s.title for s in plan.sections] == ["Dust", "Rain", "Gears"]
     assert [s.status for s in sections] == ["done"] * 3 and sections[1].text.strip()
     assert {s.section_id: s.version_id for s in sections if s.idx != 1} == before
+
+
+BOOK_PLAN = {
+    "chapters": [
+        {
+            "title": "Arrival",
+            "summary": "Mara comes to the island in winter.",
+            "words": 100,
+            "scenes": [
+                {"title": "Ferry", "main_point": "Mara crosses to the island.", "words": 50},
+                {"title": "Inn", "main_point": "Mara takes a room at the inn.", "words": 50},
+            ],
+        },
+        {
+            "title": "Keeper",
+            "summary": "Mara meets Tobias, the lighthouse keeper.",
+            "words": 160,
+            "scenes": [
+                {"title": "Lamp", "main_point": "Tobias shows Mara the lamp room.", "words": 160}
+            ],
+        },
+        {"title": "Thaw", "summary": "Spring comes and Tobias tells his secret.", "words": 80},
+    ]
+}
+
+
+@pytest.mark.slow  # runs the embedded model
+def test_a_book_killed_in_a_recap_a_scene_and_a_chapter_plan_resumes_losing_nothing(tmp_path):
+    """Three kills -9 of one two-level project, each resumed: in chapter 1's recap, in the
+    middle of chapter 2's scene, while chapter 3's scenes are being drafted."""
+    db, plan = tmp_path / "projects.db", tmp_path / "plan.json"
+    plan.write_text(json.dumps(BOOK_PLAN))
+    command = ["write", "A story about a cartographer on a lighthouse island."]
+    command += ["--plan", str(plan), "--project", "island", "--db", str(db), "--seed", "5"]
+
+    log = _kill_when(
+        tmp_path / "run1.log", command, lambda log: "Chapter 1/3: writing its recap" in log
+    )
+    first = _book(db)
+    assert [s[2] for s in first.sections] == ["done", "done"], log
+    assert first.recaps == {}, "the kill came after the recap was saved"
+
+    resume = ["write", "--resume", "island", "--db", str(db)]
+    log = _kill_when(
+        tmp_path / "run2.log",
+        resume,
+        lambda _: len(s := _book(db, busy=[]).sections) == 3 and len(words_of(s[2][1])) >= 15,
+    )
+    second = _book(db)
+    assert "scene 1/2" not in log, "a finished scene was written again"
+    assert "Chapter 1 recap:" in log and "Chapter 1/3: writing its recap" in log
+    assert second.sections[:2] == first.sections
+    assert second.sections[2][2] == "writing" and list(second.recaps) == [second.chapters[0]]
+
+    log = _kill_when(
+        tmp_path / "run3.log", resume, lambda log: "“Thaw”: drafting its scenes" in log
+    )
+    third = _book(db)
+    assert "Chapter 1 recap:" not in log, "a saved recap was written again"
+    assert third.sections[:2] == first.sections
+    kept = words_of(clean_section(second.sections[2][1]))[:-1]
+    assert words_of(third.sections[2][1])[: len(kept)] == kept, "the autosave was not continued"
+    assert set(third.recaps) == set(third.chapters[:2])
+    assert third.recaps[third.chapters[0]] == second.recaps[third.chapters[0]]
+    assert third.scenes_of_last == 0, "the kill came after chapter 3's scenes were saved"
+
+    finished = run_cli("--lang", "en", *resume)
+    assert finished.returncode == 0, finished.stderr
+    assert "Chapter 3/3 “Thaw”: drafting its scenes" in finished.stderr
+    last = _book(db)
+    assert last.sections[:3] == third.sections[:3], "a saved scene changed"
+    assert [s[2] for s in last.sections] == ["done"] * len(last.sections)
+    assert last.scenes_of_last >= 1 and len(last.sections) == 3 + last.scenes_of_last
+    assert set(last.recaps) == set(last.chapters)
+    assert {c: last.recaps[c] for c in third.recaps} == third.recaps, "a saved recap changed"
+
+
+def _kill_when(log_path, command, ready) -> str:
+    """Start `longwrite --lang en COMMAND`, SIGKILL it once ready(stderr so far) holds, and
+    return what it wrote to stderr."""
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "app", "--lang", "en", *command],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=log_path.open("w"),
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline and writer.poll() is None:
+            if ready(log_path.read_text(encoding="utf-8")):
+                break
+            time.sleep(0.05)
+        assert writer.poll() is None, (
+            f"the run ended before it could be killed: {log_path.read_text()}"
+        )
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=30)
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+    return log_path.read_text(encoding="utf-8")
+
+
+@dataclass
+class _Saved:
+    sections: list  # (position, text, status) of the current sections
+    recaps: dict  # chapter id -> recap text
+    chapters: list  # chapter ids
+    scenes_of_last: int
+
+
+def _book(db, busy=None) -> _Saved:
+    """What the store holds of the project; `busy` (a value to return instead) when a writer
+    holds the database for a moment."""
+    try:
+        store = Store(db)
+    except sqlite3.OperationalError:
+        return _Saved(busy, {}, [], 0)
+    try:
+        project = store.project("island")
+        plan = store.plan(project)
+        return _Saved(
+            [(s.idx, s.text, s.status) for s in store.sections(project)],
+            {c: r.text for c, r in store.recaps(project).items()},
+            [c.id for c in plan.chapters],
+            len(plan.scenes(plan.chapters[-1].id)),
+        )
+    except sqlite3.OperationalError:
+        return _Saved(busy, {}, [], 0)
+    finally:
+        store.close()
