@@ -40,6 +40,9 @@ _WORDS_PER_CHAPTER_LOW = 1_500
 _WORDS_PER_CHAPTER_HIGH = 2_500  # a chapter fits an 8k context with its recaps
 _CHAPTER_TOKENS = {"en": 110, "zh": 260}
 SCENE_PLAN_ATTEMPTS = 2
+# drafted chapter lengths are kept within this share of the mean: a small model's counts can
+# run from 200 to 4,500 words, and a chapter has to fit the context with its recaps
+CHAPTER_SPREAD = (0.6, 1.4)
 
 
 class _DraftChapter(BaseModel):
@@ -116,7 +119,17 @@ def chapters_from_model_output(text: str, total_words: int) -> Plan:
     if not rows:
         raise UserError(key="error.reply_no_plan")
     _, most = chapter_bounds(total_words)
-    chapters = [Chapter(title=r.title, summary=r.summary, words=r.words) for r in rows[:most]]
+    rows = rows[:most]
+    mean = total_words / len(rows)
+    low, high = CHAPTER_SPREAD
+    chapters = [
+        Chapter(
+            title=r.title,
+            summary=r.summary,
+            words=round(min(max(r.words, low * mean), high * mean)),
+        )
+        for r in rows
+    ]
     return rescale_book(Plan(chapters=chapters), total_words)
 
 

@@ -298,3 +298,15 @@ def test_a_chapter_the_model_cannot_plan_gets_even_scenes():
     assert backend.requests[1].sampling.seed == 2
     assert len(scenes) == 2 and sum(s.words for s in scenes) == 1800
     assert all(s.main_point == plan.chapters[0].summary for s in scenes)
+
+
+def test_drafted_chapter_lengths_stay_near_the_mean():
+    rows = [
+        {"title": f"C{i}", "summary": "Something happens.", "words": 200 + 300 * i}
+        for i in range(30)
+    ]
+    plan = draft_book_plan(FakeBackend([json.dumps({"chapters": rows})]), "A novel.", 60_000)
+    words = [chapter.words for chapter in plan.chapters]
+    assert plan.total_words == 60_000
+    assert min(words) >= 0.4 * 2000 and max(words) <= 1.6 * 2000  # drafted: 200 to 8,900
+    assert words == sorted(words)  # the model's proportions, within the spread
