@@ -309,4 +309,5 @@ def test_drafted_chapter_lengths_stay_near_the_mean():
     words = [chapter.words for chapter in plan.chapters]
     assert plan.total_words == 60_000
     assert min(words) >= 0.4 * 2000 and max(words) <= 1.6 * 2000  # drafted: 200 to 8,900
-    assert words == sorted(words)  # the model's proportions, within the spread
+    # the model's proportions within the spread (rounding may swap neighbours by a word)
+    assert all(b >= a - 1 for a, b in itertools.pairwise(words))
