@@ -1,10 +1,14 @@
 """HTML for the document view: finished sections rendered once, the active one as plain text.
 
 Everything model-written or user-typed goes through engine.export's nh3 sanitizer (Markdown
-sections) or html.escape (the streaming section), so `<script>` or `onerror=` never runs.
+sections) or html.escape (the streaming section and recaps), so `<script>` or `onerror=` never
+runs. A two-level piece shows each chapter as a collapsible group ending with its recap; the
+last group is left unclosed (the browser closes it), so a section or recap joining the last
+chapter only appends to the HTML and Gradio sends the browser just the new end.
 """
 
 import html
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from app.studio.language import t
@@ -28,6 +32,44 @@ def document_html(sections: list[tuple[int, str, str]]) -> str:
     if not sections:
         return empty_document()
     return "".join(section_html(i, title, text) for i, title, text in sections)
+
+
+@dataclass
+class ChapterView:
+    """A chapter of the document: its finished sections (index, title, text) and its recap."""
+
+    number: int
+    title: str
+    sections: list[tuple[int, str, str]] = field(default_factory=list)
+    recap: str = ""
+    edited: bool = False
+
+
+def recap_html(text: str, edited: bool) -> str:
+    name = t("write.recap_edited" if edited else "write.recap")
+    return (
+        f'<div class="lw-recap"><strong>{html.escape(name)}</strong> '
+        f"{html.escape(text, quote=False)}</div>"
+    )
+
+
+def book_html(chapters: list[ChapterView]) -> str:
+    """Chapters as collapsible groups (only the last one open)."""
+    if not chapters:
+        return empty_document()
+    parts = []
+    for k, chapter in enumerate(chapters):
+        last = k == len(chapters) - 1
+        summary = t("write.chapter_heading", number=chapter.number, title=chapter.title)
+        parts.append(
+            f'{"</details>" if k else ""}<details class="lw-chapter"'
+            f' data-chapter="{chapter.number}"{" open" if last else ""}>'
+            f"<summary>{html.escape(summary)}</summary>"
+        )
+        parts += [section_html(i, title, text) for i, title, text in chapter.sections]
+        if chapter.recap:
+            parts.append(recap_html(chapter.recap, chapter.edited))
+    return "".join(parts)
 
 
 def active_text(text: str) -> str:
