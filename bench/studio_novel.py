@@ -6,8 +6,9 @@ measures in headless Chromium, each several times: opening the project (a click 
 until the document shows the last chapter), opening the plan editor (its tab, until the chapters
 table shows), switching chapters in the plan editor (a click on the chapter picker's option until
 the scenes table shows that chapter's scenes), switching chapters in the document (a click on a
-chapter group until its text shows) and choosing a chapter's recap to edit. Prints JSON:
-milliseconds per action (median and worst).
+chapter group until its text shows) and choosing a chapter's recap to edit. Each time runs in
+the page, from the press to the first check that sees the result (every 10 ms), once the page
+is idle. Prints JSON: milliseconds per action (median and worst).
 
     python -m bench.studio_novel [--words 100000] [--chapters 30] [--scenes 4] [--tries 3]
 """
@@ -92,22 +93,54 @@ def _wait_ready(url: str, process: subprocess.Popen, timeout: float = 120) -> No
     raise SystemExit("the studio did not start in time")
 
 
-def timed(action, until) -> float:
-    """Milliseconds from the start of `action` until `until` returned."""
-    started = time.perf_counter()
+class Requests:
+    """The page's event requests to the studio still running (heartbeats left out)."""
+
+    def __init__(self, page):
+        self.open: set = set()
+        self.page = page
+        page.on("request", self._start)
+        page.on("requestfinished", self._end)
+        page.on("requestfailed", self._end)
+
+    def _start(self, request) -> None:
+        if "/queue/" in request.url:
+            self.open.add(request)
+
+    def _end(self, request) -> None:
+        self.open.discard(request)
+
+    def settle(self, quiet_s: float = 0.3) -> None:
+        """Wait until no event request ran for `quiet_s` (earlier actions' follow-ups done)."""
+        quiet_since = deadline = time.monotonic()
+        while time.monotonic() - quiet_since < quiet_s and time.monotonic() - deadline < 10:
+            self.page.wait_for_timeout(50)
+            if self.open:
+                quiet_since = time.monotonic()
+
+
+# in the page: when the next press happens, and when a selector first shows a text (or a
+# textbox a value), both on the page's own clock
+ON_PRESS = """() => { window.__pressed = null; document.addEventListener('pointerdown',
+  () => { window.__pressed = performance.now(); }, {capture: true, once: true}); }"""
+SHOWS = """([sel, text]) => { const e = document.querySelector(sel);
+  return e && e.innerText.includes(text) ? performance.now() : false; }"""
+HOLDS = """([sel, text]) => { const e = document.querySelector(sel);
+  return e && e.value === text ? performance.now() : false; }"""
+
+
+def timed(page, requests: "Requests", action, check: str, selector: str, text: str) -> float:
+    """Milliseconds from the press that `action` makes until `check` (SHOWS or HOLDS) holds for
+    `selector` and `text`, measured in the page once it is idle (no earlier request running)."""
+    requests.settle()
+    page.evaluate(ON_PRESS)
     action()
-    until()
-    return (time.perf_counter() - started) * 1000
+    seen = page.wait_for_function(check, arg=[selector, text], polling=10, timeout=30_000)
+    return seen.json_value() - page.evaluate("window.__pressed")
 
 
-def shows(page, selector: str, text: str, timeout: int = 30_000) -> None:
-    page.wait_for_function(
-        "([sel, text]) => { const e = document.querySelector(sel);"
-        " return e && e.innerText.includes(text); }",
-        arg=[selector, text],
-        timeout=timeout,
-        polling=10,
-    )
+def shows(page, selector: str, text: str) -> None:
+    page.wait_for_function(SHOWS, arg=[selector, text], polling=50, timeout=30_000)
 
 
 def choice(page, menu: str, name: str):
@@ -150,57 +183,44 @@ def measure(args) -> dict:
                 executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS
             )
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            requests = Requests(page)
             for attempt in range(args.tries):
                 page.goto(url)
                 page.get_by_role("tab", name="Write").click()  # the document shows on opening
                 link = page.locator("#project-list").get_by_text(NAME, exact=True)
                 link = link.filter(visible=True)
                 link.wait_for()
+                heading = f"Chapter {args.chapters} · {last.title}"
                 times["open_project"].append(
-                    timed(
-                        link.click,
-                        lambda: (
-                            shows(page, "#document", f"Chapter {args.chapters} · {last.title}"),
-                            shows(page, "#project-title", NAME),
-                        ),
-                    )
+                    timed(page, requests, link.click, SHOWS, "#document", heading)
                 )
                 plan_tab = page.get_by_role("tab", name="Plan")
                 times["open_plan_editor"].append(
-                    timed(plan_tab.click, lambda: shows(page, "#chapters", "in chapter 1."))
+                    timed(page, requests, plan_tab.click, SHOWS, "#chapters", "in chapter 1.")
                 )
                 for number in (args.chapters // 2 + attempt, 2 + attempt):
                     chapter = plan.chapters[number - 1]
-
                     option = choice(page, "#chapter-pick", f"{number}. {chapter.title}")
                     times["switch_chapter_plan"].append(
-                        timed(option.click, lambda n=number: shows(page, "#plan", f"Scene {n}.1"))
+                        timed(page, requests, option.click, SHOWS, "#plan", f"Scene {number}.1")
                     )
                 page.get_by_role("tab", name="Write").click()
                 shows(page, "#document", last.title)
                 for number in (3 + attempt, args.chapters // 2 + attempt):
-                    group = page.locator(f'#document details[data-chapter="{number}"]')
-                    scene = group.locator("h3", has_text=f"Scene {number}.{args.scenes}")
+                    group = f'#document details[data-chapter="{number}"]'
+                    summary = page.locator(f"{group} summary")
+                    scene = f"Scene {number}.{args.scenes}"
                     times["switch_chapter_document"].append(
-                        timed(group.locator("summary").click, scene.wait_for)
+                        timed(page, requests, summary.click, SHOWS, group, scene)
                     )
                 page.click("#recap-tools")
                 recap = page.locator("#recap-text textarea")
                 for number in (4 + attempt, args.chapters - 1 - attempt):
                     chapter = plan.chapters[number - 1]
                     expected = prose(60, seed=500 + number - 1)
-
                     option = choice(page, "#recap-chapter", f"{number}. {chapter.title}")
                     times["choose_recap"].append(
-                        timed(
-                            option.click,
-                            lambda expected=expected: page.wait_for_function(
-                                "text => document.querySelector('#recap-text textarea')"
-                                ".value === text",
-                                arg=expected,
-                                polling=10,
-                            ),
-                        )
+                        timed(page, requests, option.click, HOLDS, "#recap-text textarea", expected)
                     )
                     assert recap.input_value() == expected
             document_words = len(page.locator("#document").inner_text().split())
