@@ -1,7 +1,8 @@
 """The Brief and Plan tabs: instruction, story bible and length; the plan editor and drafting.
 
 Every edit is saved as it happens (the brief on blur, the plan as a new plan version), so
-nothing typed is lost when the page closes.
+nothing typed is lost when the page closes. A piece over 8,000 words is planned in two levels:
+a chapters table, and the scenes of the chapter picked below it in the rows table.
 """
 
 import functools
@@ -9,6 +10,8 @@ from collections.abc import Iterator
 
 import gradio as gr
 
+from app.studio import bible_style, chapter_table
+from app.studio.chapter_table import add_chapter, chapter_choices, chapter_rows, chapters_plan
 from app.studio.events import GENERATING, INSTANT, user_errors, user_errors_stream
 from app.studio.jobs import Ended, Failed
 from app.studio.language import info, label, t, warning
@@ -21,12 +24,20 @@ from app.studio.plan_table import (
     plan_ids,
     plan_rows,
     rows_plan,
+    scenes_plan,
     table,
     toggle_lock,
     total_words,
 )
 from app.studio.state import Studio
 from app.studio.view import components, project_view
+from engine.book_plan import (
+    chapters_from_model_output,
+    draft_chapters_stream,
+    draft_scenes,
+    rescale_book,
+    two_level,
+)
 from engine.errors import UserError
 from engine.plan import (
     draft_plan_stream,
@@ -36,7 +47,9 @@ from engine.plan import (
     words_from_instruction,
 )
 from engine.projects import check_bible, check_brief, create_project, name_from_instruction
+from engine.prompt_layout import Brief
 from engine.schema import Plan
+from engine.session import ChapterPlanning
 from engine.store import Project
 
 
@@ -49,9 +62,11 @@ def brief_layout(w) -> None:
     )
     w.bible = gr.Textbox(
         label=label("brief.bible"),
+        placeholder=label("brief.bible_placeholder"),
         lines=6,
         elem_id="bible",
     )
+    bible_style.layout(w)
     with gr.Row():
         w.total = gr.Number(
             label=label("brief.total"), value=1000, precision=0, minimum=1, elem_id="total-words"
@@ -66,6 +81,9 @@ def plan_layout(w) -> None:
     with gr.Row():
         w.draft = gr.Button(label("plan.draft"), variant="primary", elem_id="draft-plan")
         w.rescale = gr.Button(label("plan.rescale"), elem_id="rescale")
+        w.scenes_up_front = gr.Checkbox(
+            label=label("plan.scenes_up_front"), elem_id="scenes-up-front"
+        )
     w.plan_stream = gr.Textbox(
         label=label("plan.stream"),
         lines=3,
@@ -73,6 +91,37 @@ def plan_layout(w) -> None:
         interactive=False,
         elem_id="plan-stream",
     )
+    with gr.Group(visible=False, elem_id="chapters-box") as w.chapters_box:
+        w.chapter_ids = gr.State([])
+        w.chapters = gr.Dataframe(
+            headers=chapter_table.headers(),
+            datatype=chapter_table.DATATYPES,
+            column_count=len(chapter_table.DATATYPES),
+            type="array",
+            interactive=True,
+            show_row_numbers=True,
+            wrap=True,
+            column_widths=["22%", "58%", "10%", "10%"],
+            elem_id="chapters",
+            label=label("chapters.table"),
+        )
+        with gr.Row():
+            w.chapter_row = gr.Number(
+                label=label("chapters.row"),
+                value=1,
+                precision=0,
+                minimum=1,
+                elem_id="chapter-number",
+                scale=1,
+            )
+            w.add_chapter = gr.Button(label("chapters.add"), elem_id="add-chapter", scale=1)
+            w.delete_chapter = gr.Button(
+                label("chapters.delete"), elem_id="delete-chapter", scale=1
+            )
+            w.chapter_up = gr.Button(label("plan.up"), elem_id="chapter-up", scale=1)
+            w.chapter_down = gr.Button(label("plan.down"), elem_id="chapter-down", scale=1)
+            w.lock_chapter = gr.Button(label("plan.lock"), elem_id="lock-chapter", scale=1)
+        w.chapter_pick = gr.Dropdown(label=label("chapters.pick"), elem_id="chapter-pick")
     w.plan_ids = gr.State([])
     w.plan = gr.Dataframe(
         headers=headers(),
@@ -107,7 +156,16 @@ def view_components(w) -> list:
 
 
 def plan_outputs(w) -> list:
-    return [w.plan, w.plan_ids, w.plan_total, w.versions]
+    return [
+        w.plan,
+        w.plan_ids,
+        w.plan_total,
+        w.versions,
+        w.chapters_box,
+        w.chapters,
+        w.chapter_ids,
+        w.chapter_pick,
+    ]
 
 
 def view_of(studio: Studio, w, project: Project | None) -> dict:
@@ -128,14 +186,25 @@ def view_of(studio: Studio, w, project: Project | None) -> dict:
     }
 
 
-def plan_view(studio: Studio, w, project: Project | None, plan: Plan | None) -> dict:
-    rows = plan_rows(plan)
+def plan_view(
+    studio: Studio, w, project: Project | None, plan: Plan | None, chapter: str | None = None
+) -> dict:
+    """The plan editor showing `plan`; a two-level plan shows the scenes of `chapter` (the
+    first chapter when that is not one of the plan's)."""
+    book = plan is not None and plan.two_level
+    ids = chapter_table.chapter_ids(plan) if book else []
+    chapter = (chapter if chapter in ids else ids[0]) if ids else None
+    rows = plan_rows(plan, chapter)
     target = project.target_words if project else 0
     return {
         w.plan: table(rows),
-        w.plan_ids: plan_ids(plan),
-        w.plan_total: plan_total_line(rows, target),
+        w.plan_ids: plan_ids(plan, chapter),
+        w.plan_total: plan_total_line(chapter_rows(plan) if book else rows, target),
         w.versions: versions_menu(studio, project),
+        w.chapters_box: gr.update(visible=book),
+        w.chapters: chapter_table.table(chapter_rows(plan) if book else []),
+        w.chapter_ids: ids,
+        w.chapter_pick: gr.update(choices=chapter_choices(plan), value=chapter),
     }
 
 
@@ -143,6 +212,12 @@ def versions_menu(studio: Studio, project: Project | None) -> dict:
     versions = studio.store.plan_versions(project) if project else []
     choices = [(f"v{n} · {created.replace('T', ' ')[:19]}", n) for n, created in reversed(versions)]
     return gr.update(choices=choices, value=choices[0][1] if choices else None)
+
+
+def live_total(rows: list[list], chapters: list[list] | None, target) -> str:
+    """The total under the tables as the writer types: the chapters' words in a two-level
+    plan, the rows' words in a flat one."""
+    return plan_total_line(chapters or rows, target)
 
 
 def plan_total_line(rows: list[list], target: int | float | None) -> str:
@@ -189,10 +264,7 @@ def save_field(studio: Studio, name: str, project_id, value) -> None:
     if project_id is None:
         return
     project = studio.project(project_id)
-    if name == "bible":
-        check_bible(value or "")
-        fields = {"bible": value or ""}
-    elif name == "total":
+    if name == "total":
         if int(value or 0) <= 0:
             raise UserError(key="error.total_positive")
         fields = {"target_words": int(value)}
@@ -236,38 +308,92 @@ def _save_plan(studio: Studio, project: Project, plan: Plan) -> None:
         studio.store.save_plan(project, plan)
 
 
-def save_rows(studio: Studio, w, project_id: int | None, rows: list[list], ids: list) -> dict:
+def _shown_plan(studio: Studio, project: Project, rows, ids, chapter) -> Plan:
+    """The plan with the rows table as shown: the whole flat plan, or one chapter's scenes."""
+    previous = studio.store.plan(project)
+    if previous is not None and previous.two_level:
+        if chapter not in {c.id for c in previous.chapters}:
+            raise UserError(key="error.choose_chapter")
+        return scenes_plan(rows or [], ids, previous, chapter)
+    return rows_plan(rows or [], ids, previous)
+
+
+def save_rows(studio: Studio, w, project_id, rows: list[list], ids: list, chapter=None) -> dict:
     """An edit in the table: saved as a new plan version."""
     project = studio.project(project_id)
-    plan = rows_plan(rows, ids, studio.store.plan(project))
+    plan = _shown_plan(studio, project, rows, ids, chapter)
     _save_plan(studio, project, plan)
-    return {w.plan_ids: plan.ids, w.versions: versions_menu(studio, project)}
-
-
-def edit_rows(studio: Studio, w, operation, project_id, rows, ids, row, total) -> dict:
-    """A row button (add, delete, move, lock): the rows and their ids move together."""
-    project = studio.project(project_id)
-    rows, ids = operation(rows or [], ids or [], row)
-    if rows:
-        _save_plan(studio, project, rows_plan(rows, ids, studio.store.plan(project)))
     return {
-        w.plan: table(rows),
-        w.plan_ids: ids,
-        w.plan_total: plan_total_line(rows, total),
+        w.plan_ids: plan_ids(plan, chapter),
         w.versions: versions_menu(studio, project),
+        w.chapters: chapter_table.table(chapter_rows(plan)),
     }
 
 
-def rescale_rows(studio: Studio, w, project_id, rows, ids, total) -> dict:
+def edit_rows(studio: Studio, w, operation, project_id, rows, ids, row, total, chapter=None):
+    """A row button (add, delete, move, lock): the rows and their ids move together."""
+    project = studio.project(project_id)
+    rows, ids = operation(rows or [], ids or [], row)
+    previous = studio.store.plan(project)
+    book = previous is not None and previous.two_level
+    if rows or book:
+        _save_plan(studio, project, _shown_plan(studio, project, rows, ids, chapter))
+    plan = studio.store.plan(project)
+    return {
+        w.plan: table(rows),
+        w.plan_ids: ids,
+        w.plan_total: plan_total_line(chapter_rows(plan) if book else rows, total),
+        w.versions: versions_menu(studio, project),
+        w.chapters: chapter_table.table(chapter_rows(plan) if book else []),
+    }
+
+
+def save_chapters(studio: Studio, w, project_id, rows, ids, chapter) -> dict:
+    """An edit in the chapters table: saved as a new plan version (scenes follow chapters)."""
+    project = studio.project(project_id)
+    plan = _book(studio, project)
+    plan = chapters_plan(rows or [], ids, plan)
+    _save_plan(studio, project, plan)
+    return plan_view(studio, w, project, plan, chapter)
+
+
+def edit_chapters(studio: Studio, w, operation, project_id, rows, ids, row, chapter) -> dict:
+    """A chapter button (add, delete, move, lock)."""
+    project = studio.project(project_id)
+    rows, ids = operation(rows or [], ids or [], row)
+    plan = chapters_plan(rows, ids, _book(studio, project))
+    _save_plan(studio, project, plan)
+    return plan_view(studio, w, project, plan, chapter)
+
+
+def pick_chapter(studio: Studio, w, project_id, chapter) -> dict:
+    """Show one chapter's scenes in the rows table."""
+    if project_id is None or not chapter:
+        return {}
+    project = studio.project(project_id)
+    plan = _book(studio, project)
+    return {w.plan: table(plan_rows(plan, chapter)), w.plan_ids: plan_ids(plan, chapter)}
+
+
+def _book(studio: Studio, project: Project) -> Plan:
+    plan = studio.store.plan(project)
+    if plan is None or not plan.two_level:
+        raise UserError(key="error.not_two_level")
+    return plan
+
+
+def rescale_rows(studio: Studio, w, project_id, rows, ids, total, chapter=None) -> dict:
+    """Scale the plan to Total words; locked rows (and locked chapters) keep their words."""
     project = studio.project(project_id)
     if not total or int(total) <= 0:
         raise UserError(key="error.rescale_total")
-    plan = rescale(rows_plan(rows, ids, studio.store.plan(project)), int(total))
+    plan = _shown_plan(studio, project, rows, ids, chapter)
+    plan = rescale_book(plan, int(total)) if plan.two_level else rescale(plan, int(total))
     _save_plan(studio, project, plan)
-    return plan_view(studio, w, project, plan)
+    return plan_view(studio, w, project, plan, chapter)
 
 
-def restore_plan(studio: Studio, w, project_id, version) -> dict:
+def restore_plan(studio: Studio, w, project_id, version, chapter=None) -> dict:
     project = studio.project(project_id)
     if version is None:
         raise UserError(key="error.choose_plan_version")
@@ -276,7 +402,7 @@ def restore_plan(studio: Studio, w, project_id, version) -> dict:
         raise UserError(key="error.no_plan_version", version=version)
     _save_plan(studio, project, plan)
     info("plan.restored", version=version)
-    return plan_view(studio, w, project, plan)
+    return plan_view(studio, w, project, plan, chapter)
 
 
 def project_for_draft(studio: Studio, w, project_id, instruction: str, total) -> dict:
@@ -294,12 +420,18 @@ def project_for_draft(studio: Studio, w, project_id, instruction: str, total) ->
     return {**project_view(studio, w, project), w.tabs: gr.update(selected="plan-tab")}
 
 
-def draft(studio: Studio, w, project_id, instruction, bible, total, single) -> Iterator[dict]:
-    """Stream a drafted plan; locked rows of the current plan keep their places."""
+def draft(
+    studio: Studio, w, project_id, instruction, bible, total, single, up_front=False
+) -> Iterator[dict]:
+    """Stream a drafted plan; locked rows of the current plan keep their places. A piece over
+    8,000 words gets chapters (and, with `up_front`, every chapter's scenes)."""
     project = save_brief(studio, project_id, instruction, bible, total, single)
     if project is None:
         raise UserError(key="error.open_project")
     check_brief(project.instruction, project.bible, project.target_words)
+    if two_level(project.target_words):
+        yield from draft_book(studio, w, project, bool(up_front))
+        return
     previous = studio.store.plan(project)
     raw = ""
 
@@ -324,6 +456,54 @@ def draft(studio: Studio, w, project_id, instruction, bible, total, single) -> I
     yield {w.plan_stream: raw, **plan_view(studio, w, project, plan)}
 
 
+def draft_book(studio: Studio, w, project: Project, up_front: bool) -> Iterator[dict]:
+    """Stream a drafted chapter list (locked chapters of the current plan keep their places),
+    then, with `up_front`, draft each chapter's scenes. Each step is saved as it ends."""
+    previous = studio.store.plan(project)
+    total = project.target_words
+    raw, line, plan = "", "", None
+
+    def start(store, backend):
+        text = ""
+        for piece in draft_chapters_stream(backend, project.instruction, total, project.bible):
+            text += piece
+            yield piece
+        book = chapter_table.merge_locked_chapters(
+            previous, chapters_from_model_output(text, total), total
+        )
+        yield book
+        if not up_front:
+            return
+        for chapter in book.chapters:
+            if not book.scenes(chapter.id):
+                yield ChapterPlanning(chapter.id)
+                brief = Brief(project.instruction, book, project.bible)
+                book = draft_scenes(backend, brief, chapter.id, project.settings.sampling.seed)
+                yield book
+
+    for batch in studio.follow(project, start):
+        for event in batch:
+            if isinstance(event, str):
+                raw += event
+            elif isinstance(event, Plan):
+                plan = event
+                _save_plan(studio, project, plan)
+            elif isinstance(event, ChapterPlanning):
+                number = plan.chapter_index(event.chapter_id) + 1
+                line = t("plan.drafting_scenes", number=number, count=len(plan.chapters))
+            elif isinstance(event, Failed):
+                raise event.error
+            elif isinstance(event, Ended) and event.stopped:
+                warning("plan.book_stopped" if plan else "plan.draft_stopped")
+                if plan is not None:
+                    yield plan_view(studio, w, project, plan)
+                return
+        yield {w.plan_stream: f"{line}\n\n{raw}" if line else raw}
+    key = "plan.drafted_book_scenes" if up_front else "plan.drafted_book"
+    info(key, count=len(plan.chapters), scenes=len(plan.sections))
+    yield {w.plan_stream: raw, **plan_view(studio, w, project, plan)}
+
+
 # -- wiring -----------------------------------------------------------------------------------
 def wire(studio: Studio, w, demo: gr.Blocks) -> None:
     brief = [w.project_id, w.instruction, w.bible, w.total, w.single]
@@ -334,7 +514,6 @@ def wire(studio: Studio, w, demo: gr.Blocks) -> None:
         **INSTANT,
     ).then(None, [w.suggested_total, w.total], [w.total], js=APPLY_SUGGESTED_TOTAL)
     for name, event in (
-        ("bible", w.bible.blur),
         ("total", w.total.change),
         ("single", w.single.change),
     ):
@@ -346,12 +525,25 @@ def wire(studio: Studio, w, demo: gr.Blocks) -> None:
             **INSTANT,
         )
 
-    w.plan.change(plan_total_line, [w.plan, w.total], [w.plan_total], **INSTANT)
-    w.total.change(plan_total_line, [w.plan, w.total], [w.plan_total], **INSTANT)
+    bible_style.wire(studio, w, demo)
+    for changed in (w.plan, w.chapters, w.total):
+        changed.change(live_total, [w.plan, w.chapters, w.total], [w.plan_total], **INSTANT)
     w.plan.input(
         user_errors(functools.partial(save_rows, studio, w)),
-        [w.project_id, w.plan, w.plan_ids],
-        [w.plan_ids, w.versions],
+        [w.project_id, w.plan, w.plan_ids, w.chapter_pick],
+        [w.plan_ids, w.versions, w.chapters],
+        **INSTANT,
+    )
+    w.chapters.input(
+        user_errors(functools.partial(save_chapters, studio, w)),
+        [w.project_id, w.chapters, w.chapter_ids, w.chapter_pick],
+        plan_outputs(w),
+        **INSTANT,
+    )
+    w.chapter_pick.input(
+        user_errors(functools.partial(pick_chapter, studio, w)),
+        [w.project_id, w.chapter_pick],
+        [w.plan, w.plan_ids],
         **INSTANT,
     )
 
@@ -360,6 +552,7 @@ def wire(studio: Studio, w, demo: gr.Blocks) -> None:
         return row + 1 if isinstance(row, int) else gr.skip()
 
     w.plan.select(select_row, None, [w.row], **INSTANT)
+    w.chapters.select(select_row, None, [w.chapter_row], **INSTANT)
     operations = {
         w.add_row: add_row,
         w.delete_row: delete_row,
@@ -370,25 +563,39 @@ def wire(studio: Studio, w, demo: gr.Blocks) -> None:
     for button, operation in operations.items():
         button.click(
             user_errors(functools.partial(edit_rows, studio, w, operation)),
-            [w.project_id, w.plan, w.plan_ids, w.row, w.total],
+            [w.project_id, w.plan, w.plan_ids, w.row, w.total, w.chapter_pick],
+            [w.plan, w.plan_ids, w.plan_total, w.versions, w.chapters],
+            **INSTANT,
+        )
+    chapter_operations = {
+        w.add_chapter: add_chapter,
+        w.delete_chapter: delete_row,
+        w.chapter_up: lambda rows, ids, row: move_row(rows, ids, row, -1),
+        w.chapter_down: lambda rows, ids, row: move_row(rows, ids, row, +1),
+        w.lock_chapter: toggle_lock,
+    }
+    for button, operation in chapter_operations.items():
+        button.click(
+            user_errors(functools.partial(edit_chapters, studio, w, operation)),
+            [w.project_id, w.chapters, w.chapter_ids, w.chapter_row, w.chapter_pick],
             plan_outputs(w),
             **INSTANT,
         )
     w.rescale.click(
         user_errors(functools.partial(rescale_rows, studio, w)),
-        [w.project_id, w.plan, w.plan_ids, w.total],
+        [w.project_id, w.plan, w.plan_ids, w.total, w.chapter_pick],
         plan_outputs(w),
         **INSTANT,
     )
     w.restore_plan.click(
         user_errors(functools.partial(restore_plan, studio, w)),
-        [w.project_id, w.versions],
+        [w.project_id, w.versions, w.chapter_pick],
         plan_outputs(w),
         **INSTANT,
     )
     drafting = {
         "fn": user_errors_stream(functools.partial(draft, studio, w)),
-        "inputs": brief,
+        "inputs": [*brief, w.scenes_up_front],
         "outputs": [w.plan_stream, *plan_outputs(w)],
         "show_progress_on": [w.plan_stream],
         **GENERATING,

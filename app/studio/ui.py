@@ -1,7 +1,8 @@
 """The studio's screen: each feature module lays out its part and wires its own events.
 
-Features: projects_panel, model_panel (side column); welcome (above the tabs); brief_plan,
-writing, section_tools, length_score (tabs). app.studio.view lists what shows a project.
+Features: projects_panel, model_panel (side column); welcome (above the tabs); brief_plan with
+bible_style, writing, recaps, section_tools, length_score (tabs). app.studio.view lists what
+shows a project.
 """
 
 import functools
@@ -14,6 +15,7 @@ from app.studio import (
     length_score,
     model_panel,
     projects_panel,
+    recaps,
     section_tools,
     welcome,
     writing,
@@ -29,6 +31,10 @@ CSS = """
 .lw-diff { font-family: Georgia, serif; line-height: 1.55; }
 .lw-diff ins { background: #d7f5dd; text-decoration: none; }
 .lw-diff del { background: #fbd9d9; }
+#document details.lw-chapter { border-top: 1px solid #ddd; padding: 0.3em 0; }
+#document details.lw-chapter > summary { cursor: pointer; font-weight: 600; font-size: 1.15em; }
+#document .lw-recap { font-style: italic; color: #555; border-left: 3px solid #ccc;
+  padding-left: 0.8em; margin: 0.8em 0; }
 """
 
 
@@ -70,6 +76,7 @@ def screen(studio: Studio) -> tuple[gr.Blocks, SimpleNamespace]:
                         label("tab.write"), id="write-tab", elem_id="write-tab"
                     ) as w.write_tab:
                         writing.layout(w)
+                        recaps.layout(w)
                         section_tools.layout(w)
                     with gr.Tab(label("tab.length"), id="length-tab", elem_id="length-tab"):
                         length_score.layout(w)
@@ -82,6 +89,11 @@ def screen(studio: Studio) -> tuple[gr.Blocks, SimpleNamespace]:
                 [w.project_id],
                 [w.length_summary, w.length],
             ),
+            (
+                functools.partial(recaps.refresh, studio, w),
+                [w.project_id],
+                [w.recap_box, w.recap_chapter],
+            ),
         ]
         demo.load(None, None, [w.language], js=APPLY_CHOICE)
         w.language.input(None, [w.language], None, js=CHOOSE)
@@ -90,6 +102,7 @@ def screen(studio: Studio) -> tuple[gr.Blocks, SimpleNamespace]:
         model_panel.wire(studio, w, demo)
         brief_plan.wire(studio, w, demo)
         writing.wire(studio, w, demo, after_run)
+        recaps.wire(studio, w, demo)
         section_tools.wire(studio, w, demo, after_run)
         length_score.wire(studio, w, demo)
     return demo, w

@@ -13,9 +13,17 @@ from engine.store import Project
 def features() -> tuple:
     """The feature modules that show part of a project. Imported here, not at the top: they
     import this module to reopen a project, and this one needs them only when called."""
-    from app.studio import brief_plan, length_score, section_tools, welcome, writing
+    from app.studio import (
+        bible_style,
+        brief_plan,
+        length_score,
+        recaps,
+        section_tools,
+        welcome,
+        writing,
+    )
 
-    return (welcome, brief_plan, writing, section_tools, length_score)
+    return (welcome, brief_plan, bible_style, writing, recaps, section_tools, length_score)
 
 
 def project_view(studio: Studio, w, project: Project | None) -> dict:

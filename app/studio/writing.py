@@ -2,7 +2,9 @@
 
 Streaming cost does not grow with the document: finished sections are rendered once and
 appended, and only the active section is re-sent (as text that only grows). Export files are
-built when a download is asked for, never on opening a project.
+built when a download is asked for, never on opening a project. A two-level piece's document
+groups the text by chapter, each ending with its recap; the progress line follows the run
+through chapters (scenes drafted, recaps written) and names the bible entries a scene uses.
 """
 
 import functools
@@ -26,9 +28,22 @@ from engine.projects import (
     single_pass_plan,
 )
 from engine.schema import Plan
-from engine.session import RunFinished, resume_point, run_project
-from engine.store import Project
-from engine.writer import LoopCut, SectionFinished, SectionProgress, SectionStarted
+from engine.session import (
+    ChapterPlanned,
+    ChapterPlanning,
+    RunFinished,
+    resume_point,
+    run_project,
+)
+from engine.store import Project, Recap
+from engine.writer import (
+    LoopCut,
+    RecapFinished,
+    RecapStarted,
+    SectionFinished,
+    SectionProgress,
+    SectionStarted,
+)
 
 EXPORT_LABELS = {"md": "Markdown", "html": "HTML", "docx": "DOCX", "epub": "EPUB"}
 
@@ -96,14 +111,38 @@ def document_html(
     studio: Studio, project: Project, plan: Plan | None
 ) -> tuple[str, tuple[int, str] | None]:
     """Finished sections' HTML, and the row and text of a section stopped part-way (if any)."""
-    titles = _titles(project, plan)
-    finished, partial = [], None
+    finished, partial = {}, None
     for section in studio.store.sections(project, plan):
         if section.status == "done":
-            finished.append((section.idx, titles[section.idx], section.text))
+            finished[section.section_id] = section.text
         elif section.text.strip() and partial is None:
             partial = (section.idx, section.text)
-    return render.document_html(finished), partial
+    recaps = studio.store.recaps(project) if plan is not None and plan.two_level else {}
+    return compose(project, plan, finished, recaps), partial
+
+
+def compose(
+    project: Project, plan: Plan | None, finished: dict[str, str], recaps: dict[str, Recap]
+) -> str:
+    """The document: the finished texts (by section id) in plan order, grouped by chapter with
+    their recaps in a two-level plan (a chapter shows once it has text or a recap)."""
+    if plan is None:
+        return render.empty_document()
+    titles = _titles(project, plan)
+    shown = [
+        (i, titles[i], finished[s.id]) for i, s in enumerate(plan.sections) if s.id in finished
+    ]
+    if not plan.two_level:
+        return render.document_html(shown)
+    chapters = {
+        c.id: render.ChapterView(number, c.title) for number, c in enumerate(plan.chapters, 1)
+    }
+    for i, title, text in shown:
+        chapters[plan.sections[i].chapter].sections.append((i, title, text))
+    for chapter_id, recap in recaps.items():
+        if chapter_id in chapters:
+            chapters[chapter_id].recap, chapters[chapter_id].edited = recap.text, recap.edited
+    return render.book_html([c for c in chapters.values() if c.sections or c.recap])
 
 
 def progress_at_rest(
@@ -150,7 +189,7 @@ def write(
     has_text = bool(point.partial) or any(text is not None for text in point.texts)
     if not resume and has_text:
         raise UserError(key="error.has_text")
-    if resume and point.complete:
+    if resume and point.complete and not _recaps_missing(studio, project, plan):
         info("write.all_written")
         return
 
@@ -158,6 +197,12 @@ def write(
         return run_project(store, store.project_by_id(project.id), backend)
 
     yield from stream_run(studio, w, project, plan, start)
+
+
+def _recaps_missing(studio: Studio, project: Project, plan: Plan) -> bool:
+    """Whether a two-level piece has a chapter without a recap (a run writes them)."""
+    recaps = studio.store.recaps(project)
+    return plan.two_level and any(c.id not in recaps for c in plan.chapters)
 
 
 def _single_pass_plan(studio: Studio, project: Project) -> Plan:
@@ -175,14 +220,24 @@ def _single_pass_plan(studio: Studio, project: Project) -> Plan:
     return plan
 
 
+def _chapter_line(key: str, plan: Plan, chapter_id: str, **params) -> str:
+    number = plan.chapter_index(chapter_id) + 1
+    return t(key, number=number, count=len(plan.chapters), **params)
+
+
 def stream_run(studio: Studio, w, project: Project, plan: Plan, start) -> Iterator[dict]:
-    """Follow a writing job: finished sections join the document, the active one streams."""
-    document, _ = document_html(studio, project, plan)
-    finished = {s.idx: s.text for s in studio.store.sections(project, plan) if s.status == "done"}
-    titles = _titles(project, plan)
-    progress = Progress(plan.total_words, finished_words(studio.store, project))
+    """Follow a writing job: finished sections join the document, the active one streams.
+
+    The document is composed again only when a section or recap ends (from cached section
+    HTML); while a section streams, only its own text is sent."""
+    store = studio.store
+    finished = {s.section_id: s.text for s in store.sections(project, plan) if s.status == "done"}
+    recaps = store.recaps(project) if plan.two_level else {}
+    document = compose(project, plan, finished, recaps)
+    progress = Progress(plan.total_words, finished_words(store, project))
     heading, text, line = "", "", t("write.waiting")
     active: int | None = None
+    used: tuple[str, ...] = ()  # the bible entries the active section's prompt carries
     done = None  # the closing line with the run's statistics, once it came
     for batch in studio.follow(project, start):
         for event in batch:
@@ -197,21 +252,34 @@ def stream_run(studio: Studio, w, project: Project, plan: Plan, start) -> Iterat
                     snapshot.tokens_per_s,
                     snapshot.eta_s,
                 )
-            elif isinstance(event, SectionStarted):
-                title = plan.sections[event.index].title if event.index < len(titles) else ""
-                heading = render.active_heading(event.index, event.count, title or project.name)
-                text, active = "", event.index
-            elif isinstance(event, SectionFinished):
-                appended = event.index not in finished and event.index > max(finished, default=-1)
-                finished[event.index] = event.text
-                if appended and len(finished) > 1:
-                    # appended at the end: Gradio sends the browser only the new section
-                    document += render.section_html(event.index, titles[event.index], event.text)
-                else:
-                    document = render.document_html(
-                        [(i, titles[i], finished[i]) for i in sorted(finished)]
+                if plan.two_level and active is not None and active < len(plan.sections):
+                    line = _chapter_line(
+                        "write.in_chapter", plan, plan.sections[active].chapter, line=line
                     )
+                if used:
+                    line += t("write.bible_used", names=", ".join(used))
+            elif isinstance(event, SectionStarted):
+                inside = event.index < len(plan.sections)
+                title = plan.sections[event.index].title if inside else ""
+                heading = render.active_heading(event.index, event.count, title or project.name)
+                text, active, used = "", event.index, tuple(event.bible)
+            elif isinstance(event, SectionFinished):
+                finished[plan.sections[event.index].id] = event.text
+                document = compose(project, plan, finished, recaps)
                 heading, text = "", ""
+            elif isinstance(event, ChapterPlanning):
+                line = _chapter_line("write.chapter_planning", plan, event.chapter_id)
+            elif isinstance(event, ChapterPlanned):
+                plan = store.plan(project)  # the chapter's new scenes are rows now
+                line = _chapter_line(
+                    "write.chapter_planned", plan, event.chapter_id, scenes=event.scenes
+                )
+            elif isinstance(event, RecapStarted):
+                line = _chapter_line("write.recap_started", plan, event.chapter_id)
+            elif isinstance(event, RecapFinished):
+                recaps[event.chapter_id] = Recap(event.chapter_id, event.text, False)
+                document = compose(project, plan, finished, recaps)
+                line = _chapter_line("write.recap_finished", plan, event.chapter_id)
             elif isinstance(event, LoopCut):
                 info("write.loop_cut", number=event.index + 1, words=event.kept_words)
             elif isinstance(event, RunFinished):

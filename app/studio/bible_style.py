@@ -1,0 +1,142 @@
+"""The Brief tab's story bible summary and style: what of the bible the model gets (entries,
+aliases, pinned ones), style presets and a sample of the writer's own prose.
+
+The bible box takes the Markdown entry form (engine.bible); under it a short summary, made
+again each time the bible is saved, says which entries go into every scene and which only into
+scenes that mention them. Style presets and the sample are saved in the project's settings.
+"""
+
+import functools
+
+import gradio as gr
+
+from app.studio.events import INSTANT, user_errors
+from app.studio.language import info, label, t
+from app.studio.state import Studio
+from engine.bible import parse_bible
+from engine.errors import UserError
+from engine.projects import check_bible
+from engine.schema import MAX_STYLE_SAMPLE_CHARS
+from engine.store import Project
+from engine.style import PRESETS
+
+# presets that cannot hold together
+CLASHES = (("first_person", "third_person"), ("past", "present"))
+
+
+def layout(w) -> None:
+    """Under the bible box: its summary, then style presets and the writer's sample."""
+    w.bible_summary = gr.Markdown(elem_id="bible-summary")
+    w.style = gr.CheckboxGroup(
+        [(label(f"style.{preset}"), preset) for preset in PRESETS["en"]],
+        label=label("style.presets"),
+        elem_id="style-presets",
+    )
+    w.style_sample = gr.Textbox(
+        label=label("style.sample"),
+        placeholder=label("style.sample_placeholder"),
+        lines=3,
+        elem_id="style-sample",
+    )
+
+
+def view_components(w) -> list:
+    return [w.bible_summary, w.style, w.style_sample]
+
+
+def view_of(studio: Studio, w, project: Project | None) -> dict:
+    return {
+        w.bible_summary: summary(project.bible if project else ""),
+        w.style: list(project.settings.style) if project else [],
+        w.style_sample: project.settings.style_sample if project else "",
+    }
+
+
+def summary(bible: str) -> str:
+    """Which entries the model gets: always (pinned ones, the style note), or when a scene
+    mentions their name or an alias."""
+    entries = parse_bible(bible)
+    if not entries:
+        return ""
+    if len(entries) == 1 and entries[0].untitled:
+        return t("bible.summary_whole")
+
+    def shown(entry) -> str:
+        name = f"**{entry.name}**"
+        return (
+            t("bible.aliases", name=name, aliases=", ".join(entry.aliases))
+            if entry.aliases
+            else name
+        )
+
+    always = [shown(e) for e in entries if e.always]
+    named = [shown(e) for e in entries if not e.always]
+    none = t("bible.none")
+    return t(
+        "bible.summary",
+        count=len(entries),
+        always=", ".join(always) or none,
+        named=", ".join(named) or none,
+    )
+
+
+def bible_done(studio: Studio, project_id, bible) -> str:
+    """The bible box lost focus: save it, and show what the model will get of it."""
+    check_bible(bible or "")
+    if project_id is not None:
+        project = studio.project(project_id)
+        if project.bible != (bible or ""):
+            studio.store.update_project(project, bible=bible or "")
+    return summary(bible or "")
+
+
+def save_style(studio: Studio, project_id, presets) -> None:
+    project = studio.project(project_id)
+    presets = list(presets or [])
+    for clash in CLASHES:
+        if all(preset in presets for preset in clash):
+            first, second = (t(f"style.{preset}") for preset in clash)
+            raise UserError(key="error.style_clash", first=first, second=second)
+    if presets != list(project.settings.style):
+        _save_settings(studio, project, style=presets)
+        info("style.saved")
+
+
+def save_sample(studio: Studio, project_id, sample) -> None:
+    project = studio.project(project_id)
+    sample = (sample or "").strip()
+    if len(sample) > MAX_STYLE_SAMPLE_CHARS:
+        raise UserError(
+            key="error.style_sample_too_long",
+            length=f"{len(sample):,}",
+            most=f"{MAX_STYLE_SAMPLE_CHARS:,}",
+        )
+    if sample != project.settings.style_sample:
+        _save_settings(studio, project, style_sample=sample)
+        info("style.sample_saved" if sample else "style.sample_cleared")
+
+
+def _save_settings(studio: Studio, project: Project, **fields) -> None:
+    settings = project.settings.model_copy(update=fields)
+    studio.store.update_project(project, settings=settings)
+
+
+def wire(studio: Studio, w, demo: gr.Blocks) -> None:
+    w.bible.blur(
+        user_errors(functools.partial(bible_done, studio)),
+        [w.project_id, w.bible],
+        [w.bible_summary],
+        **INSTANT,
+    )
+    w.style.input(
+        user_errors(functools.partial(save_style, studio)),
+        [w.project_id, w.style],
+        None,
+        **INSTANT,
+    )
+    w.style_sample.blur(
+        user_errors(functools.partial(save_sample, studio)),
+        [w.project_id, w.style_sample],
+        None,
+        **INSTANT,
+    )
