@@ -99,7 +99,7 @@ def test_draft_edit_write_stop_resume_regenerate_export_reload(studio, browser, 
     page.locator("#bible textarea").fill(BIBLE)
     page.locator("#instruction textarea").click()
     page.wait_for_function(
-        "document.querySelector('#total-words input').value === '150'", timeout=20_000
+        "document.querySelector('#total-words input').value === '150'", timeout=60_000
     )
     screenshot(page, "brief")
 
