@@ -540,7 +540,7 @@ def wire(studio: Studio, w, demo: gr.Blocks) -> None:
         plan_outputs(w),
         **INSTANT,
     )
-    w.chapter_pick.input(
+    w.chapter_pick.select(
         user_errors(functools.partial(pick_chapter, studio, w)),
         [w.project_id, w.chapter_pick],
         [w.plan, w.plan_ids],

@@ -82,7 +82,7 @@ def refresh(studio: Studio, w, project_id) -> dict:
 
 
 def wire(studio: Studio, w, demo: gr.Blocks) -> None:
-    w.recap_chapter.input(
+    w.recap_chapter.select(
         user_errors(functools.partial(show, studio)),
         [w.project_id, w.recap_chapter],
         [w.recap_text],
