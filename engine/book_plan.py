@@ -7,19 +7,20 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
-from engine.backends.base import Backend, ChatRequest
+from engine.backends.base import Backend
 from engine.errors import UserError
 from engine.plan import (
     MIN_SECTION_WORDS,
-    ONE_LINE,
     check_request,
     clipped,
     draft_plan,
     draft_schema,
     json_rows,
     plan_from_model_output,
+    plan_request,
     rescale,
     round_preserving_sum,
+    rows_schema,
     section_bounds,
 )
 from engine.prompt_layout import Brief, book_head
@@ -32,7 +33,6 @@ from engine.schema import (
     Chapter,
     Plan,
     PlanSection,
-    SamplingSettings,
 )
 
 TWO_LEVEL_FROM_WORDS = 8_000  # longer pieces are planned as chapters of scenes
@@ -63,25 +63,7 @@ def chapter_bounds(total_words: int) -> tuple[int, int]:
 
 
 def chapters_schema(total_words: int) -> dict:
-    fewest, most = chapter_bounds(total_words)
-    row = {
-        "type": "object",
-        "properties": {
-            "title": {"type": "string", "pattern": ONE_LINE},
-            "summary": {"type": "string", "pattern": ONE_LINE},
-            "words": {"type": "integer", "minimum": 100, "maximum": 20000},
-        },
-        "required": ["title", "summary", "words"],
-        "additionalProperties": False,
-    }
-    return {
-        "type": "object",
-        "properties": {
-            "chapters": {"type": "array", "items": row, "minItems": fewest, "maxItems": most}
-        },
-        "required": ["chapters"],
-        "additionalProperties": False,
-    }
+    return rows_schema("chapters", "summary", *chapter_bounds(total_words), MAX_CHAPTER_WORDS)
 
 
 def draft_chapters_stream(
@@ -100,13 +82,11 @@ def draft_chapters_stream(
         instruction=instruction.strip(),
         bible_block=plain_bible_block(language, bible),
     )
-    request = ChatRequest(
-        messages=[{"role": "user", "content": prompt}],
-        max_tokens=most * _CHAPTER_TOKENS[language] + 50,
-        sampling=SamplingSettings(temperature=0.5, repeat_penalty=1.05, seed=seed),
-        json_schema=chapters_schema(total_words),
+    messages = [{"role": "user", "content": prompt}]
+    max_tokens = most * _CHAPTER_TOKENS[language] + 50
+    yield from backend.stream(
+        plan_request(messages, max_tokens, seed, chapters_schema(total_words))
     )
-    yield from backend.stream(request)
 
 
 def chapters_from_model_output(text: str, total_words: int) -> Plan:
@@ -191,15 +171,11 @@ def draft_scenes(backend: Backend, brief: Brief, chapter_id: str, seed: int | No
         {"role": "user", "content": prompt},
     ]
     for attempt in range(SCENE_PLAN_ATTEMPTS):
-        request = ChatRequest(
-            messages=messages,
-            max_tokens=most * 130 * (2 if language == "zh" else 1) + 50,
-            sampling=SamplingSettings(
-                temperature=0.5,
-                repeat_penalty=1.05,
-                seed=None if seed is None else seed + attempt,
-            ),
-            json_schema=draft_schema(chapter.words),
+        request = plan_request(
+            messages,
+            most * 130 * (2 if language == "zh" else 1) + 50,
+            None if seed is None else seed + attempt,
+            draft_schema(chapter.words),
         )
         try:  # a reply cut off before its first complete scene is drafted again
             drafted = plan_from_model_output("".join(backend.stream(request)), chapter.words)

@@ -52,31 +52,42 @@ def section_bounds(total_words: int) -> tuple[int, int]:
 ONE_LINE = r'^[^"\\\n\t]*$'
 
 
-def draft_schema(total_words: int) -> dict:
-    """JSON schema a drafted plan must match; llama.cpp turns it into a grammar.
+def rows_schema(key: str, text_field: str, fewest: int, most: int, most_words: int) -> dict:
+    """JSON schema of a drafted list of rows under `key`, each a title, one text field and a
+    word count; llama.cpp turns it into a grammar.
 
     Strings carry no length bounds: llama.cpp expands minLength/maxLength into one grammar
-    rule per character, which made drafting ten times slower; _DraftRow cuts long text instead.
+    rule per character, which made drafting ten times slower; long text is cut instead.
     """
-    fewest, most = section_bounds(total_words)
     row = {
         "type": "object",
         "properties": {
             "title": {"type": "string", "pattern": ONE_LINE},
-            "main_point": {"type": "string", "pattern": ONE_LINE},
-            "words": {"type": "integer", "minimum": 10, "maximum": 9999},
+            text_field: {"type": "string", "pattern": ONE_LINE},
+            "words": {"type": "integer", "minimum": 10, "maximum": most_words},
         },
-        "required": ["title", "main_point", "words"],
+        "required": ["title", text_field, "words"],
         "additionalProperties": False,
     }
     return {
         "type": "object",
-        "properties": {
-            "sections": {"type": "array", "items": row, "minItems": fewest, "maxItems": most}
-        },
-        "required": ["sections"],
+        "properties": {key: {"type": "array", "items": row, "minItems": fewest, "maxItems": most}},
+        "required": [key],
         "additionalProperties": False,
     }
+
+
+def draft_schema(total_words: int) -> dict:
+    """The schema of a drafted flat plan (or of one chapter's scenes)."""
+    return rows_schema("sections", "main_point", *section_bounds(total_words), 9999)
+
+
+def plan_request(
+    messages: list[dict[str, str]], max_tokens: int, seed: int | None, schema: dict
+) -> ChatRequest:
+    """A drafting request: cool sampling, and the reply held to `schema`."""
+    sampling = SamplingSettings(temperature=0.5, repeat_penalty=1.05, seed=seed)
+    return ChatRequest(messages, max_tokens, sampling, json_schema=schema)
 
 
 def check_request(instruction: str, total_words: int) -> None:
@@ -126,13 +137,9 @@ def draft_plan_stream(
         instruction=instruction.strip(),
         bible_block=bible_block(language, bible),
     )
-    request = ChatRequest(
-        messages=[{"role": "user", "content": prompt}],
-        max_tokens=most * _ROW_TOKENS[language] + 50,
-        sampling=SamplingSettings(temperature=0.5, repeat_penalty=1.05, seed=seed),
-        json_schema=draft_schema(total_words),
-    )
-    yield from backend.stream(request)
+    messages = [{"role": "user", "content": prompt}]
+    max_tokens = most * _ROW_TOKENS[language] + 50
+    yield from backend.stream(plan_request(messages, max_tokens, seed, draft_schema(total_words)))
 
 
 def draft_plan(
