@@ -84,6 +84,18 @@ def wait_until(page, predicate, timeout_s: float = 30) -> None:
     raise AssertionError(f"not true after {timeout_s} s: {inspect.getsource(predicate).strip()}")
 
 
+def wait_rows(page, studio, count: int, new_rows: int) -> None:
+    """Until the plan has `count` rows saved and the table shows `new_rows` added ones: a
+    button pressed again while its last event is still on its way is ignored by Gradio, so the
+    next press waits for the table."""
+    wait_until(page, lambda: len(plan_of(studio.db_path, "Lighthouse").sections) == count)
+    page.wait_for_function(
+        "n => document.querySelector('#plan').innerText.split('New section').length - 1 === n",
+        arg=new_rows,
+        timeout=30_000,
+    )
+
+
 def test_draft_edit_write_stop_resume_regenerate_export_reload(studio, browser, tmp_path):
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     page = context.new_page()
@@ -126,12 +138,12 @@ def test_draft_edit_write_stop_resume_regenerate_export_reload(studio, browser, 
     rows_before = len(drafted.sections)
     page.locator("#row-number input").fill("1")
     page.click("#add-row")
-    wait_until(page, lambda: len(plan_of(studio.db_path, "Lighthouse").sections) == rows_before + 1)
+    wait_rows(page, studio, rows_before + 1, 1)
     page.click("#add-row")
-    wait_until(page, lambda: len(plan_of(studio.db_path, "Lighthouse").sections) == rows_before + 2)
+    wait_rows(page, studio, rows_before + 2, 2)
     page.locator("#row-number input").fill("2")
     page.click("#delete-row")
-    wait_until(page, lambda: len(plan_of(studio.db_path, "Lighthouse").sections) == rows_before + 1)
+    wait_rows(page, studio, rows_before + 1, 1)
     plan = plan_of(studio.db_path, "Lighthouse")
     assert plan.sections[0].title == "Maren finds the bottle"
     assert plan.sections[1].title == "New section"
