@@ -270,7 +270,7 @@ def stream_run(studio: Studio, w, project: Project, plan: Plan, start) -> Iterat
             elif isinstance(event, ChapterPlanning):
                 line = _chapter_line("write.chapter_planning", plan, event.chapter_id)
             elif isinstance(event, ChapterPlanned):
-                plan = store.plan(project)  # the chapter's new scenes are rows now
+                plan = studio.store.plan(project)  # new scene rows; this thread's connection
                 line = _chapter_line(
                     "write.chapter_planned", plan, event.chapter_id, scenes=event.scenes
                 )

@@ -5,6 +5,7 @@ Gradio layout, a real SQLite file and the scripted fake backend."""
 import itertools
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -226,11 +227,28 @@ def test_the_document_groups_chapters_and_a_recap_edit_is_used_as_written(studio
         recaps.save(studio, w, project.id, None, "text")
 
 
+def each_step_on_a_new_thread(generator) -> list:
+    """Gradio may resume a generator handler on another of its threads between two yields;
+    every step here runs on a thread of its own, all alive to the end (a finished thread's id
+    can be reused, which would hide a connection used on the wrong thread)."""
+    results, pools = [], []
+    while True:
+        pools.append(ThreadPoolExecutor(1))
+        step = pools[-1].submit(next, generator, None).result()
+        if step is None:
+            break
+        results.append(step)
+    for pool in pools:
+        pool.shutdown()
+    return results
+
+
 def test_a_book_run_streams_chapter_progress_bible_entries_and_recaps(studio, w):
     project, plan = book(studio)
     bible = "## Ida\nAliases: the courier\nA courier.\n\n## Style\nShort sentences."
     studio.store.update_project(project, bible=bible)
-    updates = list(writing.write(studio, w, False, project.id, INSTRUCTION, bible, 120, False))
+    run = writing.write(studio, w, False, project.id, INSTRUCTION, bible, 120, False)
+    updates = each_step_on_a_new_thread(run)
     lines = [update[w.progress] for update in updates]
     assert any(line.startswith("Chapter 3 of 3: drafting its scenes") for line in lines)
     assert any("Chapter 3 of 3: 1 scene(s) planned" in line for line in lines)
