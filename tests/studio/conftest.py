@@ -112,6 +112,16 @@ def screenshot(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
+def open_studio(page, url: str) -> None:
+    """Load the studio and wait for its load events' server-made text (the project list's last
+    header): a press before the page is wired up is lost."""
+    page.goto(url)
+    page.wait_for_function(
+        "() => document.querySelector('#project-list')?.innerText.includes('Last edited')",
+        timeout=60_000,
+    )
+
+
 def replace_text(page, elem_id: str, shown: str, new: str) -> None:
     """Type `new` into a textbox once it shows the server's value `shown`: a box in an accordion
     just opened may still receive that value after Playwright's fill, and would overwrite it."""

@@ -14,7 +14,7 @@ import pytest
 from ebooklib import epub
 
 from engine.store import Store
-from tests.studio.conftest import replace_text, screenshot
+from tests.studio.conftest import open_studio, replace_text, screenshot
 
 pytestmark = pytest.mark.slow
 
@@ -99,8 +99,7 @@ def wait_rows(page, studio, count: int, new_rows: int) -> None:
 def test_draft_edit_write_stop_resume_regenerate_export_reload(studio, browser, tmp_path):
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     page = context.new_page()
-    page.goto(studio.url)
-    page.wait_for_selector("#instruction textarea")
+    open_studio(page, studio.url)
 
     # a project, its brief; the instruction's length fills Total words
     page.locator("#new-name textarea").fill("Lighthouse")
@@ -274,8 +273,7 @@ def test_draft_edit_write_stop_resume_regenerate_export_reload(studio, browser, 
 def test_project_management_and_user_errors_are_one_line(studio, browser, tmp_path):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
-    page.goto(studio.url)
-    page.wait_for_selector("#instruction textarea")
+    open_studio(page, studio.url)
 
     # a user error shows one line, no traceback
     page.get_by_role("tab", name="Write").click()

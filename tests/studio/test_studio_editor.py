@@ -11,7 +11,7 @@ from engine.metrics import count_words
 from engine.schema import Plan, PlanSection, SamplingSettings, WriteSettings
 from engine.session import run_project
 from engine.store import Store
-from tests.studio.conftest import StudioServer, open_project, screenshot
+from tests.studio.conftest import StudioServer, open_project, open_studio, screenshot
 from tests.studio.test_studio_browser import MODEL_TIMEOUT_MS, wait_text, wait_until
 
 pytestmark = pytest.mark.slow
@@ -135,8 +135,7 @@ def test_instant_errors_and_write_during_a_draft_are_visible(written, browser):
     studio, _ = written
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
-    page.goto(studio.url)
-    page.wait_for_selector("#instruction textarea")
+    open_studio(page, studio.url)
 
     # the projects panel says when the database was last backed up (automatically, today)
     wait_text(page, "#backup-info", "Last backup: .* · [1-9] kept in", 20_000)
@@ -208,8 +207,7 @@ def test_import_a_manuscript_then_export_it_unchanged(written, browser, tmp_path
     source.write_text(MANUSCRIPT, encoding="utf-8")
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     page = context.new_page()
-    page.goto(studio.url)
-    page.wait_for_selector("#instruction textarea")
+    open_studio(page, studio.url)
     page.click("#import-panel")
     page.set_input_files("#import-file input[type=file]", str(source))
     page.click("#import-project")

@@ -5,7 +5,7 @@ from an instruction typed with no project open."""
 import pytest
 
 from engine.store import Store
-from tests.studio.conftest import screenshot
+from tests.studio.conftest import open_studio, screenshot
 from tests.studio.test_studio_browser import MODEL_TIMEOUT_MS, wait_text, wait_until
 
 pytestmark = pytest.mark.slow
@@ -68,8 +68,7 @@ def test_sample_then_draft_then_write_from_the_welcome(studio, browser):
 def test_an_instruction_with_no_project_open_creates_and_plans_one(studio, browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
-    page.goto(studio.url)
-    page.wait_for_selector("#instruction textarea")
+    open_studio(page, studio.url)
     wait_text(page, "#project-title", "No project open", 20_000)
     page.click("#brief-draft")
     page.get_by_text("Describe the piece first").first.wait_for(timeout=20_000)
