@@ -102,9 +102,9 @@ def test_draft_edit_write_stop_resume_regenerate_export_reload(studio, browser, 
     open_studio(page, studio.url)
 
     # a project, its brief; the instruction's length fills Total words
-    page.locator("#new-name textarea").fill("Lighthouse")
+    replace_text(page, "new-name", "", "Lighthouse")
     page.click("#create-project")
-    wait_text(page, "#project-title", "Lighthouse", 20_000)
+    wait_text(page, "#project-title", "Lighthouse", 60_000)
     page.locator("#instruction textarea").fill(INSTRUCTION)
     page.locator("#bible textarea").click()
     page.locator("#bible textarea").fill(BIBLE)
