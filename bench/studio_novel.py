@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.studio_stream import _free_port, _wait_ready
 from engine.schema import Chapter, Plan, PlanSection
 from engine.store import Store
 from tests.fake_backend import prose
@@ -68,29 +69,6 @@ def build(db: Path, words: int, chapter_count: int, scenes_per_chapter: int) -> 
     finally:
         store.close()
     return plan
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_ready(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit("the studio exited before it was ready")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit("the studio did not start in time")
 
 
 class Requests:
