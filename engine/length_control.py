@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass
 
 from engine.metrics import count_words, words_of
+from engine.schema import Plan
 
 MIN_SHARE = 0.9  # a section may not end before 90 % of its target
 MAX_SHARE = 1.2  # and is cut at a sentence boundary once it passes 120 %
@@ -37,6 +38,19 @@ class SectionBudget:
     @property
     def max_tokens(self) -> int:
         return math.ceil(self.max_words * self.tokens_per_word * 1.3) + 64
+
+
+def scene_target(plan: Plan, written: list[str], index: int) -> int:
+    """Row `index`'s word target: its planned words, plus what the scenes before it in its
+    chapter fell short by (`written` holds their texts), so one scene cut short does not leave
+    its chapter short. A row of a flat plan keeps its planned words."""
+    row = plan.sections[index]
+    if row.chapter is None:
+        return row.words
+    earlier = range(plan.scene_range(row.chapter).start, index)
+    planned = sum(plan.sections[j].words for j in earlier)
+    done = sum(count_words(written[j]) for j in earlier)
+    return row.words + max(0, planned - done)
 
 
 class WordTally:

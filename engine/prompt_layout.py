@@ -31,7 +31,7 @@ from engine.bible import (
     triggered_entries,
     within_budget,
 )
-from engine.length_control import cut_at_sentence
+from engine.length_control import cut_at_sentence, scene_target
 from engine.prompts import Language, language_of, render
 from engine.schema import Chapter, Plan
 from engine.style import style_text
@@ -199,11 +199,11 @@ def story_so_far(brief: Brief, before: int) -> str:
     return render(brief.language, "story_so_far", recaps="\n".join(lines))
 
 
-def section_request(brief: Brief, index: int, written: list[str] | None = None) -> str:
+def section_request(brief: Brief, index: int, written: list[str]) -> str:
     """The request for row `index`, with the bible entries it calls for (`written` holds the
     texts before it)."""
     section = brief.plan.sections[index]
-    entries = brief.scene_entries(written or [], index)
+    entries = brief.scene_entries(written, index)
     entries_block = ""
     if entries:
         listed = "\n".join(entry.render() for entry in entries)
@@ -230,7 +230,7 @@ def section_request(brief: Brief, index: int, written: list[str] | None = None) 
         scene_count=len(scenes),
         title=section.title,
         main_point=section.main_point,
-        words=section.words,
+        words=scene_target(brief.plan, written, index),
         entries_block=entries_block,
     )
 

@@ -16,6 +16,7 @@ from engine.length_control import (
     clean_section,
     cut_at_sentence,
     ends_sentence,
+    scene_target,
 )
 from engine.metrics import count_words, length_score, repeated_ngram_share
 from engine.prompt_layout import Brief, chapter_start, section_messages, sections_to_drop
@@ -188,7 +189,7 @@ class Writer:
         if self.settings.mode == "single":
             yield from self._write_single(partial)
             return
-        target = self.brief.plan.sections[index].words
+        target = scene_target(self.brief.plan, written, index)
         budget = SectionBudget(target, self.tokens_per_word)
         entries = self.brief.pinned + self.brief.scene_entries(written, index)
         count = len(self.brief.plan.sections)

@@ -22,6 +22,7 @@ from engine.prompt_layout import (
     section_messages,
     story_so_far,
 )
+from engine.metrics import count_words
 from engine.schema import Chapter, Plan, PlanSection, WriteSettings
 from engine.session import ChapterPlanned, RunFinished, run_project
 from engine.store import Store
@@ -232,6 +233,32 @@ def test_a_stop_mid_book_resumes_without_losing_anything(db_path):
     assert [s.text for s in store.sections(project)][: len(done)] == done
     assert len(store.recaps(project)) == 4
     assert len(store.sections(project)) == 4
+
+
+def test_a_scene_cut_short_passes_its_shortfall_to_the_next_scenes_of_its_chapter(db_path):
+    """Scene 1 of 3 stops at 20 of its 60 words (the model ends it, extensions included): scene
+    2 is asked for 100 words, and the chapter comes out at its length."""
+
+    def short_first_scene(request) -> str:
+        if _is_recap(request):
+            return "Chapter 1 ended quietly."
+        if "scene 1 of" in _user_turns(request)[-1]:
+            return "" if request.prefill else prose(10, seed=1)  # 20 words
+        return prose(400, seed=21 * next(SEEDS))
+
+    store, backend = Store(db_path), FakeBackend(short_first_scene)
+    chapter = Chapter(title="Part 1", summary="The tide turns.", words=180)
+    scenes = [
+        PlanSection(title=f"Scene {n}", main_point="Waves.", words=60, chapter=chapter.id)
+        for n in (1, 2, 3)
+    ]
+    project, events = run(store, Plan(chapters=[chapter], sections=scenes), backend, bible="")
+    targets = [e.target_words for e in events if isinstance(e, SectionStarted)]
+    texts = [count_words(s.text) for s in store.sections(project)]
+    assert texts[0] == 20
+    assert targets == [60, 100, 60 + max(0, 120 - 20 - texts[1])]
+    assert "about 100 words" in _user_turns(scene_requests(backend)[-2])[-1]
+    assert sum(texts) >= 0.9 * 180
 
 
 def test_prompts_stay_within_one_chapter(db_path):
