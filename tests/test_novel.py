@@ -15,6 +15,7 @@ from engine.book_plan import (
     rescale_book,
     two_level,
 )
+from engine.metrics import count_words
 from engine.prompt_layout import (
     RECAPS_SHARE_OF_CONTEXT,
     Brief,
@@ -22,7 +23,6 @@ from engine.prompt_layout import (
     section_messages,
     story_so_far,
 )
-from engine.metrics import count_words
 from engine.schema import Chapter, Plan, PlanSection, WriteSettings
 from engine.session import ChapterPlanned, RunFinished, run_project
 from engine.store import Store
