@@ -1,7 +1,7 @@
 """A 60,000-word novel from one instruction on the embedded model (8k context): a two-level
 plan, scenes drafted chapter by chapter, recaps carried forward. Prints JSON: every scene
 written, S_l of the whole and of each chapter, repeated 8-grams, prompt tokens evaluated against
-the 1.3 × output bound, and the cost per output token over the first and last 10 % of scenes.
+the 1.3 × output bound, and the cost per output token in each tenth of the book's scenes.
 
     python -m bench.novel [--words 60000] [--ctx 8192] [--threads N] [--keep DB]
 """
@@ -75,7 +75,10 @@ def write_novel(store: Store, backend, words: int, seed: int) -> dict:
     evaluated = sum(s.prompt_tokens_evaluated for s in per_scene)
     first_prompts = sum(s.prompt_tokens_evaluated for s in per_scene if s.index in firsts)
     beyond_firsts = evaluated - first_prompts + stats.scene_plan_prompt_tokens_evaluated
-    tenth = max(1, len(per_scene) // 10)
+    tenths = [
+        per_scene[len(per_scene) * k // 10 : len(per_scene) * (k + 1) // 10] for k in range(10)
+    ]
+    tenths = [part for part in tenths if part]  # fewer than ten scenes: fewer parts
     body = project_document(store, project).body
     return {
         "target_words": words,
@@ -99,10 +102,8 @@ def write_novel(store: Store, backend, words: int, seed: int) -> dict:
         "recap_output_tokens": stats.recap_output_tokens,
         "evaluated_beyond_first_scenes_per_output_token": round(beyond_firsts / output, 3),
         "within_bound": beyond_firsts <= BOUND * output,
-        "seconds_per_output_token_first_10pct": _cost(per_scene[:tenth], scene_seconds),
-        "seconds_per_output_token_last_10pct": _cost(per_scene[-tenth:], scene_seconds),
-        "tokens_evaluated_per_output_token_first_10pct": _tokens(per_scene[:tenth]),
-        "tokens_evaluated_per_output_token_last_10pct": _tokens(per_scene[-tenth:]),
+        "seconds_per_output_token_by_tenth": [_cost(part, scene_seconds) for part in tenths],
+        "tokens_evaluated_per_output_token_by_tenth": [_tokens(part) for part in tenths],
         "wall_s": round(time.perf_counter() - started, 1),
     }
 

@@ -25,4 +25,5 @@ def test_the_bench_reports_a_whole_book(db_path):
     assert report["length_score"] >= 90 and len(report["chapter_length_scores"]) == 2
     assert report["within_bound"] is True
     assert report["first_scene_prompt_tokens_evaluated"] <= report["scene_prompt_tokens_evaluated"]
-    assert report["tokens_evaluated_per_output_token_first_10pct"] > 0
+    assert len(report["seconds_per_output_token_by_tenth"]) == 2  # one scene in each part
+    assert all(tokens > 0 for tokens in report["tokens_evaluated_per_output_token_by_tenth"])
