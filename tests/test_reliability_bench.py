@@ -22,7 +22,7 @@ def test_reliability_bench_in_miniature():
     figures = json.loads(result.stdout)
     kills = figures["kills"]
     assert kills["resumed_to_the_end"] == kills["finished_sections_byte_identical"] == 2
-    assert kills["killed_runs_recorded_interrupted"] + kills["killed_before_the_run_began"] == 2
+    assert kills["runs_recorded_as_they_ended"] + kills["killed_before_the_run_began"] == 2
     assert figures["races"]["one_refused"] == 1
     assert figures["races"]["projects_with_a_duplicated_section"] == 0
     assert figures["fuzz"]["examples"] == 3 and figures["fuzz"]["tracebacks"] == 0
