@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.studio_stream import _free_port, _wait_ready
+from bench.studio_stream import free_port, wait_ready
 from engine.schema import Chapter, Plan, PlanSection
 from engine.store import Store
 from tests.fake_backend import prose
@@ -135,7 +135,7 @@ def measure(args) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="longwrite-novel-"))
     db = folder / "novel.db"
     plan = build(db, args.words, args.chapters, args.scenes)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(REPO)}
     command = [sys.executable, "-m", "app", "studio", "--port", str(port), "--no-browser"]
     server = subprocess.Popen(
@@ -155,7 +155,7 @@ def measure(args) -> dict:
         "choose_recap": [],
     }
     try:
-        _wait_ready(url, server)
+        wait_ready(url, server)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS

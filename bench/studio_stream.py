@@ -108,7 +108,7 @@ def serve(args) -> None:
     )
 
 
-def _free_port() -> int:
+def free_port() -> int:
     import socket
 
     with socket.socket() as probe:
@@ -116,7 +116,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _wait_ready(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
+def wait_ready(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
     import urllib.request
 
     deadline = time.monotonic() + timeout
@@ -164,7 +164,7 @@ def measure(args) -> dict:
     store.save_plan(project, Plan(sections=sections))
     store.close()
 
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable,
         "-m",
@@ -191,7 +191,7 @@ def measure(args) -> dict:
     )
     url = f"http://127.0.0.1:{port}/"
     try:
-        _wait_ready(url, server)
+        wait_ready(url, server)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS
