@@ -1,5 +1,5 @@
 """`longwrite backup` and `longwrite restore`: copies of the project database, and putting one
-back (automatic backups are taken by engine.backup; these are the commands a user runs)."""
+back (automatic backups are taken by engine.store.backup; these are the commands a user runs)."""
 
 from pathlib import Path
 
@@ -9,7 +9,7 @@ from app.cli import db_option
 
 
 def _db_path(db: str | None) -> Path:
-    from engine.store import default_db_path
+    from engine.store.database import default_db_path
 
     return Path(db).expanduser() if db else default_db_path()
 
@@ -24,8 +24,8 @@ def _db_path(db: str | None) -> Path:
 @db_option
 def backup(target, db):
     """Copy the project database now, safely while the studio or a writer is using it."""
-    from engine.backup import take_backup
-    from engine.store import Store
+    from engine.store.backup import take_backup
+    from engine.store.database import Store
 
     store = Store(_db_path(db))
     try:
@@ -44,7 +44,7 @@ def restore(backup_file, db):
     """Replace the project database with BACKUP_FILE (the replaced file is kept as a backup).
 
     Refused while the studio or a writer holds the database."""
-    from engine.backup import restore as restore_backup
+    from engine.store.backup import restore as restore_backup
 
     db_path = _db_path(db)
     kept = restore_backup(db_path, Path(backup_file).expanduser())

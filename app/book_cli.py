@@ -8,9 +8,9 @@ from typing import get_args
 import click
 
 from engine import messages
-from engine.bible import parse_bible
 from engine.errors import UserError
 from engine.schema import MAX_STYLE_SAMPLE_CHARS, Plan, PlanSection, StylePreset
+from engine.writing.bible import parse_bible
 
 STYLE_PRESETS = get_args(StylePreset)
 
@@ -97,8 +97,13 @@ def plan_lines(plan: Plan, language: str, row: Callable[[int, PlanSection], str]
 def progress_line(event: object, plan: Plan, language: str) -> str | None:
     """The line a run prints for a chapter, scene or recap event (None for other events)."""
     from engine.metrics import count_words
-    from engine.session import ChapterPlanned, ChapterPlanning
-    from engine.writer import RecapFinished, RecapStarted, SectionStarted
+    from engine.writing.events import (
+        ChapterPlanned,
+        ChapterPlanning,
+        RecapFinished,
+        RecapStarted,
+        SectionStarted,
+    )
 
     def chapter(chapter_id: str) -> dict:
         index = plan.chapter_index(chapter_id)

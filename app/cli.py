@@ -38,7 +38,7 @@ class Longwrite(LazyGroup):
         except UserError as error:
             raise UsageProblem(error.text(LANGUAGE["chosen"])) from None
         except sqlite3.DatabaseError as error:  # a damaged page found while reading
-            from engine.backup import database_error
+            from engine.store.backup import database_error
 
             raise UsageProblem(
                 database_error(ctx.meta.get(DB_PATH_KEY), error).text(LANGUAGE["chosen"])
@@ -61,7 +61,7 @@ DB_PATH_KEY = "longwrite.db_path"
 
 def _remember_db(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """Keep the database path where an error handler finds it (ctx.meta is shared)."""
-    from engine.store import default_db_path
+    from engine.store.database import default_db_path
 
     ctx.meta[DB_PATH_KEY] = Path(value) if value else default_db_path()
     return value
@@ -157,9 +157,9 @@ def plan(
     if insert_after is not None:
         _insert_row(db, instruction, insert_after, title, main_point, words)
         return
-    from engine.backends import open_backend
-    from engine.book_plan import draft_any_plan
-    from engine.projects import check_brief
+    from engine.models.backends import open_backend
+    from engine.planning.book_plan import draft_any_plan
+    from engine.projects.service import check_brief
 
     if output:
         _check_writable(Path(output))
@@ -192,7 +192,7 @@ def _say(key: str, **params) -> None:
 
 
 def _drafting_key(words: int, scenes_up_front: bool) -> str:
-    from engine.book_plan import two_level
+    from engine.planning.book_plan import two_level
 
     if not two_level(words):
         return "cli.drafting_plan"
@@ -204,9 +204,9 @@ def _insert_row(db, project_name, after, title, main_point, words):
     from pydantic import ValidationError
 
     from app.book_cli import plan_lines
-    from engine.projects import insert_row
+    from engine.projects.service import insert_row
     from engine.schema import PlanSection
-    from engine.store import Store
+    from engine.store.database import Store
 
     if not (title and main_point and words):
         raise UsageProblem("--insert-after needs --title, --main-point and --words for the row.")
@@ -302,8 +302,8 @@ def write(
     of it written when it ends.
 
     INSTRUCTION may be "-" to read it from standard input."""
-    from engine.backends import open_spec
-    from engine.store import Store
+    from engine.models.backends import open_spec
+    from engine.store.database import Store
 
     for path in (output, stats_json):
         if path:
@@ -311,7 +311,7 @@ def write(
     style = _style_choice(styles, style_sample_file)
     store = Store(db)
     if resume_name:
-        from engine.project_lock import check_free
+        from engine.store.lock import check_free
 
         project = store.project(resume_name)
         check_free(store.db.conn, project.id, project.name)
@@ -347,7 +347,7 @@ def write(
     stats = _run_with_progress(store, project, backend, plan_usage)
     if output:
         from engine.export import export_document
-        from engine.session import project_document
+        from engine.projects.run import project_document
 
         export_document(project_document(store, store.project(project.name)), "md", Path(output))
         click.echo(f"Written to {output}.", err=True)
@@ -398,10 +398,10 @@ def _new_project(
     threads,
 ):
     from app.book_cli import plan_lines
-    from engine.backends import open_spec
-    from engine.book_plan import draft_any_plan
-    from engine.plan import load_plan_file
-    from engine.projects import (
+    from engine.models.backends import open_spec
+    from engine.planning.book_plan import draft_any_plan
+    from engine.planning.plan import load_plan_file
+    from engine.projects.service import (
         check_brief,
         create_project,
         fit_plan,
@@ -446,9 +446,9 @@ def _new_project(
 def _run_with_progress(store, project, backend, plan_usage):
     """Run the project with a progress bar on stderr; Ctrl-C stops it with everything saved."""
     from app.book_cli import progress_line
-    from engine.projects import Progress, finished_words
-    from engine.session import ChapterPlanned, RunFinished, run_project
-    from engine.writer import LoopCut, SectionStarted
+    from engine.projects.run import run_project
+    from engine.projects.service import Progress, finished_words
+    from engine.writing.events import ChapterPlanned, LoopCut, RunFinished, SectionStarted
 
     plan = store.plan(project)
     progress = Progress(plan.total_words, finished_words(store, project))
@@ -520,7 +520,7 @@ def _bar_description(event, plan) -> str:
 @click.pass_context
 def projects(ctx, db):
     """List projects with their length and status; `projects show NAME` details one."""
-    from engine.store import Store
+    from engine.store.database import Store
 
     if ctx.invoked_subcommand is not None:
         return
@@ -554,8 +554,8 @@ def export() -> None:
 def export_doc(project_name, fmt, output, db):
     """Export a project's text as Markdown, HTML, DOCX or EPUB."""
     from engine.export import export_document
-    from engine.session import project_document
-    from engine.store import Store
+    from engine.projects.run import project_document
+    from engine.store.database import Store
 
     store = Store(db)
     export_document(project_document(store, store.project(project_name)), fmt, Path(output))
@@ -563,7 +563,7 @@ def export_doc(project_name, fmt, output, db):
 
 
 def _target_words(instruction: str, words: int | None) -> int:
-    from engine.plan import words_from_instruction
+    from engine.planning.plan import words_from_instruction
 
     if words is None:
         words = words_from_instruction(instruction or "")

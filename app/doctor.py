@@ -88,7 +88,7 @@ def check_llama_cpp() -> Check:
     try:
         import llama_cpp
 
-        from engine.backends.llama_cpp import default_threads
+        from engine.models.backends.llama_cpp import default_threads
     except (ImportError, OSError) as error:  # OSError: the shared library does not load
         return Check(
             [f"llama.cpp: cannot load ({error})"],
@@ -114,7 +114,7 @@ def check_llama_cpp() -> Check:
 
 def load_embedded_model() -> tuple[Check, EmbeddedModel | None]:
     """Find the embedded GGUF, load it with a tiny context and evaluate a few tokens."""
-    from engine.models import embedded_model_path, info_from_metadata
+    from engine.models.discovery import embedded_model_path, info_from_metadata
 
     try:
         path = embedded_model_path()
@@ -151,16 +151,16 @@ def _arch_value(metadata: dict[str, str], key: str) -> str:
 
 
 def model_needs_bytes(model: EmbeddedModel, n_ctx: int) -> int:
-    """Weights, the f16 KV cache at n_ctx tokens and working buffers (engine.memory's
+    """Weights, the f16 KV cache at n_ctx tokens and working buffers (engine.models.load_plan's
     estimate, the one every load is checked against)."""
-    from engine.memory import needed_bytes
-    from engine.models import read_model_info
+    from engine.models.discovery import read_model_info
+    from engine.models.load_plan import needed_bytes
 
     return needed_bytes(read_model_info(model.path), n_ctx)
 
 
 def check_models_dir(models_dir: Path) -> Check:
-    from engine.models import find_models
+    from engine.models.discovery import find_models
 
     found = find_models(models_dir)
     check = Check([f"Models folder: {models_dir} ({len(found)} GGUF file(s))"])
@@ -220,7 +220,7 @@ def check_resources(model: EmbeddedModel | None, data_dir: Path) -> Check:
     """Free RAM against the embedded model at its studio context, and free disk for data."""
     import psutil
 
-    from engine.memory import MAX_DEFAULT_CONTEXT
+    from engine.models.load_plan import MAX_DEFAULT_CONTEXT
 
     available = psutil.virtual_memory().available
     total = psutil.virtual_memory().total
@@ -262,8 +262,8 @@ def check_chromium() -> Check:
 )
 def doctor(db, models_dir):
     """Show what this install can do: versions, llama.cpp build, models, database, memory."""
-    from engine.models import default_models_dir
-    from engine.store import default_db_path
+    from engine.models.discovery import default_models_dir
+    from engine.store.database import default_db_path
 
     db_path = Path(db).expanduser() if db else default_db_path()
     models = Path(models_dir).expanduser() if models_dir else default_models_dir()

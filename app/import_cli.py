@@ -20,9 +20,9 @@ from engine.options import model_options, threads_option
 def import_manuscript(file, project_name, db, model_path, base_url, model_name, n_ctx, threads):
     """Import a manuscript, split on its headings and *** scene breaks; the model drafts a
     one-line summary of each piece as its plan row's main point."""
-    from engine.backends import open_spec
-    from engine.manuscript import Imported, ImportProgress, prepare_import, run_import
-    from engine.store import Store
+    from engine.models.backends import open_spec
+    from engine.projects.importing import Imported, ImportProgress, prepare_import, run_import
+    from engine.store.database import Store
 
     store = Store(db)
     prepared = prepare_import(store, file, project_name)  # before the model loads

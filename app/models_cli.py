@@ -24,8 +24,8 @@ def models() -> None:
 @models_dir_option
 def list_command(models_dir: Path | None) -> None:
     """Every model you can write with, and the catalogue's recommended downloads."""
-    from engine.catalogue import list_models
-    from engine.models import default_models_dir
+    from engine.models.catalogue import list_models
+    from engine.models.discovery import default_models_dir
 
     folder = (models_dir or default_models_dir()).expanduser()
     rows = list_models(folder)
@@ -71,10 +71,10 @@ def pull(repo_id: str, filename: str | None, quant: str, models_dir: Path | None
     REPO_ID is a Hub repo such as QuantFactory/LongWriter-llama3.1-8b-GGUF, or the key of a
     catalogue entry (see `longwrite models list`). HF_ENDPOINT, HF_TOKEN and proxy settings are
     honoured; a dropped connection is resumed."""
-    from engine.catalogue import find_entry
-    from engine.downloads import choose_file
-    from engine.downloads import pull as download
-    from engine.models import default_models_dir
+    from engine.models.catalogue import find_entry
+    from engine.models.discovery import default_models_dir
+    from engine.models.downloads import choose_file
+    from engine.models.downloads import pull as download
 
     if "/" not in repo_id:
         entry = find_entry(repo_id)

@@ -12,8 +12,8 @@ from app.cli import db_option
 def show(project_name, as_json, db):
     """Show the plan rows with section ids, each section's words, status and current version
     (a book's scenes under their chapters, with each chapter's recap), and the run history."""
-    from engine.projects import project_overview
-    from engine.store import Store
+    from engine.projects.service import project_overview
+    from engine.store.database import Store
 
     store = Store(db)
     overview = project_overview(store, store.project(project_name))

@@ -19,9 +19,9 @@ import numpy as np
 from llama_cpp import Llama, LogitsProcessorList
 
 from bench.common import THREADS_HELP, write_once
-from engine.backends.llama_cpp import LlamaCppBackend, default_threads
-from engine.models import embedded_model_path
-from engine.plan import draft_plan
+from engine.models.backends.llama_cpp import LlamaCppBackend, default_threads
+from engine.models.discovery import embedded_model_path
+from engine.planning.plan import draft_plan
 from engine.schema import WriteSettings
 
 INSTRUCTION = "Write a {words}-word story about a cartographer who maps a city that keeps moving."

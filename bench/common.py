@@ -5,11 +5,12 @@ import os
 import tempfile
 from pathlib import Path
 
-from engine.backends import Backend
-from engine.plan import draft_plan
+from engine.models.backends import Backend
+from engine.planning.plan import draft_plan
+from engine.projects.run import run_project
 from engine.schema import Plan, SamplingSettings, WriteSettings
-from engine.session import RunFinished, run_project
-from engine.store import Store
+from engine.store.database import Store
+from engine.writing.events import RunFinished
 
 BENCHMARKS = Path(
     os.environ.get(
@@ -48,7 +49,7 @@ def write_once(
     seed: int = 0,
 ):
     """Plan (unless given) and write one piece through the real store; returns (stats, text)."""
-    from engine.session import project_document
+    from engine.projects.run import project_document
 
     with tempfile.TemporaryDirectory() as folder:
         store = Store(Path(folder) / "bench.db")

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine.models import embedded_model_path
+from engine.models.discovery import embedded_model_path
 from training.gguf.check import THRESHOLDS, check_gguf, reference
 from training.gguf.checkpoint import load_checkpoint
 from training.gguf.export import QUANTIZATIONS, export_gguf, parse_quants

@@ -9,8 +9,8 @@ import json
 import time
 
 from bench.common import THREADS_HELP, write_once
-from engine.backends.llama_cpp import LlamaCppBackend, default_threads
-from engine.models import embedded_model_path
+from engine.models.backends.llama_cpp import LlamaCppBackend, default_threads
+from engine.models.discovery import embedded_model_path
 from engine.schema import WriteSettings
 
 INSTRUCTION = (

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from bench.common import THREADS_HELP, load_rows, spread_sample, write_once
-from engine.backends.llama_cpp import LlamaCppBackend, default_threads
-from engine.models import embedded_model_path
+from engine.models.backends.llama_cpp import LlamaCppBackend, default_threads
+from engine.models.discovery import embedded_model_path
 from engine.prompts import language_of
 from engine.schema import WriteSettings
 

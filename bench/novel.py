@@ -13,14 +13,14 @@ import time
 from pathlib import Path
 
 from bench.common import THREADS_HELP
-from engine.backends.llama_cpp import LlamaCppBackend, default_threads
-from engine.book_plan import draft_book_plan
 from engine.metrics import count_words, length_score, repeated_ngram_share
-from engine.models import embedded_model_path
+from engine.models.backends.llama_cpp import LlamaCppBackend, default_threads
+from engine.models.discovery import embedded_model_path
+from engine.planning.book_plan import draft_book_plan
+from engine.projects.run import project_document, run_project
 from engine.schema import SamplingSettings, WriteSettings
-from engine.session import RunFinished, project_document, run_project
-from engine.store import Store
-from engine.writer import SectionFinished, SectionStarted
+from engine.store.database import Store
+from engine.writing.events import RunFinished, SectionFinished, SectionStarted
 
 INSTRUCTION = (
     "Write a {words}-word mystery novel about a lighthouse keeper on a northern island who "

@@ -212,7 +212,7 @@ def races(folder: Path, plan: Path, count: int) -> dict:
 
 def _create_planned_project(db: Path, name: str, plan: Path) -> None:
     from engine.schema import Plan
-    from engine.store import Store
+    from engine.store.database import Store
 
     store = Store(db)
     project = store.create_project(name, INSTRUCTION, len(ROWS) * 40)
@@ -293,7 +293,7 @@ def fuzz(folder: Path, examples: int, seed: int) -> dict:
 
 def damaged(folder: Path, plan: Path) -> dict:
     """Damage one page; every command refuses in one line; restore brings the text back."""
-    from engine.backup import backup_files
+    from engine.store.backup import backup_files
 
     folder.mkdir()
     db = folder / "projects.db"

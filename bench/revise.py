@@ -20,14 +20,14 @@ import time
 from pathlib import Path
 
 from bench.common import THREADS_HELP
-from engine.backends.llama_cpp import LlamaCppBackend
 from engine.metrics import count_words
-from engine.models import embedded_model_path
-from engine.revise import RevisionReady, rewrite_section
+from engine.models.backends.llama_cpp import LlamaCppBackend
+from engine.models.discovery import embedded_model_path
+from engine.projects.revise import RevisionReady, rewrite_section
+from engine.projects.run import run_project
 from engine.schema import Plan, PlanSection, SamplingSettings, WriteSettings
-from engine.session import run_project
-from engine.store import Project, Store
-from engine.writer import SectionFinished, SectionProgress
+from engine.store.database import Project, Store
+from engine.writing.events import SectionFinished, SectionProgress
 
 INSTRUCTION = "Write a story in {count} short parts about a night ferry crossing a stormy strait."
 POINTS = [

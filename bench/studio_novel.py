@@ -25,7 +25,7 @@ from pathlib import Path
 
 from bench.studio_stream import free_port, wait_ready
 from engine.schema import Chapter, Plan, PlanSection
-from engine.store import Store
+from engine.store.database import Store
 from tests.fake_backend import prose
 
 REPO = Path(__file__).resolve().parents[1]

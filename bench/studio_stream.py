@@ -21,8 +21,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from engine.backends.base import ChatRequest
 from engine.metrics import count_words
+from engine.models.backends.base import ChatRequest
 from engine.schema import Plan, PlanSection, WriteSettings
 from tests.fake_backend import FakeBackend
 
@@ -149,7 +149,7 @@ OBSERVER = """
 def measure(args) -> dict:
     from playwright.sync_api import sync_playwright
 
-    from engine.store import Store
+    from engine.store.database import Store
 
     folder = Path(tempfile.mkdtemp(prefix="longwrite-bench-"))
     db, log = folder / "bench.db", folder / "engine.jsonl"

@@ -1,0 +1,13 @@
+"""The core of longwrite studio, importable without gradio, click or torch.
+
+Rooms (each package's docstring says what it holds and what it may import):
+  models    GGUF discovery, catalogue, downloads, hardware, load plan, backends
+  store     the project database, migrations, backups, the project lock
+  planning  drafting and rescaling plans
+  writing   the AgentWrite loop, prompt layout, length control, bible, style, diffs
+  projects  the project service, writing runs, revisions, manuscript import
+
+Shared by every room: errors, messages, schema, metrics, prompts, text_hygiene; export turns a
+written project into files. Imports point one way: models and store → writing → planning →
+projects, and nothing in the engine imports app or training.
+"""

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import click
 
-from engine import hardware
 from engine.errors import UserError
+from engine.models import hardware
 
 
 def stack_options(options: list[Callable]) -> Callable:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import gguf
 
-from engine.models import embedded_model_path
+from engine.models.discovery import embedded_model_path
 
 TEMPLATES = json.loads((Path(__file__).parent / "data" / "chat_templates.json").read_text())
 

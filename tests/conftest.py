@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.backends.llama_cpp import LlamaCppBackend
-from engine.models import embedded_model_path
+from engine.models.backends.llama_cpp import LlamaCppBackend
+from engine.models.discovery import embedded_model_path
 
 REPO = Path(__file__).resolve().parents[1]
 

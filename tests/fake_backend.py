@@ -10,8 +10,8 @@ import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator
 
-from engine.backends.base import ChatRequest, Usage
-from engine.models import ModelInfo
+from engine.models.backends.base import ChatRequest, Usage
+from engine.models.discovery import ModelInfo
 
 Script = Iterable[str] | Callable[[ChatRequest], str]
 

@@ -2,8 +2,8 @@
 
 import json
 
-from engine.backends.base import ChatRequest
-from engine.plan import draft_plan, section_bounds
+from engine.models.backends.base import ChatRequest
+from engine.planning.plan import draft_plan, section_bounds
 from engine.schema import SamplingSettings
 
 GREEDY = SamplingSettings(temperature=0.0, seed=1)
@@ -84,7 +84,7 @@ def test_grammar_ignores_eos_ban_and_ngram_ban_instead_of_aborting(backend):
 def test_bytes_that_never_decode_end_the_reply_instead_of_stalling(backend, monkeypatch):
     import numpy as np
 
-    from engine.backends import llama_cpp as module
+    from engine.models.backends import llama_cpp as module
 
     # the byte-level token for 0xE4 alone: the start of a CJK character, never valid UTF-8 alone
     lone_byte = [t for t in range(512) if backend.llm.detokenize([t]) == b"\xe4"]

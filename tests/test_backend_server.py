@@ -2,11 +2,12 @@
 
 import pytest
 
-from engine.backends import open_backend
-from engine.plan import draft_plan
+from engine.models.backends import open_backend
+from engine.planning.plan import draft_plan
+from engine.projects.run import run_project
 from engine.schema import Plan, PlanSection, SamplingSettings, WriteSettings
-from engine.session import RunFinished, run_project
-from engine.store import Store
+from engine.store.database import Store
+from engine.writing.events import RunFinished
 from tests.conftest import llama_server
 
 

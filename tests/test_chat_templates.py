@@ -3,9 +3,9 @@ one BOS, the right end-of-turn tokens stop a reply, and grammar-constrained plan
 
 import pytest
 
-from engine.backends.base import ChatRequest
-from engine.backends.llama_cpp import LlamaCppBackend
-from engine.plan import draft_plan
+from engine.models.backends.base import ChatRequest
+from engine.models.backends.llama_cpp import LlamaCppBackend
+from engine.planning.plan import draft_plan
 from engine.schema import SamplingSettings
 from tests.chat_gguf import write_family_gguf
 

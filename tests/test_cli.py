@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import pytest
 
 from engine.errors import UserError
-from engine.length_control import clean_section
 from engine.metrics import words_of
-from engine.store import Store
+from engine.store.database import Store
+from engine.writing.length_control import clean_section
 from tests.conftest import REPO, one_line_error, run_cli
 
 STORY = "a story about two sisters who restore an old clock tower"

@@ -10,8 +10,8 @@ import llama_cpp
 import pytest
 
 from app.doctor import _backends, check_database
-from engine.models import embedded_model_path
-from engine.store import Store
+from engine.models.discovery import embedded_model_path
+from engine.store.database import Store
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow  # the doctor loads the embedded model
@@ -133,7 +133,7 @@ def test_too_little_memory_for_the_embedded_model_is_the_thing_to_fix(monkeypatc
     check, model = doctor.load_embedded_model()
     assert check.problem is None and model is not None
     needs = doctor.model_needs_bytes(model, 8192)
-    from engine.memory import OVERHEAD_BYTES
+    from engine.models.load_plan import OVERHEAD_BYTES
 
     assert needs == model.file_bytes + 2 * 30 * 192 * 8192 * 2 + OVERHEAD_BYTES
 

@@ -1,13 +1,13 @@
-"""engine.downloads on a full disk: refused before downloading when the Hub's size says it cannot
-fit, and cleaned up when the disk fills during the transfer."""
+"""engine.models.downloads on a full disk: refused before downloading when the Hub's size says
+it cannot fit, and cleaned up when the disk fills during the transfer."""
 
 import errno
 import shutil
 
 import pytest
 
-from engine import downloads
 from engine.errors import UserError
+from engine.models import downloads
 from tests.hub_server import HubServer
 
 REPO_ID = "test-org/tiny-GGUF"

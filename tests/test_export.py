@@ -142,7 +142,7 @@ def test_book_epub_has_one_item_per_chapter_and_a_chapter_toc(tmp_path):
 def _book_project(db_path, headings: bool):
     """A stored two-level project: chapter 1 written, chapter 2 half written, chapter 3 not."""
     from engine.schema import Plan, WriteSettings
-    from engine.store import Store
+    from engine.store.database import Store
 
     def scene(title, chapter):
         return {"title": title, "main_point": f"{title} happens.", "words": 20, "chapter": chapter}
@@ -169,7 +169,7 @@ def _book_project(db_path, headings: bool):
 
 @pytest.mark.parametrize("headings", [True, False])
 def test_a_stored_book_exports_its_written_chapters(db_path, tmp_path, headings):
-    from engine.session import project_document
+    from engine.projects.run import project_document
 
     store, project = _book_project(db_path, headings)
     document = project_document(store, project)

@@ -13,14 +13,14 @@ import docx
 import pytest
 
 from bench.reliability import damage_page
-from engine import backup
 from engine.errors import UserError
 from engine.export import Document, export_document, markdown_to_safe_html, to_html
-from engine.project_lock import hold_project
-from engine.safe_names import MAX_STEM_BYTES, file_stem
+from engine.projects.run import project_document
 from engine.schema import Plan, PlanSection
-from engine.session import project_document
-from engine.store import Store
+from engine.store import backup
+from engine.store.database import Store
+from engine.store.lock import hold_project
+from engine.store.safe_names import MAX_STEM_BYTES, file_stem
 from tests.conftest import REPO, one_line_error, run_cli
 
 HOSTILE = "a\x0bb\x0cc\x1b[31md\x00e\x7ff"
@@ -201,7 +201,7 @@ def test_daily_backups_keep_the_newest_seven(db_path):
 
 
 def test_migration_backup_is_taken_before_a_pending_migration(db_path, monkeypatch):
-    from engine import store as store_module
+    from engine.store import database as store_module
 
     _project_with_text(db_path)
     ran = []

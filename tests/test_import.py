@@ -5,7 +5,8 @@ import docx
 import pytest
 
 from engine.errors import UserError
-from engine.manuscript import (
+from engine.metrics import count_words
+from engine.projects.importing import (
     MAX_TEXT_BYTES,
     SUMMARY_INPUT_TOKENS,
     SUMMARY_MAX_TOKENS,
@@ -15,8 +16,7 @@ from engine.manuscript import (
     import_manuscript,
     read_manuscript,
 )
-from engine.metrics import count_words
-from engine.store import Store
+from engine.store.database import Store
 from tests.conftest import one_line_error, run_cli
 from tests.fake_backend import FakeBackend, prose
 

@@ -5,7 +5,7 @@ import pytest
 
 from engine import messages
 from engine.errors import UserError
-from engine.safe_names import MAX_STEM_BYTES, file_stem
+from engine.store.safe_names import MAX_STEM_BYTES, file_stem
 from tests.conftest import run_cli
 
 
@@ -71,7 +71,7 @@ def test_a_database_error_reads_whole_in_chinese_its_phrase_included(tmp_path):
     language throughout."""
     import sqlite3
 
-    from engine.backup import database_error
+    from engine.store.backup import database_error
 
     db = tmp_path / "longwrite.db"
     error = database_error(db, sqlite3.OperationalError("database is locked"))

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from engine.models import embedded_model_path
+from engine.models.discovery import embedded_model_path
 from tests.conftest import one_line_error, run_cli
 from tests.hub_server import HubServer
 

@@ -7,26 +7,26 @@ import json
 
 import pytest
 
-from engine.bible import parse_bible
-from engine.book_plan import (
+from engine.metrics import count_words
+from engine.planning.book_plan import (
     chapter_bounds,
     draft_book_plan,
     draft_scenes,
     rescale_book,
     two_level,
 )
-from engine.metrics import count_words
-from engine.prompt_layout import (
+from engine.projects.run import run_project
+from engine.schema import Chapter, Plan, PlanSection, WriteSettings
+from engine.store.database import Store
+from engine.writing.bible import parse_bible
+from engine.writing.events import ChapterPlanned, RecapFinished, RunFinished, SectionStarted
+from engine.writing.prompt_layout import (
     RECAPS_SHARE_OF_CONTEXT,
     Brief,
     estimate_tokens,
     section_messages,
     story_so_far,
 )
-from engine.schema import Chapter, Plan, PlanSection, WriteSettings
-from engine.session import ChapterPlanned, RunFinished, run_project
-from engine.store import Store
-from engine.writer import RecapFinished, SectionStarted
 from tests.fake_backend import FakeBackend, prose
 
 SEEDS = itertools.count()

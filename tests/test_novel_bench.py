@@ -4,7 +4,7 @@ novel figures keeps working and its bound is computed from the right numbers."""
 import json
 
 from bench.novel import write_novel
-from engine.store import Store
+from engine.store.database import Store
 from tests.fake_backend import FakeBackend
 from tests.test_novel import scripted
 

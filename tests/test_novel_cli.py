@@ -10,11 +10,11 @@ import re
 import pytest
 from click.testing import CliRunner
 
-import engine.backends
+import engine.models.backends
 from app.cli import LANGUAGE, cli
-from engine.projects import continue_from, fit_plan, insert_row, project_overview
+from engine.projects.service import continue_from, fit_plan, insert_row, project_overview
 from engine.schema import Chapter, Plan, PlanSection
-from engine.store import Store
+from engine.store.database import Store
 from tests.conftest import one_line_error, run_cli
 from tests.fake_backend import FakeBackend, prose
 
@@ -65,8 +65,8 @@ def fake_model(monkeypatch):
         opened.append(FakeBackend(_book_model, context_length=16384))
         return opened[-1]
 
-    monkeypatch.setattr(engine.backends, "open_backend", open_fake)
-    monkeypatch.setattr(engine.backends, "open_spec", open_fake)
+    monkeypatch.setattr(engine.models.backends, "open_backend", open_fake)
+    monkeypatch.setattr(engine.models.backends, "open_spec", open_fake)
     monkeypatch.setitem(LANGUAGE, "chosen", "en")
     return opened
 

@@ -1,11 +1,11 @@
 """Novel-scale writing on the real embedded model: a small two-level plan whose second chapter
 gets its scenes drafted when reached, every scene written, and every chapter recapped."""
 
-from engine.book_plan import draft_book_plan
+from engine.planning.book_plan import draft_book_plan
+from engine.projects.run import run_project
 from engine.schema import Chapter, Plan, PlanSection, SamplingSettings, WriteSettings
-from engine.session import ChapterPlanned, RunFinished, run_project
-from engine.store import Store
-from engine.writer import RecapFinished, SectionStarted
+from engine.store.database import Store
+from engine.writing.events import ChapterPlanned, RecapFinished, RunFinished, SectionStarted
 
 BIBLE = "## Mara\nAliases: the keeper\nThe lighthouse keeper, sixty.\n\n## Style\nShort sentences."
 

@@ -3,13 +3,13 @@ numbers. This machine's llama.cpp is a CPU-only build; a GPU is stood in for whe
 
 import pytest
 
-from engine import hardware
-from engine.backends.base import ChatRequest
-from engine.backends.llama_cpp import LlamaCppBackend
-from engine.catalogue import find_entry
 from engine.errors import UserError
-from engine.hardware import Device, OffloadSettings
-from engine.memory import GB, kv_cache_bytes, plan_load
+from engine.models import hardware
+from engine.models.backends.base import ChatRequest
+from engine.models.backends.llama_cpp import LlamaCppBackend
+from engine.models.catalogue import find_entry
+from engine.models.hardware import Device, OffloadSettings
+from engine.models.load_plan import GB, kv_cache_bytes, plan_load
 from engine.schema import SamplingSettings
 
 LLAMA_8B = find_entry("longwriter-llama3.1-8b-q4_k_m").info()

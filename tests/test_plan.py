@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from engine.errors import UserError
-from engine.plan import (
+from engine.planning.plan import (
     draft_schema,
     load_plan_file,
     merge_locked,

@@ -6,11 +6,12 @@ import json
 import pytest
 
 from engine.metrics import count_words
-from engine.projects import insert_row
-from engine.revise import regenerate_section
+from engine.projects.revise import regenerate_section
+from engine.projects.run import run_project
+from engine.projects.service import insert_row
 from engine.schema import Plan, PlanSection
-from engine.session import RunFinished, run_project
-from engine.store import Store
+from engine.store.database import Store
+from engine.writing.events import RunFinished
 from tests.conftest import run_cli
 from tests.fake_backend import FakeBackend, prose
 

@@ -3,8 +3,8 @@
 These use no model (the layout is pure text); the real prefix reuse is measured in test_writer.
 """
 
-from engine.prompt_layout import Brief, section_messages, sections_to_drop
 from engine.schema import Plan, PlanSection
+from engine.writing.prompt_layout import Brief, section_messages, sections_to_drop
 
 PLAN = Plan(
     sections=[PlanSection(title=f"Part {i}", main_point=f"Point {i}.", words=100) for i in range(6)]

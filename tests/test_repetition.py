@@ -1,7 +1,7 @@
 """Loop and noise detection on text alone (the writer's use of it runs in test_writer)."""
 
 from engine.metrics import words_of
-from engine.repetition import (
+from engine.writing.repetition import (
     WORDLESS_CHARS,
     LoopDetector,
     ends_wordless,

@@ -9,8 +9,7 @@ on the real embedded model.
 import pytest
 
 from engine.errors import UserError
-from engine.projects import continue_from, insert_row
-from engine.revise import (
+from engine.projects.revise import (
     RevisionReady,
     accept_version,
     find_passage,
@@ -18,10 +17,11 @@ from engine.revise import (
     revision_target,
     rewrite_section,
 )
+from engine.projects.run import run_project
+from engine.projects.service import continue_from, insert_row
 from engine.schema import Plan, PlanSection
-from engine.session import RunFinished, run_project
-from engine.store import Store
-from engine.writer import SectionFinished
+from engine.store.database import Store
+from engine.writing.events import RunFinished, SectionFinished
 from tests.fake_backend import FakeBackend, prose
 
 INSTRUCTION = "Write a story about a lighthouse keeper."

@@ -4,10 +4,10 @@ leaves every other byte of the section as it was."""
 import pytest
 
 from engine.metrics import count_words
-from engine.revise import RevisionReady, accept_version, find_passage, rewrite_section
+from engine.projects.revise import RevisionReady, accept_version, find_passage, rewrite_section
+from engine.projects.run import run_project
 from engine.schema import Plan, PlanSection, SamplingSettings, WriteSettings
-from engine.session import run_project
-from engine.store import Store
+from engine.store.database import Store
 
 pytestmark = pytest.mark.slow
 

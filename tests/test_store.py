@@ -9,7 +9,8 @@ import pytest
 
 from engine.errors import UserError
 from engine.schema import Plan, PlanSection
-from engine.store import MIGRATIONS, Autosave, Store
+from engine.store.database import Autosave, Store
+from engine.store.migrations import MIGRATIONS
 
 PLAN = Plan(sections=[PlanSection(title="One", main_point="First.", words=100)])
 
@@ -141,7 +142,7 @@ def test_migration_gives_positional_sections_stable_ids(db_path):
     """A database from before stable ids: text by position becomes text by row id."""
     import sqlite_utils
 
-    from engine.store import m001_initial
+    from engine.store.database import m001_initial
 
     old = sqlite_utils.Database(db_path)
     m001_initial(old)

@@ -1,11 +1,11 @@
 """AgentWrite runs on the real embedded model, persisted in a real SQLite file."""
 
-from engine.backends.llama_cpp import LlamaCppBackend
 from engine.metrics import count_words
+from engine.models.backends.llama_cpp import LlamaCppBackend
+from engine.projects.run import project_document, run_project
 from engine.schema import Plan, PlanSection, SamplingSettings, WriteSettings
-from engine.session import RunFinished, project_document, run_project
-from engine.store import Store
-from engine.writer import ContextTrimmed, LoopCut, SectionFinished
+from engine.store.database import Store
+from engine.writing.events import ContextTrimmed, LoopCut, RunFinished, SectionFinished
 
 INSTRUCTION = "Write a short story about a baker who finds a map inside a loaf of bread."
 

@@ -16,13 +16,14 @@ from queue import Queue
 
 from pydantic import BaseModel
 
-from engine.backends.base import Backend
 from engine.errors import UserError
 from engine.metrics import count_words
-from engine.plan import draft_plan
-from engine.prompt_layout import Brief
+from engine.models.backends.base import Backend
+from engine.planning.plan import draft_plan
 from engine.schema import Plan, SamplingSettings, WriteSettings
-from engine.writer import SectionFinished, Writer
+from engine.writing.events import SectionFinished
+from engine.writing.prompt_layout import Brief
+from engine.writing.writer import Writer
 from training.records import Conversation, Message, WritingTask
 
 LEFTOVER_LABEL = re.compile(r"\bparagraph\s*\d+\b|第\s*\d+\s*段", re.IGNORECASE)

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from engine.backends import open_backend
 from engine.errors import UserError
+from engine.models.backends import open_backend
 from engine.options import judge_options, model_options, stack_options, threads_option
 
 

@@ -1,15 +1,15 @@
 """An engine backend for a Hugging Face checkpoint (transformers generate), so data commands
 can sample from a freshly trained model before it is exported to GGUF.
 
-It implements engine.backends.base.Backend; replies are generated whole and yielded at once.
+It implements engine.models.backends.base.Backend; replies are generated whole and yielded at once.
 """
 
 from collections.abc import Iterator
 from pathlib import Path
 
-from engine.backends.base import ChatRequest, Usage
 from engine.errors import UserError
-from engine.models import ModelInfo
+from engine.models.backends.base import ChatRequest, Usage
+from engine.models.discovery import ModelInfo
 
 
 class TransformersBackend:

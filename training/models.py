@@ -5,7 +5,7 @@ that shares a tokenizer (the CPU miniature)."""
 from pathlib import Path
 
 from engine.errors import UserError
-from engine.models import embedded_model_path
+from engine.models.discovery import embedded_model_path
 
 
 def _gguf_location(name: str) -> tuple[str, dict]:

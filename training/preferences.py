@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from engine.backends.base import Backend, ChatRequest
 from engine.metrics import count_words, length_score
+from engine.models.backends.base import Backend, ChatRequest
 from engine.schema import SamplingSettings
 from training.records import Message, PreferencePair, WritingTask
 

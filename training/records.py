@@ -13,7 +13,7 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from engine.errors import UserError
-from engine.plan import words_from_instruction
+from engine.planning.plan import words_from_instruction
 
 Role = Literal["system", "user", "assistant"]
 

@@ -1,7 +1,7 @@
 """The Brief tab's story bible summary and style: what of the bible the model gets (entries,
 aliases, pinned ones), style presets and a sample of the writer's own prose.
 
-The bible box takes the Markdown entry form (engine.bible); under it a short summary, made
+The bible box takes the Markdown entry form (engine.writing.bible); under it a short summary, made
 again each time the bible is saved, says which entries go into every scene and which only into
 scenes that mention them. Style presets and the sample are saved in the project's settings.
 """
@@ -13,12 +13,12 @@ import gradio as gr
 from app.studio.events import INSTANT, user_errors
 from app.studio.language import info, label, t
 from app.studio.state import Studio
-from engine.bible import parse_bible
 from engine.errors import UserError
-from engine.projects import check_bible
+from engine.projects.service import check_bible
 from engine.schema import MAX_STYLE_SAMPLE_CHARS
-from engine.store import Project
-from engine.style import PRESETS
+from engine.store.database import Project
+from engine.writing.bible import parse_bible
+from engine.writing.style import PRESETS
 
 # presets that cannot hold together
 CLASHES = (("first_person", "third_person"), ("past", "present"))

@@ -13,7 +13,6 @@ import gradio as gr
 from app.studio import bible_style, chapter_table
 from app.studio.chapter_table import add_chapter, chapter_choices, chapter_rows, chapters_plan
 from app.studio.events import GENERATING, INSTANT, user_errors, user_errors_stream
-from app.studio.jobs import Ended, Failed
 from app.studio.language import info, label, t, warning
 from app.studio.plan_table import (
     DATATYPES,
@@ -31,26 +30,26 @@ from app.studio.plan_table import (
 )
 from app.studio.state import Studio
 from app.studio.view import components, project_view
-from engine.book_plan import (
+from engine.errors import UserError
+from engine.planning.book_plan import (
     chapters_from_model_output,
     draft_chapters_stream,
     draft_scenes,
     rescale_book,
     two_level,
 )
-from engine.errors import UserError
-from engine.plan import (
+from engine.planning.plan import (
     draft_plan_stream,
     merge_locked,
     plan_from_model_output,
     rescale,
     words_from_instruction,
 )
-from engine.projects import check_bible, check_brief, create_project, name_from_instruction
-from engine.prompt_layout import Brief
+from engine.projects.service import check_bible, check_brief, create_project, name_from_instruction
 from engine.schema import Plan
-from engine.session import ChapterPlanning
-from engine.store import Project
+from engine.store.database import Project
+from engine.writing.events import ChapterPlanning, Ended, Failed
+from engine.writing.prompt_layout import Brief
 
 
 def brief_layout(w) -> None:

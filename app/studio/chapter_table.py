@@ -11,9 +11,9 @@ from pydantic import ValidationError
 
 from app.studio.language import t
 from app.studio.plan_table import Ids, Rows, add_row, cell_locked, cell_words, filled
-from engine.book_plan import rescale_book
 from engine.errors import UserError
-from engine.plan import rescale
+from engine.planning.book_plan import rescale_book
+from engine.planning.plan import rescale
 from engine.schema import MAX_CHAPTER_WORDS, MAX_CHAPTERS, Chapter, Plan, new_chapter_id
 
 COLUMNS = ("title", "summary", "words", "locked")

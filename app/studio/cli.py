@@ -16,7 +16,7 @@ import click
 
 from app.cli import db_option
 from engine.errors import UserError
-from engine.models import check_gguf_file
+from engine.models.discovery import check_gguf_file
 from engine.options import judge_options, model_options
 
 LOOPBACK_NAMES = {"localhost"}
@@ -209,9 +209,9 @@ def studio(
     from app.studio.model_host import ModelHost
     from app.studio.state import Studio
     from app.studio.ui import CSS, build
-    from engine.project_lock import hold_database
     from engine.schema import ModelSpec
-    from engine.store import Store, default_db_path
+    from engine.store.database import Store, default_db_path
+    from engine.store.lock import hold_database
 
     auth = _auth(auth_value)
     if not _is_loopback(host):

@@ -12,26 +12,16 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-from engine.backup import database_error
 from engine.errors import UserError
-from engine.store import Store
+from engine.store.backup import database_error
+from engine.store.database import Store
+from engine.writing.events import Ended, Failed
 
 log = logging.getLogger(__name__)
 
 REFRESH_S = 0.1
-
-
-@dataclass
-class Failed:
-    error: UserError
-
-
-@dataclass
-class Ended:
-    stopped: bool
 
 
 class Job:

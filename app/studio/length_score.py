@@ -16,9 +16,9 @@ from app.studio.state import Studio
 from engine.errors import UserError
 from engine.export import Document
 from engine.metrics import count_words, length_deviation, length_score
+from engine.projects.run import project_document
 from engine.schema import Plan
-from engine.session import project_document
-from engine.store import Project
+from engine.store.database import Project
 
 COLUMNS = ("number", "section", "target", "written", "deviation", "score")
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.studio.language import t
-from engine.catalogue import CatalogueEntry, catalogue, find_entry
-from engine.downloads import pull
 from engine.errors import UserError
-from engine.models import default_models_dir
+from engine.models.catalogue import CatalogueEntry, catalogue, find_entry
+from engine.models.discovery import default_models_dir
+from engine.models.downloads import pull
 
 POLL_S = 0.25  # how often a waiting download checks for news
 

@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.studio.language import t
-from engine import hardware
-from engine.backends import Backend, open_spec
 from engine.errors import UserError
-from engine.memory import Placement, plan_load
-from engine.models import (
+from engine.models import hardware
+from engine.models.backends import Backend, open_spec
+from engine.models.discovery import (
     ModelInfo,
     check_gguf_file,
     default_models_dir,
@@ -22,6 +21,7 @@ from engine.models import (
     find_models,
     read_model_info,
 )
+from engine.models.load_plan import Placement, plan_load
 from engine.schema import ModelSpec
 
 EMBEDDED = "embedded"

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pydantic import ValidationError
 
 from app.studio.language import t
-from engine.book_plan import with_scenes
 from engine.errors import UserError
+from engine.planning.book_plan import with_scenes
 from engine.schema import (
     MAX_SCENES_PER_CHAPTER,
     MAX_SECTION_WORDS,

@@ -6,15 +6,16 @@ from collections.abc import Iterator
 import gradio as gr
 
 from app.studio.events import GENERATING, INSTANT, user_errors, user_errors_stream
-from app.studio.jobs import Failed, Job
+from app.studio.jobs import Job
 from app.studio.language import info, label, t
 from app.studio.state import PROJECT_COLUMNS, Studio
 from app.studio.view import components, project_view
-from engine.backup import backup_files, backups_dir, last_backup_time
 from engine.errors import UserError
-from engine.manuscript import Imported, ImportProgress, import_manuscript
 from engine.metrics import count_words
-from engine.session import project_document
+from engine.projects.importing import Imported, ImportProgress, import_manuscript
+from engine.projects.run import project_document
+from engine.store.backup import backup_files, backups_dir, last_backup_time
+from engine.writing.events import Failed
 
 
 def layout(w) -> None:

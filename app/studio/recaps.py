@@ -14,7 +14,7 @@ from app.studio.language import info, label
 from app.studio.state import Studio
 from app.studio.writing import document_html
 from engine.errors import UserError
-from engine.store import Project
+from engine.store.database import Project
 
 MAX_RECAP_CHARS = 4_000
 

@@ -12,15 +12,12 @@ import gradio as gr
 
 from app.studio import render
 from app.studio.events import GENERATING, INSTANT, user_errors, user_errors_stream
-from app.studio.jobs import Ended, Failed
 from app.studio.language import info, label, status_word, t
 from app.studio.state import Studio
 from app.studio.writing import document_html, stream_run, write
-from engine.diff import diff_html, diff_stats, word_diff
 from engine.errors import UserError
 from engine.metrics import count_words
-from engine.projects import continue_from
-from engine.revise import (
+from engine.projects.revise import (
     Passage,
     RevisionReady,
     accept_version,
@@ -29,8 +26,10 @@ from engine.revise import (
     regenerate_section,
     rewrite_section,
 )
-from engine.store import Project
-from engine.writer import SectionProgress, SectionStarted
+from engine.projects.service import continue_from
+from engine.store.database import Project
+from engine.writing.diff import diff_html, diff_stats, word_diff
+from engine.writing.events import Ended, Failed, SectionProgress, SectionStarted
 
 
 def layout(w) -> None:

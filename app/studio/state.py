@@ -10,12 +10,13 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from app.studio.jobs import Ended, Job
+from app.studio.jobs import Job
 from app.studio.language import status_word, t
 from app.studio.model_host import ModelHost
-from engine.backends.base import Backend
 from engine.errors import UserError
-from engine.store import Project, Store
+from engine.models.backends.base import Backend
+from engine.store.database import Project, Store
+from engine.writing.events import Ended
 
 PROJECT_COLUMNS = ("name", "words", "target", "status", "edited")
 

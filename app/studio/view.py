@@ -7,7 +7,7 @@ outputs of any handler that (re)opens a project.
 
 from app.studio.language import label
 from app.studio.state import Studio
-from engine.store import Project
+from engine.store.database import Project
 
 
 def features() -> tuple:

@@ -11,9 +11,9 @@ from app.studio.events import INSTANT, user_errors
 from app.studio.language import info, label
 from app.studio.state import Studio
 from app.studio.view import components, project_view
-from engine.plan import words_from_instruction
-from engine.projects import create_project
-from engine.store import Project
+from engine.planning.plan import words_from_instruction
+from engine.projects.service import create_project
+from engine.store.database import Project
 
 FOCUS_INSTRUCTION = "() => { document.querySelector('#instruction textarea')?.focus(); }"
 

@@ -15,12 +15,12 @@ import gradio as gr
 from app.studio import render
 from app.studio.brief_plan import save_brief
 from app.studio.events import GENERATING, INSTANT, user_errors, user_errors_stream
-from app.studio.jobs import Ended, Failed
 from app.studio.language import info, label, t
 from app.studio.state import Studio
 from engine.errors import UserError
 from engine.metrics import count_words
-from engine.projects import (
+from engine.projects.run import resume_point, run_project
+from engine.projects.service import (
     Progress,
     check_brief,
     export_files,
@@ -28,18 +28,16 @@ from engine.projects import (
     single_pass_plan,
 )
 from engine.schema import Plan
-from engine.session import (
+from engine.store.database import Project, Recap
+from engine.writing.events import (
     ChapterPlanned,
     ChapterPlanning,
-    RunFinished,
-    resume_point,
-    run_project,
-)
-from engine.store import Project, Recap
-from engine.writer import (
+    Ended,
+    Failed,
     LoopCut,
     RecapFinished,
     RecapStarted,
+    RunFinished,
     SectionFinished,
     SectionProgress,
     SectionStarted,

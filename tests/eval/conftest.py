@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.backends import open_backend
+from engine.models.backends import open_backend
 from tests.conftest import llama_server
 from training.eval.judge import DIMENSIONS
 

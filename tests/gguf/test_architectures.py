@@ -108,8 +108,8 @@ def test_bf16_checkpoint_needs_no_float32_file(trained_checkpoint, tmp_path, mon
 def test_glm_converts_exactly_and_writes(model_type, gguf_arch, glm_tokenizer, tmp_path):
     from transformers import AutoTokenizer
 
-    from engine.backends.base import ChatRequest
-    from engine.backends.llama_cpp import LlamaCppBackend
+    from engine.models.backends.base import ChatRequest
+    from engine.models.backends.llama_cpp import LlamaCppBackend
     from engine.schema import SamplingSettings
     from tests.gguf.conftest import GLM_TEMPLATE
 

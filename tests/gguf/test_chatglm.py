@@ -291,8 +291,8 @@ def test_chatglm_checkpoint_exports_exactly_and_writes(checkpoint, trained, tmp_
     import tiktoken
     from llama_cpp import Llama
 
-    from engine.backends.base import ChatRequest
-    from engine.backends.llama_cpp import LlamaCppBackend
+    from engine.models.backends.base import ChatRequest
+    from engine.models.backends.llama_cpp import LlamaCppBackend
     from engine.schema import SamplingSettings
 
     ranks = trained[0]

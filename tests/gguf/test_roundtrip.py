@@ -4,8 +4,8 @@ import gguf
 import pytest
 from transformers import AutoTokenizer
 
-from engine.backends.base import ChatRequest
-from engine.backends.llama_cpp import LlamaCppBackend
+from engine.models.backends.base import ChatRequest
+from engine.models.backends.llama_cpp import LlamaCppBackend
 from engine.schema import SamplingSettings
 from tests.gguf.conftest import EXAMPLES, EXPORTED_QUANTS, SYSTEM_LINE
 

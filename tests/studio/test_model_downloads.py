@@ -7,9 +7,9 @@ import pytest
 
 from app.studio.model_downloads import download_entry, download_label, downloadable
 from app.studio.model_host import ModelHost, describe, model_choices
-from engine.catalogue import find_entry
 from engine.errors import UserError
-from engine.models import embedded_model_path
+from engine.models.catalogue import find_entry
+from engine.models.discovery import embedded_model_path
 from engine.schema import ModelSpec
 from tests.hub_server import HubServer
 

@@ -13,7 +13,7 @@ import docx
 import pytest
 from ebooklib import epub
 
-from engine.store import Store
+from engine.store.database import Store
 from tests.studio.conftest import open_studio, replace_text, screenshot
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,7 @@ import pytest
 
 from engine.metrics import words_of
 from engine.schema import Plan, PlanSection
-from engine.store import Store
+from engine.store.database import Store
 from tests.studio.conftest import StudioServer, open_project, screenshot
 
 pytestmark = pytest.mark.slow

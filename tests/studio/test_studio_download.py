@@ -3,10 +3,10 @@ it, and write with it; the studio process then has the downloaded file open."""
 
 import pytest
 
-from engine.catalogue import find_entry
-from engine.models import embedded_model_path
+from engine.models.catalogue import find_entry
+from engine.models.discovery import embedded_model_path
 from engine.schema import Plan, PlanSection
-from engine.store import Store
+from engine.store.database import Store
 from tests.hub_server import HubServer
 from tests.studio.conftest import StudioServer, open_project, screenshot
 from tests.studio.test_studio_browser import MODEL_TIMEOUT_MS, wait_text

@@ -8,9 +8,9 @@ import re
 import pytest
 
 from engine.metrics import count_words
+from engine.projects.run import run_project
 from engine.schema import Plan, PlanSection, SamplingSettings, WriteSettings
-from engine.session import run_project
-from engine.store import Store
+from engine.store.database import Store
 from tests.studio.conftest import StudioServer, open_project, open_studio, screenshot
 from tests.studio.test_studio_browser import MODEL_TIMEOUT_MS, wait_text, wait_until
 

@@ -4,7 +4,7 @@ from an instruction typed with no project open."""
 
 import pytest
 
-from engine.store import Store
+from engine.store.database import Store
 from tests.studio.conftest import open_studio, screenshot
 from tests.studio.test_studio_browser import MODEL_TIMEOUT_MS, wait_text, wait_until
 

@@ -12,8 +12,8 @@ from app.studio.plan_table import add_row
 from app.studio.state import Studio
 from app.studio.ui import screen
 from engine.errors import UserError
+from engine.projects.run import run_project
 from engine.schema import Plan, PlanSection
-from engine.session import run_project
 from tests.fake_backend import FakeBackend, prose
 
 

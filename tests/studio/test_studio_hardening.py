@@ -11,7 +11,7 @@ import urllib.request
 import gradio as gr
 
 from app.studio.cli import allowed_hosts, launch_options
-from engine.store import Store
+from engine.store.database import Store
 from tests.studio.conftest import REPO, StudioServer, free_port
 
 

@@ -4,7 +4,7 @@ a visible success message, an invalid chapter edit refused with a visible one-li
 import pytest
 
 from engine.schema import Chapter, Plan, PlanSection
-from engine.store import Store
+from engine.store.database import Store
 from tests.studio.conftest import StudioServer, open_project, replace_text, screenshot
 from tests.studio.test_studio_browser import wait_until
 

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from engine.schema import Plan, PlanSection
-from engine.store import Store
+from engine.store.database import Store
 from tests.studio.conftest import StudioServer, open_project
 
 pytestmark = pytest.mark.slow

@@ -7,10 +7,10 @@ import pytest
 
 from app.studio.plan_table import add_row, delete_row, move_row, rows_plan, toggle_lock
 from engine.errors import UserError
-from engine.revise import extend_section, regenerate_section
+from engine.projects.revise import extend_section, regenerate_section
 from engine.schema import Plan, PlanSection, SamplingSettings, WriteSettings
-from engine.store import Store
-from engine.writer import SectionFinished
+from engine.store.database import Store
+from engine.writing.events import SectionFinished
 from tests.conftest import run_cli
 
 ROWS = [["Start", "The fox wakes.", 40, False], ["End", "The fox sleeps.", 40, True]]

@@ -7,7 +7,7 @@ import shutil
 
 import torch
 
-from engine.backends.base import ChatRequest
+from engine.models.backends.base import ChatRequest
 from engine.schema import SamplingSettings
 from training.hf_backend import TransformersBackend, stop_token_ids
 

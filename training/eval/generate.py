@@ -8,13 +8,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from engine.backends import Backend, Usage
 from engine.errors import UserError
-from engine.plan import draft_plan, rescale, section_bounds
+from engine.models.backends import Backend, Usage
+from engine.planning.plan import draft_plan, rescale, section_bounds
+from engine.projects.run import project_document, run_project
 from engine.schema import Mode, ModelSpec, Plan, PlanSection, SamplingSettings, WriteSettings
-from engine.session import RunFinished, project_document, run_project
-from engine.store import Project, Store
-from engine.writer import SectionFinished, SectionProgress
+from engine.store.database import Project, Store
+from engine.writing.events import RunFinished, SectionFinished, SectionProgress
 from training.eval.benchmark import BenchmarkRow
 
 

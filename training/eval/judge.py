@@ -14,8 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, ValidationError, computed_field
 
-from engine.backends import Backend, ChatRequest, open_backend
 from engine.errors import UserError
+from engine.models.backends import Backend, ChatRequest, open_backend
 from engine.schema import SamplingSettings
 
 DIMENSIONS = (

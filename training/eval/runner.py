@@ -11,11 +11,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from engine.backends import open_backend
 from engine.errors import UserError
 from engine.metrics import count_words, length_score
+from engine.models.backends import open_backend
 from engine.schema import Mode, ModelSpec
-from engine.store import Store
+from engine.store.database import Store
 from training.eval.benchmark import BenchmarkRow, load_rows
 from training.eval.generate import Answerer
 from training.eval.judge import Judge, judge_name

@@ -49,7 +49,7 @@ def export_gguf(
     (next-token top-1 agreement and mean KL), and with --check-long also in windows beyond
     4,096 tokens; a file below its thresholds is not kept.
     """
-    from engine.models import default_models_dir
+    from engine.models.discovery import default_models_dir
     from training.gguf.export import export_gguf as run_export
     from training.gguf.export import parse_quants
 

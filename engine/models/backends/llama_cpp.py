@@ -17,12 +17,12 @@ import numpy as np
 from llama_cpp import Llama, LlamaGrammar
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-from engine import hardware
-from engine.backends.base import ChatRequest, Usage
-from engine.backends.no_repeat import NoRepeatNgram
 from engine.errors import UserError
-from engine.memory import plan_load
-from engine.models import read_model_info
+from engine.models import hardware
+from engine.models.backends.base import ChatRequest, Usage
+from engine.models.backends.no_repeat import NoRepeatNgram
+from engine.models.discovery import read_model_info
+from engine.models.load_plan import plan_load
 
 # Used only for a GGUF that carries no chat template of its own.
 _CHATML = (

@@ -6,8 +6,8 @@ instead of being killed by the system halfway through loading).
 from dataclasses import dataclass
 
 from engine.errors import UserError
-from engine.hardware import Device, OffloadSettings
-from engine.models import ModelInfo
+from engine.models.discovery import ModelInfo
+from engine.models.hardware import Device, OffloadSettings
 
 MAX_DEFAULT_CONTEXT = 32_768
 MIN_CONTEXT = 2_048

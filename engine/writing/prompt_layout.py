@@ -23,7 +23,9 @@ chapter's summary or the scene before, so a request never changes once sent.
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from engine.bible import (
+from engine.prompts import Language, language_of, render
+from engine.schema import Chapter, Plan
+from engine.writing.bible import (
     BIBLE_SHARE_OF_CONTEXT,
     BibleEntry,
     always_entries,
@@ -31,10 +33,8 @@ from engine.bible import (
     triggered_entries,
     within_budget,
 )
-from engine.length_control import cut_at_sentence, scene_target
-from engine.prompts import Language, language_of, render
-from engine.schema import Chapter, Plan
-from engine.style import style_text
+from engine.writing.length_control import cut_at_sentence, scene_target
+from engine.writing.style import style_text
 
 RECAP_WORDS_PER_SECTION = 25
 KEEP_AFTER_TRIM = 0.35  # share of the text budget kept after a trim

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import openai
 
-from engine.backends.base import ChatRequest, Usage
 from engine.errors import UserError
-from engine.models import ModelInfo
+from engine.models.backends.base import ChatRequest, Usage
+from engine.models.discovery import ModelInfo
 
 DEFAULT_SERVER_CONTEXT = 32_768
 SCHEMA_STYLES = ("json_schema", "json_object")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from engine.errors import UserError
 from engine.messages import Phrase
-from engine.project_lock import live_holders
+from engine.store.lock import live_holders
 
 KEEP = 7
 DAY_S = 24 * 3600

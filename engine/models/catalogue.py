@@ -8,8 +8,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from engine.memory import MAX_DEFAULT_CONTEXT, needed_bytes
-from engine.models import ModelInfo, embedded_model_path, find_models, read_model_info
+from engine.models.discovery import ModelInfo, embedded_model_path, find_models, read_model_info
+from engine.models.load_plan import MAX_DEFAULT_CONTEXT, needed_bytes
 
 
 class CatalogueEntry(BaseModel):

@@ -9,8 +9,21 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from engine.backends.base import Backend, ChatRequest, Usage
-from engine.length_control import (
+from engine.metrics import count_words, length_score, repeated_ngram_share
+from engine.models.backends.base import Backend, ChatRequest, Usage
+from engine.prompts import bible_block, render
+from engine.schema import SamplingSettings, SectionStats, WriteSettings
+from engine.writing.events import (
+    ContextTrimmed,
+    Event,
+    LoopCut,
+    RecapFinished,
+    RecapStarted,
+    SectionFinished,
+    SectionProgress,
+    SectionStarted,
+)
+from engine.writing.length_control import (
     SectionBudget,
     WordTally,
     clean_section,
@@ -18,82 +31,14 @@ from engine.length_control import (
     ends_sentence,
     scene_target,
 )
-from engine.metrics import count_words, length_score, repeated_ngram_share
-from engine.prompt_layout import Brief, chapter_start, section_messages, sections_to_drop
-from engine.prompts import bible_block, render
-from engine.repetition import LoopDetector, ends_wordless, loop_start, wordless_start
-from engine.schema import SamplingSettings, SectionStats, WriteSettings
+from engine.writing.prompt_layout import Brief, chapter_start, section_messages, sections_to_drop
+from engine.writing.repetition import LoopDetector, ends_wordless, loop_start, wordless_start
 
 MAX_EXTENSIONS = 3
 MIN_CONTINUATION_TOKENS = 64
 NO_REPEAT_TOKENS = 10
 INITIAL_TOKENS_PER_WORD = {"en": 1.4, "zh": 1.6}
 
-
-@dataclass
-class SectionStarted:
-    """A section begins; `bible` names the story-bible entries its prompt carries."""
-
-    index: int
-    count: int
-    target_words: int
-    bible: tuple[str, ...] = ()
-
-
-@dataclass
-class SectionProgress:
-    """The section's text so far (prefill included); sent at most once per chunk."""
-
-    index: int
-    text: str
-    words: int
-    output_tokens: int
-
-
-@dataclass
-class LoopCut:
-    """The model started repeating itself or writing noise; the text was cut back and generation
-    goes on."""
-
-    index: int
-    kept_words: int
-
-
-@dataclass
-class ContextTrimmed:
-    dropped_sections: int
-
-
-@dataclass
-class SectionFinished:
-    index: int
-    text: str
-    stats: SectionStats
-
-
-@dataclass
-class RecapStarted:
-    chapter_id: str
-
-
-@dataclass
-class RecapFinished:
-    """A finished chapter's recap, and what writing it cost."""
-
-    chapter_id: str
-    text: str
-    usage: Usage
-
-
-Event = (
-    SectionStarted
-    | SectionProgress
-    | LoopCut
-    | ContextTrimmed
-    | SectionFinished
-    | RecapStarted
-    | RecapFinished
-)
 
 RECAP_WORDS = {"en": 80, "zh": 150}
 RECAP_OVERRUN = 1.25  # a recap is cut at a sentence once it passes this share of its length

@@ -12,17 +12,18 @@ import re
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 
-from engine.backends.base import Backend
 from engine.errors import UserError
-from engine.length_control import SectionBudget
 from engine.metrics import count_words
-from engine.plan import words_from_instruction
-from engine.project_lock import hold_project
+from engine.models.backends.base import Backend
+from engine.planning.plan import words_from_instruction
+from engine.projects.run import project_brief
 from engine.prompts import render
 from engine.schema import MAX_SECTION_WORDS, Plan
-from engine.session import project_brief
-from engine.store import Autosave, Project, Section, Store
-from engine.writer import Event, SectionFinished, SectionProgress, Writer
+from engine.store.database import Autosave, Project, Section, Store
+from engine.store.lock import hold_project
+from engine.writing.events import Event, SectionFinished, SectionProgress
+from engine.writing.length_control import SectionBudget
+from engine.writing.writer import Writer
 
 EXACT_LENGTH_MAX_SHARE = 1.05  # "cut to 300 words" is cut at a sentence past 105 %
 MAX_INSTRUCTION_CHARS = 2_000

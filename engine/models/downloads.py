@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine.errors import UserError
-from engine.models import check_gguf_file
+from engine.models.discovery import check_gguf_file
 
 STAGING_PREFIX = ".downloading-"
 SPARE_BYTES = 256 * 1024**2  # left free on the disk after a download

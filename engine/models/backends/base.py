@@ -4,7 +4,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from engine.models import ModelInfo
+from engine.models.discovery import ModelInfo
 from engine.schema import SamplingSettings
 
 

@@ -14,43 +14,27 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from engine.backends.base import Backend, Usage
-from engine.book_plan import draft_scenes
 from engine.errors import UserError
 from engine.export import Document
 from engine.metrics import count_words, length_score, repeated_ngram_share
-from engine.project_lock import hold_project
-from engine.prompt_layout import Brief
+from engine.models.backends.base import Backend, Usage
+from engine.planning.book_plan import draft_scenes
 from engine.schema import Plan, RunStats, SectionStats
-from engine.store import Autosave, Project, Store
-from engine.writer import (
+from engine.store.database import Autosave, Project, Store
+from engine.store.lock import hold_project
+from engine.writing.events import (
+    ChapterPlanned,
+    ChapterPlanning,
     ContextTrimmed,
     Event,
     RecapFinished,
+    RunFinished,
     SectionFinished,
     SectionProgress,
     SectionStarted,
-    Writer,
 )
-
-
-@dataclass
-class RunFinished:
-    stats: RunStats
-
-
-@dataclass
-class ChapterPlanning:
-    """A chapter was reached without scenes; the model drafts them."""
-
-    chapter_id: str
-
-
-@dataclass
-class ChapterPlanned:
-    chapter_id: str
-    scenes: int
-    usage: Usage
+from engine.writing.prompt_layout import Brief
+from engine.writing.writer import Writer
 
 
 def project_brief(store: Store, project: Project, plan: Plan, backend: Backend) -> Brief:
@@ -123,7 +107,7 @@ def run_project(
 ) -> Iterator[Event | RunFinished]:
     """Write the project's remaining sections, saving as it goes; ends with RunFinished.
 
-    The project is locked for the run: a second writer is refused (engine.project_lock)."""
+    The project is locked for the run: a second writer is refused (engine.store.lock)."""
     with hold_project(store.db.conn, project.id, project.name):
         yield from _run_locked(store, project, backend, plan_usage)
 

@@ -7,9 +7,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
-from engine.backends.base import Backend
 from engine.errors import UserError
-from engine.plan import (
+from engine.models.backends.base import Backend
+from engine.planning.plan import (
     MIN_SECTION_WORDS,
     check_request,
     clipped,
@@ -23,7 +23,6 @@ from engine.plan import (
     rows_schema,
     section_bounds,
 )
-from engine.prompt_layout import Brief, book_head
 from engine.prompts import bible_block as plain_bible_block
 from engine.prompts import language_of, render
 from engine.schema import (
@@ -34,6 +33,7 @@ from engine.schema import (
     Plan,
     PlanSection,
 )
+from engine.writing.prompt_layout import Brief, book_head
 
 TWO_LEVEL_FROM_WORDS = 8_000  # longer pieces are planned as chapters of scenes
 _WORDS_PER_CHAPTER_LOW = 1_500

@@ -11,12 +11,12 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from engine.book_plan import rescale_book
 from engine.errors import UserError
 from engine.export import FORMATS, export_document
 from engine.metrics import count_words
-from engine.plan import check_request, rescale
-from engine.safe_names import file_stem
+from engine.planning.book_plan import rescale_book
+from engine.planning.plan import check_request, rescale
+from engine.projects.run import project_document
 from engine.schema import (
     MAX_BIBLE_CHARS,
     MAX_SCENES_PER_CHAPTER,
@@ -27,9 +27,9 @@ from engine.schema import (
     PlanSection,
     WriteSettings,
 )
-from engine.session import RunFinished, project_document
-from engine.store import Project, Store
-from engine.writer import SectionFinished, SectionProgress, SectionStarted
+from engine.store.database import Project, Store
+from engine.store.safe_names import file_stem
+from engine.writing.events import RunFinished, SectionFinished, SectionProgress, SectionStarted
 
 
 def create_project(

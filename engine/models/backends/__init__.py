@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from engine.backends.base import Backend, ChatRequest, Usage
 from engine.errors import UserError
-from engine.models import embedded_model_path
+from engine.models.backends.base import Backend, ChatRequest, Usage
+from engine.models.discovery import embedded_model_path
 from engine.schema import ModelSpec
 
 __all__ = ["Backend", "ChatRequest", "Usage", "open_backend"]
@@ -18,14 +18,14 @@ def open_backend(
     n_threads: int | None = None,
 ) -> Backend:
     """A server backend when base_url is given, else a local GGUF (the embedded one by default)
-    decoded on n_threads CPU threads (default: engine.backends.llama_cpp.default_threads)."""
+    decoded on n_threads CPU threads (default: engine.models.backends.llama_cpp.default_threads)."""
     if base_url:
-        from engine.backends.openai_compat import OpenAICompatBackend
+        from engine.models.backends.openai_compat import OpenAICompatBackend
 
         if not model_name:
             raise UserError(key="error.base_url_needs_name")
         return OpenAICompatBackend(base_url, model_name, n_ctx=n_ctx)
-    from engine.backends.llama_cpp import LlamaCppBackend
+    from engine.models.backends.llama_cpp import LlamaCppBackend
 
     path = Path(model_path).expanduser() if model_path else embedded_model_path()
     return LlamaCppBackend(path, n_ctx=n_ctx, n_threads=n_threads)

@@ -8,8 +8,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
-from engine.backends.base import Backend, ChatRequest
 from engine.errors import UserError
+from engine.models.backends.base import Backend, ChatRequest
 from engine.prompts import bible_block, language_of, render
 from engine.schema import (
     MAX_INSTRUCTION_CHARS,

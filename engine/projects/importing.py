@@ -18,10 +18,10 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from engine.backends.base import Backend, ChatRequest
 from engine.errors import UserError
 from engine.metrics import count_words
-from engine.projects import create_project
+from engine.models.backends.base import Backend, ChatRequest
+from engine.projects.service import create_project
 from engine.prompts import language_of, render
 from engine.schema import (
     MAX_SECTION_WORDS,
@@ -31,7 +31,7 @@ from engine.schema import (
     PlanSection,
     SamplingSettings,
 )
-from engine.store import Project, Store
+from engine.store.database import Project, Store
 
 MAX_TEXT_BYTES = 2 * 1024 * 1024
 EXTENSIONS = (".md", ".markdown", ".txt", ".docx")
