@@ -100,7 +100,7 @@ db_option = click.option(
 def cli(lang: str | None) -> None:
     """Plan, edit and write long pieces with a local language model."""
     if lang:
-        LANGUAGE["chosen"] = messages.language_of(lang)
+        LANGUAGE["chosen"] = messages.language_of_tag(lang)
 
 
 @cli.command()

@@ -19,7 +19,7 @@ LANGUAGES = (ENGLISH, CHINESE)
 
 
 @cache
-def catalogue(language: str) -> dict[str, str]:
+def phrasebook(language: str) -> dict[str, str]:
     """Key -> message for one language."""
     text = (files("assets") / "i18n" / f"{language}.json").read_text("utf-8")
     return json.loads(text)
@@ -38,7 +38,7 @@ class Phrase:
 
 def text(key: str, language: str = ENGLISH, **params) -> str:
     """The message `key` in `language`, its {placeholders} filled from params."""
-    template = catalogue(language).get(key) or catalogue(ENGLISH)[key]
+    template = phrasebook(language).get(key) or phrasebook(ENGLISH)[key]
     if not params:
         return template
     values = {
@@ -53,7 +53,7 @@ def placeholders(message: str) -> set[str]:
     return set(re.findall(r"\{(\w+)(?:[:!][^}]*)?\}", message))
 
 
-def language_of(tag: str | None) -> str | None:
+def language_of_tag(tag: str | None) -> str | None:
     """A supported language for a locale or language tag (zh_CN.UTF-8, zh-Hans, en-GB), or
     None when it names neither."""
     if not tag:
@@ -72,7 +72,7 @@ def language_from_env() -> str:
     for variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
         value = os.environ.get(variable)
         if value:
-            return language_of(value) or ENGLISH
+            return language_of_tag(value) or ENGLISH
     return ENGLISH
 
 
@@ -87,7 +87,7 @@ def language_from_header(accept_language: str | None) -> str:
             quality = 0.0
         ranked.append((-quality, position, tag))
     for _, _, tag in sorted(ranked):
-        language = language_of(tag)
+        language = language_of_tag(tag)
         if language:
             return language
     return ENGLISH

@@ -10,8 +10,8 @@ from tests.conftest import run_cli
 
 
 def test_every_key_is_in_both_languages_with_the_same_placeholders():
-    english = messages.catalogue(messages.ENGLISH)
-    chinese = messages.catalogue(messages.CHINESE)
+    english = messages.phrasebook(messages.ENGLISH)
+    chinese = messages.phrasebook(messages.CHINESE)
     assert set(english) == set(chinese), set(english) ^ set(chinese)
     for key, text in english.items():
         assert chinese[key].strip(), key
@@ -23,7 +23,7 @@ def test_every_key_is_in_both_languages_with_the_same_placeholders():
     [("zh_CN.UTF-8", "zh-CN"), ("zh-Hans", "zh-CN"), ("en_GB.UTF-8", "en"), ("C", "en")],
 )
 def test_locale_names_map_to_a_language(tag, language):
-    assert messages.language_of(tag) == language
+    assert messages.language_of_tag(tag) == language
 
 
 def test_browser_header_picks_the_first_supported_language():

@@ -14,7 +14,7 @@ from engine import messages
 COOKIE = "longwrite-lang"
 SWITCH_CHOICES = [("English", messages.ENGLISH), ("中文", messages.CHINESE)]
 
-I18N = gr.I18n(**{language: messages.catalogue(language) for language in messages.LANGUAGES})
+I18N = gr.I18n(**{language: messages.phrasebook(language) for language in messages.LANGUAGES})
 
 
 def label(key: str):
@@ -42,7 +42,7 @@ def status_word(status: str) -> str:
     """A stored status (new, writing, done, stopped, interrupted…) in the reader's language; the
     stored value itself for one the catalogue does not know."""
     key = f"status.{status}"
-    return t(key) if key in messages.catalogue(messages.ENGLISH) else status
+    return t(key) if key in messages.phrasebook(messages.ENGLISH) else status
 
 
 def info(key: str, **params) -> None:

@@ -23,8 +23,7 @@ from engine.planning.plan import (
     rows_schema,
     section_bounds,
 )
-from engine.prompts import bible_block as plain_bible_block
-from engine.prompts import language_of, render
+from engine.prompts import bible_block, language_of, render
 from engine.schema import (
     MAX_CHAPTER_WORDS,
     MAX_CHAPTERS,
@@ -80,7 +79,7 @@ def draft_chapters_stream(
         max_chapters=most,
         total_words=total_words,
         instruction=instruction.strip(),
-        bible_block=plain_bible_block(language, bible),
+        bible_block=bible_block(language, bible),
     )
     messages = [{"role": "user", "content": prompt}]
     max_tokens = most * _CHAPTER_TOKENS[language] + 50

@@ -96,7 +96,7 @@ class Brief:
         return within_budget(found, room, estimate_tokens)
 
 
-def bible_block(brief: Brief) -> str:
+def pinned_bible_block(brief: Brief) -> str:
     entries = brief.pinned
     if not entries:
         return ""
@@ -122,7 +122,7 @@ def brief_text(brief: Brief, index: int = 0) -> str:
         language,
         "brief",
         instruction=brief.instruction.strip(),
-        bible_block=style_block(brief) + bible_block(brief),
+        bible_block=style_block(brief) + pinned_bible_block(brief),
         section_count=len(brief.plan.sections),
         total_words=brief.plan.total_words,
         plan_rows=rows,
@@ -165,7 +165,7 @@ def book_head(brief: Brief, chapter_number: int) -> str:
         "book_head",
         instruction=brief.instruction.strip(),
         style_block=style_block(brief),
-        bible_block=bible_block(brief),
+        bible_block=pinned_bible_block(brief),
         chapter_count=len(brief.plan.chapters),
         total_words=brief.plan.total_words,
         story_so_far=story_so_far(brief, chapter_number),
