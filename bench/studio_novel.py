@@ -23,19 +23,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.studio_stream import free_port, wait_ready
 from engine.schema import Chapter, Plan, PlanSection
 from engine.store.database import Store
-from tests.fake_backend import prose
+from harness.fake_backend import prose
+from harness.studio import CHROMIUM, free_port, launch_chromium, wait_ready
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 NAME = "Novel"
 
 
@@ -157,9 +150,7 @@ def measure(args) -> dict:
     try:
         wait_ready(url, server)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS
-            )
+            browser = launch_chromium(playwright, args.chromium)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             requests = Requests(page)
             for attempt in range(args.tries):
@@ -225,7 +216,7 @@ def main() -> None:
     parser.add_argument("--chapters", type=int, default=30)
     parser.add_argument("--scenes", type=int, default=4, help="scenes per chapter")
     parser.add_argument("--tries", type=int, default=3)
-    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--chromium", default=CHROMIUM)
     print(json.dumps(measure(parser.parse_args()), indent=2))
 
 

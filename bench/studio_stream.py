@@ -24,16 +24,10 @@ from pathlib import Path
 from engine.metrics import count_words
 from engine.models.backends.base import ChatRequest
 from engine.schema import Plan, PlanSection, WriteSettings
-from tests.fake_backend import FakeBackend
+from harness.fake_backend import FakeBackend
+from harness.studio import CHROMIUM, free_port, launch_chromium, wait_ready
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 CPU_SAMPLE_EVERY = 100  # tokens
 
 
@@ -108,29 +102,6 @@ def serve(args) -> None:
     )
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_ready(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit("the studio exited before it was ready")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit("the studio did not start in time")
-
-
 # Records, in the page, when each finished section appears and the active section's length.
 OBSERVER = """
 () => {
@@ -193,9 +164,7 @@ def measure(args) -> dict:
     try:
         wait_ready(url, server)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=args.chromium, headless=True, args=CHROMIUM_ARGS
-            )
+            browser = launch_chromium(playwright, args.chromium)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(url)
             page.locator("#project-list").get_by_text("Replay", exact=True).filter(
@@ -254,7 +223,7 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=20_000)
     parser.add_argument("--sections", type=int, default=20)
     parser.add_argument("--rate", type=float, default=200.0, help="tokens (words) per second")
-    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--chromium", default=CHROMIUM)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--log", help=argparse.SUPPRESS)

@@ -10,8 +10,8 @@ from docx.oxml.ns import qn
 from ebooklib import epub
 from playwright.sync_api import sync_playwright
 
+from harness.studio import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import run_cli
-from tests.studio.conftest import CHROMIUM, CHROMIUM_ARGS
 
 NAME = "灯塔看守人"
 PLAN = {

@@ -17,8 +17,8 @@ from engine.projects.importing import (
     read_manuscript,
 )
 from engine.store.database import Store
+from harness.fake_backend import FakeBackend, prose
 from tests.conftest import one_line_error, run_cli
-from tests.fake_backend import FakeBackend, prose
 
 BOOK = """# The Clock Tower
 

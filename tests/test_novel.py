@@ -27,7 +27,7 @@ from engine.writing.prompt_layout import (
     section_messages,
     story_so_far,
 )
-from tests.fake_backend import FakeBackend, prose
+from harness.fake_backend import FakeBackend, prose
 
 SEEDS = itertools.count()
 FACT = "The key is under the blue stone."

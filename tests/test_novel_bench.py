@@ -5,7 +5,7 @@ import json
 
 from bench.novel import write_novel
 from engine.store.database import Store
-from tests.fake_backend import FakeBackend
+from harness.fake_backend import FakeBackend
 from tests.test_novel import scripted
 
 

@@ -15,8 +15,8 @@ from app.cli import LANGUAGE, cli
 from engine.projects.service import continue_from, fit_plan, insert_row, project_overview
 from engine.schema import Chapter, Plan, PlanSection
 from engine.store.database import Store
+from harness.fake_backend import FakeBackend, prose
 from tests.conftest import one_line_error, run_cli
-from tests.fake_backend import FakeBackend, prose
 
 STORY = "A novel about a lighthouse keeper and the cartographer who comes to the island."
 BIBLE = """## Mara

@@ -12,8 +12,8 @@ from engine.projects.service import insert_row
 from engine.schema import Plan, PlanSection
 from engine.store.database import Store
 from engine.writing.events import RunFinished
+from harness.fake_backend import FakeBackend, prose
 from tests.conftest import run_cli
-from tests.fake_backend import FakeBackend, prose
 
 
 def _row(title: str) -> PlanSection:

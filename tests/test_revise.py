@@ -22,7 +22,7 @@ from engine.projects.service import continue_from, insert_row
 from engine.schema import Plan, PlanSection
 from engine.store.database import Store
 from engine.writing.events import RunFinished, SectionFinished
-from tests.fake_backend import FakeBackend, prose
+from harness.fake_backend import FakeBackend, prose
 
 INSTRUCTION = "Write a story about a lighthouse keeper."
 

@@ -1,7 +1,7 @@
 """A row whose plan the model cannot draft still gets answered, on a recorded fallback plan."""
 
 from engine.schema import ModelSpec
-from tests.fake_backend import FakeBackend
+from harness.fake_backend import FakeBackend
 from training.eval.benchmark import BenchmarkRow
 from training.eval.generate import Answerer
 

@@ -3,7 +3,7 @@
 import pytest
 
 from engine.errors import UserError
-from tests.fake_backend import FakeBackend
+from harness.fake_backend import FakeBackend
 from training.eval.judge import (
     DIMENSIONS,
     Judge,

@@ -1,38 +1,21 @@
 """A real studio in a subprocess on a free port, and headless Debian Chromium via Playwright."""
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
+
+from harness.studio import free_port, launch_chromium, wait_ready
 
 REPO = Path(__file__).resolve().parents[2]
 # The README's images: LONGWRITE_SCREENSHOTS=assets/screenshots pytest tests/studio renews them.
 SCREENSHOTS = Path(
     os.environ.get("LONGWRITE_SCREENSHOTS", Path(tempfile.gettempdir()) / "longwrite-screenshots")
 )
-CHROMIUM = os.environ.get("LONGWRITE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-START_TIMEOUT_S = 120
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 class StudioServer:
     """`python -m app studio` on 127.0.0.1 with a temporary database."""
@@ -62,21 +45,11 @@ class StudioServer:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        self._wait_ready(log_path)
-
-    def _wait_ready(self, log_path: Path) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"studio exited: {log_path.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(self.url, timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"studio did not start in {START_TIMEOUT_S} s")
+        try:
+            wait_ready(self.url, self.process)
+        except RuntimeError as error:
+            self.stop()
+            raise RuntimeError(f"{error}: {log_path.read_text()[-2000:]}") from None
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -100,9 +73,7 @@ def studio(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
+        chromium = launch_chromium(playwright)
         yield chromium
         chromium.close()
 

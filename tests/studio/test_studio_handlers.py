@@ -14,7 +14,7 @@ from app.studio.ui import screen
 from engine.errors import UserError
 from engine.projects.run import run_project
 from engine.schema import Plan, PlanSection
-from tests.fake_backend import FakeBackend, prose
+from harness.fake_backend import FakeBackend, prose
 
 
 @pytest.fixture

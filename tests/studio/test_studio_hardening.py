@@ -12,7 +12,8 @@ import gradio as gr
 
 from app.studio.cli import allowed_hosts, launch_options
 from engine.store.database import Store
-from tests.studio.conftest import REPO, StudioServer, free_port
+from harness.studio import free_port
+from tests.studio.conftest import REPO, StudioServer
 
 
 def _status(url: str, host: str) -> int:

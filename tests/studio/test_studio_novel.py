@@ -18,7 +18,7 @@ from app.studio.ui import screen
 from engine.errors import UserError
 from engine.export import markdown_to_safe_html
 from engine.schema import Chapter, Plan, PlanSection
-from tests.fake_backend import FakeBackend, prose
+from harness.fake_backend import FakeBackend, prose
 
 INSTRUCTION = "Write a 9,000-word novella about a ferry crossing."
 

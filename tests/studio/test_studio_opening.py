@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from app.studio.cli import DEFAULT_PORT, PORT_TRIES, _can_open_browser
+from harness.studio import START_TIMEOUT_S, free_port
 from tests.conftest import run_cli
-from tests.studio.conftest import REPO, START_TIMEOUT_S, free_port
+from tests.studio.conftest import REPO
 
 pytestmark = pytest.mark.slow  # real studios start
 

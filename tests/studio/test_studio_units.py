@@ -106,7 +106,7 @@ def test_score_action_shows_the_judges_six_marks(monkeypatch):
     """The studio's Score line with a scripted judge: the marks are the judge's, exactly."""
     from app.studio import length_score as score
     from engine.export import Document
-    from tests.fake_backend import FakeBackend
+    from harness.fake_backend import FakeBackend
     from training.eval.judge import Judge
 
     document = Document("Fox", [("", "The fox waited by the river until the crow came down.")])
