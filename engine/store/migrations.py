@@ -134,3 +134,23 @@ def m003_chapter_recaps(db: sqlite_utils.Database) -> None:
         "chapter_id text, text text not null, edited integer not null default 0, "
         "updated_at text, primary key (project_id, chapter_id))"
     )
+
+
+@migration
+def m004_versions(db: sqlite_utils.Database) -> None:
+    """What a write is checked against, and what each section version is.
+
+    `projects.brief_version` counts the writes to a project's brief (name, instruction, bible,
+    target, settings), so a write based on an older brief can be refused. `section_versions.kind`
+    says how a version was made (written, rewrite, edit, restore, imported; versions from
+    before this migration read as written) and `source_version_id` which version a rewrite was
+    made from or a restore copied. `start_overs` keeps the current versions and recaps that a
+    start over set aside, so one call brings them back.
+    """
+    db.execute("alter table projects add column brief_version integer not null default 0")
+    db.execute("alter table section_versions add column kind text not null default 'written'")
+    db.execute("alter table section_versions add column source_version_id integer")
+    db.execute(
+        "create table start_overs (id integer primary key, "
+        "project_id integer references projects(id), snapshot text not null, created_at text)"
+    )
