@@ -7,9 +7,16 @@ import threading
 import pytest
 import sqlite_utils
 
+from engine.errors import UserError
+from engine.planning.plan import rescale
+from engine.projects import service
+from engine.projects.revise import RevisionReady, accept_rewrite, rewrite_section
+from engine.projects.run import run_project
 from engine.schema import Plan, PlanSection
 from engine.store.database import Store
 from engine.store.migrations import MIGRATIONS
+from engine.writing.events import RunFinished
+from tests.fake_backend import FakeBackend, prose
 
 
 def _plan(*words: int) -> Plan:
@@ -112,3 +119,244 @@ def test_a_database_from_before_versions_opens_with_its_texts_as_written(db_path
     with pytest.raises(sqlite3.IntegrityError):  # the unique index still guards the numbers
         store.db.execute("insert into plans (project_id, version, plan) values (1, 1, '{}')")
     store.close()
+
+
+# -- the service refuses writes based on old versions, and applies current ones ---------------
+INSTRUCTION = "Write a story about a lighthouse keeper."
+
+
+def _written(store: Store, *words: int):
+    """A project with a plan and every section written, on the fake backend."""
+    plan = _plan(*words)
+    project = store.create_project("Keeper", INSTRUCTION, plan.total_words, bible="Ada: keeper.")
+    store.save_plan(project, plan)
+    backend = FakeBackend(lambda request: prose(30, seed=len(backend.requests)))
+    events = list(run_project(store, project, backend))
+    assert isinstance(events[-1], RunFinished)
+    return project, plan
+
+
+def _state(store: Store, project) -> tuple:
+    """Everything a stale write could change: brief, plans, current texts, history, recaps."""
+    fresh = store.project_by_id(project.id)
+    brief = (fresh.name, fresh.instruction, fresh.bible, fresh.target_words, fresh.settings)
+    plans = store.db.execute(
+        "select version, plan from plans where project_id = ? order by version", [project.id]
+    ).fetchall()
+    texts = [(s.section_id, s.version_id, s.text) for s in store.sections(fresh)]
+    history = store.db.execute(
+        "select id, text from section_versions where project_id = ? order by id", [project.id]
+    ).fetchall()
+    return brief, plans, texts, history, store.recaps(fresh)
+
+
+def test_a_brief_saved_from_an_old_page_is_refused_and_changes_nothing(store):
+    project, _ = _written(store, 60, 60)
+    tab_a = store.versions(project)
+    tab_b = store.versions(project)
+    service.save_brief(store, project, tab_b, bible="Ada: keeper. Ben: her brother.")
+    before = _state(store, project)
+    with pytest.raises(UserError, match="changed in another tab") as refused:
+        service.save_brief(store, project, tab_a, bible="", target_words=600)
+    assert refused.value.key == "error.stale_brief"
+    assert _state(store, project) == before
+    # reloaded, the same write goes through
+    saved = service.save_brief(store, project, store.versions(project), target_words=600)
+    assert saved.target_words == 600 and saved.bible == "Ada: keeper. Ben: her brother."
+
+
+def test_a_basis_taken_from_another_project_is_refused(store):
+    keeper, _ = _written(store, 60)
+    tides = store.create_project("Tides", "Write about tides.", 300)
+    before = _state(store, keeper)
+    with pytest.raises(UserError) as refused:
+        service.save_brief(store, keeper, store.versions(tides), instruction="Tides' brief.")
+    assert refused.value.key == "error.stale_project"
+    assert _state(store, keeper) == before
+
+
+def test_brief_writes_that_change_nothing_keep_the_version(store):
+    project, _ = _written(store, 60)
+    based_on = store.versions(project)
+    service.save_brief(store, project, based_on, instruction=INSTRUCTION, bible="Ada: keeper.")
+    assert store.versions(project).brief == based_on.brief
+    service.save_brief(store, project, based_on, name="Keeper's light")
+    assert store.versions(project).brief == based_on.brief + 1
+    assert store.project_by_id(project.id).name == "Keeper's light"
+
+
+def test_a_plan_edited_on_an_old_version_is_refused(store):
+    project, plan = _written(store, 60, 60)
+    tab_a = store.versions(project)
+    longer = plan.model_copy(
+        update={"sections": [s.model_copy(update={"words": 90}) for s in plan.sections]}
+    )
+    assert service.save_plan(store, project, longer, store.versions(project)) == 2
+    before = _state(store, project)
+    with pytest.raises(UserError, match="version 2") as refused:
+        service.save_plan(store, project, plan, tab_a)
+    assert refused.value.key == "error.stale_plan"
+    assert _state(store, project) == before
+
+
+def test_saving_the_same_plan_saves_no_version(store):
+    project, plan = _written(store, 60, 60)
+    assert service.save_plan(store, project, plan, store.versions(project)) == 1
+    assert [v for v, _ in store.plan_versions(project)] == [1]
+
+
+def test_two_tabs_saving_one_plan_version_at_once_one_wins_one_is_refused(db_path):
+    """Two connections save a plan based on the same version at the same moment: the second
+    waits for the first's transaction, then finds the plan moved on."""
+    a = Store(db_path)
+    project, plan = _written(a, 60, 60)
+    based_on = a.versions(project)
+    results = []
+
+    def save_from_b():
+        b = Store(db_path)
+        try:
+            results.append(service.save_plan(b, project, _plan(50, 70), based_on))
+        except UserError as error:
+            results.append(error.key)
+        finally:
+            b.close()
+
+    other = []
+
+    def during_a(statement: str) -> None:
+        head = statement.lower().split("(")[0]
+        if not other and head.startswith("insert") and "plans" in head:
+            other.append(threading.Thread(target=save_from_b))
+            other[0].start()
+            other[0].join(timeout=1.0)
+
+    a.db.conn.set_trace_callback(during_a)
+    assert service.save_plan(a, project, _plan(70, 50), based_on) == 2
+    a.db.conn.set_trace_callback(None)
+    other[0].join(timeout=15)
+    assert results == ["error.stale_plan"]
+    assert [v for v, _ in a.plan_versions(project)] == [1, 2]
+    assert [s.words for s in a.plan(project).sections] == [70, 50]
+    a.close()
+
+
+def test_rescale_of_a_plan_that_adds_up_changes_and_saves_nothing(store):
+    plan = _plan(335, 209, 422)
+    project = store.create_project("Sum", INSTRUCTION, plan.total_words)
+    store.save_plan(project, plan)
+    assert service.rescale_plan(store, project, 966, store.versions(project)) == 1
+    assert store.plan(project) == plan
+    assert [v for v, _ in store.plan_versions(project)] == [1]
+    assert rescale(plan, 966) == plan
+    assert service.rescale_plan(store, project, 1932, store.versions(project)) == 2
+    assert store.plan(project).total_words == 1932
+
+
+def test_a_hand_edit_on_an_old_text_is_refused_and_a_current_one_is_kept_as_an_edit(store):
+    project, plan = _written(store, 60, 60)
+    tab_a = store.versions(project)
+    tab_b = store.versions(project)
+    edit_id = service.save_edit(store, project, plan.ids[0], "Tab B's own words.", tab_b)
+    before = _state(store, project)
+    with pytest.raises(UserError, match="Section 1 .*changed in another tab") as refused:
+        service.save_edit(store, project, plan.ids[0], "Tab A's words.", tab_a)
+    assert refused.value.key == "error.stale_section"
+    assert _state(store, project) == before
+    # another section's edit is not held up by it
+    service.save_edit(store, project, plan.ids[1], "Tab A's second section.", tab_a)
+    current = {s.section_id: s for s in store.sections(project)}
+    assert current[plan.ids[0]].version_id == edit_id
+    assert (current[plan.ids[0]].kind, current[plan.ids[0]].status) == ("edit", "done")
+    assert current[plan.ids[1]].text == "Tab A's second section."
+
+
+def test_restore_is_a_new_version_of_kind_restore_and_refused_when_stale(store):
+    project, plan = _written(store, 60)
+    section_id = plan.ids[0]
+    first = store.sections(project)[0]
+    service.save_edit(store, project, section_id, "An edit.", store.versions(project))
+    seen = store.versions(project)
+    restored = service.restore_version(store, project, section_id, first.version_id, seen)
+    (current,) = store.sections(project)
+    assert (current.version_id, current.text) == (restored, first.text)
+    assert (current.kind, current.source_version_id) == ("restore", first.version_id)
+    kinds = [v.kind for v in store.section_history(project, section_id)]
+    assert kinds == ["written", "edit", "restore"]
+    before = _state(store, project)
+    with pytest.raises(UserError, match="changed in another tab"):
+        service.restore_version(store, project, section_id, first.version_id, seen)
+    assert _state(store, project) == before
+
+
+def test_a_rewrite_proposal_is_bound_to_the_version_it_was_made_from(store):
+    """Compare, Restore, a hand edit, Save: an old proposal must not come back over the edit."""
+    project, plan = _written(store, 60, 60)
+    section_id = plan.ids[1]
+    made_from = store.sections(project)[1].version_id
+    backend = FakeBackend(["A darker second section, full of storms."])
+    ready = list(rewrite_section(store, project, backend, section_id, "make it darker"))[-1]
+    assert isinstance(ready, RevisionReady) and ready.source_version_id == made_from
+    proposal = store.section_version(project, ready.version_id)
+    assert (proposal.kind, proposal.source_version_id) == ("rewrite", made_from)
+    service.save_edit(store, project, section_id, "My own words.", store.versions(project))
+    before = _state(store, project)
+    with pytest.raises(UserError) as refused:
+        accept_rewrite(store, project, section_id, ready.version_id)
+    assert refused.value.key == "error.stale_proposal"
+    assert _state(store, project) == before
+
+    # a fresh proposal of the current text is accepted
+    backend = FakeBackend(["A brighter second section."])
+    ready = list(rewrite_section(store, project, backend, section_id, "brighter"))[-1]
+    accept_rewrite(store, project, section_id, ready.version_id, store.versions(project))
+    assert store.sections(project)[1].text == "A brighter second section."
+
+
+def test_start_over_keeps_every_text_and_one_undo_brings_them_all_back(store):
+    project, plan = _written(store, 60, 60, 60)
+    texts = [(s.section_id, s.version_id, s.text) for s in store.sections(project)]
+    service.start_over(store, project, store.versions(project))
+    assert store.sections(project) == []
+    assert service.undo_start_over(store, project, store.versions(project)) == 3
+    assert [(s.section_id, s.version_id, s.text) for s in store.sections(project)] == texts
+    with pytest.raises(UserError) as nothing:
+        service.undo_start_over(store, project)
+    assert nothing.value.key == "error.nothing_to_undo"
+
+
+def test_start_over_from_an_old_page_is_refused(store):
+    project, plan = _written(store, 60, 60)
+    seen = store.versions(project)
+    service.save_edit(store, project, plan.ids[1], "Written in another tab.", seen)
+    before = _state(store, project)
+    with pytest.raises(UserError) as refused:
+        service.start_over(store, project, seen)
+    assert refused.value.key == "error.stale_sections"
+    assert _state(store, project) == before
+
+
+def test_undo_brings_back_a_written_book_s_texts_and_recaps_after_a_new_run(store):
+    """Start over, write again, then undo: the first texts are current again and the second
+    run's texts stay in the history."""
+    project, plan = _written(store, 60, 60)
+    first = {s.section_id: s.version_id for s in store.sections(project)}
+    service.start_over(store, project)
+    backend = FakeBackend(lambda request: prose(30, seed=50 + len(backend.requests)))
+    list(run_project(store, project, backend))
+    second = {s.section_id: s.version_id for s in store.sections(project)}
+    service.undo_start_over(store, project, store.versions(project))
+    assert {s.section_id: s.version_id for s in store.sections(project)} == first
+    for section_id, version_id in second.items():
+        history = {v.version_id for v in store.section_history(project, section_id)}
+        assert version_id in history
+
+
+def test_the_scene_titles_setting_has_a_setter(store):
+    project, _ = _written(store, 60, 60)
+    seen = store.versions(project)
+    saved = service.set_section_headings(store, project, False, seen)
+    assert saved.settings.section_headings is False
+    assert store.project_by_id(project.id).settings.section_headings is False
+    with pytest.raises(UserError, match="changed in another tab"):
+        service.set_section_headings(store, project, True, seen)

@@ -3,9 +3,11 @@ instruction such as "make it darker" or "cut to 300 words".
 
 Every revision is a new version of the section; the old ones stay in its history. Regenerate
 and extend become current as soon as they finish. A rewrite is a proposal: it is saved as a
-version but becomes current only when the writer accepts it after seeing the difference
-(`accept_version`). A revision stopped before it ends stays in the history and the previous
-version stays current, so a later resume never mistakes it for the place to go on from.
+version (of kind "rewrite") bound to the version it was made from, and becomes current only when
+the writer accepts it after seeing the difference (`accept_rewrite`), and only while the version
+it was made from is still current. A revision stopped before it ends stays in the history and
+the previous version stays current, so a later resume never mistakes it for the place to go on
+from.
 """
 
 import re
@@ -17,9 +19,10 @@ from engine.metrics import count_words
 from engine.models.backends.base import Backend
 from engine.planning.plan import words_from_instruction
 from engine.projects.run import project_brief
+from engine.projects.service import check_current
 from engine.prompts import render
 from engine.schema import MAX_SECTION_WORDS, Plan
-from engine.store.database import Autosave, Project, Section, Store
+from engine.store.database import Autosave, Project, Section, Store, Versions
 from engine.store.lock import hold_project
 from engine.writing.events import Event, SectionFinished, SectionProgress
 from engine.writing.length_control import SectionBudget
@@ -39,12 +42,15 @@ class Passage:
 
 @dataclass
 class RevisionReady:
-    """A rewrite finished: `version_id` holds `after`, not yet current; `before` is current."""
+    """A rewrite finished: `version_id` holds `after`, not yet current; `before` is the text of
+    `source_version_id`, the version it was made from, current when the rewrite started. The
+    proposal can be accepted only while that version is still current."""
 
     section_id: str
     version_id: int
     before: str
     after: str
+    source_version_id: int | None = None
 
 
 def regenerate_section(
@@ -121,18 +127,60 @@ def rewrite_section(
         return _splice(source, passage, new_part) if passage else new_part
 
     version_id, after = yield from _save_stream(
-        store, project, section_id, events, make_current=False, compose=compose
+        store,
+        project,
+        section_id,
+        events,
+        make_current=False,
+        compose=compose,
+        kind="rewrite",
+        source_version_id=current.version_id,
     )
     if after is not None:
-        yield RevisionReady(section_id, version_id, source, after)
+        yield RevisionReady(section_id, version_id, source, after, current.version_id)
 
 
-def accept_version(store: Store, project: Project, section_id: str, version_id: int) -> None:
-    """Make one of the section's versions (a proposal, or any older one) its current text."""
-    if version_id not in {v.version_id for v in store.section_history(project, section_id)}:
-        raise UserError(key="error.version_other_section")
-    store.restore_section(project, section_id, version_id)
-    store.touch_project(project)
+def accept_rewrite(
+    store: Store,
+    project: Project,
+    section_id: str,
+    version_id: int,
+    based_on: Versions | None = None,
+) -> None:
+    """Make a rewrite proposal the section's current text. Refused (error.stale_proposal) when
+    the version the rewrite was made from is no longer current: the proposal rewrote text the
+    section no longer has. `based_on` is checked as well, when given."""
+    with store.transaction():
+        check_current(store, based_on, project, sections=(section_id,))
+        proposal = store.section_version(project, version_id)
+        if proposal is None or proposal.section_id != section_id:
+            raise UserError(key="error.version_other_section")
+        current = store.versions(project).sections.get(section_id)
+        if proposal.source_version_id is not None and proposal.source_version_id != current:
+            position = proposal.idx + 1 if proposal.idx is not None else section_id
+            raise UserError(key="error.stale_proposal", section=position)
+        store.restore_section(project, section_id, version_id)
+        store.touch_project(project)
+
+
+def accept_version(
+    store: Store,
+    project: Project,
+    section_id: str,
+    version_id: int,
+    based_on: Versions | None = None,
+) -> None:
+    """Make one of the section's versions its current text, as it is (no new version); refused
+    when the section changed since `based_on`. Prefer `accept_rewrite` for a proposal (it checks
+    what the rewrite was made from) and `service.restore_version` for an older version (it keeps
+    the restore in the history)."""
+    with store.transaction():
+        check_current(store, based_on, project, sections=(section_id,))
+        history = {v.version_id for v in store.section_history(project, section_id)}
+        if version_id not in history:
+            raise UserError(key="error.version_other_section")
+        store.restore_section(project, section_id, version_id)
+        store.touch_project(project)
 
 
 def revision_target(instruction: str, source_words: int) -> tuple[int, bool]:
@@ -205,6 +253,8 @@ def _save_stream(
     make_current: bool,
     start_text: str = "",
     compose: Callable[[str], str] = str,
+    kind: str = "written",
+    source_version_id: int | None = None,
 ) -> Generator[Event, None, tuple[int, str | None]]:
     """Autosave a streaming revision as a new version of the section; returns the version's id
     and its final text (None when stopped before the end).
@@ -217,7 +267,15 @@ def _save_stream(
     with hold_project(store.db.conn, project.id, project.name):
         return (
             yield from _save_stream_held(
-                store, project, section_id, events, make_current, start_text, compose
+                store,
+                project,
+                section_id,
+                events,
+                make_current,
+                start_text,
+                compose,
+                kind,
+                source_version_id,
             )
         )
 
@@ -230,9 +288,13 @@ def _save_stream_held(
     make_current: bool,
     start_text: str,
     compose: Callable[[str], str],
+    kind: str,
+    source_version_id: int | None,
 ) -> Generator[Event, None, tuple[int, str | None]]:
     previous = next((s for s in store.sections(project) if s.section_id == section_id), None)
-    version_id = store.start_section(project, section_id, start_text, make_current)
+    version_id = store.start_section(
+        project, section_id, start_text, make_current, kind, source_version_id
+    )
     autosave = Autosave(store, version_id)
     text, final = start_text, None
     try:
