@@ -12,17 +12,19 @@ UserError ("changed in another tab: reload to see it") and nothing is saved. `ba
 writes unchecked (a one-shot command that reads and writes at once).
 """
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel
 
+from engine import messages
 from engine.errors import UserError
 from engine.export import FORMATS, export_document
 from engine.metrics import count_words
 from engine.planning.book_plan import rescale_book
-from engine.planning.plan import check_request, rescale
+from engine.planning.plan import check_request, load_plan_file, rescale
 from engine.projects.run import project_document
 from engine.schema import (
     MAX_BIBLE_CHARS,
@@ -34,7 +36,7 @@ from engine.schema import (
     PlanSection,
     WriteSettings,
 )
-from engine.store.database import BRIEF_FIELDS, Project, Store, Versions
+from engine.store.database import BRIEF_FIELDS, Project, Section, Store, Versions
 from engine.store.safe_names import file_stem
 from engine.writing.events import RunFinished, SectionFinished, SectionProgress, SectionStarted
 
@@ -283,6 +285,46 @@ def rescale_plan(
         return save_plan(store, project, fit_plan(plan, total_words))
 
 
+def plan_file_text(store: Store, project: Project) -> tuple[str, int]:
+    """The project's latest plan as a JSON file a writer edits by hand (the form `write --plan`
+    reads), marked with the project's id and the plan version it is, so `save_plan_file`
+    refuses it once the project's plan has moved on. Returns the text and the version."""
+    versions = store.plan_versions(project)
+    plan = store.plan(project)
+    if plan is None:
+        raise UserError(key="error.no_plan", name=project.name)
+    version = versions[-1][0]
+    data = {"project_id": project.id, "plan_version": version, **json.loads(plan.file_json())}
+    return json.dumps(data, indent=2, ensure_ascii=False), version
+
+
+def save_plan_file(store: Store, project: Project, path: str | Path) -> tuple[int, bool]:
+    """Save a plan file as the project's plan. A file exported by `plan_file_text` is refused
+    when the project's plan moved on since (error.stale_plan_file) or it came from another
+    project; a hand-written file without those marks is saved as it is. Returns the plan
+    version now current and whether this saved a new one."""
+    plan = load_plan_file(str(path))
+    try:
+        marks = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        marks = {}
+    file_project, file_version = marks.get("project_id"), marks.get("plan_version")
+    if file_project is not None and file_project != project.id:
+        raise UserError(key="error.plan_file_other_project", path=path, name=project.name)
+    with store.transaction():
+        now = store.versions(project)
+        if file_version is not None and file_version != now.plan:
+            raise UserError(
+                key="error.stale_plan_file",
+                name=project.name,
+                path=path,
+                file=file_version,
+                current=now.plan,
+            )
+        version = save_plan(store, project, plan)
+    return version, version != now.plan
+
+
 def save_edit(
     store: Store, project: Project, section_id: str, text: str, based_on: Versions | None = None
 ) -> int:
@@ -320,6 +362,29 @@ def restore_version(
         store.save_section(new_id, old.text, old.output_tokens, done=old.status == "done")
         store.touch_project(project)
     return new_id
+
+
+def version_line(version: Section, current: bool, language: str = messages.ENGLISH) -> str:
+    """One version of a section's history as a line: its id, kind (written, rewrite, hand
+    edit, restore of #N, imported), time (UTC, to the minute), words and status."""
+    kind = messages.text(f"version.kind.{version.kind}", language)
+    if version.kind == "restore" and version.source_version_id is not None:
+        kind = messages.text("version.restore_of", language, source=version.source_version_id)
+    status = f"status.{version.status}"
+    return messages.text(
+        "version.line_current" if current else "version.line",
+        language,
+        id=version.version_id,
+        kind=kind,
+        time=version_time(version),
+        words=f"{count_words(version.text):,}",
+        status=messages.text(status, language),
+    )
+
+
+def version_time(version: Section) -> str:
+    """When the version was made, as "2026-12-04 14:30" (UTC); "" for versions without."""
+    return version.created_at.replace("T", " ")[:16]
 
 
 def _check_in_plan(store: Store, project: Project, section_id: str) -> None:
@@ -427,6 +492,8 @@ class SectionOverview(BaseModel):
     status: str
     version_id: int | None
     versions: int
+    version_kind: str | None = None  # how the current version was made (VERSION_KINDS)
+    version_time: str | None = None  # when, "2026-12-04 14:30" UTC
 
 
 class ChapterOverview(BaseModel):
@@ -489,6 +556,8 @@ def project_overview(store: Store, project: Project) -> ProjectOverview:
                 status=text.status if text else "unwritten",
                 version_id=text.version_id if text else None,
                 versions=versions.get(row.id, 0),
+                version_kind=text.kind if text else None,
+                version_time=version_time(text) if text else None,
             )
         )
     recaps = store.recaps(project)
