@@ -154,3 +154,25 @@ def m004_versions(db: sqlite_utils.Database) -> None:
         "create table start_overs (id integer primary key, "
         "project_id integer references projects(id), snapshot text not null, created_at text)"
     )
+
+
+@migration
+def m005_clean_names(db: sqlite_utils.Database) -> None:
+    """Names stored before clean_name dropped bidirectional controls and capped the length get
+    the same treatment (a right-to-left override reversed a name on screen); a cleaned name
+    that another project has already gets " (2)", " (3)"…."""
+    from engine.text_hygiene import clean_name
+
+    rows = db.execute("select id, name from projects order by id").fetchall()
+    taken = {name for _, name in rows}
+    for project_id, name in rows:
+        cleaned = clean_name(name) or "untitled"
+        if cleaned == name:
+            continue
+        taken.discard(name)
+        candidate, n = cleaned, 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{cleaned} ({n})"
+        taken.add(candidate)
+        db.execute("update projects set name = ? where id = ?", [candidate, project_id])
