@@ -8,10 +8,16 @@ import pytest
 import sqlite_utils
 
 from engine.errors import UserError
+from engine.export import to_markdown
 from engine.planning.plan import rescale
 from engine.projects import service
-from engine.projects.revise import RevisionReady, accept_rewrite, rewrite_section
-from engine.projects.run import run_project
+from engine.projects.revise import (
+    RevisionReady,
+    accept_rewrite,
+    proposal_current,
+    rewrite_section,
+)
+from engine.projects.run import project_document, run_project
 from engine.schema import Plan, PlanSection
 from engine.store.database import Store
 from engine.store.migrations import MIGRATIONS
@@ -299,7 +305,9 @@ def test_a_rewrite_proposal_is_bound_to_the_version_it_was_made_from(store):
     assert isinstance(ready, RevisionReady) and ready.source_version_id == made_from
     proposal = store.section_version(project, ready.version_id)
     assert (proposal.kind, proposal.source_version_id) == ("rewrite", made_from)
+    assert proposal_current(store, project, ready.version_id)
     service.save_edit(store, project, section_id, "My own words.", store.versions(project))
+    assert not proposal_current(store, project, ready.version_id)
     before = _state(store, project)
     with pytest.raises(UserError) as refused:
         accept_rewrite(store, project, section_id, ready.version_id)
@@ -311,6 +319,7 @@ def test_a_rewrite_proposal_is_bound_to_the_version_it_was_made_from(store):
     ready = list(rewrite_section(store, project, backend, section_id, "brighter"))[-1]
     accept_rewrite(store, project, section_id, ready.version_id, store.versions(project))
     assert store.sections(project)[1].text == "A brighter second section."
+    assert not proposal_current(store, project, ready.version_id)  # accepted: nothing pending
 
 
 def test_start_over_keeps_every_text_and_one_undo_brings_them_all_back(store):
@@ -355,8 +364,9 @@ def test_undo_brings_back_a_written_book_s_texts_and_recaps_after_a_new_run(stor
 def test_the_scene_titles_setting_has_a_setter(store):
     project, _ = _written(store, 60, 60)
     seen = store.versions(project)
+    assert "## Part 2" in to_markdown(project_document(store, project))
     saved = service.set_section_headings(store, project, False, seen)
     assert saved.settings.section_headings is False
-    assert store.project_by_id(project.id).settings.section_headings is False
+    assert "## Part" not in to_markdown(project_document(store, saved))
     with pytest.raises(UserError, match="changed in another tab"):
         service.set_section_headings(store, project, True, seen)

@@ -163,6 +163,16 @@ def accept_rewrite(
         store.touch_project(project)
 
 
+def proposal_current(store: Store, project: Project, version_id: int) -> bool:
+    """Whether a rewrite proposal can still be accepted: the version it was made from is still
+    its section's current one (a page clears a proposal for which this is False)."""
+    proposal = store.section_version(project, version_id)
+    if proposal is None:
+        return False
+    current = store.versions(project).sections.get(proposal.section_id)
+    return proposal.source_version_id in (None, current) and proposal.version_id != current
+
+
 def accept_version(
     store: Store,
     project: Project,
