@@ -3,6 +3,7 @@ never applied; two connections saving at once never collide; old databases open.
 
 import sqlite3
 import threading
+import time
 
 import pytest
 import sqlite_utils
@@ -54,6 +55,22 @@ def test_versions_count_brief_plan_and_section_writes(store):
     version_id = store.start_section(project, plan.ids[0], "Waves.")
     now = store.versions(project)
     assert (now.brief, now.plan, now.sections) == (1, 1, {plan.ids[0]: version_id})
+
+
+def test_reading_versions_never_waits_for_a_writer(db_path):
+    """A page asks for versions while a run holds the write lock: the answer comes at once."""
+    a, b = Store(db_path), Store(db_path)
+    project = a.create_project("Keeper", "Write.", 300)
+    a.db.conn.execute("pragma busy_timeout = 5000")
+    with b.transaction():
+        b.update_project(project, bible="Written by the other connection.")
+        started = time.monotonic()
+        seen = a.versions(project)
+        assert time.monotonic() - started < 1.0
+        assert seen.brief == 0  # the other write is not committed yet
+    assert a.versions(project).brief == 1
+    a.close()
+    b.close()
 
 
 def test_two_connections_saving_a_plan_at_once_get_two_versions(db_path):

@@ -164,20 +164,19 @@ class Store:
             self._transaction_depth = 0
 
     def versions(self, project: Project) -> Versions:
-        """The project's versions now (see Versions); read in one transaction, so consistent."""
-        with self.transaction():
-            row = self.db.execute(
-                "select brief_version from projects where id = ?", [project.id]
-            ).fetchone()
-            if row is None:
-                raise UserError(key="error.project_deleted")
-            plan = self.db.execute(
-                "select max(version) from plans where project_id = ?", [project.id]
-            ).fetchone()[0]
-            sections = self.db.execute(
-                "select section_id, version_id from sections where project_id = ?", [project.id]
-            ).fetchall()
-        return Versions(project.id, row[0], plan, dict(sections))
+        """The project's versions now (see Versions). One statement reads them all, so they are
+        consistent, and a reader never waits for a writer (WAL)."""
+        row = self.db.execute(
+            "select brief_version, "
+            "(select max(version) from plans where project_id = p.id), "
+            "(select json_group_object(section_id, version_id) from sections "
+            "where project_id = p.id) "
+            "from projects p where id = ?",
+            [project.id],
+        ).fetchone()
+        if row is None:
+            raise UserError(key="error.project_deleted")
+        return Versions(project.id, row[0], row[1], json.loads(row[2] or "{}"))
 
     def _enable_wal(self) -> None:
         """Switch the file to WAL. When two processes switch a new file at once, SQLite answers
