@@ -170,7 +170,8 @@ def _state(store: Store, project) -> tuple:
     history = store.db.execute(
         "select id, text from section_versions where project_id = ? order by id", [project.id]
     ).fetchall()
-    return brief, plans, texts, history, store.recaps(fresh)
+    runs = [(run.id, run.status) for run in store.runs(fresh)]
+    return brief, plans, texts, history, store.recaps(fresh), runs
 
 
 def test_a_brief_saved_from_an_old_page_is_refused_and_changes_nothing(store):
@@ -387,3 +388,48 @@ def test_the_scene_titles_setting_has_a_setter(store):
     assert "## Part" not in to_markdown(project_document(store, saved))
     with pytest.raises(UserError, match="changed in another tab"):
         service.set_section_headings(store, project, True, seen)
+
+
+def test_a_queued_draft_lands_on_no_project_that_moved_on(store):
+    """The reported case: Draft plan pressed on 'Tides', run when 'Keeper' was open, replaced
+    Keeper's brief and plan. Whatever project a queued draft is handed, it is refused unless
+    it is the one pressed on, still at the brief and plan the press saw."""
+    keeper, _ = _written(store, 60, 60)
+    tides = store.create_project("Tides", "Write about tides.", 600)
+    pressed_on_tides = store.versions(tides)
+    drafted = _plan(300, 300)
+    before = _state(store, keeper)
+    with pytest.raises(UserError) as refused:
+        service.save_drafted_plan(
+            store, keeper, drafted, pressed_on_tides, instruction="Tides' brief", bible=""
+        )
+    assert refused.value.key == "error.stale_project"
+    assert _state(store, keeper) == before
+    # on Tides, after the writer changed its target in another tab: refused as well
+    service.save_brief(store, tides, store.versions(tides), target_words=900)
+    with pytest.raises(UserError) as refused:
+        service.save_drafted_plan(store, tides, drafted, pressed_on_tides)
+    assert refused.value.key == "error.stale_brief"
+    assert store.plan(tides) is None
+    version = service.save_drafted_plan(
+        store, tides, drafted, store.versions(tides), instruction="Tides, at dawn."
+    )
+    assert version == 1 and store.project_by_id(tides.id).instruction == "Tides, at dawn."
+
+
+def test_a_queued_write_or_rewrite_is_refused_when_the_project_changed_since_the_press(store):
+    project, plan = _written(store, 60, 60, 60)
+    service.continue_from(store, project, 2)
+    pressed = store.versions(project)
+    service.save_edit(store, project, plan.ids[0], "Edited in another tab.", pressed)
+    before = _state(store, project)
+    backend = FakeBackend(lambda request: prose(30, seed=7))
+    with pytest.raises(UserError) as refused:
+        list(run_project(store, project, backend, based_on=pressed))
+    assert refused.value.key == "error.stale_sections"
+    with pytest.raises(UserError) as refused:
+        list(rewrite_section(store, project, backend, plan.ids[0], "darker", based_on=pressed))
+    assert refused.value.key == "error.stale_section"
+    assert _state(store, project) == before and backend.requests == []
+    events = list(run_project(store, project, backend, based_on=store.versions(project)))
+    assert isinstance(events[-1], RunFinished)

@@ -19,7 +19,7 @@ from engine.metrics import count_words
 from engine.models.backends.base import Backend
 from engine.planning.plan import words_from_instruction
 from engine.projects.run import project_brief
-from engine.projects.service import check_current
+from engine.projects.stale import check_current
 from engine.prompts import render
 from engine.schema import MAX_SECTION_WORDS, Plan
 from engine.store.database import Autosave, Project, Section, Store, Versions
@@ -54,9 +54,15 @@ class RevisionReady:
 
 
 def regenerate_section(
-    store: Store, project: Project, backend: Backend, section_id: str
+    store: Store,
+    project: Project,
+    backend: Backend,
+    section_id: str,
+    based_on: Versions | None = None,
 ) -> Iterator[Event]:
-    """Write the section again, conditioned on the current text of the sections before it."""
+    """Write the section again, conditioned on the current text of the sections before it.
+    Refused when the section's text changed since `based_on`."""
+    check_current(store, based_on, project, sections=(section_id,))
     plan, index, written, _ = _context(store, project, section_id)
     writer = _writer(store, project, plan, backend)
     events = writer.write_section(written, index)
@@ -64,11 +70,18 @@ def regenerate_section(
 
 
 def extend_section(
-    store: Store, project: Project, backend: Backend, section_id: str, extra_words: int
+    store: Store,
+    project: Project,
+    backend: Backend,
+    section_id: str,
+    extra_words: int,
+    based_on: Versions | None = None,
 ) -> Iterator[Event]:
-    """Continue the section from its current end for about `extra_words` more words."""
+    """Continue the section from its current end for about `extra_words` more words. Refused
+    when the section's text changed since `based_on`."""
     if extra_words <= 0:
         raise UserError(key="error.extend_positive")
+    check_current(store, based_on, project, sections=(section_id,))
     plan, index, written, current = _context(store, project, section_id)
     if current is None or not current.text.strip():
         raise UserError(key="error.extend_no_text", section=index + 1)
@@ -89,11 +102,14 @@ def rewrite_section(
     section_id: str,
     instruction: str,
     passage: Passage | None = None,
+    based_on: Versions | None = None,
 ) -> Iterator[Event | RevisionReady]:
     """Stream a rewrite of the section (or of one passage of it) that follows `instruction`.
 
-    Ends with RevisionReady; the new version becomes current only through `accept_version`.
+    Ends with RevisionReady; the new version becomes current only through `accept_rewrite`.
+    Refused when the section's text changed since `based_on` (the passage was chosen in it).
     """
+    check_current(store, based_on, project, sections=(section_id,))
     instruction = " ".join((instruction or "").split())
     if not instruction:
         raise UserError(key="error.revise_empty")

@@ -26,6 +26,7 @@ from engine.metrics import count_words
 from engine.planning.book_plan import rescale_book
 from engine.planning.plan import check_request, load_plan_file, rescale
 from engine.projects.run import project_document
+from engine.projects.stale import check_current
 from engine.schema import (
     MAX_BIBLE_CHARS,
     MAX_SCENES_PER_CHAPTER,
@@ -183,48 +184,6 @@ def _version_ids(store: Store, project: Project) -> set[int]:
 
 
 # -- writes checked against the version they were based on --------------------------------------
-def check_current(
-    store: Store,
-    based_on: Versions | None,
-    project: Project | None = None,
-    *,
-    brief: bool = False,
-    plan: bool = False,
-    sections: tuple[str, ...] = (),
-    all_sections: bool = False,
-) -> None:
-    """Refuse (UserError, keyed error.stale_*) a write whose basis is no longer current: the
-    brief, the plan, the named sections' current versions, or every section's. `project` is the
-    project the write goes to: a basis taken from another project is refused too. None writes
-    unchecked. Call it inside `store.transaction()` with the write, so nothing changes between
-    the check and the write."""
-    if based_on is None:
-        return
-    if project is not None and project.id != based_on.project_id:
-        raise UserError(key="error.stale_project")
-    project = project or store.project_by_id(based_on.project_id)
-    now = store.versions(project)
-    if brief and now.brief != based_on.brief:
-        raise UserError(key="error.stale_brief", name=project.name)
-    if plan and now.plan != based_on.plan:
-        raise UserError(key="error.stale_plan", name=project.name, version=now.plan)
-    if all_sections and now.sections != based_on.sections:
-        raise UserError(key="error.stale_sections", name=project.name)
-    for section_id in sections:
-        if now.sections.get(section_id) != based_on.sections.get(section_id):
-            raise UserError(
-                key="error.stale_section",
-                name=project.name,
-                section=_row_number(store, project, section_id),
-            )
-
-
-def _row_number(store: Store, project: Project, section_id: str) -> str:
-    plan = store.plan(project)
-    position = plan.position(section_id) if plan else None
-    return str(position + 1) if position is not None else section_id
-
-
 def save_brief(
     store: Store, project: Project, based_on: Versions | None = None, **fields: object
 ) -> Project:
@@ -267,6 +226,24 @@ def save_plan(store: Store, project: Project, plan: Plan, based_on: Versions | N
         if versions and store.plan(project) == plan:
             return versions[-1][0]
         return store.save_plan(project, plan)
+
+
+def save_drafted_plan(
+    store: Store,
+    project: Project,
+    plan: Plan,
+    based_on: Versions | None = None,
+    **brief_fields: object,
+) -> int:
+    """Save a plan the model drafted from a brief, with the brief fields it was drafted from
+    (the instruction and target the page held, say), in one transaction: refused when the brief
+    or the plan changed since `based_on`, so a queued draft never lands on a project that moved
+    on. Returns the plan version now current."""
+    with store.transaction():
+        check_current(store, based_on, project, brief=True, plan=True)
+        if brief_fields:
+            save_brief(store, project, None, **brief_fields)
+        return save_plan(store, project, plan)
 
 
 def rescale_plan(
