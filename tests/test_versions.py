@@ -347,6 +347,9 @@ def test_start_over_keeps_every_text_and_one_undo_brings_them_all_back(store):
     assert store.sections(project) == []
     assert service.undo_start_over(store, project, store.versions(project)) == 3
     assert [(s.section_id, s.version_id, s.text) for s in store.sections(project)] == texts
+    service.start_over(store, project)
+    service.start_over(store, project)  # nothing left to set aside: the undo skips it
+    assert service.undo_start_over(store, project) == 3
     with pytest.raises(UserError) as nothing:
         service.undo_start_over(store, project)
     assert nothing.value.key == "error.nothing_to_undo"
@@ -433,3 +436,45 @@ def test_a_queued_write_or_rewrite_is_refused_when_the_project_changed_since_the
     assert _state(store, project) == before and backend.requests == []
     events = list(run_project(store, project, backend, based_on=store.versions(project)))
     assert isinstance(events[-1], RunFinished)
+
+
+def test_start_over_of_a_book_sets_model_recaps_aside_and_the_undo_brings_them_back(store):
+    plan = Plan.model_validate(
+        {
+            "chapters": [
+                {
+                    "title": "Arrival",
+                    "summary": "Mara comes.",
+                    "words": 80,
+                    "scenes": [
+                        {"title": "Ferry", "main_point": "She crosses.", "words": 40},
+                        {"title": "Inn", "main_point": "She takes a room.", "words": 40},
+                    ],
+                },
+                {
+                    "title": "Secret",
+                    "summary": "Tobias talks.",
+                    "words": 40,
+                    "scenes": [
+                        {"title": "Keeper", "main_point": "He limps.", "words": 40},
+                    ],
+                },
+            ]
+        }
+    )
+    project = store.create_project("Island", INSTRUCTION, plan.total_words)
+    store.save_plan(project, plan)
+    for number, section_id in enumerate(plan.ids):
+        version_id = store.start_section(project, section_id, f"Scene {number}.")
+        store.save_section(version_id, f"Scene {number}.", 3, done=True)
+    first, second = plan.chapters
+    store.save_recap(project, first.id, "The model's recap of Arrival.", edited=False)
+    store.save_recap(project, second.id, "The writer's own recap.", edited=True)
+    recaps = store.recaps(project)
+
+    service.start_over(store, project, store.versions(project))
+    assert store.sections(project) == []
+    assert list(store.recaps(project)) == [second.id]  # the writer's edit is kept as it is
+    assert service.undo_start_over(store, project, store.versions(project)) == 3
+    assert store.recaps(project) == recaps
+    assert [s.text for s in store.sections(project)] == ["Scene 0.", "Scene 1.", "Scene 2."]

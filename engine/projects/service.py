@@ -139,7 +139,8 @@ def continue_from(
                 if chapter.id in recaps and not recaps[chapter.id].edited:
                     cleared.append(chapter.id)
         snapshot["recaps"] = {c: recaps[c].text for c in cleared}
-        store.save_start_over(project, snapshot)
+        if snapshot["sections"] or cleared:  # an undo then brings back what this set aside
+            store.save_start_over(project, snapshot)
         store.drop_sections_from(project, index)
         for chapter_id in cleared:
             store.save_recap(project, chapter_id, "", edited=False)
