@@ -146,3 +146,49 @@ def test_start_over_and_its_undo_from_the_command_line(written):
     assert [(s.section_id, s.version_id) for s in store.sections(store.project("Keeper"))] == before
     result = _invoke("projects", "start-over", "Keeper", "--undo", "--db", str(written))
     assert result.exit_code == 2 and "no start over to undo" in result.stderr
+
+
+def test_two_set_plans_of_one_exported_file_at_once_one_saves_one_is_refused(written, tmp_path):
+    """Two processes save edits of the same exported version together: the first takes the
+    write lock and saves version 2; the other then finds the plan moved on. Never a traceback,
+    never two versions."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    base = json.loads(_invoke("projects", "plan", "Keeper", "--db", str(written)).stdout)
+    paths = []
+    for number in (1, 2):
+        edited = json.loads(json.dumps(base))
+        edited["sections"][0]["words"] = 40 + number
+        path = tmp_path / f"edit{number}.json"
+        path.write_text(json.dumps(edited))
+        paths.append(path)
+    commands = [
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "projects",
+            "set-plan",
+            "Keeper",
+            str(p),
+            "--db",
+            str(written),
+        ]
+        for p in paths
+    ]
+    processes = [
+        subprocess.Popen(c, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for c in commands
+    ]
+    results = [(p.wait(timeout=120), p.stderr.read()) for p in processes]
+    for process in processes:
+        process.stdout.close()
+        process.stderr.close()
+    assert sorted(code for code, _ in results) == [0, 2], results
+    assert all("Traceback" not in err for _, err in results), results
+    refused = next(err for code, err in results if code == 2)
+    assert "version 1 there, 2 now" in refused
+    assert [version for version, _ in _plans(written)] == [1, 2]
