@@ -204,7 +204,7 @@ def _insert_row(db, project_name, after, title, main_point, words):
     from pydantic import ValidationError
 
     from app.book_cli import plan_lines
-    from engine.projects.service import insert_row
+    from engine.projects.service import insert_row, save_plan
     from engine.schema import PlanSection
     from engine.store.database import Store
 
@@ -217,11 +217,12 @@ def _insert_row(db, project_name, after, title, main_point, words):
         raise UsageProblem(f"The new row's {first['loc'][0]}: {first['msg']}.") from None
     store = Store(db)
     project = store.project(project_name)
+    based_on = store.versions(project)  # the plan the row is inserted into
     current = store.plan(project)
     if current is None:
         raise UsageProblem(f"{project.name!r} has no plan yet; draft one with `longwrite write`.")
     edited = insert_row(current, after, row)
-    store.save_plan(project, edited)
+    save_plan(store, project, edited, based_on)
     written = {s.section_id for s in store.sections(project)}
 
     def row(i, section):
@@ -513,13 +514,22 @@ def _bar_description(event, plan) -> str:
 
 @cli.group(
     cls=LazyGroup,
-    lazy_commands={"show": "app.projects_cli:show"},
+    lazy_commands={
+        "show": "app.projects_cli:show",
+        "history": "app.projects_cli:history",
+        "plan": "app.projects_cli:plan_file",
+        "set-plan": "app.projects_cli:set_plan",
+        "start-over": "app.projects_cli:start_over",
+    },
     invoke_without_command=True,
 )
 @db_option
 @click.pass_context
 def projects(ctx, db):
-    """List projects with their length and status; `projects show NAME` details one."""
+    """List projects with their length and status; `projects show NAME` details one,
+    `projects history NAME SECTION` lists a section's versions, `projects plan` and
+    `projects set-plan` take a plan out to edit and back, `projects start-over` sets the text
+    aside (undoable)."""
     from engine.store.database import Store
 
     if ctx.invoked_subcommand is not None:

@@ -12,7 +12,8 @@ from engine.options import model_options, threads_option
 @click.option(
     "--project",
     "project_name",
-    help="Project name (default: the file's title, a lone leading '# Title', else its name).",
+    help="Project name (default: the file's title, a lone leading '# Title', else its name; "
+    "'Title (2)' when a project has that name).",
 )
 @db_option
 @model_options

@@ -198,12 +198,13 @@ def write_epub(document: Document, path: Path) -> None:
             )
             items.append(item)
             continue
-        for index, (heading, text) in enumerate(sections, start=1):
+        for index, (heading, texts) in enumerate(_titled_runs(sections), start=1):
             name = heading or f"{index}"
             item = epub.EpubHtml(
                 title=name, file_name=f"section_{index}.xhtml", lang=document.language
             )
-            item.content = f"<h2>{html.escape(name)}</h2>" + markdown_to_safe_html(text)
+            body = "".join(markdown_to_safe_html(text) for text in texts)
+            item.content = f"<h2>{html.escape(name)}</h2>" + body
             items.append(item)
     for item in items:
         book.add_item(item)
@@ -216,6 +217,19 @@ def write_epub(document: Document, path: Path) -> None:
         warnings.simplefilter("ignore", UserWarning)
         if not epub.write_epub(str(path), book, {"raise_exceptions": True}):
             raise OSError(f"ebooklib could not write {path}")
+
+
+def _titled_runs(sections: list[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    """A flat piece's sections as (heading, texts): an untitled section goes on in the item of
+    the section before it, as in the Markdown export (an imported scene that followed a `* * *`
+    stays in its chapter instead of becoming one headed by its number)."""
+    runs: list[tuple[str, list[str]]] = []
+    for heading, text in sections:
+        if heading or not runs:
+            runs.append((heading, [text]))
+        else:
+            runs[-1][1].append(text)
+    return runs
 
 
 def _epub_scene(heading: str, text: str) -> str:

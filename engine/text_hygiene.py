@@ -5,6 +5,10 @@ Kept: tab, newline, carriage return and every character XML allows. Vertical tab
 become newlines (they separate lines where they come from); other C0 and C1 controls, DEL and
 the non-characters U+FFFE/U+FFFF are dropped; lone surrogates (undecodable input bytes) become
 U+FFFD, the replacement character.
+
+Names (of projects) are one line, at most MAX_NAME_CHARS characters, and lose the bidirectional
+controls (embeddings, overrides, isolates and the direction marks): a right-to-left override in
+a name would reverse it, and whatever follows it, wherever the name is shown.
 """
 
 import re
@@ -21,6 +25,8 @@ _LINE_BREAKS = re.compile("[\x0b\x0c]")
 _DROPPED = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _NAME_BREAKS = re.compile(r"[\t\n\r\x0b\x0c\u2028\u2029]+")
+_BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+MAX_NAME_CHARS = 120
 
 
 def clean_text(text: str) -> str:
@@ -30,8 +36,10 @@ def clean_text(text: str) -> str:
 
 
 def clean_name(name: str) -> str:
-    """A one-line name: clean_text, with line breaks and tabs turned into single spaces."""
-    return _NAME_BREAKS.sub(" ", clean_text(name)).strip()
+    """A one-line name: clean_text, with line breaks and tabs turned into single spaces, the
+    bidirectional controls dropped, and cut to MAX_NAME_CHARS characters."""
+    one_line = _NAME_BREAKS.sub(" ", _BIDI_CONTROLS.sub("", clean_text(name))).strip()
+    return one_line[:MAX_NAME_CHARS].rstrip()
 
 
 def clean_tree(value: object) -> object:

@@ -184,3 +184,36 @@ def test_a_stored_book_exports_its_written_chapters(db_path, tmp_path, headings)
     text = path.read_text(encoding="utf-8")
     assert "## Chapter 2" in text and "Chapter 3" not in text
     assert ("### Inn" in text) == headings and ("* * *" in text) != headings
+
+
+def test_epub_of_an_imported_manuscript_keeps_a_scene_break_in_its_chapter(tmp_path, db_path):
+    """Reported: the part after `* * *` became a chapter headed "2"."""
+    from engine.projects.importing import import_manuscript
+    from engine.projects.run import project_document
+    from engine.store.database import Store
+    from tests.fake_backend import FakeBackend
+
+    manuscript = tmp_path / "tower.md"
+    manuscript.write_text(
+        "# Tower\n\n## Dust\n\nThey climbed.\n\n* * *\n\nThe gears turned.\n\n"
+        "## Gears\n\nThe clock ran.\n",
+        encoding="utf-8",
+    )
+    store = Store(db_path)
+    *_, imported = import_manuscript(store, manuscript, FakeBackend())
+    path = tmp_path / "tower.epub"
+    export_document(project_document(store, imported.project), "epub", path)
+    book = epub.read_epub(str(path))
+    items = {
+        item.get_name(): item.get_content().decode("utf-8")
+        for item in book.get_items_of_type(ITEM_DOCUMENT)
+        if item.get_name().startswith("section_")
+    }
+    assert [title for title, _ in _toc(book)] == ["Dust", "Gears"]
+    dust = items["section_1.xhtml"]
+    assert "They climbed." in dust and "<hr" in dust and "The gears turned." in dust
+    assert dust.index("They climbed.") < dust.index("<hr") < dust.index("The gears turned.")
+
+
+def _toc(book) -> list[tuple[str, str]]:
+    return [(link.title, link.href) for link in book.toc]

@@ -21,6 +21,7 @@ from engine.store import backup
 from engine.store.database import Store
 from engine.store.lock import hold_project
 from engine.store.safe_names import MAX_STEM_BYTES, file_stem
+from engine.text_hygiene import MAX_NAME_CHARS
 from tests.conftest import REPO, one_line_error, run_cli
 
 HOSTILE = "a\x0bb\x0cc\x1b[31md\x00e\x7ff"
@@ -332,8 +333,33 @@ def test_names_print_with_control_characters_escaped(db_path):
     store.close()
     listing = run_cli("projects", "--db", str(db_path))
     assert listing.returncode == 0
-    assert "evil\\u202eexe.txt ]0;x" in listing.stdout  # ESC dropped when stored
+    assert "evilexe.txt ]0;x" in listing.stdout  # ESC and the override dropped when stored
     assert "\u202e" not in listing.stdout and "\x1b" not in listing.stdout
+
+
+def test_names_lose_bidirectional_controls_and_are_cut_to_a_length(db_path):
+    store = Store(db_path)
+    project = store.create_project("Keeper\u202e\u2066's\u200f log\u202c", "Write.", 100)
+    assert project.name == "Keeper's log"
+    assert store.rename_project(project, "\u202etxt.exe").name == "txt.exe"
+    long = store.create_project("秋" * 150 + "end", "Write.", 100)
+    assert long.name == "秋" * MAX_NAME_CHARS
+    assert store.project("秋" * 150 + "end").id == long.id  # found by the name as typed
+
+
+def test_names_stored_before_the_cleaning_are_cleaned_when_the_database_opens(db_path):
+    store = Store(db_path)
+    store.create_project("Keeper", "Write.", 100)
+    store.db.execute(
+        "insert into projects (name, instruction, target_words, settings, model, status, "
+        "updated_at) values (?, 'x', 100, '{}', '{}', 'new', '')",
+        ["Kee\u202eper"],
+    )
+    store.db.execute("delete from _migrations where name = 'm005_clean_names'")
+    store.db.conn.commit()
+    store.close()
+    names = [p.name for p in Store(db_path).list_projects()]
+    assert sorted(names) == ["Keeper", "Keeper (2)"]
 
 
 def test_remote_images_are_removed_and_local_ones_kept(tmp_path):

@@ -12,6 +12,7 @@ from engine.projects.importing import (
     SUMMARY_MAX_TOKENS,
     Imported,
     ImportProgress,
+    default_import_name,
     first_sentence,
     import_manuscript,
     read_manuscript,
@@ -244,14 +245,27 @@ def test_bad_files_get_one_line_and_exit_2(tmp_path, db_path, file_name, content
     assert store.list_projects() == []
 
 
-def test_importing_over_an_existing_project_is_refused(tmp_path, db_path):
+def test_importing_a_title_again_names_it_title_2_and_a_taken_name_is_refused(tmp_path, db_path):
     path = tmp_path / "clock.md"
     path.write_text(BOOK, encoding="utf-8")
-    _import(db_path, path)
+    store, first, _, _ = _import(db_path, path)
+    assert default_import_name(store, path) == "The Clock Tower (2)"
+    _, again, _, _ = _import(db_path, path)
+    assert again.name == "The Clock Tower (2)"
+    # the title still heads the document rather than becoming a section
+    assert [row.title for row, _ in _rows(store, again)] == [
+        row.title for row, _ in _rows(store, first)
+    ]
+    assert {text.kind for _, text in _rows(store, again)} == {"imported"}
+    assert default_import_name(store, path) == "The Clock Tower (3)"
     with pytest.raises(UserError, match="exists already"):
-        list(import_manuscript(Store(db_path), path, FakeBackend()))
-    result = run_cli("import", str(path), "--db", str(db_path), timeout=120)
-    assert "exists already" in one_line_error(result)
+        list(import_manuscript(Store(db_path), path, FakeBackend(), "The Clock Tower"))
+    result = run_cli(
+        "import", str(path), "--project", "The Clock Tower", "--db", str(db_path), timeout=120
+    )
+    assert "exists already" in one_line_error(result)  # refused before a model loads
+    _, named, _, _ = _import(db_path, path, name="Clock, second draft")
+    assert named.name == "Clock, second draft"
 
 
 def test_too_many_pieces_is_refused(tmp_path, db_path):

@@ -214,7 +214,12 @@ def with_scenes(plan: Plan, chapter_id: str, scenes: list[PlanSection]) -> Plan:
 
 def rescale_book(plan: Plan, total_words: int) -> Plan:
     """Scale unlocked chapters so the book adds up to total_words. A chapter with scenes scales
-    its unlocked scenes; locked chapters and locked scenes keep their counts."""
+    its unlocked scenes; locked chapters and locked scenes keep their counts. A book that
+    already adds up is returned as it is."""
+    if plan.total_words == total_words and all(
+        s.words >= MIN_SECTION_WORDS for s in plan.sections if not s.locked
+    ):
+        return plan
     free = [i for i, c in enumerate(plan.chapters) if not c.locked]
     if not free:
         return plan

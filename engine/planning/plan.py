@@ -212,7 +212,11 @@ def _title_from(point: str) -> str:
 
 
 def rescale(plan: Plan, total_words: int) -> Plan:
-    """Scale unlocked sections so the plan adds up to total_words; locked rows keep their counts."""
+    """Scale unlocked sections so the plan adds up to total_words; locked rows keep their counts.
+    A plan that already adds up, each row at least the minimum, is returned as it is (scaling
+    would still move words between rows, since every row first gets the minimum)."""
+    if plan.total_words == total_words and _rows_long_enough(plan):
+        return plan
     locked = sum(s.words for s in plan.sections if s.locked)
     free = [i for i, s in enumerate(plan.sections) if not s.locked]
     if not free:
@@ -226,6 +230,10 @@ def rescale(plan: Plan, total_words: int) -> Plan:
     for i, count in zip(free, counts, strict=True):
         sections[i] = sections[i].model_copy(update={"words": MIN_SECTION_WORDS + count})
     return Plan(sections=sections)
+
+
+def _rows_long_enough(plan: Plan) -> bool:
+    return all(s.words >= MIN_SECTION_WORDS for s in plan.sections if not s.locked)
 
 
 def round_preserving_sum(values: list[float], total: int) -> list[int]:

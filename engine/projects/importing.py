@@ -32,6 +32,7 @@ from engine.schema import (
     SamplingSettings,
 )
 from engine.store.database import Project, Store
+from engine.text_hygiene import clean_name
 
 MAX_TEXT_BYTES = 2 * 1024 * 1024
 EXTENSIONS = (".md", ".markdown", ".txt", ".docx")
@@ -298,11 +299,26 @@ def prepare_import(
 ) -> PreparedImport:
     """Read and split the file and check the project name, before any model is needed.
 
-    `project_name` defaults to the manuscript's title, else the file's name."""
+    `project_name`, when given, must be free; it defaults to `default_import_name`: the
+    manuscript's title (else the file's name), as "Title (2)" when a project has that name."""
     manuscript = read_manuscript(path)
-    name = (project_name or "").strip() or manuscript.title or manuscript.name
-    store.check_name_free(name)
-    return PreparedImport(Path(path).name, name, manuscript.sections(name))
+    name = clean_name(project_name or "")
+    if name:
+        store.check_name_free(name)
+        return PreparedImport(Path(path).name, name, manuscript.sections(name))
+    # named after its title ("Title (2)" too), the title heads the document, not a section
+    name = _default_name(store, manuscript)
+    return PreparedImport(Path(path).name, name, manuscript.sections(manuscript.title))
+
+
+def default_import_name(store: Store, path: str | Path) -> str:
+    """The name an import of this file gets when none is given (what an import panel offers):
+    the manuscript's title, else its file's name; "Title (2)", "Title (3)"… when taken."""
+    return _default_name(store, read_manuscript(path))
+
+
+def _default_name(store: Store, manuscript: "Manuscript") -> str:
+    return store.unique_name(manuscript.title or manuscript.name)
 
 
 def run_import(
@@ -328,7 +344,7 @@ def run_import(
     )
     try:
         for row, piece in zip(plan.sections, pieces, strict=True):
-            version_id = store.start_section(project, row.id, piece.text)
+            version_id = store.start_section(project, row.id, piece.text, kind="imported")
             store.save_section(version_id, piece.text, 0, done=True)
         project = store.update_project(project, status="done")
     except BaseException:

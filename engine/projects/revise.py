@@ -3,9 +3,11 @@ instruction such as "make it darker" or "cut to 300 words".
 
 Every revision is a new version of the section; the old ones stay in its history. Regenerate
 and extend become current as soon as they finish. A rewrite is a proposal: it is saved as a
-version but becomes current only when the writer accepts it after seeing the difference
-(`accept_version`). A revision stopped before it ends stays in the history and the previous
-version stays current, so a later resume never mistakes it for the place to go on from.
+version (of kind "rewrite") bound to the version it was made from, and becomes current only when
+the writer accepts it after seeing the difference (`accept_rewrite`), and only while the version
+it was made from is still current. A revision stopped before it ends stays in the history and
+the previous version stays current, so a later resume never mistakes it for the place to go on
+from.
 """
 
 import re
@@ -17,9 +19,10 @@ from engine.metrics import count_words
 from engine.models.backends.base import Backend
 from engine.planning.plan import words_from_instruction
 from engine.projects.run import project_brief
+from engine.projects.stale import check_current
 from engine.prompts import render
 from engine.schema import MAX_SECTION_WORDS, Plan
-from engine.store.database import Autosave, Project, Section, Store
+from engine.store.database import Autosave, Project, Section, Store, Versions
 from engine.store.lock import hold_project
 from engine.writing.events import Event, SectionFinished, SectionProgress
 from engine.writing.length_control import SectionBudget
@@ -39,18 +42,27 @@ class Passage:
 
 @dataclass
 class RevisionReady:
-    """A rewrite finished: `version_id` holds `after`, not yet current; `before` is current."""
+    """A rewrite finished: `version_id` holds `after`, not yet current; `before` is the text of
+    `source_version_id`, the version it was made from, current when the rewrite started. The
+    proposal can be accepted only while that version is still current."""
 
     section_id: str
     version_id: int
     before: str
     after: str
+    source_version_id: int | None = None
 
 
 def regenerate_section(
-    store: Store, project: Project, backend: Backend, section_id: str
+    store: Store,
+    project: Project,
+    backend: Backend,
+    section_id: str,
+    based_on: Versions | None = None,
 ) -> Iterator[Event]:
-    """Write the section again, conditioned on the current text of the sections before it."""
+    """Write the section again, conditioned on the current text of the sections before it.
+    Refused when the section's text changed since `based_on`."""
+    check_current(store, based_on, project, sections=(section_id,))
     plan, index, written, _ = _context(store, project, section_id)
     writer = _writer(store, project, plan, backend)
     events = writer.write_section(written, index)
@@ -58,11 +70,18 @@ def regenerate_section(
 
 
 def extend_section(
-    store: Store, project: Project, backend: Backend, section_id: str, extra_words: int
+    store: Store,
+    project: Project,
+    backend: Backend,
+    section_id: str,
+    extra_words: int,
+    based_on: Versions | None = None,
 ) -> Iterator[Event]:
-    """Continue the section from its current end for about `extra_words` more words."""
+    """Continue the section from its current end for about `extra_words` more words. Refused
+    when the section's text changed since `based_on`."""
     if extra_words <= 0:
         raise UserError(key="error.extend_positive")
+    check_current(store, based_on, project, sections=(section_id,))
     plan, index, written, current = _context(store, project, section_id)
     if current is None or not current.text.strip():
         raise UserError(key="error.extend_no_text", section=index + 1)
@@ -83,11 +102,14 @@ def rewrite_section(
     section_id: str,
     instruction: str,
     passage: Passage | None = None,
+    based_on: Versions | None = None,
 ) -> Iterator[Event | RevisionReady]:
     """Stream a rewrite of the section (or of one passage of it) that follows `instruction`.
 
-    Ends with RevisionReady; the new version becomes current only through `accept_version`.
+    Ends with RevisionReady; the new version becomes current only through `accept_rewrite`.
+    Refused when the section's text changed since `based_on` (the passage was chosen in it).
     """
+    check_current(store, based_on, project, sections=(section_id,))
     instruction = " ".join((instruction or "").split())
     if not instruction:
         raise UserError(key="error.revise_empty")
@@ -121,18 +143,70 @@ def rewrite_section(
         return _splice(source, passage, new_part) if passage else new_part
 
     version_id, after = yield from _save_stream(
-        store, project, section_id, events, make_current=False, compose=compose
+        store,
+        project,
+        section_id,
+        events,
+        make_current=False,
+        compose=compose,
+        kind="rewrite",
+        source_version_id=current.version_id,
     )
     if after is not None:
-        yield RevisionReady(section_id, version_id, source, after)
+        yield RevisionReady(section_id, version_id, source, after, current.version_id)
 
 
-def accept_version(store: Store, project: Project, section_id: str, version_id: int) -> None:
-    """Make one of the section's versions (a proposal, or any older one) its current text."""
-    if version_id not in {v.version_id for v in store.section_history(project, section_id)}:
-        raise UserError(key="error.version_other_section")
-    store.restore_section(project, section_id, version_id)
-    store.touch_project(project)
+def accept_rewrite(
+    store: Store,
+    project: Project,
+    section_id: str,
+    version_id: int,
+    based_on: Versions | None = None,
+) -> None:
+    """Make a rewrite proposal the section's current text. Refused (error.stale_proposal) when
+    the version the rewrite was made from is no longer current: the proposal rewrote text the
+    section no longer has. `based_on` is checked as well, when given."""
+    with store.transaction():
+        check_current(store, based_on, project, sections=(section_id,))
+        proposal = store.section_version(project, version_id)
+        if proposal is None or proposal.section_id != section_id:
+            raise UserError(key="error.version_other_section")
+        current = store.versions(project).sections.get(section_id)
+        if proposal.source_version_id is not None and proposal.source_version_id != current:
+            position = proposal.idx + 1 if proposal.idx is not None else section_id
+            raise UserError(key="error.stale_proposal", section=position)
+        store.restore_section(project, section_id, version_id)
+        store.touch_project(project)
+
+
+def proposal_current(store: Store, project: Project, version_id: int) -> bool:
+    """Whether a rewrite proposal can still be accepted: the version it was made from is still
+    its section's current one (a page clears a proposal for which this is False)."""
+    proposal = store.section_version(project, version_id)
+    if proposal is None:
+        return False
+    current = store.versions(project).sections.get(proposal.section_id)
+    return proposal.source_version_id in (None, current) and proposal.version_id != current
+
+
+def accept_version(
+    store: Store,
+    project: Project,
+    section_id: str,
+    version_id: int,
+    based_on: Versions | None = None,
+) -> None:
+    """Make one of the section's versions its current text, as it is (no new version); refused
+    when the section changed since `based_on`. Prefer `accept_rewrite` for a proposal (it checks
+    what the rewrite was made from) and `service.restore_version` for an older version (it keeps
+    the restore in the history)."""
+    with store.transaction():
+        check_current(store, based_on, project, sections=(section_id,))
+        history = {v.version_id for v in store.section_history(project, section_id)}
+        if version_id not in history:
+            raise UserError(key="error.version_other_section")
+        store.restore_section(project, section_id, version_id)
+        store.touch_project(project)
 
 
 def revision_target(instruction: str, source_words: int) -> tuple[int, bool]:
@@ -205,6 +279,8 @@ def _save_stream(
     make_current: bool,
     start_text: str = "",
     compose: Callable[[str], str] = str,
+    kind: str = "written",
+    source_version_id: int | None = None,
 ) -> Generator[Event, None, tuple[int, str | None]]:
     """Autosave a streaming revision as a new version of the section; returns the version's id
     and its final text (None when stopped before the end).
@@ -217,7 +293,15 @@ def _save_stream(
     with hold_project(store.db.conn, project.id, project.name):
         return (
             yield from _save_stream_held(
-                store, project, section_id, events, make_current, start_text, compose
+                store,
+                project,
+                section_id,
+                events,
+                make_current,
+                start_text,
+                compose,
+                kind,
+                source_version_id,
             )
         )
 
@@ -230,9 +314,13 @@ def _save_stream_held(
     make_current: bool,
     start_text: str,
     compose: Callable[[str], str],
+    kind: str,
+    source_version_id: int | None,
 ) -> Generator[Event, None, tuple[int, str | None]]:
     previous = next((s for s in store.sections(project) if s.section_id == section_id), None)
-    version_id = store.start_section(project, section_id, start_text, make_current)
+    version_id = store.start_section(
+        project, section_id, start_text, make_current, kind, source_version_id
+    )
     autosave = Autosave(store, version_id)
     text, final = start_text, None
     try:

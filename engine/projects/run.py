@@ -19,8 +19,9 @@ from engine.export import Document
 from engine.metrics import count_words, length_score, repeated_ngram_share
 from engine.models.backends.base import Backend, Usage
 from engine.planning.book_plan import draft_scenes
+from engine.projects.stale import check_current
 from engine.schema import Plan, RunStats, SectionStats
-from engine.store.database import Autosave, Project, Store
+from engine.store.database import Autosave, Project, Store, Versions
 from engine.store.lock import hold_project
 from engine.writing.events import (
     ChapterPlanned,
@@ -103,12 +104,20 @@ def resume_point(store: Store, project: Project, plan: Plan) -> ResumePoint:
 
 
 def run_project(
-    store: Store, project: Project, backend: Backend, plan_usage: Usage | None = None
+    store: Store,
+    project: Project,
+    backend: Backend,
+    plan_usage: Usage | None = None,
+    based_on: Versions | None = None,
 ) -> Iterator[Event | RunFinished]:
     """Write the project's remaining sections, saving as it goes; ends with RunFinished.
 
-    The project is locked for the run: a second writer is refused (engine.store.lock)."""
+    The project is locked for the run: a second writer is refused (engine.store.lock). With
+    `based_on` (the versions the writer saw when pressing Write or Resume, perhaps long before a
+    queued run starts), the run is refused before it writes anything when the brief, the plan
+    or any section's text changed since."""
     with hold_project(store.db.conn, project.id, project.name):
+        check_current(store, based_on, project, brief=True, plan=True, all_sections=True)
         yield from _run_locked(store, project, backend, plan_usage)
 
 

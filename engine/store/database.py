@@ -8,7 +8,9 @@ a killed process loses at most that much text.
 import json
 import sqlite3
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,6 +27,9 @@ from engine.text_hygiene import clean_fields, clean_model, clean_name, clean_tex
 
 AUTOSAVE_INTERVAL_S = 1.0
 WAL_SWITCH_ATTEMPTS = 40  # 50 ms apart
+BRIEF_FIELDS = frozenset({"name", "instruction", "bible", "target_words", "settings"})
+VERSION_KINDS = ("written", "rewrite", "edit", "restore", "imported")
+
 
 def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("longwrite")) / "longwrite.db"
@@ -59,6 +64,25 @@ class Section:
     text: str
     status: str  # "writing" (partial, autosaved) or "done"
     output_tokens: int
+    kind: str = "written"  # one of VERSION_KINDS: how this version was made
+    created_at: str = ""
+    source_version_id: int | None = None  # what a rewrite was made from, or a restore copied
+
+
+@dataclass(frozen=True)
+class Versions:
+    """What a write is based on: a snapshot of one project's versions, taken when a page shows
+    the project (or a plan file is exported) and handed back with the write.
+
+    `brief` counts the writes to the name, instruction, bible, target and settings; `plan` is the
+    latest plan version (None before the first plan); `sections` maps each section id with a
+    current text to that text's version id. The project service refuses a write whose part of
+    this snapshot is no longer current (`engine.projects.service.check_current`)."""
+
+    project_id: int
+    brief: int
+    plan: int | None
+    sections: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -95,6 +119,7 @@ class Store:
 
     def __init__(self, path: str | Path | None = None):
         path = self.path = Path(path) if path else default_db_path()
+        self._transaction_depth = 0
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite_utils.Database(path)
@@ -108,6 +133,50 @@ class Store:
             raise backup.database_error(path, error) from None
         except Exception as error:  # sqlite3.DatabaseError, PermissionError, …
             raise UserError(key="error.database_open", path=path, problem=error) from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction: BEGIN IMMEDIATE takes the database's write lock first, so what
+        is read and checked inside is still true when the writes commit (a second connection
+        waits its busy timeout). Nested uses join the outermost one, which commits or, on an
+        exception, rolls everything back. Writes inside use plain SQL: sqlite-utils' table
+        methods commit on their own."""
+        if self._transaction_depth:
+            self._transaction_depth += 1
+            try:
+                yield
+            finally:
+                self._transaction_depth -= 1
+            return
+        conn = self.db.conn
+        if conn.in_transaction:  # a statement opened one implicitly: end it first
+            conn.commit()
+        conn.execute("BEGIN IMMEDIATE")
+        self._transaction_depth = 1
+        try:
+            yield
+        except BaseException:
+            conn.rollback()
+            raise
+        else:
+            conn.commit()
+        finally:
+            self._transaction_depth = 0
+
+    def versions(self, project: Project) -> Versions:
+        """The project's versions now (see Versions). One statement reads them all, so they are
+        consistent, and a reader never waits for a writer (WAL)."""
+        row = self.db.execute(
+            "select brief_version, "
+            "(select max(version) from plans where project_id = p.id), "
+            "(select json_group_object(section_id, version_id) from sections "
+            "where project_id = p.id) "
+            "from projects p where id = ?",
+            [project.id],
+        ).fetchone()
+        if row is None:
+            raise UserError(key="error.project_deleted")
+        return Versions(project.id, row[0], row[1], json.loads(row[2] or "{}"))
 
     def _enable_wal(self) -> None:
         """Switch the file to WAL. When two processes switch a new file at once, SQLite answers
@@ -207,12 +276,21 @@ class Store:
         )
 
     def update_project(self, project: Project, **fields: object) -> Project:
+        """Set project fields (unchecked: the service's save_brief checks the version first);
+        a change to a brief field (BRIEF_FIELDS) counts as a new brief version."""
         values = {
             key: value.model_dump_json() if hasattr(value, "model_dump_json") else value
             for key, value in clean_fields(fields).items()
         }
-        self.db["projects"].update(project.id, {**values, "updated_at": _now()})
-        return self.project(str(fields.get("name", project.name)))
+        values["updated_at"] = _now()
+        assignments = ", ".join(f"{key} = ?" for key in values)
+        if BRIEF_FIELDS & values.keys():
+            assignments += ", brief_version = brief_version + 1"
+        with self.transaction():
+            self.db.execute(
+                f"update projects set {assignments} where id = ?", [*values.values(), project.id]
+            )
+        return self.project_by_id(project.id)
 
     def project_by_id(self, project_id: int) -> Project:
         """The project with this id (a studio session keeps ids, which survive renames)."""
@@ -223,7 +301,8 @@ class Store:
 
     def touch_project(self, project: Project) -> None:
         """Mark the project as edited now (the studio lists projects by last edit)."""
-        self.db["projects"].update(project.id, {"updated_at": _now()})
+        with self.transaction():
+            self.db.execute("update projects set updated_at = ? where id = ?", [_now(), project.id])
 
     def rename_project(self, project: Project, new_name: str) -> Project:
         new_name = clean_name(new_name)
@@ -247,7 +326,9 @@ class Store:
             del row["id"]
             self.db["plans"].insert({**row, "project_id": copy.id})
         for section in self.sections(project):
-            version_id = self.start_section(copy, section.section_id, section.text)
+            version_id = self.start_section(
+                copy, section.section_id, section.text, kind=section.kind
+            )
             self.save_section(
                 version_id, section.text, section.output_tokens, section.status == "done"
             )
@@ -257,8 +338,9 @@ class Store:
 
     def delete_project(self, project: Project) -> None:
         """Remove the project with all its plans, section versions and runs."""
-        with self.db.conn:
-            for table in ("sections", "section_versions", "plans", "runs", "chapter_recaps"):
+        with self.transaction():
+            tables = ("sections", "section_versions", "plans", "runs", "chapter_recaps")
+            for table in (*tables, "start_overs"):
                 self.db.execute(f"delete from {table} where project_id = ?", [project.id])
             self.db.execute("delete from projects where id = ?", [project.id])
 
@@ -286,18 +368,20 @@ class Store:
 
     # plans
     def save_plan(self, project: Project, plan: Plan) -> int:
-        version = self.db.execute(
-            "select coalesce(max(version), 0) + 1 from plans where project_id = ?", [project.id]
-        ).fetchone()[0]
-        self.db["plans"].insert(
-            {
-                "project_id": project.id,
-                "version": version,
-                "plan": clean_model(plan).model_dump_json(),
-                "created_at": _now(),
-            }
-        )
-        self.db["projects"].update(project.id, {"updated_at": _now()})
+        """Save the plan as the project's next version (unchecked: the service's save_plan
+        checks the version it was based on). The next number is taken under the write lock, so
+        two connections saving at once get two versions."""
+        text = clean_model(plan).model_dump_json()
+        with self.transaction():
+            version = self.db.execute(
+                "select coalesce(max(version), 0) + 1 from plans where project_id = ?",
+                [project.id],
+            ).fetchone()[0]
+            self.db.execute(
+                "insert into plans (project_id, version, plan, created_at) values (?, ?, ?, ?)",
+                [project.id, version, text, _now()],
+            )
+            self.touch_project(project)
         return version
 
     def plan(self, project: Project, version: int | None = None) -> Plan | None:
@@ -315,47 +399,66 @@ class Store:
 
     # sections
     def start_section(
-        self, project: Project, section_id: str, text: str = "", make_current: bool = True
+        self,
+        project: Project,
+        section_id: str,
+        text: str = "",
+        make_current: bool = True,
+        kind: str = "written",
+        source_version_id: int | None = None,
     ) -> int:
         """Make a new version of the section (current from now on unless `make_current` is
-        False: a proposed rewrite); returns its id."""
+        False: a proposed rewrite); returns its id. `kind` is one of VERSION_KINDS;
+        `source_version_id` names the version a rewrite was made from or a restore copied."""
+        if kind not in VERSION_KINDS:
+            raise ValueError(f"unknown version kind {kind!r}")
         now = _now()
-        with self.db.conn:
-            version_id = (
-                self.db["section_versions"]
-                .insert(
-                    {
-                        "project_id": project.id,
-                        "section_id": section_id,
-                        "text": clean_text(text),
-                        "status": "writing",
-                        "output_tokens": 0,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                )
-                .last_pk
-            )
+        with self.transaction():
+            version_id = self.db.execute(
+                "insert into section_versions (project_id, section_id, text, status, "
+                "output_tokens, created_at, updated_at, kind, source_version_id) "
+                "values (?, ?, ?, 'writing', 0, ?, ?, ?, ?)",
+                [project.id, section_id, clean_text(text), now, now, kind, source_version_id],
+            ).lastrowid
             if make_current:
                 self._make_current(project, section_id, version_id)
         return version_id
 
     def _make_current(self, project: Project, section_id: str, version_id: int) -> None:
-        self.db["sections"].upsert(
-            {"project_id": project.id, "section_id": section_id, "version_id": version_id},
-            pk=("project_id", "section_id"),
-        )
+        with self.transaction():
+            self.db.execute(
+                "insert into sections (project_id, section_id, version_id) values (?, ?, ?) "
+                "on conflict (project_id, section_id) "
+                "do update set version_id = excluded.version_id",
+                [project.id, section_id, version_id],
+            )
 
     def save_section(self, version_id: int, text: str, output_tokens: int, done: bool) -> None:
-        self.db["section_versions"].update(
-            version_id,
-            {
-                "text": clean_text(text),
-                "output_tokens": output_tokens,
-                "status": "done" if done else "writing",
-                "updated_at": _now(),
-            },
+        with self.transaction():
+            self.db.execute(
+                "update section_versions set text = ?, output_tokens = ?, status = ?, "
+                "updated_at = ? where id = ?",
+                [
+                    clean_text(text),
+                    output_tokens,
+                    "done" if done else "writing",
+                    _now(),
+                    version_id,
+                ],
+            )
+
+    def section_version(self, project: Project, version_id: int) -> Section | None:
+        """One version by id (None when the project has no such version)."""
+        row = next(
+            self.db["section_versions"].rows_where(
+                "project_id = ? and id = ?", [project.id, version_id]
+            ),
+            None,
         )
+        if row is None:
+            return None
+        plan = self.plan(project)
+        return _section(row, plan.position(row["section_id"]) if plan else None)
 
     def sections(self, project: Project, plan: Plan | None = None) -> list[Section]:
         """The current version of each row of the plan that has text, in plan order.
@@ -367,7 +470,8 @@ class Store:
             return []
         rows = self.db.query(
             """
-            select s.section_id, v.id, v.text, v.status, v.output_tokens from sections s
+            select s.section_id, v.id, v.text, v.status, v.output_tokens, v.kind,
+            v.created_at, v.source_version_id from sections s
             join section_versions v on v.id = s.version_id where s.project_id = ?
             """,
             [project.id],
@@ -403,11 +507,33 @@ class Store:
     def drop_sections_from(self, project: Project, idx: int) -> None:
         """Forget which versions are current from plan row idx on (their history stays)."""
         plan = self.plan(project)
-        for section_id in plan.ids[idx:] if plan else []:
-            self.db.execute(
-                "delete from sections where project_id = ? and section_id = ?",
-                [project.id, section_id],
-            )
+        with self.transaction():
+            for section_id in plan.ids[idx:] if plan else []:
+                self.db.execute(
+                    "delete from sections where project_id = ? and section_id = ?",
+                    [project.id, section_id],
+                )
+
+    # start over, and its undo
+    def save_start_over(self, project: Project, snapshot: dict) -> int:
+        """Keep what a start over sets aside (current version ids and recaps, as JSON)."""
+        with self.transaction():
+            return self.db.execute(
+                "insert into start_overs (project_id, snapshot, created_at) values (?, ?, ?)",
+                [project.id, json.dumps(snapshot), _now()],
+            ).lastrowid
+
+    def last_start_over(self, project: Project) -> tuple[int, dict] | None:
+        """The latest start over not yet undone: its id and snapshot."""
+        row = self.db.execute(
+            "select id, snapshot from start_overs where project_id = ? order by id desc limit 1",
+            [project.id],
+        ).fetchone()
+        return (row[0], json.loads(row[1])) if row else None
+
+    def forget_start_over(self, start_over_id: int) -> None:
+        with self.transaction():
+            self.db.execute("delete from start_overs where id = ?", [start_over_id])
 
     # chapter recaps
     def recaps(self, project: Project) -> dict[str, Recap]:
@@ -421,7 +547,7 @@ class Store:
     def save_recap(self, project: Project, chapter_id: str, text: str, edited: bool) -> None:
         """Store a chapter's recap (replacing the one before); an empty text removes it, so the
         model writes a new one when the chapter is next finished."""
-        with self.db.conn:
+        with self.transaction():
             self.db.execute(
                 "delete from chapter_recaps where project_id = ? and chapter_id = ?",
                 [project.id, chapter_id],
@@ -474,6 +600,9 @@ def _section(row: dict, position: int | None) -> Section:
         row["text"],
         row["status"],
         row["output_tokens"],
+        row.get("kind") or "written",
+        row.get("created_at") or "",
+        row.get("source_version_id"),
     )
 
 

@@ -134,3 +134,45 @@ def m003_chapter_recaps(db: sqlite_utils.Database) -> None:
         "chapter_id text, text text not null, edited integer not null default 0, "
         "updated_at text, primary key (project_id, chapter_id))"
     )
+
+
+@migration
+def m004_versions(db: sqlite_utils.Database) -> None:
+    """What a write is checked against, and what each section version is.
+
+    `projects.brief_version` counts the writes to a project's brief (name, instruction, bible,
+    target, settings), so a write based on an older brief can be refused. `section_versions.kind`
+    says how a version was made (written, rewrite, edit, restore, imported; versions from
+    before this migration read as written) and `source_version_id` which version a rewrite was
+    made from or a restore copied. `start_overs` keeps the current versions and recaps that a
+    start over set aside, so one call brings them back.
+    """
+    db.execute("alter table projects add column brief_version integer not null default 0")
+    db.execute("alter table section_versions add column kind text not null default 'written'")
+    db.execute("alter table section_versions add column source_version_id integer")
+    db.execute(
+        "create table start_overs (id integer primary key, "
+        "project_id integer references projects(id), snapshot text not null, created_at text)"
+    )
+
+
+@migration
+def m005_clean_names(db: sqlite_utils.Database) -> None:
+    """Names stored before clean_name dropped bidirectional controls and capped the length get
+    the same treatment (a right-to-left override reversed a name on screen); a cleaned name
+    that another project has already gets " (2)", " (3)"…."""
+    from engine.text_hygiene import clean_name
+
+    rows = db.execute("select id, name from projects order by id").fetchall()
+    taken = {name for _, name in rows}
+    for project_id, name in rows:
+        cleaned = clean_name(name) or "untitled"
+        if cleaned == name:
+            continue
+        taken.discard(name)
+        candidate, n = cleaned, 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{cleaned} ({n})"
+        taken.add(candidate)
+        db.execute("update projects set name = ? where id = ?", [candidate, project_id])
