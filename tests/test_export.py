@@ -191,7 +191,7 @@ def test_epub_of_an_imported_manuscript_keeps_a_scene_break_in_its_chapter(tmp_p
     from engine.projects.importing import import_manuscript
     from engine.projects.run import project_document
     from engine.store.database import Store
-    from tests.fake_backend import FakeBackend
+    from harness.fake_backend import FakeBackend
 
     manuscript = tmp_path / "tower.md"
     manuscript.write_text(

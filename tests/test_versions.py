@@ -23,7 +23,7 @@ from engine.schema import Plan, PlanSection
 from engine.store.database import Store
 from engine.store.migrations import MIGRATIONS
 from engine.writing.events import RunFinished
-from tests.fake_backend import FakeBackend, prose
+from harness.fake_backend import FakeBackend, prose
 
 
 def _plan(*words: int) -> Plan:

@@ -12,8 +12,8 @@ from engine.projects import service
 from engine.projects.run import run_project
 from engine.schema import Plan, PlanSection
 from engine.store.database import Store
+from harness.fake_backend import FakeBackend, prose
 from tests.conftest import one_line_error, run_cli
-from tests.fake_backend import FakeBackend, prose
 
 
 @pytest.fixture
