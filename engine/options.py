@@ -69,6 +69,37 @@ offload_options = stack_options(
     ]
 )
 
+OLLAMA_KEY = "longwrite.ollama"
+
+
+def _remember_ollama(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """--ollama NAME stands for --base-url ollama+OLLAMA_HOST --model-name NAME. It is eager, so
+    it runs before those two, whose callback (_or_ollama) then fills them in."""
+    if value:
+        ctx.meta[OLLAMA_KEY] = value
+
+
+def _or_ollama(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    chosen = ctx.meta.get(OLLAMA_KEY)
+    if not chosen:
+        return value
+    if value:
+        raise click.BadParameter(str(UserError(key="error.ollama_or_url")))
+    from engine.models.backends.ollama import ollama_base_url
+
+    return ollama_base_url() if param.name == "base_url" else chosen
+
+
+ollama_option = click.option(
+    "--ollama",
+    metavar="NAME",
+    is_eager=True,
+    expose_value=False,
+    callback=_remember_ollama,
+    help="A model of the Ollama running at OLLAMA_HOST (default http://127.0.0.1:11434), "
+    "e.g. qwen2.5:7b; spoken to natively, with its context set so no prompt is cut.",
+)
+
 model_options = stack_options(
     [
         click.option(
@@ -79,10 +110,12 @@ model_options = stack_options(
         ),
         click.option(
             "--base-url",
+            callback=_or_ollama,
             help="An OpenAI-compatible server (vLLM, llama.cpp server), "
             "e.g. http://127.0.0.1:8000/v1.",
         ),
-        click.option("--model-name", help="The model's name on that server."),
+        click.option("--model-name", callback=_or_ollama, help="The model's name on that server."),
+        ollama_option,
         click.option(
             "--ctx",
             "n_ctx",
