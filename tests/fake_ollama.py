@@ -89,7 +89,7 @@ class FakeOllama(ThreadingHTTPServer):
                 if a != b:
                     break
                 shared += 1
-            reply = _reply(body, len(self.requests)).split()
+            reply = scripted_reply(body, len(self.requests)).split()
             limit = int(options.get("num_predict") or 10**9)
             reply = reply[: max(0, min(limit, num_ctx - len(kept)))]
             self._cache = kept + reply
@@ -108,7 +108,9 @@ class FakeOllama(ThreadingHTTPServer):
         return record, reply
 
 
-def _reply(body: dict, number: int) -> str:
+def scripted_reply(body: dict, number: int) -> str:
+    """The reply to a chat body: a plan fitting its `format` schema, else prose of the length
+    the last message asks for."""
     asked = body["messages"][-1]["content"]
     if body.get("format"):
         return json.dumps(_plan(body["format"], asked))
