@@ -147,3 +147,28 @@ def test_ollama_and_base_url_exclude_each_other():
 def test_ollama_host_is_read_as_ollama_reads_it(monkeypatch, value, url):
     monkeypatch.setenv("OLLAMA_HOST", value)
     assert ollama_host() == url
+
+
+def test_ollama_options_stand_for_a_server_and_a_model(monkeypatch):
+    import click
+    from click.testing import CliRunner
+
+    from engine.options import judge_options, model_options
+
+    @click.command()
+    @model_options
+    @judge_options
+    def show(model_path, base_url, model_name, n_ctx, judge_gguf, judge_base_url, judge_model):
+        click.echo(f"{base_url} {model_name} {judge_base_url} {judge_model}")
+
+    monkeypatch.setenv("OLLAMA_HOST", "gpu-box")
+    runner = CliRunner()
+    both = runner.invoke(show, ["--ollama", "qwen2.5:7b", "--judge-ollama", "llama3.1:8b"])
+    assert both.output.split() == [
+        "ollama+http://gpu-box:11434",
+        "qwen2.5:7b",
+        "ollama+http://gpu-box:11434",
+        "llama3.1:8b",
+    ]
+    plain = runner.invoke(show, ["--base-url", "http://h/v1", "--model-name", "m"])
+    assert plain.output.split() == ["http://h/v1", "m", "None", "None"]
