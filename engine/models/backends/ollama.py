@@ -95,10 +95,12 @@ class OllamaBackend:
     def __init__(self, host: str, model: str, n_ctx: int | None = None):
         self.host = host.rstrip("/")
         self.client = httpx.Client(base_url=self.host, timeout=httpx.Timeout(600, connect=5))
+        self.model = model  # as asked, until Ollama's list gives its full name
+        self._sizes = self._listed_sizes()
         self.model = self._served_name(model)
-        shown = self._post("/api/show", {"model": self.model}).json()
-        self.num_ctx = self._choose_context(self._model_info(shown), n_ctx)
-        self.info = replace(self._base_info, context_length=self.num_ctx, path=self.host)
+        model_info = self._model_info(self._post("/api/show", {"model": self.model}).json())
+        self.num_ctx = self._choose_context(model_info, n_ctx)
+        self.info = replace(model_info, context_length=self.num_ctx, path=self.host)
         self.last_usage = Usage()
         self._chars_per_token, self._calibrated = CHARS_PER_TOKEN, False
 
@@ -130,12 +132,13 @@ class OllamaBackend:
             raise UserError(key="error.ollama_error", url=self.host, problem=_problem(response))
         return response
 
+    def _listed_sizes(self) -> dict[str, int]:
+        """Every model Ollama has, with its file size."""
+        models = self._get("/api/tags").json().get("models") or []
+        return {m.get("name") or m.get("model"): int(m.get("size") or 0) for m in models}
+
     def _served_name(self, model: str) -> str:
         """The model's name as Ollama lists it ("qwen2.5" is "qwen2.5:latest")."""
-        self.model = model
-        self._sizes = {}
-        for entry in self._get("/api/tags").json().get("models", []):
-            self._sizes[entry.get("name") or entry.get("model")] = int(entry.get("size") or 0)
         for name in (model, f"{model}:latest"):
             if name in self._sizes:
                 return name
@@ -144,7 +147,7 @@ class OllamaBackend:
     def _unknown_model(self) -> UserError:
         if self._pull_in_progress():
             return UserError(key="error.ollama_pulling", model=self.model)
-        served = ", ".join(sorted(getattr(self, "_sizes", {}))) or "none"
+        served = ", ".join(sorted(getattr(self, "_sizes", None) or {})) or "none"
         return UserError(
             key="error.ollama_unknown_model", url=self.host, model=self.model, served=served
         )
@@ -166,14 +169,13 @@ class OllamaBackend:
         architecture = metadata.get("general.architecture", "")
         trained = int(metadata.get(f"{architecture}.context_length", 0) or 0)
         info = info_from_metadata(metadata, None, trained or 4096)
-        self._base_info = replace(
+        return replace(
             info,
             name=self.model,
             quantization=details.get("quantization_level") or info.quantization,
             chat_template=shown.get("template"),
-            file_bytes=self._sizes.get(self.model, 0),
+            file_bytes=self._sizes.get(self.model, 0),  # the memory check's weights
         )
-        return self._base_info
 
     def _choose_context(self, info: ModelInfo, requested: int | None) -> int:
         """num_ctx: the context asked for, else the trained length capped at
