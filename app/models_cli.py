@@ -22,13 +22,22 @@ def models() -> None:
 
 @models.command("list")
 @models_dir_option
-def list_command(models_dir: Path | None) -> None:
-    """Every model you can write with, and the catalogue's recommended downloads."""
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+@click.option("-v", "--verbose", is_flag=True, help="Say which files were passed over, and why.")
+def list_command(models_dir: Path | None, as_json: bool, verbose: bool) -> None:
+    """Every model you can write with: the embedded one, the models folder, the GGUFs Ollama,
+    LM Studio and the Hugging Face cache already hold, and the catalogue's downloads."""
+    from app.found_models_cli import print_found, rows_json
     from engine.models.catalogue import list_models
     from engine.models.discovery import default_models_dir
+    from engine.models.local_stores import found_models
 
     folder = (models_dir or default_models_dir()).expanduser()
     rows = list_models(folder)
+    found = found_models(skip=(lambda line: click.echo(line, err=True)) if verbose else None)
+    if as_json:
+        click.echo(rows_json(folder, rows, found))
+        return
     click.echo(f"Models folder: {folder}")
     header = ("name", "quant", "file", "memory", "context", "languages", "license", "status")
     table = [header]
@@ -53,6 +62,7 @@ def list_command(models_dir: Path | None) -> None:
         "memory: weights + KV cache at the default context. "
         "Download one with: longwrite models pull KEY (or REPO_ID [FILENAME])."
     )
+    print_found(found)
 
 
 @models.command()

@@ -69,6 +69,42 @@ offload_options = stack_options(
     ]
 )
 
+
+def _remember_ollama(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """--ollama NAME stands for --base-url ollama+OLLAMA_HOST --model-name NAME (and
+    --judge-ollama for the judge's pair). It is eager, so it runs before that pair, whose
+    callback (_or_ollama) then fills them in."""
+    if value:
+        ctx.meta[f"longwrite.{param.name}"] = value
+
+
+def _or_ollama(source: str) -> Callable:
+    """The callback of a server URL or model name option that --`source` may stand for."""
+
+    def fill(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        chosen = ctx.meta.get(f"longwrite.{source}")
+        if not chosen:
+            return value
+        if value:
+            raise click.BadParameter(str(UserError(key="error.ollama_or_url")))
+        from engine.models.backends.ollama import ollama_base_url
+
+        return ollama_base_url() if param.name.endswith("base_url") else chosen
+
+    return fill
+
+
+def _ollama_option(name: str, help: str) -> Callable:
+    return click.option(
+        name,
+        metavar="NAME",
+        is_eager=True,
+        expose_value=False,
+        callback=_remember_ollama,
+        help=help,
+    )
+
+
 model_options = stack_options(
     [
         click.option(
@@ -79,10 +115,18 @@ model_options = stack_options(
         ),
         click.option(
             "--base-url",
+            callback=_or_ollama("ollama"),
             help="An OpenAI-compatible server (vLLM, llama.cpp server), "
             "e.g. http://127.0.0.1:8000/v1.",
         ),
-        click.option("--model-name", help="The model's name on that server."),
+        click.option(
+            "--model-name", callback=_or_ollama("ollama"), help="The model's name on that server."
+        ),
+        _ollama_option(
+            "--ollama",
+            "A model of the Ollama at OLLAMA_HOST (default http://127.0.0.1:11434), e.g. "
+            "qwen2.5:7b; spoken to natively, its context set so no prompt is cut.",
+        ),
         click.option(
             "--ctx",
             "n_ctx",
@@ -108,8 +152,14 @@ judge_options = stack_options(
         ),
         click.option(
             "--judge-base-url",
+            callback=_or_ollama("judge_ollama"),
             help="Judge quality with a model on an OpenAI-compatible server (with --judge-model).",
         ),
-        click.option("--judge-model", help="The judge's name on that server."),
+        click.option(
+            "--judge-model",
+            callback=_or_ollama("judge_ollama"),
+            help="The judge's name on that server.",
+        ),
+        _ollama_option("--judge-ollama", "Judge quality with a model of the Ollama at OLLAMA_HOST"),
     ]
 )

@@ -18,7 +18,12 @@ def open_backend(
     n_threads: int | None = None,
 ) -> Backend:
     """A server backend when base_url is given, else a local GGUF (the embedded one by default)
-    decoded on n_threads CPU threads (default: engine.models.backends.llama_cpp.default_threads)."""
+    decoded on n_threads CPU threads (default: engine.models.backends.llama_cpp.default_threads).
+    A base_url "ollama+http://…" is Ollama's native API (see backends.ollama)."""
+    if base_url and base_url.startswith("ollama+"):
+        from engine.models.backends.ollama import OllamaBackend
+
+        return OllamaBackend.from_base_url(base_url, model_name, n_ctx)
     if base_url:
         from engine.models.backends.openai_compat import OpenAICompatBackend
 

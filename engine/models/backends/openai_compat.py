@@ -12,6 +12,7 @@ import openai
 from engine.errors import UserError
 from engine.models.backends.base import ChatRequest, Usage
 from engine.models.discovery import ModelInfo
+from engine.models.server_probe import server_context
 
 DEFAULT_SERVER_CONTEXT = 32_768
 SCHEMA_STYLES = ("json_schema", "json_object")
@@ -49,7 +50,9 @@ class OpenAICompatBackend:
         self.model_name = model_name
         self.info = ModelInfo(
             name=model_name,
-            context_length=n_ctx or DEFAULT_SERVER_CONTEXT,
+            # KoboldCpp and llama.cpp's server cut a prompt over their context from the front:
+            # the context they report is what the engine's trimming must fit.
+            context_length=n_ctx or server_context(base_url, model_name) or DEFAULT_SERVER_CONTEXT,
             quantization="served",
             architecture="remote",
             chat_template=None,
