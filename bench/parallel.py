@@ -1,6 +1,6 @@
 """Several writers on one served model: four sessions one at a time versus all at once.
 
-A fake OpenAI-compatible server in llama.cpp's dialect (tests/fake_openai.py) holds every
+A fake OpenAI-compatible server in llama.cpp's dialect (harness/fake_openai.py) holds every
 request a fixed time, as a server batching its slots would, and counts the requests in flight.
 Each session is a real project written through the engine (store, writer, OpenAI-compatible
 backend, its own backend instance); sessions run on `at once` threads. Prints JSON: the total
@@ -23,7 +23,7 @@ from engine.projects.run import run_project
 from engine.schema import Plan, PlanSection
 from engine.store.database import Store
 from engine.writing.events import RunFinished
-from tests.fake_openai import FakeOpenAI
+from harness.fake_openai import FakeOpenAI
 
 
 def write_session(url: str, model: str, folder: Path, number: int, sections: int) -> int:

@@ -1,4 +1,4 @@
-"""Ollama through its native API, against a local fake Ollama (tests/fake_ollama.py) that cuts
+"""Ollama through its native API, against a local fake Ollama (harness/fake_ollama.py) that cuts
 a prompt over its context from the front without a word, as Ollama does."""
 
 import json
@@ -11,8 +11,8 @@ from engine.models.backends import open_backend
 from engine.models.backends.base import ChatRequest
 from engine.models.backends.ollama import ollama_host
 from engine.models.load_plan import CONTEXT_STEP, OVERHEAD_BYTES
+from harness.fake_ollama import DEFAULT_CONTEXT, FakeOllama, prose
 from tests.conftest import one_line_error, run_cli
-from tests.fake_ollama import DEFAULT_CONTEXT, FakeOllama, prose
 
 INSTRUCTION = "A 3000-word story about a lighthouse keeper who finds a letter in a bottle."
 

@@ -10,8 +10,8 @@ from engine.projects.run import run_project
 from engine.schema import Plan, PlanSection
 from engine.store.database import Store
 from engine.writing.events import RunFinished
-from tests.fake_backend import FakeBackend
-from tests.fake_openai import FakeOpenAI
+from harness.fake_backend import FakeBackend
+from harness.fake_openai import FakeOpenAI
 
 
 def _write(backend, db_path, words: int, sections: int):

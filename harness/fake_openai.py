@@ -1,5 +1,5 @@
 """A local OpenAI-compatible server in the dialect of LM Studio, KoboldCpp or llama.cpp's server,
-127.0.0.1 only. It streams the same scripted replies as tests/fake_ollama.py, holds each request
+127.0.0.1 only. It streams the same scripted replies as harness/fake_ollama.py, holds each request
 a fixed time if asked, and counts the requests in flight (for the parallel bench).
 
 Dialects, as those servers behave where the studio depends on it:
@@ -15,7 +15,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from tests.fake_ollama import scripted_reply
+from harness.fake_ollama import scripted_reply
 
 MODEL_IDS = {"lmstudio": "smollm2-135m-instruct", "koboldcpp": "koboldcpp/SmolLM2", "llamacpp": "m"}
 
