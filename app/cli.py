@@ -87,6 +87,7 @@ db_option = click.option(
         "import": "app.import_cli:import_manuscript",
         "backup": "app.backup_cli:backup",
         "restore": "app.backup_cli:restore",
+        "review": "app.review_cli:review",
     },
 )
 @click.version_option(package_name="longwrite-studio")

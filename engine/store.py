@@ -149,6 +149,38 @@ def m003_chapter_recaps(db: sqlite_utils.Database) -> None:
     )
 
 
+@migration
+def m004_review(db: sqlite_utils.Database) -> None:
+    """The read-through: its findings with their state (open or dismissed), which version of
+    each section a check last read (so a re-run reads only what changed), and the bible and
+    recaps as that review saw them (so "check later chapters" knows what changed since)."""
+    db.execute(
+        "create table review_findings (id integer primary key, "
+        "project_id integer references projects(id), section_id text not null, "
+        "source text not null, kind text not null, severity text not null, "
+        "quote text not null, suggestion text not null, key text not null, "
+        "state text not null default 'open', created_at text)"
+    )
+    db.execute("create index idx_review_findings_project on review_findings (project_id)")
+    db.execute(
+        "create table review_passes (project_id integer references projects(id), "
+        "section_id text, source text, version_id integer, context text, "
+        "primary key (project_id, section_id, source))"
+    )
+    db.execute(
+        "create table review_snapshots (project_id integer references projects(id), "
+        "kind text, key text, text text, primary key (project_id, kind, key))"
+    )
+
+
+@migration
+def m005_title_and_preferences(db: sqlite_utils.Database) -> None:
+    """A book title apart from the project's name (NULL: the name, as before), and the
+    writer's preferences kept once for every project (author name and contact)."""
+    db.execute("alter table projects add column title text")
+    db.execute("create table preferences (key text primary key, value text not null)")
+
+
 def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("longwrite")) / "longwrite.db"
 
@@ -169,6 +201,11 @@ class Project:
     status: str
     created_at: str
     updated_at: str
+    title: str = ""  # the book's title; "" until drafted or typed (exports then use the name)
+
+    @property
+    def book_title(self) -> str:
+        return self.title or self.name
 
 
 @dataclass
@@ -207,6 +244,7 @@ class Run:
 @dataclass
 class ProjectSummary:
     name: str
+    title: str
     words: int
     target_words: int
     status: str
@@ -327,6 +365,7 @@ class Store:
             status=row["status"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
+            title=row.get("title") or "",
         )
 
     def update_project(self, project: Project, **fields: object) -> Project:
@@ -376,12 +415,21 @@ class Store:
             )
         for recap in self.recaps(project).values():
             self.save_recap(copy, recap.chapter_id, recap.text, recap.edited)
-        return self.update_project(copy, status=project.status)
+        return self.update_project(copy, status=project.status, title=project.title or None)
 
     def delete_project(self, project: Project) -> None:
         """Remove the project with all its plans, section versions and runs."""
         with self.db.conn:
-            for table in ("sections", "section_versions", "plans", "runs", "chapter_recaps"):
+            for table in (
+                "sections",
+                "section_versions",
+                "plans",
+                "runs",
+                "chapter_recaps",
+                "review_findings",
+                "review_passes",
+                "review_snapshots",
+            ):
                 self.db.execute(f"delete from {table} where project_id = ?", [project.id])
             self.db.execute("delete from projects where id = ?", [project.id])
 
@@ -402,7 +450,12 @@ class Store:
             words = sum(count_words(s.text) for s in self.sections(project))
             summaries.append(
                 ProjectSummary(
-                    row["name"], words, row["target_words"], row["status"], row["updated_at"]
+                    row["name"],
+                    project.book_title,
+                    words,
+                    row["target_words"],
+                    row["status"],
+                    row["updated_at"],
                 )
             )
         return summaries
@@ -555,6 +608,17 @@ class Store:
                     [project.id, chapter_id, clean_text(text).strip(), int(edited), _now()],
                 )
             self.db.execute("update projects set updated_at = ? where id = ?", [_now(), project.id])
+
+    # preferences (the writer's, shared by every project)
+    def preference(self, key: str) -> str:
+        row = self.db.execute("select value from preferences where key = ?", [key]).fetchone()
+        return row[0] if row else ""
+
+    def set_preference(self, key: str, value: str) -> None:
+        with self.db.conn:
+            self.db.execute(
+                "insert or replace into preferences values (?, ?)", [key, clean_text(value).strip()]
+            )
 
     # runs
     def start_run(self, project: Project) -> int:
