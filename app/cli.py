@@ -551,15 +551,34 @@ def export() -> None:
     show_default=True,
 )
 @click.option("-o", "--output", type=click.Path(path_type=str), required=True)
+@click.option(
+    "--manuscript",
+    is_flag=True,
+    help="With --format docx: standard manuscript format (Times 12 pt, double-spaced, 1-inch "
+    "margins, running header, title page with your contact and the word count).",
+)
+@click.option("--author", type=USER_TEXT, help="Your name for the manuscript (saved once).")
+@click.option(
+    "--contact", type=USER_TEXT, help="Your contact lines, \\n between lines (saved once)."
+)
 @db_option
-def export_doc(project_name, fmt, output, db):
+def export_doc(project_name, fmt, output, manuscript, author, contact, db):
     """Export a project's text as Markdown, HTML, DOCX or EPUB."""
     from engine.export import export_document
     from engine.session import project_document
     from engine.store import Store
 
     store = Store(db)
-    export_document(project_document(store, store.project(project_name)), fmt, Path(output))
+    project = store.project(project_name)
+    if manuscript:
+        from engine.manuscript_format import export_manuscript
+
+        if fmt != "docx":
+            raise UserError(key="error.manuscript_docx_only")
+        contact = contact.replace("\\n", "\n") if contact is not None else None
+        export_manuscript(store, project, Path(output), author, contact)
+    else:
+        export_document(project_document(store, project), fmt, Path(output))
     click.echo(f"Exported {project_name!r} to {output}.", err=True)
 
 
