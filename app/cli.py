@@ -410,6 +410,7 @@ def _new_project(
         single_pass_plan,
     )
     from engine.schema import SamplingSettings, WriteSettings
+    from engine.title import draft_title
 
     bible = _read_bible(bible_file)
     plan = load_plan_file(plan_file) if plan_file else None
@@ -436,7 +437,11 @@ def _new_project(
         _say(_drafting_key(words, scenes_up_front))
         plan = draft_any_plan(backend, instruction, words, bible, seed, scenes_up_front)
         plan_usage = backend.last_usage
+        title = draft_title(backend, instruction, seed)  # drafted with the plan, not the name
     project = create_project(store, name, instruction, words, bible, settings, model, plan)
+    if plan_usage is not None:
+        project = store.update_project(project, title=title)
+        _say("cli.titled", title=title)
     for line in plan_lines(
         plan, LANGUAGE["chosen"], lambda i, s: f"  {i:>2}. {s.title} ({s.words} words)"
     ):
@@ -530,9 +535,10 @@ def projects(ctx, db):
     if not rows:
         click.echo('No projects yet. Start one with: longwrite write "a 2,000-word story about…"')
     for row in rows:
+        title = f"\t{printable(row.title)}" if row.title != row.name else ""
         click.echo(
             f"{printable(row.name)}\t{row.words:,}/{row.target_words:,} words\t{row.status}\t"
-            f"{row.updated_at}"
+            f"{row.updated_at}{title}"
         )
 
 

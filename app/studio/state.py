@@ -17,7 +17,7 @@ from engine.backends.base import Backend
 from engine.errors import UserError
 from engine.store import Project, Store
 
-PROJECT_COLUMNS = ("name", "words", "target", "status", "edited")
+PROJECT_COLUMNS = ("name", "title", "words", "target", "status", "edited")
 
 
 class Studio:
@@ -48,11 +48,12 @@ class Studio:
         return self.store.project_by_id(int(project_id))
 
     def project_table(self) -> dict:
-        """The projects list (name, words, target, status, last edit), headed in the reader's
-        language."""
+        """The projects list (name, book title, words, target, status, last edit), headed in the
+        reader's language."""
         rows = [
             [
                 p.name,
+                p.title,
                 p.words,
                 p.target_words,
                 status_word(p.status),
