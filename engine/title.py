@@ -12,7 +12,7 @@ from engine.plan import ONE_LINE
 from engine.prompts import language_of, render
 from engine.schema import SamplingSettings
 
-TITLE_TOKENS = 32
+TITLE_TOKENS = 48
 MAX_WORDS = {"en": 8, "zh": 16}  # Chinese: characters
 SCHEMA = {
     "type": "object",
@@ -20,6 +20,7 @@ SCHEMA = {
     "required": ["title"],
     "additionalProperties": False,
 }
+_CUT_JSON = re.compile(r'"title"\s*:\s*"([^"\n]*)')
 _QUOTES = "\"'“”‘’「」『』《》〈〉*_#"
 _LABEL = re.compile(r"^(?:book\s+)?title\s*[:：]\s*|^书名\s*[:：]\s*", re.IGNORECASE)
 _INSTRUCTION = re.compile(
@@ -45,18 +46,21 @@ def draft_title(backend: Backend, instruction: str, seed: int | None = None) -> 
     try:
         title = str(json.loads(reply, strict=False)["title"])
     except (ValueError, KeyError, TypeError):
-        title = reply  # a server that ignored the schema
-    return clean_title(title, instruction)
+        cut = _CUT_JSON.search(reply)  # the reply ran out of tokens inside the string
+        title = cut.group(1) if cut else reply  # or a server ignored the schema
+    prompt = render(language, "title", instruction="")
+    return clean_title(title, instruction, prompt)
 
 
-def clean_title(title: str, instruction: str) -> str:
-    """One line, no quotes or label, at most a few words; the fallback when it reads like an
-    instruction or is empty."""
+def clean_title(title: str, instruction: str, prompt: str = "") -> str:
+    """One line, no quotes or label, at most a few words; the fallback when it is empty, in
+    another language than the instruction, reads like an instruction or repeats the prompt."""
     line = next((part.strip() for part in title.splitlines() if part.strip()), "")
     line = _LABEL.sub("", line).strip(_QUOTES + " .。")
     line = line.strip(_QUOTES + " ")
-    copied = instruction.lower().startswith(line.lower())
-    if not line or copied or _INSTRUCTION.search(line):
+    copied = instruction.lower().startswith(line.lower()) or line.lower() in prompt.lower()
+    foreign = language_of(line) != language_of(instruction)
+    if not line or copied or foreign or _INSTRUCTION.search(line) or re.search(r"[{}\[\]\"]", line):
         return fallback_title(instruction)
     return _cut(line)
 
@@ -68,6 +72,9 @@ def fallback_title(instruction: str) -> str:
     if language_of(text) == "zh":
         text = re.sub(r"^(?:请)?(?:写|创作|撰写)(?:一[篇部本个])?", "", text)
         text = re.sub(r"^[\d,，一二三四五六七八九十百千万两]+字的?", "", text)
+        about = re.search(r"(?:讲述|讲|关于|描写)(?:了)?(?:一[位个只条座])?(.+)", text)
+        if about:  # "小说，讲一位老渔夫和……" is about the fisherman, not "the novel"
+            text = about.group(1)
         return _cut(re.split(r"[，,。；;：:！？]", text)[0].strip()) or "无题"
     text = _LENGTH_AND_KIND.sub("", text)
     text = re.split(r"[,.;:!?]| where | who | which | that | in which ", text)[0].strip()
@@ -75,6 +82,9 @@ def fallback_title(instruction: str) -> str:
 
 
 def _cut(title: str) -> str:
+    """At most a few words; a subtitle after a colon or dash goes."""
+    main = re.split(r"\s*[:：]\s*|\s+[-–—]\s+", title)[0]
+    title = main if len(main.split()) >= 2 or language_of(main) == "zh" else title
     language = language_of(title)
     if language == "zh":
         return title[: MAX_WORDS["zh"]]

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli import LANGUAGE, cli
+from engine.prompts import language_of
 from engine.session import project_document
 from engine.store import Store
 from engine.title import clean_title, draft_title, fallback_title
@@ -28,7 +29,9 @@ def test_the_model_title_is_cleaned_and_an_instruction_is_no_title():
     assert draft_title(backend, INSTRUCTION) == "Mystery novel set on a northern island"
     assert backend.requests[0].json_schema["required"] == ["title"]
     assert draft_title(_reply("《灯塔来信》"), "写一篇三万字的悬疑小说，讲灯塔。") == "灯塔来信"
-    assert fallback_title("写一篇三万字的悬疑小说，讲一位灯塔看守人。") == "悬疑小说"
+    assert fallback_title("写一篇三万字的悬疑小说，讲一位灯塔看守人。") == "灯塔看守人"
+    assert fallback_title("写一篇三万字的悬疑小说。") == "悬疑小说"
+    assert draft_title(_reply("The Lighthouse"), "写一篇小说，讲灯塔。") == "灯塔"  # not English
     assert clean_title("", "A tale of two foxes, 500 words") == "A tale of two foxes"
     long = draft_title(_reply(" ".join(["word"] * 20)), INSTRUCTION)
     assert long == " ".join(["word"] * 8)
@@ -87,3 +90,4 @@ def test_the_real_model_drafts_a_title(backend, instruction):
     assert title and "\n" not in title and not re.search('["“”「」《》]', title)
     assert not title.lower().startswith("write a") and not title.startswith("写")
     assert len(title.split()) <= 8 and len(title) <= 80
+    assert language_of(title) == language_of(instruction)

@@ -53,7 +53,7 @@ class Studio:
         rows = [
             [
                 p.name,
-                p.title,
+                p.title if p.title != p.name else "",  # a project without its own title
                 p.words,
                 p.target_words,
                 status_word(p.status),

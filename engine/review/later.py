@@ -53,7 +53,7 @@ def changes_since_review(store: Store, project: Project) -> list[Change]:
                 f"bible entry “{name}”",
                 before.render() if before else "",
                 after.render() if after else "",
-                names=tuple(n for e in (before, after) if e for n in (e.name, *e.aliases)),
+                names=_names(before, after),
             )
         )
     recaps = {cid: r.text for cid, r in store.recaps(project).items()}
@@ -89,6 +89,14 @@ def changes_since_review(store: Store, project: Project) -> list[Change]:
             )
         )
     return changes
+
+
+def _names(*entries) -> tuple[str, ...]:
+    """An entry's names and aliases, and each capitalized word of them ("Tobias Wren" is
+    often just "Tobias")."""
+    names = {n for e in entries if e for n in (e.name, *e.aliases) if n.strip()}
+    parts = {p for n in names for p in n.split() if p[:1].isupper() and len(p) > 2}
+    return tuple(sorted(names | parts))
 
 
 def later_sections(sections: list[ReviewSection], change: Change) -> list[ReviewSection]:
