@@ -38,6 +38,7 @@ def layout(w) -> None:
         datatype=["str"] * len(COLUMNS),
         interactive=False,
         wrap=True,
+        column_widths=["11%", "13%", "8%", "11%", "28%", "29%"],
         elem_id="review-findings",
         label=label("review.findings"),
     )

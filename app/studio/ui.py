@@ -13,6 +13,7 @@ import gradio as gr
 from app.studio import (
     brief_plan,
     length_score,
+    manuscript_panel,
     model_panel,
     projects_panel,
     recaps,
@@ -80,6 +81,7 @@ def screen(studio: Studio) -> tuple[gr.Blocks, SimpleNamespace]:
                         label("tab.write"), id="write-tab", elem_id="write-tab"
                     ) as w.write_tab:
                         writing.layout(w)
+                        manuscript_panel.layout(w)
                         recaps.layout(w)
                         section_tools.layout(w)
                     with gr.Tab(label("tab.length"), id="length-tab", elem_id="length-tab"):
@@ -112,4 +114,5 @@ def screen(studio: Studio) -> tuple[gr.Blocks, SimpleNamespace]:
         section_tools.wire(studio, w, demo, after_run)
         length_score.wire(studio, w, demo)
         review_panel.wire(studio, w, demo)
+        manuscript_panel.wire(studio, w, demo)
     return demo, w
