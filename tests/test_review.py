@@ -48,6 +48,8 @@ def test_tense_and_point_of_view_drift_from_the_style_or_the_majority():
     assert voice("I walked. I looked. I waited. " * 4 + "He nodded.").first_person is True
     # dialogue in the first person does not make third-person narration first person
     assert voice("“I know, I will,” she said. He nodded to her. " * 5).first_person is False
+    assert voice("我走到门口，我看见她在等我。" * 3).first_person is True  # Chinese: 我 vs 他/她
+    assert voice("“我知道。”她说。他看着她，她转身走了。" * 3).first_person is False
     sections = [_section(PAST, 0), _section(PAST, 1), _section(PRESENT, 2), _section(PAST, 3)]
     found = drift(sections, [])
     assert [(f.section_id, f.kind) for f in found] == [("s2", "tense")]

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from engine.backends.base import Backend, ChatRequest
 from engine.bible import always_entries, parse_bible, triggered_entries
 from engine.metrics import count_words
-from engine.plan import ONE_LINE
+from engine.plan import ONE_LINE, json_rows
 from engine.prompts import language_of, render
 from engine.review.checks import ReviewSection
 from engine.review.findings import Finding
@@ -23,7 +23,7 @@ from engine.schema import Plan, SamplingSettings
 from engine.store import Project
 
 MAX_FINDINGS = 3
-REPLY_TOKENS = 400
+REPLY_TOKENS = 256  # three terse findings; a reply cut short keeps its complete ones
 MIN_QUOTE_WORDS = 3  # a quote of one or two words points at nothing in particular
 SEVERITY = {"plan": "medium", "bible": "high", "recap": "high"}
 SCHEMA = {
@@ -130,7 +130,7 @@ def verified(section: ReviewSection, reply: str, source: str = "model") -> Model
     check ("later") files them all as conflicts with the change."""
     review = ModelReview()
     try:
-        rows = json.loads(reply, strict=False)["findings"]
+        rows = json_rows(reply, "findings")
     except (json.JSONDecodeError, KeyError, TypeError):
         return review
     for row in rows if isinstance(rows, list) else []:
