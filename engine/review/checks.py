@@ -47,7 +47,7 @@ _PRESENT = re.compile(
     r"turns|walks|asks|opens|smiles|nods|tries|wants|waits)\b",
     re.IGNORECASE,
 )
-_STOPWORDS = set(
+STOPWORDS = set(
     "a an the and or but if of at by for with about against between into through during before "
     "after above below to from up down in out on off over under again further then once here "
     "there when where why how all any both each few more most other some such no nor not only "
@@ -167,7 +167,7 @@ def near_names(sections: list[ReviewSection], bible: list[BibleEntry]) -> list[F
             if not word[:1].isupper() or word in names or word in reported:
                 continue
             if word not in verdicts:
-                ordinary = word.lower() in lower or word.lower() in _STOPWORDS
+                ordinary = word.lower() in lower or word.lower() in STOPWORDS
                 near = [] if ordinary else [n for n in sorted(names) if _near(word, n)]
                 verdicts[word] = near[0] if near else None
             name = verdicts[word]
@@ -180,14 +180,14 @@ def near_names(sections: list[ReviewSection], bible: list[BibleEntry]) -> list[F
                     section_id=section.section_id,
                     kind="name",
                     severity="high",
-                    quote=_sentence_at(section.text, match.start()),
+                    quote=sentence_at(section.text, match.start()),
                     suggestion=f"“{word}” ({count}×) is not in the bible; did you mean “{name}”?",
                 )
             )
     return findings
 
 
-def _sentence_at(text: str, offset: int) -> str:
+def sentence_at(text: str, offset: int) -> str:
     for start, sentence in sentences(text):
         if start <= offset < start + len(sentence):
             return sentence
@@ -277,7 +277,7 @@ def overused(sections: list[ReviewSection], bible: list[BibleEntry]) -> list[Fin
                 parts = {phrase, " ".join(gram[1:]), " ".join(gram[:-1])} if n > 2 else {phrase}
                 if any(f" {p} " in f" {r} " for p in parts for r in reported[section.section_id]):
                     continue  # inside, or overlapping, a longer phrase already reported
-                quote = _find_phrase(section.text, gram)
+                quote = find_phrase(section.text, gram)
                 if quote is None:
                     continue
                 reported[section.section_id].append(phrase)
@@ -306,14 +306,14 @@ def _content(gram: tuple[str, ...], names: set[str]) -> bool:
     no names (a word alone: a content word of four letters or more, no name)."""
     if language_of("".join(gram)) == "zh":  # one character a word: a phrase has four or more
         return len(gram) >= 4
-    if gram[0] in _STOPWORDS or gram[-1] in _STOPWORDS:
+    if gram[0] in STOPWORDS or gram[-1] in STOPWORDS:
         return False
     if len(gram) == 1:
         return len(gram[0]) > 3 and gram[0] not in names and language_of(gram[0]) == "en"
-    return sum(w not in names and w not in _STOPWORDS for w in gram) >= 2
+    return sum(w not in names and w not in STOPWORDS for w in gram) >= 2
 
 
-def _find_phrase(text: str, gram: tuple[str, ...]) -> str | None:
+def find_phrase(text: str, gram: tuple[str, ...]) -> str | None:
     """The first place the phrase stands in the text, as written (case and spacing kept)."""
     if language_of("".join(gram)) == "zh":
         pattern = r"\W*".join(re.escape(w) for w in gram)

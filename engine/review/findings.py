@@ -90,10 +90,12 @@ def replace_findings(
 
 
 def stored_findings(store: Store, project: Project, include_dismissed: bool = False) -> list:
-    """The project's findings in plan order (sections gone from the plan left out), the most
-    severe first within a section."""
+    """The project's findings in plan order, the most severe first within a section. A finding
+    whose passage is no longer in its section's current text (an edit or an accepted fix
+    changed it), or whose section left the plan, points at nothing and is left out."""
     plan = store.plan(project)
     order = {section_id: i for i, section_id in enumerate(plan.ids if plan else [])}
+    texts = {s.section_id: s.text for s in store.sections(project, plan)}
     rows = store.db.execute(
         "select id, section_id, source, kind, severity, quote, suggestion, state "
         "from review_findings where project_id = ?",
@@ -111,7 +113,9 @@ def stored_findings(store: Store, project: Project, include_dismissed: bool = Fa
             state=row[7],
         )
         for row in rows
-        if row[1] in order and (include_dismissed or row[7] == "open")
+        if row[1] in order
+        and row[5] in texts.get(row[1], "")
+        and (include_dismissed or row[7] == "open")
     ]
     return sorted(
         findings, key=lambda f: (order[f.section_id], SEVERITY_ORDER[f.severity], f.id or 0)

@@ -15,7 +15,7 @@ from engine.backends.base import Backend
 from engine.bible import parse_bible
 from engine.prompts import language_of, render
 from engine.review import findings as stored
-from engine.review.checks import _STOPWORDS, ReviewSection, _find_phrase, _sentence_at, words_of
+from engine.review.checks import STOPWORDS, ReviewSection, find_phrase, sentence_at, words_of
 from engine.review.findings import Finding
 from engine.review.model_checks import check_section, section_context
 from engine.review.run import ReviewFinished, ReviewProgress, book_sections, review_rules
@@ -116,11 +116,11 @@ def removed_phrases(old: str, new: str) -> list[tuple[str, ...]]:
     def grams(text: str) -> set[tuple[str, ...]]:
         words = words_of(text)
         found = {(w.lower(),) for w in re.findall(r"(?<![\w'’])[A-Z][a-z]+", text)}
-        found = {g for g in found if g[0] not in _STOPWORDS}
+        found = {g for g in found if g[0] not in STOPWORDS}
         for n in (2, 3):
             for i in range(len(words) - n + 1):
                 gram = tuple(words[i : i + n])
-                if gram[0] not in _STOPWORDS and gram[-1] not in _STOPWORDS:
+                if gram[0] not in STOPWORDS and gram[-1] not in STOPWORDS:
                     found.add(gram)
         return found
 
@@ -133,10 +133,10 @@ def removed_phrases(old: str, new: str) -> list[tuple[str, ...]]:
 def still_says(section: ReviewSection, change: Change) -> list[Finding]:
     """The first place this section still says something the change removed."""
     for gram in removed_phrases(change.old, change.new):
-        found = _find_phrase(section.text, gram)
+        found = find_phrase(section.text, gram)
         if found is None:
             continue
-        quote = _sentence_at(section.text, section.text.index(found))
+        quote = sentence_at(section.text, section.text.index(found))
         now = " ".join(change.new.split())[:120] or "removed"
         return [
             Finding(

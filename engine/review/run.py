@@ -76,8 +76,8 @@ def review_rules(store: Store, project: Project) -> list[stored.Finding]:
     sections = book_sections(store, project)
     found = read_through(sections, parse_bible(project.bible), project.settings.style)
     stored.replace_findings(store, project, "rules", found)
-    for section in sections:
-        with store.db.conn:
+    with store.db.conn:
+        for section in sections:
             store.db.execute(
                 "insert or replace into review_passes values (?, ?, 'rules', ?, '')",
                 [project.id, section.section_id, section.version_id],

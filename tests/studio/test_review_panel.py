@@ -108,6 +108,8 @@ def test_a_model_finding_reaches_the_table_and_fix_this_shows_a_diff_of_its_pass
     section_tools.accept(studio, w, studio.project_id, proposal)
     text = studio.store.sections(studio.store.project("Tale"))[1].text
     assert text.startswith("A gull dropped a letter on the deck.") and TEXTS[0] in text
+    rows = review_panel.view_of(studio, w, studio.store.project("Tale"))[w.review_table]["data"]
+    assert [r[3] for r in rows] == ["repeated sentence"]  # the fixed passage is gone
 
 
 def test_check_later_chapters_after_a_rename(studio, w):
