@@ -87,6 +87,7 @@ db_option = click.option(
         "import": "app.import_cli:import_manuscript",
         "backup": "app.backup_cli:backup",
         "restore": "app.backup_cli:restore",
+        "review": "app.review_cli:review",
     },
 )
 @click.version_option(package_name="longwrite-studio")
@@ -402,6 +403,7 @@ def _new_project(
     from engine.models.backends import open_spec
     from engine.planning.book_plan import draft_any_plan
     from engine.planning.plan import load_plan_file
+    from engine.planning.title import draft_title
     from engine.projects.service import (
         check_brief,
         create_project,
@@ -436,7 +438,11 @@ def _new_project(
         _say(_drafting_key(words, scenes_up_front))
         plan = draft_any_plan(backend, instruction, words, bible, seed, scenes_up_front)
         plan_usage = backend.last_usage
+        title = draft_title(backend, instruction, seed)  # drafted with the plan, not the name
     project = create_project(store, name, instruction, words, bible, settings, model, plan)
+    if plan_usage is not None:
+        project = store.update_project(project, title=title)
+        _say("cli.titled", title=title)
     for line in plan_lines(
         plan, LANGUAGE["chosen"], lambda i, s: f"  {i:>2}. {s.title} ({s.words} words)"
     ):
@@ -539,9 +545,10 @@ def projects(ctx, db):
     if not rows:
         click.echo('No projects yet. Start one with: longwrite write "a 2,000-word story about…"')
     for row in rows:
+        title = f"\t{printable(row.title)}" if row.title != row.name else ""
         click.echo(
             f"{printable(row.name)}\t{row.words:,}/{row.target_words:,} words\t{row.status}\t"
-            f"{row.updated_at}"
+            f"{row.updated_at}{title}"
         )
 
 
@@ -560,15 +567,34 @@ def export() -> None:
     show_default=True,
 )
 @click.option("-o", "--output", type=click.Path(path_type=str), required=True)
+@click.option(
+    "--manuscript",
+    is_flag=True,
+    help="With --format docx: standard manuscript format (Times 12 pt, double-spaced, 1-inch "
+    "margins, running header, title page with your contact and the word count).",
+)
+@click.option("--author", type=USER_TEXT, help="Your name for the manuscript (saved once).")
+@click.option(
+    "--contact", type=USER_TEXT, help="Your contact lines, \\n between lines (saved once)."
+)
 @db_option
-def export_doc(project_name, fmt, output, db):
+def export_doc(project_name, fmt, output, manuscript, author, contact, db):
     """Export a project's text as Markdown, HTML, DOCX or EPUB."""
     from engine.export import export_document
     from engine.projects.run import project_document
     from engine.store.database import Store
 
     store = Store(db)
-    export_document(project_document(store, store.project(project_name)), fmt, Path(output))
+    project = store.project(project_name)
+    if manuscript:
+        from engine.projects.manuscript_format import export_manuscript
+
+        if fmt != "docx":
+            raise UserError(key="error.manuscript_docx_only")
+        contact = contact.replace("\\n", "\n") if contact is not None else None
+        export_manuscript(store, project, Path(output), author, contact)
+    else:
+        export_document(project_document(store, project), fmt, Path(output))
     click.echo(f"Exported {project_name!r} to {output}.", err=True)
 
 

@@ -10,6 +10,8 @@ import hashlib
 import html
 import warnings
 from dataclasses import dataclass, field
+from functools import cache
+from importlib.resources import files
 from pathlib import Path
 
 import markdown
@@ -130,12 +132,20 @@ def markdown_to_safe_html(text: str) -> str:
     return sanitize_html(markdown.markdown(text, extensions=["extra"]))
 
 
+@cache
+def book_css() -> str:
+    """The reading style of HTML and EPUB exports (assets/css/book.css)."""
+    return (files("assets") / "css" / "book.css").read_text("utf-8")
+
+
 def to_html(document: Document) -> str:
     body = markdown_to_safe_html(to_markdown(document))
     title = html.escape(document.title)
     return (
         f'<!doctype html>\n<html lang="{document.language}"><head><meta charset="utf-8">'
-        f"<title>{title}</title></head>\n<body>\n{body}\n</body></html>\n"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{title}</title>\n<style>\n{book_css()}</style></head>\n"
+        f"<body>\n{body}\n</body></html>\n"
     )
 
 
@@ -148,7 +158,7 @@ def write_docx(document: Document, path: Path) -> None:
     out.core_properties.language = document.language
     if document.language != "en":
         for style, font in EAST_ASIAN_FONTS.items():
-            _east_asian(out.styles[style], font, document.language)
+            east_asian_font(out.styles[style], font, document.language)
     out.add_heading(document.title, level=0)
     book = bool(document.chapters)
     for chapter, sections in document.parts():
@@ -165,7 +175,7 @@ def write_docx(document: Document, path: Path) -> None:
     out.save(str(path))
 
 
-def _east_asian(style, font: str, language: str) -> None:
+def east_asian_font(style, font: str, language: str) -> None:
     """Give a DOCX style an East Asian font and language (w:rFonts w:eastAsia, w:lang)."""
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn
@@ -187,6 +197,10 @@ def write_epub(document: Document, path: Path) -> None:
     book.set_identifier(f"longwrite-{digest[:16]}")
     book.set_title(document.title)
     book.set_language(document.language)
+    style = epub.EpubItem(
+        uid="style", file_name="style/book.css", media_type="text/css", content=book_css()
+    )
+    book.add_item(style)
     items = []
     for number, (chapter, sections) in enumerate(document.parts(), start=1):
         if document.chapters:  # one spine item per chapter, its scenes inside it
@@ -207,6 +221,7 @@ def write_epub(document: Document, path: Path) -> None:
             item.content = f"<h2>{html.escape(name)}</h2>" + body
             items.append(item)
     for item in items:
+        item.add_link(href="style/book.css", rel="stylesheet", type="text/css")
         book.add_item(item)
     book.toc = items
     book.add_item(epub.EpubNcx())
@@ -234,7 +249,7 @@ def _titled_runs(sections: list[tuple[str, str]]) -> list[tuple[str, list[str]]]
 
 def _epub_scene(heading: str, text: str) -> str:
     if heading == SCENE_BREAK:
-        top = '<p class="scene-break" style="text-align:center">* * *</p>'
+        top = '<p class="scene-break">* * *</p>'
     else:
         top = f"<h2>{html.escape(heading)}</h2>" if heading else ""
     return top + markdown_to_safe_html(text)

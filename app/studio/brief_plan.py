@@ -7,6 +7,7 @@ a chapters table, and the scenes of the chapter picked below it in the rows tabl
 
 import functools
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import gradio as gr
 
@@ -45,6 +46,7 @@ from engine.planning.plan import (
     rescale,
     words_from_instruction,
 )
+from engine.planning.title import draft_title
 from engine.projects.service import check_bible, check_brief, create_project, name_from_instruction
 from engine.schema import Plan
 from engine.store.database import Project
@@ -53,6 +55,11 @@ from engine.writing.prompt_layout import Brief
 
 
 def brief_layout(w) -> None:
+    w.book_title = gr.Textbox(
+        label=label("brief.book_title"),
+        placeholder=label("brief.book_title_placeholder"),
+        elem_id="book-title",
+    )
     w.instruction = gr.Textbox(
         label=label("brief.instruction"),
         placeholder=label("brief.instruction_placeholder"),
@@ -151,7 +158,7 @@ def plan_layout(w) -> None:
 
 # -- what shows a project ---------------------------------------------------------------------
 def view_components(w) -> list:
-    return [w.instruction, w.bible, w.total, w.single, *plan_outputs(w)]
+    return [w.book_title, w.instruction, w.bible, w.total, w.single, *plan_outputs(w)]
 
 
 def plan_outputs(w) -> list:
@@ -170,6 +177,7 @@ def plan_outputs(w) -> list:
 def view_of(studio: Studio, w, project: Project | None) -> dict:
     if project is None:
         return {
+            w.book_title: "",
             w.instruction: "",
             w.bible: "",
             w.total: 1000,
@@ -177,6 +185,7 @@ def view_of(studio: Studio, w, project: Project | None) -> dict:
             **plan_view(studio, w, None, None),
         }
     return {
+        w.book_title: project.book_title,
         w.instruction: project.instruction,
         w.bible: project.bible,
         w.total: project.target_words,
@@ -274,6 +283,23 @@ def save_field(studio: Studio, name: str, project_id, value) -> None:
         fields = {"instruction": value or ""}
     if any(getattr(project, key) != value for key, value in fields.items()):
         studio.store.update_project(project, **fields)
+
+
+def save_title(studio: Studio, project_id, title) -> dict:
+    """The writer's own title for the book (exports and the project list use it)."""
+    if project_id is None:
+        return gr.skip()
+    project = studio.project(project_id)
+    title = " ".join((title or "").split())[:200]
+    if title and title != project.book_title:
+        studio.store.update_project(project, title=title)
+    return studio.project_table()
+
+
+def _title_drafted(studio: Studio, project: Project, title: str) -> None:
+    """Keep a title drafted with the plan unless the writer typed one meanwhile."""
+    if not studio.project(project.id).title:
+        studio.store.update_project(project, title=title)
 
 
 def instruction_done(studio: Studio, w, project_id, instruction, total) -> dict:
@@ -435,11 +461,17 @@ def draft(
     raw = ""
 
     def start(store, backend):
-        return draft_plan_stream(backend, project.instruction, project.target_words, project.bible)
+        yield from draft_plan_stream(
+            backend, project.instruction, project.target_words, project.bible
+        )
+        if not project.title:  # drafted with the plan, once
+            yield Titled(draft_title(backend, project.instruction))
 
     for batch in studio.follow(project, start):
         for event in batch:
-            if isinstance(event, str):
+            if isinstance(event, Titled):
+                _title_drafted(studio, project, event.title)
+            elif isinstance(event, str):
                 raw += event
             elif isinstance(event, Failed):
                 raise event.error
@@ -452,7 +484,7 @@ def draft(
         plan = rescale(merge_locked(previous, plan), project.target_words)
     _save_plan(studio, project, plan)
     info("plan.drafted", count=len(plan.sections))
-    yield {w.plan_stream: raw, **plan_view(studio, w, project, plan)}
+    yield {w.plan_stream: raw, **plan_view(studio, w, project, plan), **_titles(studio, w, project)}
 
 
 def draft_book(studio: Studio, w, project: Project, up_front: bool) -> Iterator[dict]:
@@ -471,6 +503,8 @@ def draft_book(studio: Studio, w, project: Project, up_front: bool) -> Iterator[
             previous, chapters_from_model_output(text, total), total
         )
         yield book
+        if not project.title:
+            yield Titled(draft_title(backend, project.instruction))
         if not up_front:
             return
         for chapter in book.chapters:
@@ -487,6 +521,8 @@ def draft_book(studio: Studio, w, project: Project, up_front: bool) -> Iterator[
             elif isinstance(event, Plan):
                 plan = event
                 _save_plan(studio, project, plan)
+            elif isinstance(event, Titled):
+                _title_drafted(studio, project, event.title)
             elif isinstance(event, ChapterPlanning):
                 number = plan.chapter_index(event.chapter_id) + 1
                 line = t("plan.drafting_scenes", number=number, count=len(plan.chapters))
@@ -500,7 +536,21 @@ def draft_book(studio: Studio, w, project: Project, up_front: bool) -> Iterator[
         yield {w.plan_stream: f"{line}\n\n{raw}" if line else raw}
     key = "plan.drafted_book_scenes" if up_front else "plan.drafted_book"
     info(key, count=len(plan.chapters), scenes=len(plan.sections))
-    yield {w.plan_stream: raw, **plan_view(studio, w, project, plan)}
+    yield {w.plan_stream: raw, **plan_view(studio, w, project, plan), **_titles(studio, w, project)}
+
+
+@dataclass
+class Titled:
+    """The book's title, drafted right after its plan."""
+
+    title: str
+
+
+def _titles(studio: Studio, w, project: Project) -> dict:
+    return {
+        w.book_title: studio.project(project.id).book_title,
+        w.project_list: studio.project_table(),
+    }
 
 
 # -- wiring -----------------------------------------------------------------------------------
@@ -524,6 +574,12 @@ def wire(studio: Studio, w, demo: gr.Blocks) -> None:
             **INSTANT,
         )
 
+    w.book_title.blur(
+        user_errors(functools.partial(save_title, studio)),
+        [w.project_id, w.book_title],
+        [w.project_list],
+        **INSTANT,
+    )
     bible_style.wire(studio, w, demo)
     for changed in (w.plan, w.chapters, w.total):
         changed.change(live_total, [w.plan, w.chapters, w.total], [w.plan_total], **INSTANT)
@@ -595,7 +651,7 @@ def wire(studio: Studio, w, demo: gr.Blocks) -> None:
     drafting = {
         "fn": user_errors_stream(functools.partial(draft, studio, w)),
         "inputs": [*brief, w.scenes_up_front],
-        "outputs": [w.plan_stream, *plan_outputs(w)],
+        "outputs": [w.plan_stream, *plan_outputs(w), w.book_title, w.project_list],
         "show_progress_on": [w.plan_stream],
         **GENERATING,
     }

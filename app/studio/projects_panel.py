@@ -22,7 +22,7 @@ def layout(w) -> None:
     gr.Markdown(label("projects.heading"))
     w.project_list = gr.Dataframe(
         headers=[t(f"projects.col.{column}") for column in PROJECT_COLUMNS],
-        datatype=["str", "number", "number", "str", "str"],
+        datatype=["str", "str", "number", "number", "str", "str"],
         interactive=False,
         elem_id="project-list",
         max_height=320,

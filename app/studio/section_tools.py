@@ -37,7 +37,7 @@ def layout(w) -> None:
         label("section.tools"),
         open=False,
         elem_id="section-tools",
-    ):
+    ) as w.section_tools_box:
         w.section = gr.Dropdown(label=label("section.select"), elem_id="section-select")
         w.revise_instruction = gr.Textbox(
             label=label("section.instruction"),

@@ -18,7 +18,7 @@ from engine.models.backends.base import Backend
 from engine.store.database import Project, Store
 from engine.writing.events import Ended
 
-PROJECT_COLUMNS = ("name", "words", "target", "status", "edited")
+PROJECT_COLUMNS = ("name", "title", "words", "target", "status", "edited")
 
 
 class Studio:
@@ -49,11 +49,12 @@ class Studio:
         return self.store.project_by_id(int(project_id))
 
     def project_table(self) -> dict:
-        """The projects list (name, words, target, status, last edit), headed in the reader's
-        language."""
+        """The projects list (name, book title, words, target, status, last edit), headed in the
+        reader's language."""
         rows = [
             [
                 p.name,
+                p.title if p.title != p.name else "",  # a project without its own title
                 p.words,
                 p.target_words,
                 status_word(p.status),

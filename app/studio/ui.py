@@ -13,9 +13,11 @@ import gradio as gr
 from app.studio import (
     brief_plan,
     length_score,
+    manuscript_panel,
     model_panel,
     projects_panel,
     recaps,
+    review_panel,
     section_tools,
     welcome,
     writing,
@@ -33,6 +35,9 @@ CSS = """
 .lw-diff del { background: #fbd9d9; }
 #document details.lw-chapter { border-top: 1px solid #ddd; padding: 0.3em 0; }
 #document details.lw-chapter > summary { cursor: pointer; font-weight: 600; font-size: 1.15em; }
+#review-passage .lw-review-text { font-family: Georgia, serif; line-height: 1.55;
+  white-space: pre-wrap; }
+#review-passage mark { background: #ffe58a; }
 #document .lw-recap { font-style: italic; color: #555; border-left: 3px solid #ccc;
   padding-left: 0.8em; margin: 0.8em 0; }
 """
@@ -76,10 +81,13 @@ def screen(studio: Studio) -> tuple[gr.Blocks, SimpleNamespace]:
                         label("tab.write"), id="write-tab", elem_id="write-tab"
                     ) as w.write_tab:
                         writing.layout(w)
+                        manuscript_panel.layout(w)
                         recaps.layout(w)
                         section_tools.layout(w)
                     with gr.Tab(label("tab.length"), id="length-tab", elem_id="length-tab"):
                         length_score.layout(w)
+                    with gr.Tab(label("tab.review"), id="review-tab", elem_id="review-tab"):
+                        review_panel.layout(w)
         # what other features refresh once a generation or an edit ends
         after_run = [
             (lambda: studio.project_table(), [], [w.project_list]),
@@ -105,4 +113,6 @@ def screen(studio: Studio) -> tuple[gr.Blocks, SimpleNamespace]:
         recaps.wire(studio, w, demo)
         section_tools.wire(studio, w, demo, after_run)
         length_score.wire(studio, w, demo)
+        review_panel.wire(studio, w, demo)
+        manuscript_panel.wire(studio, w, demo)
     return demo, w

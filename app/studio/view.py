@@ -18,12 +18,22 @@ def features() -> tuple:
         brief_plan,
         length_score,
         recaps,
+        review_panel,
         section_tools,
         welcome,
         writing,
     )
 
-    return (welcome, brief_plan, bible_style, writing, recaps, section_tools, length_score)
+    return (
+        welcome,
+        brief_plan,
+        bible_style,
+        writing,
+        recaps,
+        section_tools,
+        length_score,
+        review_panel,
+    )
 
 
 def project_view(studio: Studio, w, project: Project | None) -> dict:

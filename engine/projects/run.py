@@ -70,7 +70,8 @@ def project_document(store: Store, project: Project) -> Document:
             chapters[-1][2] += 1
         else:
             chapters.append([chapter.id, chapter.title, 1])
-    return Document(project.name, sections, [(title, count) for _, title, count in chapters])
+    chapter_list = [(title, count) for _, title, count in chapters]
+    return Document(project.book_title, sections, chapter_list)
 
 
 @dataclass

@@ -51,6 +51,11 @@ class Project:
     status: str
     created_at: str
     updated_at: str
+    title: str = ""  # the book's title; "" until drafted or typed (exports then use the name)
+
+    @property
+    def book_title(self) -> str:
+        return self.title or self.name
 
 
 @dataclass
@@ -108,6 +113,7 @@ class Run:
 @dataclass
 class ProjectSummary:
     name: str
+    title: str
     words: int
     target_words: int
     status: str
@@ -273,6 +279,7 @@ class Store:
             status=row["status"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
+            title=row.get("title") or "",
         )
 
     def update_project(self, project: Project, **fields: object) -> Project:
@@ -334,13 +341,14 @@ class Store:
             )
         for recap in self.recaps(project).values():
             self.save_recap(copy, recap.chapter_id, recap.text, recap.edited)
-        return self.update_project(copy, status=project.status)
+        return self.update_project(copy, status=project.status, title=project.title or None)
 
     def delete_project(self, project: Project) -> None:
         """Remove the project with all its plans, section versions and runs."""
         with self.transaction():
             tables = ("sections", "section_versions", "plans", "runs", "chapter_recaps")
-            for table in (*tables, "start_overs"):
+            reviews = ("review_findings", "review_passes", "review_snapshots")
+            for table in (*tables, "start_overs", *reviews):
                 self.db.execute(f"delete from {table} where project_id = ?", [project.id])
             self.db.execute("delete from projects where id = ?", [project.id])
 
@@ -361,7 +369,12 @@ class Store:
             words = sum(count_words(s.text) for s in self.sections(project))
             summaries.append(
                 ProjectSummary(
-                    row["name"], words, row["target_words"], row["status"], row["updated_at"]
+                    row["name"],
+                    project.book_title,
+                    words,
+                    row["target_words"],
+                    row["status"],
+                    row["updated_at"],
                 )
             )
         return summaries
@@ -558,6 +571,17 @@ class Store:
                     [project.id, chapter_id, clean_text(text).strip(), int(edited), _now()],
                 )
             self.db.execute("update projects set updated_at = ? where id = ?", [_now(), project.id])
+
+    # preferences (the writer's, shared by every project)
+    def preference(self, key: str) -> str:
+        row = self.db.execute("select value from preferences where key = ?", [key]).fetchone()
+        return row[0] if row else ""
+
+    def set_preference(self, key: str, value: str) -> None:
+        with self.db.conn:
+            self.db.execute(
+                "insert or replace into preferences values (?, ?)", [key, clean_text(value).strip()]
+            )
 
     # runs
     def start_run(self, project: Project) -> int:

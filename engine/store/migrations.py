@@ -176,3 +176,35 @@ def m005_clean_names(db: sqlite_utils.Database) -> None:
             candidate = f"{cleaned} ({n})"
         taken.add(candidate)
         db.execute("update projects set name = ? where id = ?", [candidate, project_id])
+
+
+@migration
+def m006_review(db: sqlite_utils.Database) -> None:
+    """The read-through: its findings with their state (open or dismissed), which version of
+    each section a check last read (so a re-run reads only what changed), and the bible and
+    recaps as that review saw them (so "check later chapters" knows what changed since)."""
+    db.execute(
+        "create table review_findings (id integer primary key, "
+        "project_id integer references projects(id), section_id text not null, "
+        "source text not null, kind text not null, severity text not null, "
+        "quote text not null, suggestion text not null, key text not null, "
+        "state text not null default 'open', created_at text)"
+    )
+    db.execute("create index idx_review_findings_project on review_findings (project_id)")
+    db.execute(
+        "create table review_passes (project_id integer references projects(id), "
+        "section_id text, source text, version_id integer, context text, "
+        "primary key (project_id, section_id, source))"
+    )
+    db.execute(
+        "create table review_snapshots (project_id integer references projects(id), "
+        "kind text, key text, text text, primary key (project_id, kind, key))"
+    )
+
+
+@migration
+def m007_title_and_preferences(db: sqlite_utils.Database) -> None:
+    """A book title apart from the project's name (NULL: the name, as before), and the
+    writer's preferences kept once for every project (author name and contact)."""
+    db.execute("alter table projects add column title text")
+    db.execute("create table preferences (key text primary key, value text not null)")
