@@ -439,6 +439,7 @@ def _new_project(
         plan = draft_any_plan(backend, instruction, words, bible, seed, scenes_up_front)
         plan_usage = backend.last_usage
         title = draft_title(backend, instruction, seed)  # drafted with the plan, not the name
+        plan_usage = plan_usage + backend.last_usage  # the run's figures count the title too
     project = create_project(store, name, instruction, words, bible, settings, model, plan)
     if plan_usage is not None:
         project = store.update_project(project, title=title)

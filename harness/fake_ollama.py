@@ -122,8 +122,11 @@ def scripted_reply(body: dict, number: int) -> str:
 
 
 def _plan(schema: dict, asked: str) -> dict:
-    """Rows that fit the schema and add up to the total the prompt names."""
+    """Rows that fit the schema and add up to the total the prompt names (or, for a schema of
+    plain strings such as a drafted title, a short title in each)."""
     key, rows = next(iter(schema["properties"].items()))
+    if rows.get("type") != "array":
+        return {name: "The Keeper of the Light" for name in schema["properties"]}
     fields = [f for f in rows["items"]["properties"] if f not in ("title", "words")]
     totals = re.findall(r"about ([\d,]+) words", asked)
     total = int(totals[-1].replace(",", "")) if totals else 1000

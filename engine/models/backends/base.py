@@ -44,6 +44,12 @@ class Usage:
     prompt_s: float = 0.0
     decode_s: float = 0.0
 
+    def __add__(self, other: "Usage") -> "Usage":
+        """Two requests' accounting together (a plan and the title drafted with it)."""
+        return Usage(
+            *(getattr(self, name) + getattr(other, name) for name in self.__dataclass_fields__)
+        )
+
 
 class Backend(Protocol):
     """A model that streams chat replies. One request at a time per instance."""
