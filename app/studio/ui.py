@@ -1,26 +1,27 @@
-"""The studio's screen: each feature module lays out its part and wires its own events.
+"""The studio's screen: ui.py lays the panels out, holds the only list of them, and wires them.
 
-Features: projects_panel, model_panel (side column); welcome (above the tabs); brief_plan with
-bible_style, writing, recaps, section_tools, length_score (tabs). app.studio.view lists what
-shows a project.
+Panels (app.studio.panels): projects and model (side column); welcome (above the tabs); brief,
+plan, writing, recaps, section_tools and length_score (tabs). Each panel's widgets dataclass is
+its Feature (app.studio.feature); the components several panels touch reach them as `Shared`.
 """
 
-import functools
-from types import SimpleNamespace
+from dataclasses import dataclass
 
 import gradio as gr
 
-from app.studio import (
-    brief_plan,
+from app.studio.feature import Feature, OpenProject, ProjectView, Refresh, Shared
+from app.studio.language import APPLY_CHOICE, CHOOSE, SWITCH_CHOICES, label
+from app.studio.panels import (
+    brief,
     length_score,
-    model_panel,
-    projects_panel,
+    model,
+    plan,
+    projects,
     recaps,
     section_tools,
     welcome,
     writing,
 )
-from app.studio.language import APPLY_CHOICE, CHOOSE, SWITCH_CHOICES, label
 from app.studio.state import Studio
 
 CSS = """
@@ -38,71 +39,111 @@ CSS = """
 """
 
 
+@dataclass
+class Screen:
+    """The built screen: what panels share, and each panel's widgets (what tests drive)."""
+
+    shared: Shared
+    projects: projects.ProjectsWidgets
+    model: model.ModelWidgets
+    welcome: welcome.WelcomeWidgets
+    brief: brief.BriefWidgets
+    plan: plan.PlanWidgets
+    writing: writing.WritingWidgets
+    recaps: recaps.RecapWidgets
+    sections: section_tools.SectionWidgets
+    length: length_score.LengthWidgets
+
+    def features(self) -> list[Feature]:
+        """Every panel, in the order they show a project and refresh after a run."""
+        return [
+            self.projects,
+            self.model,
+            self.welcome,
+            self.brief,
+            self.plan,
+            self.writing,
+            self.recaps,
+            self.sections,
+            self.length,
+        ]
+
+
 def build(studio: Studio) -> gr.Blocks:
     """The studio as a gr.Blocks app bound to one Studio (store, model host, models folder)."""
     return screen(studio)[0]
 
 
-def screen(studio: Studio) -> tuple[gr.Blocks, SimpleNamespace]:
-    """The app and its components by name (what the handlers take and return)."""
-    w = SimpleNamespace()
+def screen(studio: Studio) -> tuple[gr.Blocks, Screen]:
+    """The app and its panels."""
     with gr.Blocks(title="longwrite studio", analytics_enabled=False) as demo:
-        w.project_id = gr.State(None)
-        w.last_project = gr.BrowserState(None, storage_key="longwrite-last-project")
+        project_id = gr.State(None)
+        last_project = gr.BrowserState(None, storage_key="longwrite-last-project")
         with gr.Row():
             with gr.Column(scale=1, min_width=280):
-                projects_panel.layout(w)
-                model_panel.layout(w, studio)
+                projects_panel = projects.layout()
+                model_panel = model.layout(studio)
             with gr.Column(scale=3):
                 with gr.Row():
-                    w.title = gr.Markdown(
+                    title = gr.Markdown(
                         label("app.title_none"), elem_id="project-title", container=False
                     )
-                    w.language = gr.Radio(
+                    language = gr.Radio(
                         SWITCH_CHOICES,
                         label=label("app.language"),
                         elem_id="language",
                         scale=0,
                         min_width=200,
                     )
-                welcome.layout(w)
-                with gr.Tabs() as w.tabs:
+                welcome_panel = welcome.layout()
+                with gr.Tabs() as tabs:
                     with gr.Tab(label("tab.brief"), id="brief-tab"):
-                        brief_plan.brief_layout(w)
+                        brief_panel = brief.layout()
                     with gr.Tab(label("tab.plan"), id="plan-tab", elem_id="plan-tab"):
-                        brief_plan.plan_layout(w)
-                        writing.plan_write_layout(w)
+                        plan_panel = plan.layout()
                     with gr.Tab(
                         label("tab.write"), id="write-tab", elem_id="write-tab"
-                    ) as w.write_tab:
-                        writing.layout(w)
-                        recaps.layout(w)
-                        section_tools.layout(w)
+                    ) as write_tab:
+                        writing_panel = writing.layout()
+                        recaps_panel = recaps.layout()
+                        sections_panel = section_tools.layout()
                     with gr.Tab(label("tab.length"), id="length-tab", elem_id="length-tab"):
-                        length_score.layout(w)
-        # what other features refresh once a generation or an edit ends
-        after_run = [
-            (lambda: studio.project_table(), [], [w.project_list]),
-            (functools.partial(section_tools.after_run, studio, w), [w.project_id], [w.section]),
-            (
-                functools.partial(length_score.after_run, studio, w),
-                [w.project_id],
-                [w.length_summary, w.length],
-            ),
-            (
-                functools.partial(recaps.refresh, studio, w),
-                [w.project_id],
-                [w.recap_box, w.recap_chapter],
-            ),
+                        length_panel = length_score.layout()
+        opened = OpenProject(project_id, last_project, title)
+        shared = Shared(
+            open=opened,
+            tabs=tabs,
+            write_tab=write_tab,
+            project_list=projects_panel.project_list,
+            brief=brief_panel.inputs,
+            run=writing_panel.run,
+            view=ProjectView(opened, []),
+        )
+        built = Screen(
+            shared,
+            projects_panel,
+            model_panel,
+            welcome_panel,
+            brief_panel,
+            plan_panel,
+            writing_panel,
+            recaps_panel,
+            sections_panel,
+            length_panel,
+        )
+        features = built.features()
+        shared.view.features = features
+        shared.refreshes = [
+            Refresh(
+                lambda project_id, feature=feature: feature.after_run(studio, project_id),
+                [project_id],
+                feature.after_run_components(),
+            )
+            for feature in features
+            if feature.refreshes_after_run
         ]
-        demo.load(None, None, [w.language], js=APPLY_CHOICE)
-        w.language.input(None, [w.language], None, js=CHOOSE)
-        projects_panel.wire(studio, w, demo)
-        welcome.wire(studio, w, demo)
-        model_panel.wire(studio, w, demo)
-        brief_plan.wire(studio, w, demo)
-        writing.wire(studio, w, demo, after_run)
-        recaps.wire(studio, w, demo)
-        section_tools.wire(studio, w, demo, after_run)
-        length_score.wire(studio, w, demo)
-    return demo, w
+        demo.load(None, None, [language], js=APPLY_CHOICE)
+        language.input(None, [language], None, js=CHOOSE)
+        for feature in features:
+            feature.wire(studio, shared, demo)
+    return demo, built
