@@ -24,6 +24,7 @@ from gradio.components import Component
 from app.studio.events import INSTANT, user_errors
 from app.studio.language import label
 from app.studio.state import Studio
+from app.studio.target import Target
 from engine.store.database import Project
 
 
@@ -82,21 +83,29 @@ class RunDisplay:
 
 @dataclass
 class OpenProject:
-    """Which project a page has open (laid out by ui.py): `project_id` is a server-side
-    state, read when a handler runs."""
+    """Which project a page has open (laid out by ui.py).
+
+    `project_id` is a server-side state, read when a handler runs: a job waiting in the queue
+    would read the project the page has open when its turn comes. So a generating action
+    reads `pressed` instead: a hidden field that its press step fills from `target` (the open
+    project as a Target, also hidden), whose value the page sends with the queued request.
+    The action then applies to the project it was pressed on, whenever it runs."""
 
     project_id: gr.State
     last_project: gr.BrowserState
     title: gr.Markdown
+    target: gr.Textbox
+    pressed: gr.Textbox
 
     def view_components(self) -> list[Component]:
-        return [self.project_id, self.last_project, self.title]
+        return [self.project_id, self.last_project, self.title, self.target]
 
     def view_of(self, project: Project | None) -> dict:
         return {
             self.project_id: project.id if project else None,
             self.last_project: project.id if project else None,
             self.title: f"### {project.name}" if project else label("app.title_none"),
+            self.target: Target(project.id, project.name).to_json() if project else "",
         }
 
 

@@ -3,16 +3,24 @@ the document, and run a generation into the run display (Write, Resume, and the 
 regenerate, extend and "rewrite to the end" all stream the same way).
 
 Functions here take the components they fill as typed arguments (a RunDisplay), never a panel.
+
+Every generating action is wired through `pressing`: an instant press step records the project
+it was pressed on (a Target) and shows its place in the queue; the queued step applies to that
+project whenever its turn comes, and updates the page only while the page still shows it.
 """
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+
+import gradio as gr
+from gradio.components import Component
 
 from app.studio import render
-from app.studio.events import GENERATING, INSTANT, user_errors_stream
+from app.studio.events import GENERATING, INSTANT, user_errors, user_errors_stream
 from app.studio.feature import RunDisplay, Shared
 from app.studio.language import info, t
 from app.studio.state import Studio
+from app.studio.target import Target
 from engine.errors import UserError
 from engine.projects.run import resume_point, run_project
 from engine.projects.service import (
@@ -117,12 +125,15 @@ def compose(
 
 # -- a generation ---------------------------------------------------------------------------
 def write(
-    studio: Studio, run: RunDisplay, resume: bool, project_id, instruction, bible, total, single
+    studio: Studio, run: RunDisplay, resume: bool, target, instruction, bible, total, single
 ) -> Iterator[dict]:
-    """Write (or resume) the project from its saved plan, streaming into the document.
+    """Write (or resume) the project pressed on (`target`) from its saved plan, streaming into
+    the document.
 
     The plan is read from the store when the run starts, so a Write pressed while a plan is
     still drafting waits in the queue and then writes the new plan."""
+    target = Target.parse(target)
+    project_id, page = (target.project_id, target.page) if target else (None, "")
     project = save_brief(studio, project_id, instruction, bible, total, single)
     if project is None:
         raise UserError(key="error.open_project")
@@ -145,7 +156,7 @@ def write(
     def start(store, backend):
         return run_project(store, store.project_by_id(project.id), backend)
 
-    yield from stream_run(studio, run, project, plan, start)
+    yield from stream_run(studio, run, project, plan, start, page)
 
 
 def _recaps_missing(studio: Studio, project: Project, plan: Plan) -> bool:
@@ -175,9 +186,10 @@ def _chapter_line(key: str, plan: Plan, chapter_id: str, **params) -> str:
 
 
 def stream_run(
-    studio: Studio, run: RunDisplay, project: Project, plan: Plan, start
+    studio: Studio, run: RunDisplay, project: Project, plan: Plan, start, page: str = ""
 ) -> Iterator[dict]:
-    """Follow a writing job: finished sections join the document, the active one streams.
+    """Follow a writing job of `page`: finished sections join the document, the active one
+    streams.
 
     The document is composed again only when a section or recap ends (from cached section
     HTML); while a section streams, only its own text is sent."""
@@ -190,7 +202,7 @@ def stream_run(
     active: int | None = None
     used: tuple[str, ...] = ()  # the bible entries the active section's prompt carries
     done = None  # the closing line with the run's statistics, once it came
-    for batch in studio.follow(project, start):
+    for batch in studio.follow(project, start, page):
         for event in batch:
             snapshot = progress.update(event)
             if isinstance(event, SectionProgress) and snapshot is not None:
@@ -260,16 +272,83 @@ def stream_run(
         }
 
 
+# -- a press and its queued job -------------------------------------------------------------
+def pressed_project(studio: Studio, target) -> tuple[Project, str]:
+    """The project a press applies to, and the page that pressed ("" for callers without
+    one)."""
+    target = Target.parse(target)
+    return studio.project(target.project_id if target else None), target.page if target else ""
+
+
+def press(studio: Studio, kind: str, target, page: str) -> tuple:
+    """A generating button was pressed in `page` on the open project (`target`): the pressed
+    Target for the queued step, and a line naming the project and its place in the queue."""
+    target = Target.parse(target)
+    if target is None:  # no project open: the queued step says so
+        return "", gr.skip()
+    pressed = target.pressed(page, studio.press(page))
+    action = t(f"queue.{kind}", name=target.name)
+    return pressed.to_json(), t("queue.waiting", action=action, place=studio.place(pressed.ticket))
+
+
+def queued(studio: Studio, handler: Callable, line: Component) -> Callable:
+    """The queued step of a generating action: `handler(target, *inputs)` applies to the
+    project pressed on; its updates reach the page only while the page still shows that
+    project (else `line` says where the result went)."""
+
+    def run(pressed, *inputs):
+        target = Target.parse(pressed)
+        if target is not None:
+            studio.leave_queue(target.ticket)
+
+        def shown() -> bool:
+            return target is None or studio.shows(target.page, target.project_id)
+
+        for update in handler(target, *inputs):
+            yield update if shown() else {line: gr.skip()}  # Gradio takes {} for one value
+        if not shown():
+            yield {line: t("queue.done_elsewhere", name=target.name)}
+
+    return run
+
+
+def record_shown(studio: Studio, target, page: str) -> None:
+    """The page opened another project (or none): jobs it pressed for stop updating it."""
+    target = Target.parse(target)
+    studio.show(page, target.project_id if target else None)
+
+
 # -- wiring -----------------------------------------------------------------------------------
+def pressing(studio: Studio, shared: Shared, listener, kind: str, line: Component, **queued_step):
+    """Wire a generating action on `listener` (e.g. button.click): an instant press step takes
+    the open project into `shared.open.pressed` and shows its place in the queue in `line`;
+    then the queued step (`queued_step`: fn, inputs, outputs...) runs with the pressed target
+    as its first input. Returns the queued step's event."""
+
+    def press_step(target, request: gr.Request):
+        return press(studio, kind, target, (request.session_hash or "") if request else "")
+
+    step = {**queued_step}
+    step["fn"] = user_errors_stream(queued(studio, step["fn"], line))
+    step["inputs"] = [shared.open.pressed, *step["inputs"]]
+    return listener(
+        user_errors(press_step), [shared.open.target], [shared.open.pressed, line], **INSTANT
+    ).then(**step, **GENERATING)
+
+
 def write_events(studio: Studio, shared: Shared, starts) -> None:
     """Write (or Resume, with `resume`) after each of `starts` (event listeners), streaming
     into the run display; the after-run refreshes follow."""
     for start, resume in starts:
-        event = start(studio.arm, [shared.open.project_id], None, **INSTANT).then(
-            user_errors_stream(functools.partial(write, studio, shared.run, resume)),
-            [shared.open.project_id, *shared.brief.fields()],
-            shared.run.components(),
+        event = pressing(
+            studio,
+            shared,
+            start,
+            "write",
+            shared.run.progress,
+            fn=functools.partial(write, studio, shared.run, resume),
+            inputs=shared.brief.fields(),
+            outputs=shared.run.components(),
             show_progress_on=[shared.run.progress],
-            **GENERATING,
         )
         shared.then_refresh(event)

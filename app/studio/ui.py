@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from app.studio import service
+from app.studio.events import INSTANT
 from app.studio.feature import Feature, OpenProject, ProjectView, Refresh, Shared
 from app.studio.language import APPLY_CHOICE, CHOOSE, SWITCH_CHOICES, label
 from app.studio.panels import (
@@ -79,6 +81,9 @@ def screen(studio: Studio) -> tuple[gr.Blocks, Screen]:
     with gr.Blocks(title="longwrite studio", analytics_enabled=False) as demo:
         project_id = gr.State(None)
         last_project = gr.BrowserState(None, storage_key="longwrite-last-project")
+        # hidden fields, not gr.State: their values travel with each request from the page
+        target = gr.Textbox("", visible="hidden", elem_id="open-target")
+        pressed = gr.Textbox("", visible="hidden", elem_id="pressed-target")
         with gr.Row():
             with gr.Column(scale=1, min_width=280):
                 projects_panel = projects.layout()
@@ -109,7 +114,7 @@ def screen(studio: Studio) -> tuple[gr.Blocks, Screen]:
                         sections_panel = section_tools.layout()
                     with gr.Tab(label("tab.length"), id="length-tab", elem_id="length-tab"):
                         length_panel = length_score.layout()
-        opened = OpenProject(project_id, last_project, title)
+        opened = OpenProject(project_id, last_project, title, target, pressed)
         shared = Shared(
             open=opened,
             tabs=tabs,
@@ -142,6 +147,16 @@ def screen(studio: Studio) -> tuple[gr.Blocks, Screen]:
             for feature in features
             if feature.refreshes_after_run
         ]
+
+        def shown(target, request: gr.Request) -> None:
+            service.record_shown(studio, target, (request.session_hash or "") if request else "")
+
+        target.change(shown, [target], None, **INSTANT)
+
+        def left(request: gr.Request) -> None:
+            studio.leave((request.session_hash or "") if request else "")
+
+        demo.unload(left)
         demo.load(None, None, [language], js=APPLY_CHOICE)
         language.input(None, [language], None, js=CHOOSE)
         for feature in features:

@@ -45,24 +45,27 @@ class StudioServer:
         env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
         self.log = log_path.open("w")
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "app",
-                "studio",
-                "--port",
-                str(self.port),
-                "--no-browser",
-                "--db",
-                str(db_path),
-                *extra,
-            ],
+            self.command(db_path, extra),
             cwd=REPO,
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
         self._wait_ready(log_path)
+
+    def command(self, db_path: Path, extra: tuple[str, ...]) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "app",
+            "studio",
+            "--port",
+            str(self.port),
+            "--no-browser",
+            "--db",
+            str(db_path),
+            *extra,
+        ]
 
     def _wait_ready(self, log_path: Path) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S

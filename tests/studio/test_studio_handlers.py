@@ -2,6 +2,7 @@
 scripted fake backend, so each feature module's handlers are checked fast and deterministically.
 """
 
+import functools
 import inspect
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,6 +15,7 @@ from app.studio.panels import plan as plan_panel
 from app.studio.panels import projects, section_tools, writing
 from app.studio.plan_table import add_row
 from app.studio.state import Studio
+from app.studio.target import Target
 from app.studio.ui import screen
 from engine.errors import UserError
 from engine.projects.run import run_project
@@ -156,6 +158,49 @@ def test_import_survives_being_resumed_on_other_threads(studio, ui, tmp_path):
     ]
 
 
+def test_a_press_carries_its_target_and_its_updates_follow_the_page(studio, ui):
+    """A queued action applies to the project it was pressed on; while its page shows another
+    project, the page gets no updates from it, and one line saying where the result went."""
+    project, _ = _written(studio, ("One",))
+    studio.store.drop_sections_from(project, 0)
+    other = studio.store.create_project("Other", "Write another tale.", 60)
+    opened = ui.shared.view.of(studio, project)[ui.shared.open.target]
+    pressed, line = service.press(studio, "write", opened, "page-a")
+    target = Target.parse(pressed)
+    assert (target.project_id, target.name, target.page) == (project.id, "Tale", "page-a")
+    assert target.versions == {}  # room for the versions the engine will check
+    assert line == "Writing Tale: number 1 in the queue."
+
+    run = ui.shared.run
+    write = functools.partial(service.write, studio, run, False)
+    studio.show("page-a", other.id)  # the page opened Other while the job waited
+    studio.stop("page-b")  # another page's Stop
+    updates = list(
+        service.queued(studio, write, run.progress)(pressed, "Write a tale.", "", 60, False)
+    )
+    assert all(list(update) == [run.progress] for update in updates[:-1])
+    assert all(update[run.progress] == gr.skip() for update in updates[:-1])
+    assert updates[-1] == {
+        run.progress: "The job for Tale ended while another project was open: open Tale to see it."
+    }
+    assert studio.waiting == []  # the job left the queue when it started
+    assert studio.store.project("Other").updated_at == other.updated_at
+
+
+def test_stop_ends_the_job_of_its_own_page_only(studio, ui):
+    project, _ = _written(studio, ("One",))
+    studio.store.drop_sections_from(project, 0)
+    run = ui.shared.run
+    studio.stop("page-a")
+    pressed = Target(project.id, "Tale", "page-a").to_json()
+    stopped = list(service.write(studio, run, False, pressed, "Write a tale.", "", 30, False))
+    assert stopped[-1][run.progress].startswith("Stopped")
+    studio.press("page-a")  # a fresh press forgets the page's stop
+    studio.stop("page-b")
+    done = list(service.write(studio, run, False, pressed, "Write a tale.", "", 30, False))
+    assert done[-1][run.progress].startswith("Done")
+
+
 def test_every_event_handler_takes_the_inputs_it_is_wired_with(studio):
     """Each wired function accepts as many values as its event sends (Gradio's own arguments,
     a gr.Request or gr.SelectData, aside): a handler whose signature changed without its
@@ -176,3 +221,21 @@ def test_every_event_handler_takes_the_inputs_it_is_wired_with(studio):
         signature.bind(*[None] * len(block_fn.inputs))  # TypeError on a mismatch
         checked += 1
     assert checked > 50
+
+
+def test_stop_reaches_another_pages_job_only_once_that_page_is_gone(studio):
+    class Running:
+        stopped = False
+
+        def stop(self):
+            self.stopped = True
+
+    job = Running()
+    studio.jobs[7], studio.job_pages[7] = job, "page-a"
+    studio.press("page-a")
+    studio.stop("page-b", 7)  # page B shows the project page A writes
+    assert not job.stopped
+    studio.leave("page-a")  # page A was closed or reloaded
+    assert studio.waiting == []  # its waiting press has no place any more
+    studio.stop("page-b", 7)
+    assert job.stopped

@@ -17,7 +17,7 @@ from gradio.components import Component
 
 from app.studio import chapter_table, service
 from app.studio.chapter_table import add_chapter, chapter_choices, chapter_rows, chapters_plan
-from app.studio.events import GENERATING, INSTANT, user_errors, user_errors_stream
+from app.studio.events import INSTANT, user_errors
 from app.studio.feature import Shared
 from app.studio.language import info, label, t, warning
 from app.studio.plan_table import (
@@ -35,6 +35,7 @@ from app.studio.plan_table import (
     total_words,
 )
 from app.studio.state import Studio
+from app.studio.target import Target
 from engine.errors import UserError
 from engine.planning.book_plan import (
     chapters_from_model_output,
@@ -394,16 +395,18 @@ def project_for_draft(studio: Studio, shared: Shared, project_id, instruction: s
 
 
 def draft(
-    studio: Studio, w: PlanWidgets, project_id, instruction, bible, total, single, up_front=False
+    studio: Studio, w: PlanWidgets, target, instruction, bible, total, single, up_front=False
 ) -> Iterator[dict]:
     """Stream a drafted plan; locked rows of the current plan keep their places. A piece over
     8,000 words gets chapters (and, with `up_front`, every chapter's scenes)."""
+    target = Target.parse(target)
+    project_id, page = (target.project_id, target.page) if target else (None, "")
     project = service.save_brief(studio, project_id, instruction, bible, total, single)
     if project is None:
         raise UserError(key="error.open_project")
     check_brief(project.instruction, project.bible, project.target_words)
     if two_level(project.target_words):
-        yield from draft_book(studio, w, project, bool(up_front))
+        yield from draft_book(studio, w, project, bool(up_front), page)
         return
     previous = studio.store.plan(project)
     raw = ""
@@ -411,7 +414,7 @@ def draft(
     def start(store, backend):
         return draft_plan_stream(backend, project.instruction, project.target_words, project.bible)
 
-    for batch in studio.follow(project, start):
+    for batch in studio.follow(project, start, page):
         for event in batch:
             if isinstance(event, str):
                 raw += event
@@ -429,7 +432,9 @@ def draft(
     yield {w.plan_stream: raw, **plan_view(studio, w, project, plan)}
 
 
-def draft_book(studio: Studio, w: PlanWidgets, project: Project, up_front: bool) -> Iterator[dict]:
+def draft_book(
+    studio: Studio, w: PlanWidgets, project: Project, up_front: bool, page: str = ""
+) -> Iterator[dict]:
     """Stream a drafted chapter list (locked chapters of the current plan keep their places),
     then, with `up_front`, draft each chapter's scenes. Each step is saved as it ends."""
     previous = studio.store.plan(project)
@@ -454,7 +459,7 @@ def draft_book(studio: Studio, w: PlanWidgets, project: Project, up_front: bool)
                 book = draft_scenes(backend, brief, chapter.id, project.settings.sampling.seed)
                 yield book
 
-    for batch in studio.follow(project, start):
+    for batch in studio.follow(project, start, page):
         for event in batch:
             if isinstance(event, str):
                 raw += event
@@ -550,20 +555,20 @@ def wire(studio: Studio, w: PlanWidgets, shared: Shared) -> None:
         **INSTANT,
     )
     drafting = {
-        "fn": user_errors_stream(functools.partial(draft, studio, w)),
-        "inputs": [project_id, *brief.fields(), w.scenes_up_front],
+        "fn": functools.partial(draft, studio, w),
+        "inputs": [*brief.fields(), w.scenes_up_front],
         "outputs": [w.plan_stream, *plan_outputs(w)],
         "show_progress_on": [w.plan_stream],
-        **GENERATING,
     }
-    w.draft.click(studio.arm, [project_id], None, **INSTANT).then(**drafting)
+    service.pressing(studio, shared, w.draft.click, "draft", w.plan_stream, **drafting)
     # the Brief tab's own Draft plan: a project from the instruction if none is open
-    brief.draft.click(
+    created = brief.draft.click(
         user_errors(functools.partial(project_for_draft, studio, shared)),
         [project_id, brief.instruction, brief.total],
         [*shared.view.components(), shared.tabs],
         **INSTANT,
-    ).success(studio.arm, [project_id], None, **INSTANT).then(**drafting)
+    )
+    service.pressing(studio, shared, created.success, "draft", w.plan_stream, **drafting)
     # the tab's last step: Write, on the Write tab
     to_write_tab = w.write.click(
         lambda: gr.update(selected="write-tab"), None, [shared.tabs], **INSTANT

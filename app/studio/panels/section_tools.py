@@ -14,10 +14,11 @@ import gradio as gr
 from gradio.components import Component
 
 from app.studio import render, service
-from app.studio.events import GENERATING, INSTANT, user_errors, user_errors_stream
+from app.studio.events import INSTANT, user_errors
 from app.studio.feature import RunDisplay, Shared
 from app.studio.language import info, label, status_word, t
 from app.studio.state import Studio
+from app.studio.target import Target
 from engine.errors import UserError
 from engine.metrics import count_words
 from engine.projects.revise import (
@@ -259,15 +260,17 @@ def rewrite(
     studio: Studio,
     w: SectionWidgets,
     run: RunDisplay,
-    project_id,
+    target,
     section_id,
     instruction,
     first,
     last,
     selection,
 ) -> Iterator[dict]:
-    """Stream a rewrite, then show its difference from the current text with Accept/Discard."""
-    project, section_id = _chosen(studio, project_id, section_id)
+    """Stream a rewrite of a section of the project pressed on (`target`), then show its
+    difference from the current text with Accept/Discard."""
+    pressed, page = service.pressed_project(studio, target)
+    project, section_id = _chosen(studio, pressed.id, section_id)
     passage = _passage(_current_text(studio, project, section_id), first, last, selection)
     ready: RevisionReady | None = None
     heading, text, line = "", "", t("write.waiting")
@@ -276,7 +279,7 @@ def rewrite(
         current = store.project_by_id(project.id)
         return rewrite_section(store, current, backend, section_id, instruction, passage)
 
-    for batch in studio.follow(project, start):
+    for batch in studio.follow(project, start, page):
         for event in batch:
             if isinstance(event, SectionStarted):
                 title = t("section.rewrite_of", number=event.index + 1)
@@ -402,9 +405,10 @@ def _refreshed(
 
 
 def regenerate(
-    studio: Studio, run: RunDisplay, kind: str, project_id, section_id, extra
+    studio: Studio, run: RunDisplay, kind: str, target, section_id, extra
 ) -> Iterator[dict]:
-    project, section_id = _chosen(studio, project_id, section_id)
+    pressed, page = service.pressed_project(studio, target)
+    project, section_id = _chosen(studio, pressed.id, section_id)
     plan = studio.store.plan(project)
 
     def start(store, backend):
@@ -413,12 +417,13 @@ def regenerate(
             return extend_section(store, current, backend, section_id, int(extra or 0))
         return regenerate_section(store, current, backend, section_id)
 
-    yield from service.stream_run(studio, run, project, plan, start)
+    yield from service.stream_run(studio, run, project, plan, start, page)
 
 
-def rewrite_to_end(studio: Studio, run: RunDisplay, project_id, section_id) -> Iterator[dict]:
+def rewrite_to_end(studio: Studio, run: RunDisplay, target, section_id) -> Iterator[dict]:
     """Write this section and every one after it again (after the plan's second half changed)."""
-    project, section_id = _chosen(studio, project_id, section_id)
+    pressed, page = service.pressed_project(studio, target)
+    project, section_id = _chosen(studio, pressed.id, section_id)
     if studio.busy(project):
         raise UserError(key="error.stop_first")
     index = studio.store.plan(project).position(section_id)
@@ -428,7 +433,7 @@ def rewrite_to_end(studio: Studio, run: RunDisplay, project_id, section_id) -> I
         studio,
         run,
         True,
-        project.id,
+        Target(project.id, project.name, page),
         project.instruction,
         project.bible,
         project.target_words,
@@ -448,19 +453,16 @@ def wire(studio: Studio, w: SectionWidgets, shared: Shared) -> None:
         **INSTANT,
     )
     w.section_text.select(remember_selection, None, [w.selection], **INSTANT)
-    w.revise.click(studio.arm, [project_id], None, **INSTANT).then(
-        user_errors_stream(functools.partial(rewrite, studio, w, run)),
-        [
-            project_id,
-            w.section,
-            w.revise_instruction,
-            w.passage_start,
-            w.passage_end,
-            w.selection,
-        ],
-        [*stream, w.revise_box, w.revise_summary, w.revise_diff, w.proposal, w.history],
+    service.pressing(
+        studio,
+        shared,
+        w.revise.click,
+        "rewrite",
+        run.progress,
+        fn=functools.partial(rewrite, studio, w, run),
+        inputs=[w.section, w.revise_instruction, w.passage_start, w.passage_end, w.selection],
+        outputs=[*stream, w.revise_box, w.revise_summary, w.revise_diff, w.proposal, w.history],
         show_progress_on=[run.progress],
-        **GENERATING,
     )
     proposal_out = [run.document, w.section_text, w.history, w.revise_box, w.proposal]
     then_refresh(
@@ -502,20 +504,28 @@ def wire(studio: Studio, w: SectionWidgets, shared: Shared) -> None:
     )
     for button, kind in ((w.regenerate, "regenerate"), (w.extend, "extend")):
         then_refresh(
-            button.click(studio.arm, [project_id], None, **INSTANT).then(
-                user_errors_stream(functools.partial(regenerate, studio, run, kind)),
-                [project_id, w.section, w.extend_words],
-                stream,
+            service.pressing(
+                studio,
+                shared,
+                button.click,
+                "rewrite",
+                run.progress,
+                fn=functools.partial(regenerate, studio, run, kind),
+                inputs=[w.section, w.extend_words],
+                outputs=stream,
                 show_progress_on=[run.progress],
-                **GENERATING,
             )
         )
     then_refresh(
-        w.continue_from.click(studio.arm, [project_id], None, **INSTANT).then(
-            user_errors_stream(functools.partial(rewrite_to_end, studio, run)),
-            [project_id, w.section],
-            stream,
+        service.pressing(
+            studio,
+            shared,
+            w.continue_from.click,
+            "write",
+            run.progress,
+            fn=functools.partial(rewrite_to_end, studio, run),
+            inputs=[w.section],
+            outputs=stream,
             show_progress_on=[run.progress],
-            **GENERATING,
         )
     )

@@ -140,10 +140,11 @@ def refresh_at_rest(studio: Studio, w: WritingWidgets, project_id) -> dict:
     return view_of(studio, w, project)
 
 
-def stop(studio: Studio, project_id) -> None:
+def stop(studio: Studio, page: str, project_id) -> None:
+    """Stop the job this page pressed for (running or waiting), never another page's."""
     if project_id is None:
         return
-    studio.stop(project_id)
+    studio.stop(page, int(project_id))
     info("write.stopping")
 
 
@@ -186,7 +187,11 @@ CLICK_DOWNLOAD = """async () => {
 def wire(studio: Studio, w: WritingWidgets, shared: Shared) -> None:
     project_id = shared.open.project_id
     service.write_events(studio, shared, ((w.write.click, False), (w.resume.click, True)))
-    w.stop.click(functools.partial(stop, studio), [project_id], None, **INSTANT)
+
+    def stop_here(project_id, request: gr.Request) -> None:
+        stop(studio, (request.session_hash or "") if request else "", project_id)
+
+    w.stop.click(user_errors(stop_here), [project_id], None, **INSTANT)
     shared.write_tab.select(
         user_errors(functools.partial(refresh_at_rest, studio, w)),
         [project_id],
