@@ -8,14 +8,13 @@ circle, counting imports inside functions too (a late import that dodges a circl
 import ast
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
 
-
-def _studio_imports() -> dict[str, set[str]]:
+def _studio_import_graph() -> dict[str, set[str]]:
     """Each app.studio module -> the app.studio modules it imports (anywhere in its body)."""
+    repo = Path(__file__).resolve().parents[1]
     files = {
-        ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__"): path
-        for path in (REPO / "app" / "studio").rglob("*.py")
+        ".".join(path.relative_to(repo).with_suffix("").parts).removesuffix(".__init__"): path
+        for path in (repo / "app" / "studio").rglob("*.py")
     }
     graph: dict[str, set[str]] = {}
     for module, path in files.items():
@@ -38,22 +37,25 @@ def _studio_imports() -> dict[str, set[str]]:
     return graph
 
 
-def _is_panel(module: str) -> bool:
+def _is_studio_panel(module: str) -> bool:
     return module.startswith("app.studio.panels.")
 
 
 def test_no_panel_imports_another_panel():
-    graph = _studio_imports()
-    panels = [module for module in graph if _is_panel(module)]
+    graph = _studio_import_graph()
+    panels = [module for module in graph if _is_studio_panel(module)]
     assert len(panels) >= 8, panels  # the walk found the panels
     crossings = {
-        (module, imported) for module in panels for imported in graph[module] if _is_panel(imported)
+        (module, imported)
+        for module in panels
+        for imported in graph[module]
+        if _is_studio_panel(imported)
     }
     assert crossings == set()
 
 
 def test_the_studio_has_no_import_circles():
-    graph = _studio_imports()
+    graph = _studio_import_graph()
     circles: list[list[str]] = []
     state: dict[str, str] = {}  # "open" while on the path, "done" after
 
