@@ -1,55 +1,22 @@
-"""The Brief tab's story bible summary and style: what of the bible the model gets (entries,
-aliases, pinned ones), style presets and a sample of the writer's own prose.
+"""The story bible summary and style handlers of the Brief panel (app.studio.panels.brief):
+what of the bible the model gets (entries, aliases, pinned ones), style presets and a sample of
+the writer's own prose.
 
 The bible box takes the Markdown entry form (engine.writing.bible); under it a short summary, made
 again each time the bible is saved, says which entries go into every scene and which only into
 scenes that mention them. Style presets and the sample are saved in the project's settings.
 """
 
-import functools
-
-import gradio as gr
-
-from app.studio.events import INSTANT, user_errors
-from app.studio.language import info, label, t
+from app.studio.language import info, t
 from app.studio.state import Studio
 from engine.errors import UserError
 from engine.projects.service import check_bible
 from engine.schema import MAX_STYLE_SAMPLE_CHARS
 from engine.store.database import Project
 from engine.writing.bible import parse_bible
-from engine.writing.style import PRESETS
 
 # presets that cannot hold together
 CLASHES = (("first_person", "third_person"), ("past", "present"))
-
-
-def layout(w) -> None:
-    """Under the bible box: its summary, then style presets and the writer's sample."""
-    w.bible_summary = gr.Markdown(elem_id="bible-summary")
-    w.style = gr.CheckboxGroup(
-        [(label(f"style.{preset}"), preset) for preset in PRESETS["en"]],
-        label=label("style.presets"),
-        elem_id="style-presets",
-    )
-    w.style_sample = gr.Textbox(
-        label=label("style.sample"),
-        placeholder=label("style.sample_placeholder"),
-        lines=3,
-        elem_id="style-sample",
-    )
-
-
-def view_components(w) -> list:
-    return [w.bible_summary, w.style, w.style_sample]
-
-
-def view_of(studio: Studio, w, project: Project | None) -> dict:
-    return {
-        w.bible_summary: summary(project.bible if project else ""),
-        w.style: list(project.settings.style) if project else [],
-        w.style_sample: project.settings.style_sample if project else "",
-    }
 
 
 def summary(bible: str) -> str:
@@ -119,24 +86,3 @@ def save_sample(studio: Studio, project_id, sample) -> None:
 def _save_settings(studio: Studio, project: Project, **fields) -> None:
     settings = project.settings.model_copy(update=fields)
     studio.store.update_project(project, settings=settings)
-
-
-def wire(studio: Studio, w, demo: gr.Blocks) -> None:
-    w.bible.blur(
-        user_errors(functools.partial(bible_done, studio)),
-        [w.project_id, w.bible],
-        [w.bible_summary],
-        **INSTANT,
-    )
-    w.style.input(
-        user_errors(functools.partial(save_style, studio)),
-        [w.project_id, w.style],
-        None,
-        **INSTANT,
-    )
-    w.style_sample.blur(
-        user_errors(functools.partial(save_sample, studio)),
-        [w.project_id, w.style_sample],
-        None,
-        **INSTANT,
-    )

@@ -150,7 +150,7 @@ def _open_browser_when_ready(url: str) -> None:
 
 def _connect_judge(gguf: str | None, base_url: str | None, model_name: str | None) -> None:
     """Let the Score action ask an LLM judge for the six quality marks."""
-    from app.studio.length_score import connect_judge
+    from app.studio.panels.length_score import connect_judge
     from training.eval.judge import Judge
 
     if gguf:

@@ -2,11 +2,14 @@
 
 One Studio serves all browser sessions. Each thread gets its own database connection; each
 project runs at most one generation (a plan draft, a writing run or a revision) at a time, as a
-Job whose events the handlers follow.
+Job whose events the handlers follow. A job belongs to the page (browser tab) that pressed for
+it: Stop there stops it, and no other page's. Presses waiting for the model are counted in
+order, so a page can say where its job stands in the queue.
 """
 
 import tempfile
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -31,8 +34,12 @@ class Studio:
         self._exports_folder = tempfile.TemporaryDirectory(prefix="longwrite-export-")
         self.export_dir = Path(self._exports_folder.name)
         self._local = threading.local()
-        self.jobs: dict[int, Job] = {}
-        self.stop_requested: set[int] = set()
+        self.jobs: dict[int, Job] = {}  # by project
+        self.job_pages: dict[int, str] = {}  # project -> the page whose press started its job
+        self.stop_requested: set[str] = set()  # pages whose Stop was pressed
+        self.waiting: list[tuple[str, str]] = []  # (ticket, page) of presses not yet started
+        self.shown: dict[str, int | None] = {}  # page -> the project it shows
+        self._lock = threading.Lock()
         self.download_cancel: threading.Event | None = None  # set while a model downloads
         Store(self.db_path).close()  # create and migrate once, up front
 
@@ -67,40 +74,82 @@ class Studio:
             "data": rows,
         }
 
-    def arm(self, project_id: int | None) -> None:
-        """A fresh click on a generating button: forget an earlier stop request."""
-        if project_id is not None:
-            self.stop_requested.discard(int(project_id))
+    def press(self, page: str) -> str:
+        """A fresh press on a generating button in `page`: forget the page's earlier stop
+        request and take a place in the queue; the ticket names that place."""
+        ticket = uuid.uuid4().hex
+        with self._lock:
+            self.stop_requested.discard(page)
+            self.waiting.append((ticket, page))
+        return ticket
 
-    def stop(self, project_id: int | None) -> None:
-        if project_id is None:
-            return
-        self.stop_requested.add(int(project_id))
-        job = self.jobs.get(int(project_id))
-        if job is not None:
+    def place(self, ticket: str) -> int:
+        """1 for the next job to run: the running jobs count as ahead of every waiting one."""
+        with self._lock:
+            tickets = [waiting for waiting, _ in self.waiting]
+            ahead = tickets.index(ticket) if ticket in tickets else 0
+            return len(self.jobs) + ahead + 1
+
+    def leave_queue(self, ticket: str) -> None:
+        with self._lock:
+            self.waiting = [(waiting, page) for waiting, page in self.waiting if waiting != ticket]
+
+    def stop(self, page: str, project_id: int | None = None) -> None:
+        """Stop the job of `page` (running, or waiting: it then ends as soon as it starts).
+        A page with no job of its own may stop its open project's job if the page that
+        started it is gone (closed or reloaded)."""
+        with self._lock:
+            self.stop_requested.add(page)
+            jobs = [self.jobs[p] for p, owner in self.job_pages.items() if owner == page]
+            if not jobs and project_id is not None and self.job_pages.get(project_id) == "":
+                jobs = [self.jobs[project_id]]
+        for job in jobs:
             job.stop()
+
+    def leave(self, page: str) -> None:
+        """The page was closed or reloaded: its jobs have no page now, its presses no place."""
+        with self._lock:
+            self.waiting = [(ticket, owner) for ticket, owner in self.waiting if owner != page]
+            for project_id, owner in list(self.job_pages.items()):
+                if owner == page:
+                    self.job_pages[project_id] = ""
+            self.shown.pop(page, None)
+            self.stop_requested.discard(page)
+
+    def show(self, page: str, project_id: int | None) -> None:
+        """Record which project `page` shows (its open project changed)."""
+        self.shown[page] = project_id
+
+    def shows(self, page: str, project_id: int) -> bool:
+        """Whether `page` still shows the project (a page never recorded: assume it does)."""
+        return not page or self.shown.get(page, project_id) == project_id
 
     def busy(self, project: Project) -> bool:
         return project.id in self.jobs
 
     def follow(
-        self, project: Project, start: Callable[[Store, Backend], Iterator]
+        self, project: Project, start: Callable[[Store, Backend], Iterator], page: str = ""
     ) -> Iterator[list]:
-        """Run a generation for the project in a Job and yield its events in batches."""
+        """Run a generation for the project in a Job of `page` and yield its events in
+        batches."""
         if project.id in self.jobs:
             raise UserError(key="error.busy")
-        if project.id in self.stop_requested:
+        if page and page in self.stop_requested:
             yield [Ended(stopped=True)]
             return
         host = self.host
         job = Job(self.db_path, lambda store: start(store, host.backend()))
-        self.jobs[project.id] = job
+        with self._lock:
+            self.jobs[project.id] = job
+            self.job_pages[project.id] = page
         try:
             for batch in job.batches():
-                if project.id in self.stop_requested:
+                if page and page in self.stop_requested:
                     job.stop()
                 yield batch
         finally:
             job.stop()
             job.wait()
-            self.jobs.pop(project.id, None)
+            with self._lock:
+                self.jobs.pop(project.id, None)
+                self.job_pages.pop(project.id, None)

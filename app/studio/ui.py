@@ -1,28 +1,29 @@
-"""The studio's screen: each feature module lays out its part and wires its own events.
+"""The studio's screen: ui.py lays the panels out, holds the only list of them, and wires them.
 
-Features: projects_panel, model_panel (side column); welcome (above the tabs); brief_plan with
-bible_style, writing, recaps, section_tools, length_score (tabs). app.studio.view lists what
-shows a project.
+Panels (app.studio.panels): projects and model (side column); welcome (above the tabs); brief,
+plan, writing, recaps, section_tools and length_score (tabs). Each panel's widgets dataclass is
+its Feature (app.studio.feature); the components several panels touch reach them as `Shared`.
 """
 
-import functools
-from types import SimpleNamespace
+from dataclasses import dataclass
 
 import gradio as gr
 
-from app.studio import (
-    brief_plan,
+from app.studio import service
+from app.studio.events import INSTANT
+from app.studio.feature import Feature, OpenProject, ProjectView, Refresh, Shared
+from app.studio.language import APPLY_CHOICE, CHOOSE, SWITCH_CHOICES, label
+from app.studio.panels import (
+    brief,
     length_score,
-    manuscript_panel,
-    model_panel,
-    projects_panel,
+    model,
+    plan,
+    projects,
     recaps,
-    review_panel,
     section_tools,
     welcome,
     writing,
 )
-from app.studio.language import APPLY_CHOICE, CHOOSE, SWITCH_CHOICES, label
 from app.studio.state import Studio
 
 CSS = """
@@ -35,12 +36,39 @@ CSS = """
 .lw-diff del { background: #fbd9d9; }
 #document details.lw-chapter { border-top: 1px solid #ddd; padding: 0.3em 0; }
 #document details.lw-chapter > summary { cursor: pointer; font-weight: 600; font-size: 1.15em; }
-#review-passage .lw-review-text { font-family: Georgia, serif; line-height: 1.55;
-  white-space: pre-wrap; }
-#review-passage mark { background: #ffe58a; }
 #document .lw-recap { font-style: italic; color: #555; border-left: 3px solid #ccc;
   padding-left: 0.8em; margin: 0.8em 0; }
 """
+
+
+@dataclass
+class Screen:
+    """The built screen: what panels share, and each panel's widgets (what tests drive)."""
+
+    shared: Shared
+    projects: projects.ProjectsWidgets
+    model: model.ModelWidgets
+    welcome: welcome.WelcomeWidgets
+    brief: brief.BriefWidgets
+    plan: plan.PlanWidgets
+    writing: writing.WritingWidgets
+    recaps: recaps.RecapWidgets
+    sections: section_tools.SectionWidgets
+    length: length_score.LengthWidgets
+
+    def features(self) -> list[Feature]:
+        """Every panel, in the order they show a project and refresh after a run."""
+        return [
+            self.projects,
+            self.model,
+            self.welcome,
+            self.brief,
+            self.plan,
+            self.writing,
+            self.recaps,
+            self.sections,
+            self.length,
+        ]
 
 
 def build(studio: Studio) -> gr.Blocks:
@@ -48,71 +76,89 @@ def build(studio: Studio) -> gr.Blocks:
     return screen(studio)[0]
 
 
-def screen(studio: Studio) -> tuple[gr.Blocks, SimpleNamespace]:
-    """The app and its components by name (what the handlers take and return)."""
-    w = SimpleNamespace()
+def screen(studio: Studio) -> tuple[gr.Blocks, Screen]:
+    """The app and its panels."""
     with gr.Blocks(title="longwrite studio", analytics_enabled=False) as demo:
-        w.project_id = gr.State(None)
-        w.last_project = gr.BrowserState(None, storage_key="longwrite-last-project")
+        project_id = gr.State(None)
+        last_project = gr.BrowserState(None, storage_key="longwrite-last-project")
+        # hidden fields, not gr.State: their values travel with each request from the page
+        target = gr.Textbox("", visible="hidden", elem_id="open-target")
+        pressed = gr.Textbox("", visible="hidden", elem_id="pressed-target")
         with gr.Row():
             with gr.Column(scale=1, min_width=280):
-                projects_panel.layout(w)
-                model_panel.layout(w, studio)
+                projects_panel = projects.layout()
+                model_panel = model.layout(studio)
             with gr.Column(scale=3):
                 with gr.Row():
-                    w.title = gr.Markdown(
+                    title = gr.Markdown(
                         label("app.title_none"), elem_id="project-title", container=False
                     )
-                    w.language = gr.Radio(
+                    language = gr.Radio(
                         SWITCH_CHOICES,
                         label=label("app.language"),
                         elem_id="language",
                         scale=0,
                         min_width=200,
                     )
-                welcome.layout(w)
-                with gr.Tabs() as w.tabs:
+                welcome_panel = welcome.layout()
+                with gr.Tabs() as tabs:
                     with gr.Tab(label("tab.brief"), id="brief-tab"):
-                        brief_plan.brief_layout(w)
+                        brief_panel = brief.layout()
                     with gr.Tab(label("tab.plan"), id="plan-tab", elem_id="plan-tab"):
-                        brief_plan.plan_layout(w)
-                        writing.plan_write_layout(w)
+                        plan_panel = plan.layout()
                     with gr.Tab(
                         label("tab.write"), id="write-tab", elem_id="write-tab"
-                    ) as w.write_tab:
-                        writing.layout(w)
-                        manuscript_panel.layout(w)
-                        recaps.layout(w)
-                        section_tools.layout(w)
+                    ) as write_tab:
+                        writing_panel = writing.layout()
+                        recaps_panel = recaps.layout()
+                        sections_panel = section_tools.layout()
                     with gr.Tab(label("tab.length"), id="length-tab", elem_id="length-tab"):
-                        length_score.layout(w)
-                    with gr.Tab(label("tab.review"), id="review-tab", elem_id="review-tab"):
-                        review_panel.layout(w)
-        # what other features refresh once a generation or an edit ends
-        after_run = [
-            (lambda: studio.project_table(), [], [w.project_list]),
-            (functools.partial(section_tools.after_run, studio, w), [w.project_id], [w.section]),
-            (
-                functools.partial(length_score.after_run, studio, w),
-                [w.project_id],
-                [w.length_summary, w.length],
-            ),
-            (
-                functools.partial(recaps.refresh, studio, w),
-                [w.project_id],
-                [w.recap_box, w.recap_chapter],
-            ),
+                        length_panel = length_score.layout()
+        opened = OpenProject(project_id, last_project, title, target, pressed)
+        shared = Shared(
+            open=opened,
+            tabs=tabs,
+            write_tab=write_tab,
+            project_list=projects_panel.project_list,
+            brief=brief_panel.inputs,
+            run=writing_panel.run,
+            view=ProjectView(opened, []),
+        )
+        built = Screen(
+            shared,
+            projects_panel,
+            model_panel,
+            welcome_panel,
+            brief_panel,
+            plan_panel,
+            writing_panel,
+            recaps_panel,
+            sections_panel,
+            length_panel,
+        )
+        features = built.features()
+        shared.view.features = features
+        shared.refreshes = [
+            Refresh(
+                lambda project_id, feature=feature: feature.after_run(studio, project_id),
+                [project_id],
+                feature.after_run_components(),
+            )
+            for feature in features
+            if feature.refreshes_after_run
         ]
-        demo.load(None, None, [w.language], js=APPLY_CHOICE)
-        w.language.input(None, [w.language], None, js=CHOOSE)
-        projects_panel.wire(studio, w, demo)
-        welcome.wire(studio, w, demo)
-        model_panel.wire(studio, w, demo)
-        brief_plan.wire(studio, w, demo)
-        writing.wire(studio, w, demo, after_run)
-        recaps.wire(studio, w, demo)
-        section_tools.wire(studio, w, demo, after_run)
-        length_score.wire(studio, w, demo)
-        review_panel.wire(studio, w, demo)
-        manuscript_panel.wire(studio, w, demo)
-    return demo, w
+
+        def shown(target, request: gr.Request) -> None:
+            service.record_shown(studio, target, (request.session_hash or "") if request else "")
+
+        target.change(shown, [target], None, **INSTANT)
+
+        def left(request: gr.Request) -> None:
+            studio.leave((request.session_hash or "") if request else "")
+
+        demo.unload(left)
+        demo.load(None, None, [language], js=APPLY_CHOICE)
+        language.input(None, [language], None, js=CHOOSE)
+        for feature in features:
+            feature.wire(studio, shared, demo)
+    return demo, built

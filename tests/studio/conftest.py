@@ -28,18 +28,7 @@ class StudioServer:
         env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
         self.log = log_path.open("w")
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "app",
-                "studio",
-                "--port",
-                str(self.port),
-                "--no-browser",
-                "--db",
-                str(db_path),
-                *extra,
-            ],
+            self.command(db_path, extra),
             cwd=REPO,
             env=env,
             stdout=self.log,
@@ -50,6 +39,20 @@ class StudioServer:
         except RuntimeError as error:
             self.stop()
             raise RuntimeError(f"{error}: {log_path.read_text()[-2000:]}") from None
+
+    def command(self, db_path: Path, extra: tuple[str, ...]) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "app",
+            "studio",
+            "--port",
+            str(self.port),
+            "--no-browser",
+            "--db",
+            str(db_path),
+            *extra,
+        ]
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -2,14 +2,20 @@
 scripted fake backend, so each feature module's handlers are checked fast and deterministically.
 """
 
+import functools
+import inspect
 from concurrent.futures import ThreadPoolExecutor
 
+import gradio as gr
 import pytest
 
-from app.studio import brief_plan, projects_panel, section_tools, view, writing
+from app.studio import service
 from app.studio.model_host import ModelHost
+from app.studio.panels import plan as plan_panel
+from app.studio.panels import projects, section_tools, writing
 from app.studio.plan_table import add_row
 from app.studio.state import Studio
+from app.studio.target import Target
 from app.studio.ui import screen
 from engine.errors import UserError
 from engine.projects.run import run_project
@@ -26,7 +32,7 @@ def studio(db_path):
 
 
 @pytest.fixture
-def w(studio):
+def ui(studio):
     """The screen's components (a real layout), as the handlers see them."""
     return screen(studio)[1]
 
@@ -40,81 +46,100 @@ def _written(studio: Studio, titles=("One", "Two")):
     return store.project("Tale"), plan
 
 
-def test_the_project_view_fills_every_component_it_lists(studio, w):
-    empty = view.project_view(studio, w, None)
-    assert set(empty) == set(view.components(w))
+def test_the_project_view_fills_every_component_it_lists(studio, ui):
+    empty = ui.shared.view.of(studio, None)
+    assert set(empty) == set(ui.shared.view.components())
     project, _ = _written(studio)
-    opened = view.project_view(studio, w, project)
-    assert set(opened) == set(view.components(w))
-    assert opened[w.title] == "### Tale" and len(opened[w.plan]["data"]) == 2
-    assert "One" in opened[w.document] and opened[w.export_file]["visible"] is False
+    opened = ui.shared.view.of(studio, project)
+    assert set(opened) == set(ui.shared.view.components())
+    assert opened[ui.shared.open.title] == "### Tale" and len(opened[ui.plan.plan]["data"]) == 2
+    assert (
+        "One" in opened[ui.writing.run.document]
+        and opened[ui.writing.export_file]["visible"] is False
+    )
 
 
-def test_create_refuses_an_existing_name_and_open_shows_the_project(studio, w):
+def test_create_refuses_an_existing_name_and_open_shows_the_project(studio, ui):
     _written(studio)
     with pytest.raises(UserError, match="exists already"):
-        projects_panel.create(studio, w, "Tale", 500)
-    shown = projects_panel.open_row(studio, w, 0)
-    assert shown[w.rename_to] == "Tale"
+        projects.create(studio, ui.projects, ui.shared.view, "Tale", 500)
+    shown = projects.open_row(studio, ui.shared.view, 0)
+    assert shown[ui.projects.rename_to] == "Tale"
 
 
-def test_inserting_a_row_keeps_texts_with_their_rows_and_resume_fills_the_gap(studio, w):
+def test_inserting_a_row_keeps_texts_with_their_rows_and_resume_fills_the_gap(studio, ui):
     project, plan = _written(studio)
-    rows = brief_plan.plan_view(studio, w, project, plan)[w.plan]["data"]
-    edited = brief_plan.edit_rows(
-        studio, w, add_row, project.id, rows, plan.ids, 1, project.target_words
+    rows = plan_panel.plan_view(studio, ui.plan, project, plan)[ui.plan.plan]["data"]
+    edited = plan_panel.edit_rows(
+        studio, ui.plan, add_row, project.id, rows, plan.ids, 1, project.target_words
     )
-    ids = edited[w.plan_ids]
+    ids = edited[ui.plan.plan_ids]
     assert ids[0] == plan.ids[0] and ids[2] == plan.ids[1]
-    at_rest = writing.view_of(studio, w, studio.project(project.id))
-    assert "1 section(s) without text: Resume writes them" in at_rest[w.progress]
+    at_rest = writing.view_of(studio, ui.writing, studio.project(project.id))
+    assert "1 section(s) without text: Resume writes them" in at_rest[ui.writing.run.progress]
 
-    updates = list(writing.write(studio, w, True, project.id, "Write a tale.", "", 60, False))
-    assert updates[-1][w.progress].startswith("Done")
+    updates = list(
+        service.write(studio, ui.shared.run, True, project.id, "Write a tale.", "", 60, False)
+    )
+    assert updates[-1][ui.writing.run.progress].startswith("Done")
     sections = studio.store.sections(studio.project(project.id))
     assert [s.section_id for s in sections] == ids
 
 
-def test_rewrite_shows_a_diff_and_accept_makes_it_current(studio, w):
+def test_rewrite_shows_a_diff_and_accept_makes_it_current(studio, ui):
     project, plan = _written(studio)
     before = studio.store.sections(project)[1]
     updates = list(
-        section_tools.rewrite(studio, w, project.id, plan.ids[1], "make it shorter", "", "", None)
+        section_tools.rewrite(
+            studio,
+            ui.sections,
+            ui.shared.run,
+            project.id,
+            plan.ids[1],
+            "make it shorter",
+            "",
+            "",
+            None,
+        )
     )
     final = updates[-1]
-    assert "<ins>" in final[w.revise_diff] or "<del>" in final[w.revise_diff]
+    assert "<ins>" in final[ui.sections.revise_diff] or "<del>" in final[ui.sections.revise_diff]
     assert studio.store.sections(project)[1].version_id == before.version_id
-    accepted = section_tools.accept(studio, w, project.id, final[w.proposal])
-    assert accepted[w.proposal] is None
-    assert studio.store.sections(project)[1].version_id == final[w.proposal]["version_id"]
+    accepted = section_tools.accept(
+        studio, ui.sections, ui.shared.run, project.id, final[ui.sections.proposal]
+    )
+    assert accepted[ui.sections.proposal] is None
+    assert studio.store.sections(project)[1].version_id == final[ui.sections.proposal]["version_id"]
     with pytest.raises(UserError, match="no rewrite to accept"):
-        section_tools.accept(studio, w, project.id, None)
+        section_tools.accept(studio, ui.sections, ui.shared.run, project.id, None)
 
 
-def test_save_without_a_section_and_write_without_a_plan_are_user_errors(studio, w):
+def test_save_without_a_section_and_write_without_a_plan_are_user_errors(studio, ui):
     project = studio.store.create_project("Empty", "Write a tale.", 100)
     with pytest.raises(UserError, match="Choose a section first"):
-        section_tools.save_text(studio, w, project.id, None, "text")
+        section_tools.save_text(studio, ui.sections, ui.shared.run, project.id, None, "text")
     with pytest.raises(UserError, match="draft a plan"):
-        list(writing.write(studio, w, False, project.id, "Write a tale.", "", 100, False))
+        list(
+            service.write(studio, ui.shared.run, False, project.id, "Write a tale.", "", 100, False)
+        )
 
 
-def test_export_builds_the_file_only_when_asked(studio, w):
+def test_export_builds_the_file_only_when_asked(studio, ui):
     project, _ = _written(studio)
     assert not any(studio.export_dir.rglob("*"))  # opening the project built nothing
-    view.project_view(studio, w, project)
+    ui.shared.view.of(studio, project)
     assert not any(studio.export_dir.rglob("*"))
-    shown = writing.export(studio, w, "docx", project.id)
-    path = shown[w.export_file]["value"]
+    shown = writing.export(studio, ui.writing, "docx", project.id)
+    path = shown[ui.writing.export_file]["value"]
     assert path.endswith("Tale.docx")
 
 
-def test_import_survives_being_resumed_on_other_threads(studio, w, tmp_path):
+def test_import_survives_being_resumed_on_other_threads(studio, ui, tmp_path):
     """Gradio may resume a generator handler on another of its threads between two yields; a
     sqlite3 connection only works in the thread that made it."""
     source = tmp_path / "salt.md"
     source.write_text("# Salt\n\n## One\n\nThe caravan left.\n\n## Two\n\nSand came.\n")
-    updates = projects_panel.import_file(studio, w, str(source), "")
+    updates = projects.import_file(studio, ui.projects, ui.shared.view, str(source), "")
     results: list = []
     # every step on a thread of its own, all alive to the end (a finished thread's id can be
     # reused, which would hide the fault)
@@ -125,9 +150,92 @@ def test_import_survives_being_resumed_on_other_threads(studio, w, tmp_path):
             break
     for pool in pools:
         pool.shutdown()
-    opened = [update for update in results if update and w.rename_to in update]
-    assert opened and opened[-1][w.rename_to] == "Salt"
+    opened = [update for update in results if update and ui.projects.rename_to in update]
+    assert opened and opened[-1][ui.projects.rename_to] == "Salt"
     assert [s.text for s in studio.store.sections(studio.store.project("Salt"))] == [
         "The caravan left.",
         "Sand came.",
     ]
+
+
+def test_a_press_carries_its_target_and_its_updates_follow_the_page(studio, ui):
+    """A queued action applies to the project it was pressed on; while its page shows another
+    project, the page gets no updates from it, and one line saying where the result went."""
+    project, _ = _written(studio, ("One",))
+    studio.store.drop_sections_from(project, 0)
+    other = studio.store.create_project("Other", "Write another tale.", 60)
+    opened = ui.shared.view.of(studio, project)[ui.shared.open.target]
+    pressed, line = service.press(studio, "write", opened, "page-a")
+    target = Target.parse(pressed)
+    assert (target.project_id, target.name, target.page) == (project.id, "Tale", "page-a")
+    assert target.versions == {}  # room for the versions the engine will check
+    assert line == "Writing Tale: number 1 in the queue."
+
+    run = ui.shared.run
+    write = functools.partial(service.write, studio, run, False)
+    studio.show("page-a", other.id)  # the page opened Other while the job waited
+    studio.stop("page-b")  # another page's Stop
+    updates = list(
+        service.queued(studio, write, run.progress)(pressed, "Write a tale.", "", 60, False)
+    )
+    assert all(list(update) == [run.progress] for update in updates[:-1])
+    assert all(update[run.progress] == gr.skip() for update in updates[:-1])
+    assert updates[-1] == {
+        run.progress: "The job for Tale ended while another project was open: open Tale to see it."
+    }
+    assert studio.waiting == []  # the job left the queue when it started
+    assert studio.store.project("Other").updated_at == other.updated_at
+
+
+def test_stop_ends_the_job_of_its_own_page_only(studio, ui):
+    project, _ = _written(studio, ("One",))
+    studio.store.drop_sections_from(project, 0)
+    run = ui.shared.run
+    studio.stop("page-a")
+    pressed = Target(project.id, "Tale", "page-a").to_json()
+    stopped = list(service.write(studio, run, False, pressed, "Write a tale.", "", 30, False))
+    assert stopped[-1][run.progress].startswith("Stopped")
+    studio.press("page-a")  # a fresh press forgets the page's stop
+    studio.stop("page-b")
+    done = list(service.write(studio, run, False, pressed, "Write a tale.", "", 30, False))
+    assert done[-1][run.progress].startswith("Done")
+
+
+def test_every_event_handler_takes_the_inputs_it_is_wired_with(studio):
+    """Each wired function accepts as many values as its event sends (Gradio's own arguments,
+    a gr.Request or gr.SelectData, aside): a handler whose signature changed without its
+    wiring fails here, not in a browser."""
+    demo, _ = screen(studio)
+    special = (gr.Request, gr.SelectData, gr.EventData)
+    checked = 0
+    for block_fn in demo.fns.values():
+        if block_fn.fn is None:  # a step that runs only in the page (js)
+            continue
+        signature = inspect.signature(block_fn.fn)  # follows user_errors' __wrapped__
+        parameters = [
+            p
+            for p in signature.parameters.values()
+            if p.annotation not in special and not isinstance(p.default, gr.Progress)
+        ]
+        signature = signature.replace(parameters=parameters)
+        signature.bind(*[None] * len(block_fn.inputs))  # TypeError on a mismatch
+        checked += 1
+    assert checked > 50
+
+
+def test_stop_reaches_another_pages_job_only_once_that_page_is_gone(studio):
+    class Running:
+        stopped = False
+
+        def stop(self):
+            self.stopped = True
+
+    job = Running()
+    studio.jobs[7], studio.job_pages[7] = job, "page-a"
+    studio.press("page-a")
+    studio.stop("page-b", 7)  # page B shows the project page A writes
+    assert not job.stopped
+    studio.leave("page-a")  # page A was closed or reloaded
+    assert studio.waiting == []  # its waiting press has no place any more
+    studio.stop("page-b", 7)
+    assert job.stopped

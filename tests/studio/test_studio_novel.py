@@ -9,9 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from app.studio import bible_style, brief_plan, recaps, render, view, writing
+from app.studio import bible_style, render, service
 from app.studio.chapter_table import add_chapter
 from app.studio.model_host import ModelHost
+from app.studio.panels import plan as plan_panel
+from app.studio.panels import recaps, writing
 from app.studio.plan_table import delete_row, move_row, toggle_lock
 from app.studio.state import Studio
 from app.studio.ui import screen
@@ -52,7 +54,7 @@ def studio(db_path):
 
 
 @pytest.fixture
-def w(studio):
+def ui(studio):
     return screen(studio)[1]
 
 
@@ -82,55 +84,55 @@ def written(studio: Studio, project, plan: Plan, count: int) -> None:
         studio.store.save_section(version, f"Text of {row.title}.", 5, done=True)
 
 
-def test_a_two_level_plan_shows_chapters_and_one_chapters_scenes(studio, w):
+def test_a_two_level_plan_shows_chapters_and_one_chapters_scenes(studio, ui):
     project, plan = book(studio)
-    shown = view.project_view(studio, w, project)
-    assert shown[w.chapters_box]["visible"] is True
-    assert [row[0] for row in shown[w.chapters]["data"]] == ["Part 1", "Part 2", "Part 3"]
-    assert [row[2] for row in shown[w.chapters]["data"]] == [40, 40, 40]
-    assert shown[w.chapter_pick]["value"] == "c1"
-    assert [row[0] for row in shown[w.plan]["data"]] == ["Scene 1.1", "Scene 1.2"]
-    assert "120" in shown[w.plan_total]
+    shown = ui.shared.view.of(studio, project)
+    assert shown[ui.plan.chapters_box]["visible"] is True
+    assert [row[0] for row in shown[ui.plan.chapters]["data"]] == ["Part 1", "Part 2", "Part 3"]
+    assert [row[2] for row in shown[ui.plan.chapters]["data"]] == [40, 40, 40]
+    assert shown[ui.plan.chapter_pick]["value"] == "c1"
+    assert [row[0] for row in shown[ui.plan.plan]["data"]] == ["Scene 1.1", "Scene 1.2"]
+    assert "120" in shown[ui.plan.plan_total]
 
-    picked = brief_plan.pick_chapter(studio, w, project.id, "c2")
-    assert picked[w.plan_ids] == ["s21", "s22"]
-    assert brief_plan.pick_chapter(studio, w, project.id, "c3")[w.plan]["data"] == []
+    picked = plan_panel.pick_chapter(studio, ui.plan, project.id, "c2")
+    assert picked[ui.plan.plan_ids] == ["s21", "s22"]
+    assert plan_panel.pick_chapter(studio, ui.plan, project.id, "c3")[ui.plan.plan]["data"] == []
 
     # a flat project shows no chapters
     flat = studio.store.create_project("Flat", "Write a tale.", 60)
     studio.store.save_plan(flat, Plan(sections=[PlanSection(title="A", main_point="B", words=60)]))
-    assert view.project_view(studio, w, flat)[w.chapters_box]["visible"] is False
+    assert ui.shared.view.of(studio, flat)[ui.plan.chapters_box]["visible"] is False
 
 
-def test_chapter_edits_keep_scenes_with_their_chapter(studio, w):
+def test_chapter_edits_keep_scenes_with_their_chapter(studio, ui):
     project, plan = book(studio)
-    rows = brief_plan.plan_view(studio, w, project, plan)[w.chapters]["data"]
+    rows = plan_panel.plan_view(studio, ui.plan, project, plan)[ui.plan.chapters]["data"]
     ids = [c.id for c in plan.chapters]
 
     # move chapter 2 up: its scenes go first
-    moved = brief_plan.edit_chapters(
-        studio, w, lambda r, i, n: move_row(r, i, n, -1), project.id, rows, ids, 2, "c1"
+    moved = plan_panel.edit_chapters(
+        studio, ui.plan, lambda r, i, n: move_row(r, i, n, -1), project.id, rows, ids, 2, "c1"
     )
     saved = studio.store.plan(project)
     assert [c.id for c in saved.chapters] == ["c2", "c1", "c3"]
     assert saved.ids == ["s21", "s22", "s11", "s12"]
-    assert moved[w.chapter_pick]["value"] == "c1"
+    assert moved[ui.plan.chapter_pick]["value"] == "c1"
 
     # a new chapter after the first, then the old first one deleted: its scenes leave with it
-    rows, ids = moved[w.chapters]["data"], moved[w.chapter_ids]
-    added = brief_plan.edit_chapters(studio, w, add_chapter, project.id, rows, ids, 1, "c1")
+    rows, ids = moved[ui.plan.chapters]["data"], moved[ui.plan.chapter_ids]
+    added = plan_panel.edit_chapters(studio, ui.plan, add_chapter, project.id, rows, ids, 1, "c1")
     assert len(studio.store.plan(project).chapters) == 4
-    rows, ids = added[w.chapters]["data"], added[w.chapter_ids]
-    brief_plan.edit_chapters(studio, w, delete_row, project.id, rows, ids, 1, "c1")
+    rows, ids = added[ui.plan.chapters]["data"], added[ui.plan.chapter_ids]
+    plan_panel.edit_chapters(studio, ui.plan, delete_row, project.id, rows, ids, 1, "c1")
     saved = studio.store.plan(project)
     assert "c2" not in [c.id for c in saved.chapters] and saved.ids == ["s11", "s12"]
 
     # a chapter's words typed in the table rescale its scenes
-    shown = brief_plan.plan_view(studio, w, project, saved, "c1")
-    rows = shown[w.chapters]["data"]
-    position = shown[w.chapter_ids].index("c1")
+    shown = plan_panel.plan_view(studio, ui.plan, project, saved, "c1")
+    rows = shown[ui.plan.chapters]["data"]
+    position = shown[ui.plan.chapter_ids].index("c1")
     rows[position][2] = 100
-    brief_plan.save_chapters(studio, w, project.id, rows, shown[w.chapter_ids], "c1")
+    plan_panel.save_chapters(studio, ui.plan, project.id, rows, shown[ui.plan.chapter_ids], "c1")
     assert [s.words for s in studio.store.plan(project).scenes("c1")] == [50, 50]
 
 
@@ -144,70 +146,88 @@ def test_chapter_edits_keep_scenes_with_their_chapter(studio, w):
     ],
 )
 def test_an_invalid_chapter_edit_is_a_one_line_error_and_saves_nothing(
-    studio, w, cell, value, message
+    studio, ui, cell, value, message
 ):
     project, plan = book(studio)
-    rows = brief_plan.plan_view(studio, w, project, plan)[w.chapters]["data"]
+    rows = plan_panel.plan_view(studio, ui.plan, project, plan)[ui.plan.chapters]["data"]
     rows[1][cell] = value
     with pytest.raises(UserError) as error:
-        brief_plan.save_chapters(studio, w, project.id, rows, [c.id for c in plan.chapters], "c1")
+        plan_panel.save_chapters(
+            studio, ui.plan, project.id, rows, [c.id for c in plan.chapters], "c1"
+        )
     assert error.value.text("en") == message
     assert studio.store.plan(project) == plan
 
 
-def test_scene_rows_edit_the_picked_chapter_and_rescale_keeps_locked_chapters(studio, w):
+def test_scene_rows_edit_the_picked_chapter_and_rescale_keeps_locked_chapters(studio, ui):
     project, plan = book(studio)
-    rows = brief_plan.plan_view(studio, w, project, plan, "c2")[w.plan]["data"]
+    rows = plan_panel.plan_view(studio, ui.plan, project, plan, "c2")[ui.plan.plan]["data"]
     # delete both scenes of chapter 2: allowed, the run drafts new ones when it gets there
-    once = brief_plan.edit_rows(
-        studio, w, delete_row, project.id, rows, ["s21", "s22"], 1, 120, "c2"
+    once = plan_panel.edit_rows(
+        studio, ui.plan, delete_row, project.id, rows, ["s21", "s22"], 1, 120, "c2"
     )
-    brief_plan.edit_rows(
-        studio, w, delete_row, project.id, once[w.plan]["data"], once[w.plan_ids], 1, 120, "c2"
+    plan_panel.edit_rows(
+        studio,
+        ui.plan,
+        delete_row,
+        project.id,
+        once[ui.plan.plan]["data"],
+        once[ui.plan.plan_ids],
+        1,
+        120,
+        "c2",
     )
     assert studio.store.plan(project).scenes("c2") == []
     with pytest.raises(UserError, match="Choose a chapter first"):
-        brief_plan.save_rows(studio, w, project.id, rows, ["s21", "s22"], None)
+        plan_panel.save_rows(studio, ui.plan, project.id, rows, ["s21", "s22"], None)
 
     # lock chapter 1, rescale the book to 1,000 words: chapter 1 and its scenes keep theirs
-    chapters = brief_plan.plan_view(studio, w, project, studio.store.plan(project))
-    brief_plan.edit_chapters(
+    chapters = plan_panel.plan_view(studio, ui.plan, project, studio.store.plan(project))
+    plan_panel.edit_chapters(
         studio,
-        w,
+        ui.plan,
         toggle_lock,
         project.id,
-        chapters[w.chapters]["data"],
-        chapters[w.chapter_ids],
+        chapters[ui.plan.chapters]["data"],
+        chapters[ui.plan.chapter_ids],
         1,
         "c1",
     )
-    shown = brief_plan.rescale_rows(
-        studio, w, project.id, chapters[w.plan]["data"], chapters[w.plan_ids], 1000, "c1"
+    shown = plan_panel.rescale_rows(
+        studio,
+        ui.plan,
+        project.id,
+        chapters[ui.plan.plan]["data"],
+        chapters[ui.plan.plan_ids],
+        1000,
+        "c1",
     )
     rescaled = studio.store.plan(project)
     assert rescaled.total_words == 1000
     assert [s.words for s in rescaled.scenes("c1")] == [20, 20]
-    assert "1,000" in shown[w.plan_total]
+    assert "1,000" in shown[ui.plan.plan_total]
 
 
-def test_drafting_a_long_piece_drafts_chapters_then_scenes_up_front(studio, w):
+def test_drafting_a_long_piece_drafts_chapters_then_scenes_up_front(studio, ui):
     project = studio.store.create_project("Novella", INSTRUCTION, 9000)
-    updates = list(brief_plan.draft(studio, w, project.id, INSTRUCTION, "", 9000, False, False))
+    updates = list(
+        plan_panel.draft(studio, ui.plan, project.id, INSTRUCTION, "", 9000, False, False)
+    )
     plan = studio.store.plan(project)
     assert [c.title for c in plan.chapters] == ["Part 1", "Part 2", "Part 3"]
     assert plan.sections == [] and plan.total_words == 9000
-    assert updates[-1][w.chapters_box]["visible"] is True
+    assert updates[-1][ui.plan.chapters_box]["visible"] is True
 
-    list(brief_plan.draft(studio, w, project.id, INSTRUCTION, "", 9000, False, True))
+    list(plan_panel.draft(studio, ui.plan, project.id, INSTRUCTION, "", 9000, False, True))
     plan = studio.store.plan(project)
     assert all(len(plan.scenes(c.id)) == 2 for c in plan.chapters)
 
 
-def test_the_document_groups_chapters_and_a_recap_edit_is_used_as_written(studio, w):
+def test_the_document_groups_chapters_and_a_recap_edit_is_used_as_written(studio, ui):
     project, plan = book(studio)
     written(studio, project, plan, 4)
     studio.store.save_recap(project, "c1", "Ida boards the ferry.", edited=False)
-    document = writing.view_of(studio, w, project)[w.document]
+    document = writing.view_of(studio, ui.writing, project)[ui.writing.run.document]
     assert document.count("<details") == 2 and document.count(" open>") == 1
     assert "Chapter 1 · Part 1" in document and "Ida boards the ferry." in document
     assert (
@@ -217,14 +237,21 @@ def test_the_document_groups_chapters_and_a_recap_edit_is_used_as_written(studio
     )
 
     assert recaps.show(studio, project.id, "c1") == "Ida boards the ferry."
-    saved = recaps.save(studio, w, project.id, "c1", "  Ida <b>hides</b> the parcel.  ")
+    saved = recaps.save(
+        studio, ui.recaps, ui.shared.run, project.id, "c1", "  Ida <b>hides</b> the parcel.  "
+    )
     assert studio.store.recaps(project)["c1"].edited is True
-    assert "Recap (yours):" in saved[w.document] and "&lt;b&gt;hides" in saved[w.document]
+    assert (
+        "Recap (yours):" in saved[ui.writing.run.document]
+        and "&lt;b&gt;hides" in saved[ui.writing.run.document]
+    )
 
-    recaps.save(studio, w, project.id, "c1", "")  # emptied: the model writes a new one
+    recaps.save(
+        studio, ui.recaps, ui.shared.run, project.id, "c1", ""
+    )  # emptied: the model writes a new one
     assert "c1" not in studio.store.recaps(project)
     with pytest.raises(UserError, match="Choose a chapter first"):
-        recaps.save(studio, w, project.id, None, "text")
+        recaps.save(studio, ui.recaps, ui.shared.run, project.id, None, "text")
 
 
 def each_step_on_a_new_thread(generator) -> list:
@@ -243,29 +270,29 @@ def each_step_on_a_new_thread(generator) -> list:
     return results
 
 
-def test_a_book_run_streams_chapter_progress_bible_entries_and_recaps(studio, w):
+def test_a_book_run_streams_chapter_progress_bible_entries_and_recaps(studio, ui):
     project, plan = book(studio)
     bible = "## Ida\nAliases: the courier\nA courier.\n\n## Style\nShort sentences."
     studio.store.update_project(project, bible=bible)
-    run = writing.write(studio, w, False, project.id, INSTRUCTION, bible, 120, False)
+    run = service.write(studio, ui.shared.run, False, project.id, INSTRUCTION, bible, 120, False)
     updates = each_step_on_a_new_thread(run)
-    lines = [update[w.progress] for update in updates]
+    lines = [update[ui.writing.run.progress] for update in updates]
     assert any(line.startswith("Chapter 3 of 3: drafting its scenes") for line in lines)
     assert any("Chapter 3 of 3: 1 scene(s) planned" in line for line in lines)
     assert any(line.startswith("Chapter 3 of 3 is written; recapping") for line in lines)
     assert any("bible: Style" in line for line in lines)
     assert lines[-1].startswith("Done")
     assert set(studio.store.recaps(project)) == {"c1", "c2", "c3"}
-    final = updates[-1][w.document]
+    final = updates[-1][ui.writing.run.document]
     assert final.count("<details") == 3 and final.count('class="lw-recap"') == 3
 
     # an emptied recap: Resume writes only that recap
     studio.store.save_recap(project, "c2", "", edited=False)
-    list(writing.write(studio, w, True, project.id, INSTRUCTION, bible, 120, False))
+    list(service.write(studio, ui.shared.run, True, project.id, INSTRUCTION, bible, 120, False))
     assert set(studio.store.recaps(project)) == {"c1", "c2", "c3"}
 
 
-def test_bible_summary_and_style_settings(studio, w):
+def test_bible_summary_and_style_settings(studio, ui):
     project, _ = book(studio)
     bible = (
         "## Ida\nAliases: the courier, I.\nA courier.\n\n"
@@ -290,10 +317,10 @@ def test_bible_summary_and_style_settings(studio, w):
         bible_style.save_style(studio, project.id, ["first_person", "third_person"])
     with pytest.raises(UserError, match="The style sample is 3,001 characters"):
         bible_style.save_sample(studio, project.id, "x" * 3001)
-    opened = view.project_view(studio, w, studio.project(project.id))
-    assert opened[w.style] == ["first_person", "past"]
-    assert opened[w.style_sample] == "The sea was flat."
-    assert "**Ida**" in opened[w.bible_summary]
+    opened = ui.shared.view.of(studio, studio.project(project.id))
+    assert opened[ui.brief.style] == ["first_person", "past"]
+    assert opened[ui.brief.style_sample] == "The sea was flat."
+    assert "**Ida**" in opened[ui.brief.bible_summary]
 
 
 @pytest.mark.parametrize(

@@ -104,7 +104,7 @@ def test_studio_refuses_a_public_address_without_auth(tmp_path):
 
 def test_score_action_shows_the_judges_six_marks(monkeypatch):
     """The studio's Score line with a scripted judge: the marks are the judge's, exactly."""
-    from app.studio import length_score as score
+    from app.studio.panels import length_score as score
     from engine.export import Document
     from harness.fake_backend import FakeBackend
     from training.eval.judge import Judge

@@ -1,19 +1,24 @@
-"""The Brief and Plan tabs: instruction, story bible and length; the plan editor and drafting.
+"""The Plan tab: the plan editor, drafting (from this tab and from the Brief's Draft plan)
+and the tab's Write button.
 
-Every edit is saved as it happens (the brief on blur, the plan as a new plan version), so
-nothing typed is lost when the page closes. A piece over 8,000 words is planned in two levels:
-a chapters table, and the scenes of the chapter picked below it in the rows table.
+Every edit is saved as it happens (the plan as a new plan version), so nothing typed is lost
+when the page closes. Drafting reads the brief as typed (Shared.brief) and saves it first. A
+piece over 8,000 words is planned in two levels: a chapters table, and the scenes of the
+chapter picked below it in the rows table.
 """
 
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
 import gradio as gr
+from gradio.components import Component
 
-from app.studio import bible_style, chapter_table
+from app.studio import chapter_table, service
 from app.studio.chapter_table import add_chapter, chapter_choices, chapter_rows, chapters_plan
-from app.studio.events import GENERATING, INSTANT, user_errors, user_errors_stream
+from app.studio.events import INSTANT, user_errors
+from app.studio.feature import Shared
 from app.studio.language import info, label, t, warning
 from app.studio.plan_table import (
     DATATYPES,
@@ -30,7 +35,7 @@ from app.studio.plan_table import (
     total_words,
 )
 from app.studio.state import Studio
-from app.studio.view import components, project_view
+from app.studio.target import Target
 from engine.errors import UserError
 from engine.planning.book_plan import (
     chapters_from_model_output,
@@ -46,60 +51,80 @@ from engine.planning.plan import (
     rescale,
     words_from_instruction,
 )
-from engine.planning.title import draft_title
-from engine.projects.service import check_bible, check_brief, create_project, name_from_instruction
+from engine.projects.service import check_brief, create_project, name_from_instruction
 from engine.schema import Plan
 from engine.store.database import Project
 from engine.writing.events import ChapterPlanning, Ended, Failed
 from engine.writing.prompt_layout import Brief
 
 
-def brief_layout(w) -> None:
-    w.book_title = gr.Textbox(
-        label=label("brief.book_title"),
-        placeholder=label("brief.book_title_placeholder"),
-        elem_id="book-title",
-    )
-    w.instruction = gr.Textbox(
-        label=label("brief.instruction"),
-        placeholder=label("brief.instruction_placeholder"),
-        lines=4,
-        elem_id="instruction",
-    )
-    w.bible = gr.Textbox(
-        label=label("brief.bible"),
-        placeholder=label("brief.bible_placeholder"),
-        lines=6,
-        elem_id="bible",
-    )
-    bible_style.layout(w)
-    with gr.Row():
-        w.total = gr.Number(
-            label=label("brief.total"), value=1000, precision=0, minimum=1, elem_id="total-words"
-        )
-        w.single = gr.Checkbox(label=label("brief.single"), elem_id="single-pass")
-    # a hidden field, not a gr.State: the page's script must read it (states stay on the server)
-    w.suggested_total = gr.Number(None, visible=False, elem_id="suggested-total")
-    w.brief_draft = gr.Button(label("brief.draft"), variant="primary", elem_id="brief-draft")
+@dataclass
+class PlanWidgets:
+    """The Plan tab: Draft plan, the chapters table (two-level plans), the rows table with its
+    row buttons, plan versions, and the tab's last step, Write."""
+
+    draft: gr.Button
+    rescale: gr.Button
+    scenes_up_front: gr.Checkbox
+    plan_stream: gr.Textbox
+    chapter_ids: gr.State
+    chapters: gr.Dataframe
+    chapter_row: gr.Number
+    add_chapter: gr.Button
+    delete_chapter: gr.Button
+    chapter_up: gr.Button
+    chapter_down: gr.Button
+    lock_chapter: gr.Button
+    chapter_pick: gr.Dropdown
+    plan_ids: gr.State
+    plan: gr.Dataframe
+    plan_total: gr.Markdown
+    row: gr.Number
+    add_row: gr.Button
+    delete_row: gr.Button
+    up: gr.Button
+    down: gr.Button
+    lock: gr.Button
+    versions: gr.Dropdown
+    restore_plan: gr.Button
+    chapters_box: gr.Group
+    write: gr.Button
+
+    refreshes_after_run: ClassVar[bool] = False
+
+    def view_components(self) -> list[Component]:
+        return plan_outputs(self)
+
+    def view_of(self, studio: Studio, project: Project | None) -> dict:
+        return plan_view(studio, self, project, studio.store.plan(project) if project else None)
+
+    def wire(self, studio: Studio, shared: Shared, demo: gr.Blocks) -> None:
+        wire(studio, self, shared)
+
+    def after_run(self, studio: Studio, project_id: int | None) -> dict:
+        return {}
+
+    def after_run_components(self) -> list[Component]:
+        return []
 
 
-def plan_layout(w) -> None:
+def layout() -> PlanWidgets:
     with gr.Row():
-        w.draft = gr.Button(label("plan.draft"), variant="primary", elem_id="draft-plan")
-        w.rescale = gr.Button(label("plan.rescale"), elem_id="rescale")
-        w.scenes_up_front = gr.Checkbox(
+        draft = gr.Button(label("plan.draft"), variant="primary", elem_id="draft-plan")
+        rescale = gr.Button(label("plan.rescale"), elem_id="rescale")
+        scenes_up_front = gr.Checkbox(
             label=label("plan.scenes_up_front"), elem_id="scenes-up-front"
         )
-    w.plan_stream = gr.Textbox(
+    plan_stream = gr.Textbox(
         label=label("plan.stream"),
         lines=3,
         max_lines=6,
         interactive=False,
         elem_id="plan-stream",
     )
-    with gr.Group(visible=False, elem_id="chapters-box") as w.chapters_box:
-        w.chapter_ids = gr.State([])
-        w.chapters = gr.Dataframe(
+    with gr.Group(visible=False, elem_id="chapters-box") as chapters_box:
+        chapter_ids = gr.State([])
+        chapters = gr.Dataframe(
             headers=chapter_table.headers(),
             datatype=chapter_table.DATATYPES,
             column_count=len(chapter_table.DATATYPES),
@@ -112,7 +137,7 @@ def plan_layout(w) -> None:
             label=label("chapters.table"),
         )
         with gr.Row():
-            w.chapter_row = gr.Number(
+            chapter_row = gr.Number(
                 label=label("chapters.row"),
                 value=1,
                 precision=0,
@@ -120,16 +145,14 @@ def plan_layout(w) -> None:
                 elem_id="chapter-number",
                 scale=1,
             )
-            w.add_chapter = gr.Button(label("chapters.add"), elem_id="add-chapter", scale=1)
-            w.delete_chapter = gr.Button(
-                label("chapters.delete"), elem_id="delete-chapter", scale=1
-            )
-            w.chapter_up = gr.Button(label("plan.up"), elem_id="chapter-up", scale=1)
-            w.chapter_down = gr.Button(label("plan.down"), elem_id="chapter-down", scale=1)
-            w.lock_chapter = gr.Button(label("plan.lock"), elem_id="lock-chapter", scale=1)
-        w.chapter_pick = gr.Dropdown(label=label("chapters.pick"), elem_id="chapter-pick")
-    w.plan_ids = gr.State([])
-    w.plan = gr.Dataframe(
+            add_chapter = gr.Button(label("chapters.add"), elem_id="add-chapter", scale=1)
+            delete_chapter = gr.Button(label("chapters.delete"), elem_id="delete-chapter", scale=1)
+            chapter_up = gr.Button(label("plan.up"), elem_id="chapter-up", scale=1)
+            chapter_down = gr.Button(label("plan.down"), elem_id="chapter-down", scale=1)
+            lock_chapter = gr.Button(label("plan.lock"), elem_id="lock-chapter", scale=1)
+        chapter_pick = gr.Dropdown(label=label("chapters.pick"), elem_id="chapter-pick")
+    plan_ids = gr.State([])
+    plan = gr.Dataframe(
         headers=headers(),
         datatype=DATATYPES,
         column_count=len(DATATYPES),
@@ -141,27 +164,52 @@ def plan_layout(w) -> None:
         elem_id="plan",
         label=label("plan.table"),
     )
-    w.plan_total = gr.Markdown(elem_id="plan-total")
+    plan_total = gr.Markdown(elem_id="plan-total")
     with gr.Row():
-        w.row = gr.Number(
+        row = gr.Number(
             label=label("plan.row"), value=1, precision=0, minimum=1, elem_id="row-number", scale=1
         )
-        w.add_row = gr.Button(label("plan.add_row"), elem_id="add-row", scale=1)
-        w.delete_row = gr.Button(label("plan.delete_row"), elem_id="delete-row", scale=1)
-        w.up = gr.Button(label("plan.up"), elem_id="move-up", scale=1)
-        w.down = gr.Button(label("plan.down"), elem_id="move-down", scale=1)
-        w.lock = gr.Button(label("plan.lock"), elem_id="lock-row", scale=1)
+        add_row = gr.Button(label("plan.add_row"), elem_id="add-row", scale=1)
+        delete_row = gr.Button(label("plan.delete_row"), elem_id="delete-row", scale=1)
+        up = gr.Button(label("plan.up"), elem_id="move-up", scale=1)
+        down = gr.Button(label("plan.down"), elem_id="move-down", scale=1)
+        lock = gr.Button(label("plan.lock"), elem_id="lock-row", scale=1)
     with gr.Row():
-        w.versions = gr.Dropdown(label=label("plan.versions"), elem_id="plan-versions", scale=3)
-        w.restore_plan = gr.Button(label("plan.restore"), elem_id="restore-plan", scale=1)
+        versions = gr.Dropdown(label=label("plan.versions"), elem_id="plan-versions", scale=3)
+        restore_plan = gr.Button(label("plan.restore"), elem_id="restore-plan", scale=1)
+    write = gr.Button(label("write.write"), variant="primary", elem_id="plan-write")
+    return PlanWidgets(
+        draft=draft,
+        rescale=rescale,
+        scenes_up_front=scenes_up_front,
+        plan_stream=plan_stream,
+        chapter_ids=chapter_ids,
+        chapters=chapters,
+        chapter_row=chapter_row,
+        add_chapter=add_chapter,
+        delete_chapter=delete_chapter,
+        chapter_up=chapter_up,
+        chapter_down=chapter_down,
+        lock_chapter=lock_chapter,
+        chapter_pick=chapter_pick,
+        plan_ids=plan_ids,
+        plan=plan,
+        plan_total=plan_total,
+        row=row,
+        add_row=add_row,
+        delete_row=delete_row,
+        up=up,
+        down=down,
+        lock=lock,
+        versions=versions,
+        restore_plan=restore_plan,
+        chapters_box=chapters_box,
+        write=write,
+    )
 
 
 # -- what shows a project ---------------------------------------------------------------------
-def view_components(w) -> list:
-    return [w.book_title, w.instruction, w.bible, w.total, w.single, *plan_outputs(w)]
-
-
-def plan_outputs(w) -> list:
+def plan_outputs(w: PlanWidgets) -> list[Component]:
     return [
         w.plan,
         w.plan_ids,
@@ -174,28 +222,12 @@ def plan_outputs(w) -> list:
     ]
 
 
-def view_of(studio: Studio, w, project: Project | None) -> dict:
-    if project is None:
-        return {
-            w.book_title: "",
-            w.instruction: "",
-            w.bible: "",
-            w.total: 1000,
-            w.single: False,
-            **plan_view(studio, w, None, None),
-        }
-    return {
-        w.book_title: project.book_title,
-        w.instruction: project.instruction,
-        w.bible: project.bible,
-        w.total: project.target_words,
-        w.single: project.settings.mode == "single",
-        **plan_view(studio, w, project, studio.store.plan(project)),
-    }
-
-
 def plan_view(
-    studio: Studio, w, project: Project | None, plan: Plan | None, chapter: str | None = None
+    studio: Studio,
+    w: PlanWidgets,
+    project: Project | None,
+    plan: Plan | None,
+    chapter: str | None = None,
 ) -> dict:
     """The plan editor showing `plan`; a two-level plan shows the scenes of `chapter` (the
     first chapter when that is not one of the plan's)."""
@@ -236,97 +268,6 @@ def plan_total_line(rows: list[list], target: int | float | None) -> str:
     return t("plan.total_target", total=f"{total:,}", target=f"{target:,}")
 
 
-# -- brief ------------------------------------------------------------------------------------
-def save_brief(
-    studio: Studio, project_id: int | None, instruction, bible, total, single
-) -> Project | None:
-    """Save the brief as typed; None when no project is open."""
-    if project_id is None:
-        return None
-    project = studio.project(project_id)
-    check_bible(bible or "")
-    target = int(total or 0)
-    if target <= 0:
-        raise UserError(key="error.total_positive")
-    settings = project.settings.model_copy(update={"mode": "single" if single else "agentwrite"})
-    fields = {
-        "instruction": instruction or "",
-        "bible": bible or "",
-        "target_words": target,
-        "settings": settings,
-    }
-    current = {
-        "instruction": project.instruction,
-        "bible": project.bible,
-        "target_words": project.target_words,
-        "settings": project.settings,
-    }
-    if fields == current:
-        return project
-    return studio.store.update_project(project, **fields)
-
-
-def save_field(studio: Studio, name: str, project_id, value) -> None:
-    """One brief field lost focus or changed: save that field alone. Events of different fields
-    run at once, so each writes only its own value and never undoes another's newer one."""
-    if project_id is None:
-        return
-    project = studio.project(project_id)
-    if name == "total":
-        if int(value or 0) <= 0:
-            raise UserError(key="error.total_positive")
-        fields = {"target_words": int(value)}
-    elif name == "single":
-        mode = "single" if value else "agentwrite"
-        fields = {"settings": project.settings.model_copy(update={"mode": mode})}
-    else:
-        fields = {"instruction": value or ""}
-    if any(getattr(project, key) != value for key, value in fields.items()):
-        studio.store.update_project(project, **fields)
-
-
-def save_title(studio: Studio, project_id, title) -> dict:
-    """The writer's own title for the book (exports and the project list use it)."""
-    if project_id is None:
-        return gr.skip()
-    project = studio.project(project_id)
-    title = " ".join((title or "").split())[:200]
-    if title and title != project.book_title:
-        studio.store.update_project(project, title=title)
-    return studio.project_table()
-
-
-def _title_drafted(studio: Studio, project: Project, title: str) -> None:
-    """Keep a title drafted with the plan unless the writer typed one meanwhile."""
-    if not studio.project(project.id).title:
-        studio.store.update_project(project, title=title)
-
-
-def instruction_done(studio: Studio, w, project_id, instruction, total) -> dict:
-    """Save the instruction; a new instruction that names a length suggests it as Total words,
-    unless the writer already typed a total of their own. APPLY_SUGGESTED_TOTAL then decides in
-    the page, where the writer's typing is visible, and Total words' change event saves what
-    the field ends up holding, so the page and the database always agree."""
-    if project_id is None:
-        return {}
-    project = studio.project(project_id)
-    words = words_from_instruction(instruction or "")
-    typed_own_total = int(total or 0) != project.target_words
-    suggested = None
-    if words and (instruction or "") != project.instruction and not typed_own_total:
-        suggested = words
-    save_field(studio, "instruction", project_id, instruction)
-    return {w.suggested_total: suggested, w.project_list: studio.project_table()}
-
-
-# The suggestion lands in the page only if the writer is not typing in Total words: their own
-# value always wins (a server update arriving mid-typing would merge with their keystrokes).
-APPLY_SUGGESTED_TOTAL = """(suggested, current) => {
-  const typing = Boolean(document.activeElement?.closest('#total-words'));
-  return (suggested === null || typing) ? current : suggested;
-}"""
-
-
 # -- plan editor ------------------------------------------------------------------------------
 def _save_plan(studio: Studio, project: Project, plan: Plan) -> None:
     if studio.store.plan(project) != plan:
@@ -343,7 +284,9 @@ def _shown_plan(studio: Studio, project: Project, rows, ids, chapter) -> Plan:
     return rows_plan(rows or [], ids, previous)
 
 
-def save_rows(studio: Studio, w, project_id, rows: list[list], ids: list, chapter=None) -> dict:
+def save_rows(
+    studio: Studio, w: PlanWidgets, project_id, rows: list[list], ids: list, chapter=None
+) -> dict:
     """An edit in the table: saved as a new plan version."""
     project = studio.project(project_id)
     plan = _shown_plan(studio, project, rows, ids, chapter)
@@ -355,7 +298,9 @@ def save_rows(studio: Studio, w, project_id, rows: list[list], ids: list, chapte
     }
 
 
-def edit_rows(studio: Studio, w, operation, project_id, rows, ids, row, total, chapter=None):
+def edit_rows(
+    studio: Studio, w: PlanWidgets, operation, project_id, rows, ids, row, total, chapter=None
+):
     """A row button (add, delete, move, lock): the rows and their ids move together."""
     project = studio.project(project_id)
     rows, ids = operation(rows or [], ids or [], row)
@@ -373,7 +318,7 @@ def edit_rows(studio: Studio, w, operation, project_id, rows, ids, row, total, c
     }
 
 
-def save_chapters(studio: Studio, w, project_id, rows, ids, chapter) -> dict:
+def save_chapters(studio: Studio, w: PlanWidgets, project_id, rows, ids, chapter) -> dict:
     """An edit in the chapters table: saved as a new plan version (scenes follow chapters)."""
     project = studio.project(project_id)
     plan = _book(studio, project)
@@ -382,7 +327,9 @@ def save_chapters(studio: Studio, w, project_id, rows, ids, chapter) -> dict:
     return plan_view(studio, w, project, plan, chapter)
 
 
-def edit_chapters(studio: Studio, w, operation, project_id, rows, ids, row, chapter) -> dict:
+def edit_chapters(
+    studio: Studio, w: PlanWidgets, operation, project_id, rows, ids, row, chapter
+) -> dict:
     """A chapter button (add, delete, move, lock)."""
     project = studio.project(project_id)
     rows, ids = operation(rows or [], ids or [], row)
@@ -391,7 +338,7 @@ def edit_chapters(studio: Studio, w, operation, project_id, rows, ids, row, chap
     return plan_view(studio, w, project, plan, chapter)
 
 
-def pick_chapter(studio: Studio, w, project_id, chapter) -> dict:
+def pick_chapter(studio: Studio, w: PlanWidgets, project_id, chapter) -> dict:
     """Show one chapter's scenes in the rows table."""
     if project_id is None or not chapter:
         return {}
@@ -407,7 +354,9 @@ def _book(studio: Studio, project: Project) -> Plan:
     return plan
 
 
-def rescale_rows(studio: Studio, w, project_id, rows, ids, total, chapter=None) -> dict:
+def rescale_rows(
+    studio: Studio, w: PlanWidgets, project_id, rows, ids, total, chapter=None
+) -> dict:
     """Scale the plan to Total words; locked rows (and locked chapters) keep their words."""
     project = studio.project(project_id)
     if not total or int(total) <= 0:
@@ -418,7 +367,7 @@ def rescale_rows(studio: Studio, w, project_id, rows, ids, total, chapter=None) 
     return plan_view(studio, w, project, plan, chapter)
 
 
-def restore_plan(studio: Studio, w, project_id, version, chapter=None) -> dict:
+def restore_plan(studio: Studio, w: PlanWidgets, project_id, version, chapter=None) -> dict:
     project = studio.project(project_id)
     if version is None:
         raise UserError(key="error.choose_plan_version")
@@ -430,11 +379,11 @@ def restore_plan(studio: Studio, w, project_id, version, chapter=None) -> dict:
     return plan_view(studio, w, project, plan, chapter)
 
 
-def project_for_draft(studio: Studio, w, project_id, instruction: str, total) -> dict:
+def project_for_draft(studio: Studio, shared: Shared, project_id, instruction: str, total) -> dict:
     """The Brief tab's Draft plan: with no project open, a project named from the instruction
     is created first; either way the Plan tab shows, and the draft follows."""
     if project_id is not None:
-        return {w.tabs: gr.update(selected="plan-tab")}
+        return {shared.tabs: gr.update(selected="plan-tab")}
     instruction = (instruction or "").strip()
     if not instruction:
         raise UserError(key="error.describe_first")
@@ -442,36 +391,32 @@ def project_for_draft(studio: Studio, w, project_id, instruction: str, total) ->
     name = studio.store.unique_name(name_from_instruction(instruction))
     project = create_project(studio.store, name, instruction, words)
     info("brief.created", name=project.name)
-    return {**project_view(studio, w, project), w.tabs: gr.update(selected="plan-tab")}
+    return {**shared.view.of(studio, project), shared.tabs: gr.update(selected="plan-tab")}
 
 
 def draft(
-    studio: Studio, w, project_id, instruction, bible, total, single, up_front=False
+    studio: Studio, w: PlanWidgets, target, instruction, bible, total, single, up_front=False
 ) -> Iterator[dict]:
     """Stream a drafted plan; locked rows of the current plan keep their places. A piece over
     8,000 words gets chapters (and, with `up_front`, every chapter's scenes)."""
-    project = save_brief(studio, project_id, instruction, bible, total, single)
+    target = Target.parse(target)
+    project_id, page = (target.project_id, target.page) if target else (None, "")
+    project = service.save_brief(studio, project_id, instruction, bible, total, single)
     if project is None:
         raise UserError(key="error.open_project")
     check_brief(project.instruction, project.bible, project.target_words)
     if two_level(project.target_words):
-        yield from draft_book(studio, w, project, bool(up_front))
+        yield from draft_book(studio, w, project, bool(up_front), page)
         return
     previous = studio.store.plan(project)
     raw = ""
 
     def start(store, backend):
-        yield from draft_plan_stream(
-            backend, project.instruction, project.target_words, project.bible
-        )
-        if not project.title:  # drafted with the plan, once
-            yield Titled(draft_title(backend, project.instruction))
+        return draft_plan_stream(backend, project.instruction, project.target_words, project.bible)
 
-    for batch in studio.follow(project, start):
+    for batch in studio.follow(project, start, page):
         for event in batch:
-            if isinstance(event, Titled):
-                _title_drafted(studio, project, event.title)
-            elif isinstance(event, str):
+            if isinstance(event, str):
                 raw += event
             elif isinstance(event, Failed):
                 raise event.error
@@ -484,10 +429,12 @@ def draft(
         plan = rescale(merge_locked(previous, plan), project.target_words)
     _save_plan(studio, project, plan)
     info("plan.drafted", count=len(plan.sections))
-    yield {w.plan_stream: raw, **plan_view(studio, w, project, plan), **_titles(studio, w, project)}
+    yield {w.plan_stream: raw, **plan_view(studio, w, project, plan)}
 
 
-def draft_book(studio: Studio, w, project: Project, up_front: bool) -> Iterator[dict]:
+def draft_book(
+    studio: Studio, w: PlanWidgets, project: Project, up_front: bool, page: str = ""
+) -> Iterator[dict]:
     """Stream a drafted chapter list (locked chapters of the current plan keep their places),
     then, with `up_front`, draft each chapter's scenes. Each step is saved as it ends."""
     previous = studio.store.plan(project)
@@ -503,8 +450,6 @@ def draft_book(studio: Studio, w, project: Project, up_front: bool) -> Iterator[
             previous, chapters_from_model_output(text, total), total
         )
         yield book
-        if not project.title:
-            yield Titled(draft_title(backend, project.instruction))
         if not up_front:
             return
         for chapter in book.chapters:
@@ -514,15 +459,13 @@ def draft_book(studio: Studio, w, project: Project, up_front: bool) -> Iterator[
                 book = draft_scenes(backend, brief, chapter.id, project.settings.sampling.seed)
                 yield book
 
-    for batch in studio.follow(project, start):
+    for batch in studio.follow(project, start, page):
         for event in batch:
             if isinstance(event, str):
                 raw += event
             elif isinstance(event, Plan):
                 plan = event
                 _save_plan(studio, project, plan)
-            elif isinstance(event, Titled):
-                _title_drafted(studio, project, event.title)
             elif isinstance(event, ChapterPlanning):
                 number = plan.chapter_index(event.chapter_id) + 1
                 line = t("plan.drafting_scenes", number=number, count=len(plan.chapters))
@@ -536,68 +479,31 @@ def draft_book(studio: Studio, w, project: Project, up_front: bool) -> Iterator[
         yield {w.plan_stream: f"{line}\n\n{raw}" if line else raw}
     key = "plan.drafted_book_scenes" if up_front else "plan.drafted_book"
     info(key, count=len(plan.chapters), scenes=len(plan.sections))
-    yield {w.plan_stream: raw, **plan_view(studio, w, project, plan), **_titles(studio, w, project)}
-
-
-@dataclass
-class Titled:
-    """The book's title, drafted right after its plan."""
-
-    title: str
-
-
-def _titles(studio: Studio, w, project: Project) -> dict:
-    return {
-        w.book_title: studio.project(project.id).book_title,
-        w.project_list: studio.project_table(),
-    }
+    yield {w.plan_stream: raw, **plan_view(studio, w, project, plan)}
 
 
 # -- wiring -----------------------------------------------------------------------------------
-def wire(studio: Studio, w, demo: gr.Blocks) -> None:
-    brief = [w.project_id, w.instruction, w.bible, w.total, w.single]
-    w.instruction.blur(
-        user_errors(functools.partial(instruction_done, studio, w)),
-        [w.project_id, w.instruction, w.total],
-        [w.suggested_total, w.project_list],
-        **INSTANT,
-    ).then(None, [w.suggested_total, w.total], [w.total], js=APPLY_SUGGESTED_TOTAL)
-    for name, event in (
-        ("total", w.total.change),
-        ("single", w.single.change),
-    ):
-        component = getattr(w, name)
-        event(
-            user_errors(functools.partial(save_field, studio, name)),
-            [w.project_id, component],
-            None,
-            **INSTANT,
+def wire(studio: Studio, w: PlanWidgets, shared: Shared) -> None:
+    project_id, brief = shared.open.project_id, shared.brief
+    for changed in (w.plan, w.chapters, shared.brief.total):
+        changed.change(
+            live_total, [w.plan, w.chapters, shared.brief.total], [w.plan_total], **INSTANT
         )
-
-    w.book_title.blur(
-        user_errors(functools.partial(save_title, studio)),
-        [w.project_id, w.book_title],
-        [w.project_list],
-        **INSTANT,
-    )
-    bible_style.wire(studio, w, demo)
-    for changed in (w.plan, w.chapters, w.total):
-        changed.change(live_total, [w.plan, w.chapters, w.total], [w.plan_total], **INSTANT)
     w.plan.input(
         user_errors(functools.partial(save_rows, studio, w)),
-        [w.project_id, w.plan, w.plan_ids, w.chapter_pick],
+        [project_id, w.plan, w.plan_ids, w.chapter_pick],
         [w.plan_ids, w.versions, w.chapters],
         **INSTANT,
     )
     w.chapters.input(
         user_errors(functools.partial(save_chapters, studio, w)),
-        [w.project_id, w.chapters, w.chapter_ids, w.chapter_pick],
+        [project_id, w.chapters, w.chapter_ids, w.chapter_pick],
         plan_outputs(w),
         **INSTANT,
     )
     w.chapter_pick.select(
         user_errors(functools.partial(pick_chapter, studio, w)),
-        [w.project_id, w.chapter_pick],
+        [project_id, w.chapter_pick],
         [w.plan, w.plan_ids],
         **INSTANT,
     )
@@ -618,7 +524,7 @@ def wire(studio: Studio, w, demo: gr.Blocks) -> None:
     for button, operation in operations.items():
         button.click(
             user_errors(functools.partial(edit_rows, studio, w, operation)),
-            [w.project_id, w.plan, w.plan_ids, w.row, w.total, w.chapter_pick],
+            [project_id, w.plan, w.plan_ids, w.row, shared.brief.total, w.chapter_pick],
             [w.plan, w.plan_ids, w.plan_total, w.versions, w.chapters],
             **INSTANT,
         )
@@ -632,34 +538,39 @@ def wire(studio: Studio, w, demo: gr.Blocks) -> None:
     for button, operation in chapter_operations.items():
         button.click(
             user_errors(functools.partial(edit_chapters, studio, w, operation)),
-            [w.project_id, w.chapters, w.chapter_ids, w.chapter_row, w.chapter_pick],
+            [project_id, w.chapters, w.chapter_ids, w.chapter_row, w.chapter_pick],
             plan_outputs(w),
             **INSTANT,
         )
     w.rescale.click(
         user_errors(functools.partial(rescale_rows, studio, w)),
-        [w.project_id, w.plan, w.plan_ids, w.total, w.chapter_pick],
+        [project_id, w.plan, w.plan_ids, shared.brief.total, w.chapter_pick],
         plan_outputs(w),
         **INSTANT,
     )
     w.restore_plan.click(
         user_errors(functools.partial(restore_plan, studio, w)),
-        [w.project_id, w.versions, w.chapter_pick],
+        [project_id, w.versions, w.chapter_pick],
         plan_outputs(w),
         **INSTANT,
     )
     drafting = {
-        "fn": user_errors_stream(functools.partial(draft, studio, w)),
-        "inputs": [*brief, w.scenes_up_front],
-        "outputs": [w.plan_stream, *plan_outputs(w), w.book_title, w.project_list],
+        "fn": functools.partial(draft, studio, w),
+        "inputs": [*brief.fields(), w.scenes_up_front],
+        "outputs": [w.plan_stream, *plan_outputs(w)],
         "show_progress_on": [w.plan_stream],
-        **GENERATING,
     }
-    w.draft.click(studio.arm, [w.project_id], None, **INSTANT).then(**drafting)
+    service.pressing(studio, shared, w.draft.click, "draft", w.plan_stream, **drafting)
     # the Brief tab's own Draft plan: a project from the instruction if none is open
-    w.brief_draft.click(
-        user_errors(functools.partial(project_for_draft, studio, w)),
-        [w.project_id, w.instruction, w.total],
-        [*components(w), w.tabs],
+    created = brief.draft.click(
+        user_errors(functools.partial(project_for_draft, studio, shared)),
+        [project_id, brief.instruction, brief.total],
+        [*shared.view.components(), shared.tabs],
         **INSTANT,
-    ).success(studio.arm, [w.project_id], None, **INSTANT).then(**drafting)
+    )
+    service.pressing(studio, shared, created.success, "draft", w.plan_stream, **drafting)
+    # the tab's last step: Write, on the Write tab
+    to_write_tab = w.write.click(
+        lambda: gr.update(selected="write-tab"), None, [shared.tabs], **INSTANT
+    )
+    service.write_events(studio, shared, ((to_write_tab.then, False),))

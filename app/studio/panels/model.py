@@ -5,46 +5,96 @@ writer presses Download; Cancel leaves nothing behind)."""
 import functools
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import gradio as gr
+from gradio.components import Component
 
 from app.studio.events import INSTANT, user_errors, user_errors_stream
+from app.studio.feature import Shared
 from app.studio.language import info, label, t
 from app.studio.model_downloads import download_entry, download_label, downloadable
 from app.studio.model_host import CUSTOM_PATH, EMBEDDED, SERVER, describe, model_choices
 from app.studio.state import Studio
 from engine.errors import UserError
 from engine.schema import ModelSpec
+from engine.store.database import Project
 
 
-def layout(w, studio: Studio) -> None:
+@dataclass
+class ModelWidgets:
+    """The side column's model panel: choose, use, download."""
+
+    model_select: gr.Dropdown
+    model_path: gr.Textbox
+    base_url: gr.Textbox
+    model_name: gr.Textbox
+    use_model: gr.Button
+    model_info: gr.Markdown
+    download_select: gr.Dropdown
+    download: gr.Button
+    cancel_download: gr.Button
+    download_status: gr.Markdown
+
+    refreshes_after_run: ClassVar[bool] = False
+
+    def view_components(self) -> list[Component]:
+        return []  # the model serves every project
+
+    def view_of(self, studio: Studio, project: Project | None) -> dict:
+        return {}
+
+    def wire(self, studio: Studio, shared: Shared, demo: gr.Blocks) -> None:
+        wire(studio, self, demo)
+
+    def after_run(self, studio: Studio, project_id: int | None) -> dict:
+        return {}
+
+    def after_run_components(self) -> list[Component]:
+        return []
+
+
+def layout(studio: Studio) -> ModelWidgets:
     with gr.Accordion(label("model.panel"), open=False, elem_id="model-panel"):
-        w.model_select = gr.Dropdown(
+        model_select = gr.Dropdown(
             choices=model_menu(studio),
             value=current_model_key(studio),
             label=label("model.select"),
             elem_id="model-select",
         )
-        w.model_path = gr.Textbox(label=label("model.path"), elem_id="model-path", visible=False)
-        w.base_url = gr.Textbox(
+        model_path = gr.Textbox(label=label("model.path"), elem_id="model-path", visible=False)
+        base_url = gr.Textbox(
             label=label("model.base_url"),
             placeholder="http://127.0.0.1:8000/v1",
             elem_id="base-url",
             visible=False,
         )
-        w.model_name = gr.Textbox(label=label("model.name"), elem_id="model-name", visible=False)
-        w.use_model = gr.Button(label("model.use"), elem_id="use-model")
-        w.model_info = gr.Markdown(model_summary(studio), elem_id="model-info")
-        w.download_select = gr.Dropdown(
+        model_name = gr.Textbox(label=label("model.name"), elem_id="model-name", visible=False)
+        use_model = gr.Button(label("model.use"), elem_id="use-model")
+        model_info = gr.Markdown(model_summary(studio), elem_id="model-info")
+        download_select = gr.Dropdown(
             choices=download_menu(studio),
             label=label("model.download_select"),
             elem_id="download-select",
         )
         with gr.Row():
-            w.download = gr.Button(label("model.download"), elem_id="download-model")
-            w.cancel_download = gr.Button(label("model.cancel"), elem_id="cancel-download")
-        w.download_status = gr.Markdown(elem_id="download-status")
+            download = gr.Button(label("model.download"), elem_id="download-model")
+            cancel_download = gr.Button(label("model.cancel"), elem_id="cancel-download")
+        download_status = gr.Markdown(elem_id="download-status")
+    return ModelWidgets(
+        model_select=model_select,
+        model_path=model_path,
+        base_url=base_url,
+        model_name=model_name,
+        use_model=use_model,
+        model_info=model_info,
+        download_select=download_select,
+        download=download,
+        cancel_download=cancel_download,
+        download_status=download_status,
+    )
 
 
 def model_menu(studio: Studio) -> list[tuple[str, str]]:
@@ -116,7 +166,7 @@ def use_model(studio: Studio, choice, path, base_url, model_name) -> str:
 
 def download(
     studio: Studio,
-    w,
+    w: ModelWidgets,
     key: str | None,
     progress=gr.Progress(),  # noqa: B008 — Gradio finds its progress bar by this default
 ) -> Iterator[dict]:
@@ -148,7 +198,7 @@ def cancel_download(studio: Studio) -> None:
     info("model.cancelling")
 
 
-def wire(studio: Studio, w, demo: gr.Blocks) -> None:
+def wire(studio: Studio, w: ModelWidgets, demo: gr.Blocks) -> None:
     demo.load(functools.partial(on_load, studio), None, [w.model_select, w.model_info], **INSTANT)
     w.download.click(
         user_errors_stream(functools.partial(download, studio, w)),

@@ -2,25 +2,72 @@
 
 import functools
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import ClassVar
 
 import gradio as gr
+from gradio.components import Component
 
 from app.studio.events import GENERATING, INSTANT, user_errors, user_errors_stream
+from app.studio.feature import ProjectView, Shared
 from app.studio.jobs import Job
 from app.studio.language import info, label, t
 from app.studio.state import PROJECT_COLUMNS, Studio
-from app.studio.view import components, project_view
 from engine.errors import UserError
 from engine.metrics import count_words
 from engine.projects.importing import Imported, ImportProgress, import_manuscript
 from engine.projects.run import project_document
 from engine.store.backup import backup_files, backups_dir, last_backup_time
+from engine.store.database import Project
 from engine.writing.events import Failed
 
 
-def layout(w) -> None:
+@dataclass
+class ProjectsWidgets:
+    """The side column's projects panel: the list, create, import, and manage (rename,
+    duplicate, delete)."""
+
+    project_list: gr.Dataframe
+    new_name: gr.Textbox
+    create: gr.Button
+    backup_info: gr.Markdown
+    import_file: gr.File
+    import_button: gr.Button
+    import_status: gr.Markdown
+    rename_to: gr.Textbox
+    rename: gr.Button
+    duplicate: gr.Button
+    delete: gr.Button
+    delete_note: gr.Markdown
+    delete_confirm: gr.Button
+    delete_cancel: gr.Button
+    delete_box: gr.Group
+
+    refreshes_after_run: ClassVar[bool] = True
+
+    def view_components(self) -> list[Component]:
+        return [self.rename_to, self.project_list]
+
+    def view_of(self, studio: Studio, project: Project | None) -> dict:
+        return {
+            self.rename_to: project.name if project else "",
+            self.project_list: studio.project_table(),
+        }
+
+    def wire(self, studio: Studio, shared: Shared, demo: gr.Blocks) -> None:
+        wire(studio, self, shared, demo)
+
+    def after_run(self, studio: Studio, project_id: int | None) -> dict:
+        """Words, status and last edit change with every run and edit."""
+        return {self.project_list: studio.project_table()}
+
+    def after_run_components(self) -> list[Component]:
+        return [self.project_list]
+
+
+def layout() -> ProjectsWidgets:
     gr.Markdown(label("projects.heading"))
-    w.project_list = gr.Dataframe(
+    project_list = gr.Dataframe(
         headers=[t(f"projects.col.{column}") for column in PROJECT_COLUMNS],
         datatype=["str", "str", "number", "number", "str", "str"],
         interactive=False,
@@ -29,33 +76,48 @@ def layout(w) -> None:
         label=label("projects.list"),
     )
     with gr.Row():
-        w.new_name = gr.Textbox(label=label("projects.new_name"), elem_id="new-name", scale=3)
-        w.create = gr.Button(label("projects.create"), elem_id="create-project", scale=1)
-    w.backup_info = gr.Markdown(elem_id="backup-info")
+        new_name = gr.Textbox(label=label("projects.new_name"), elem_id="new-name", scale=3)
+        create = gr.Button(label("projects.create"), elem_id="create-project", scale=1)
+    backup_info = gr.Markdown(elem_id="backup-info")
     with gr.Accordion(label("projects.import_panel"), open=False, elem_id="import-panel"):
-        w.import_file = gr.File(
+        import_file = gr.File(
             label=label("projects.import_file"),
             file_types=[".md", ".markdown", ".txt", ".docx"],
             elem_id="import-file",
         )
-        w.import_button = gr.Button(label("projects.import"), elem_id="import-project")
-        w.import_status = gr.Markdown(elem_id="import-status")
+        import_button = gr.Button(label("projects.import"), elem_id="import-project")
+        import_status = gr.Markdown(elem_id="import-status")
     with gr.Accordion(label("projects.manage"), open=False, elem_id="manage"):
         with gr.Row():
-            w.rename_to = gr.Textbox(label=label("projects.name"), elem_id="rename-to", scale=3)
-            w.rename = gr.Button(label("projects.rename"), elem_id="rename-project", scale=1)
+            rename_to = gr.Textbox(label=label("projects.name"), elem_id="rename-to", scale=3)
+            rename = gr.Button(label("projects.rename"), elem_id="rename-project", scale=1)
         with gr.Row():
-            w.duplicate = gr.Button(label("projects.duplicate"), elem_id="duplicate-project")
-            w.delete = gr.Button(label("projects.delete"), variant="stop", elem_id="delete-project")
-        with gr.Group(visible=False) as w.delete_box:
-            w.delete_note = gr.Markdown(elem_id="delete-note")
+            duplicate = gr.Button(label("projects.duplicate"), elem_id="duplicate-project")
+            delete = gr.Button(label("projects.delete"), variant="stop", elem_id="delete-project")
+        with gr.Group(visible=False) as delete_box:
+            delete_note = gr.Markdown(elem_id="delete-note")
             with gr.Row():
-                w.delete_confirm = gr.Button(
+                delete_confirm = gr.Button(
                     label("projects.delete_confirm"), variant="stop", elem_id="delete-confirm"
                 )
-                w.delete_cancel = gr.Button(
-                    label("projects.delete_cancel"), elem_id="delete-cancel"
-                )
+                delete_cancel = gr.Button(label("projects.delete_cancel"), elem_id="delete-cancel")
+    return ProjectsWidgets(
+        project_list=project_list,
+        new_name=new_name,
+        create=create,
+        backup_info=backup_info,
+        import_file=import_file,
+        import_button=import_button,
+        import_status=import_status,
+        rename_to=rename_to,
+        rename=rename,
+        duplicate=duplicate,
+        delete=delete,
+        delete_note=delete_note,
+        delete_confirm=delete_confirm,
+        delete_cancel=delete_cancel,
+        delete_box=delete_box,
+    )
 
 
 # -- handlers ---------------------------------------------------------------------------------
@@ -69,7 +131,7 @@ def backup_line(studio: Studio) -> str:
     return t("backup.last", when=when, kept=kept, folder=backups_dir(studio.db_path))
 
 
-def on_load(studio: Studio, w, last_project: int | None) -> dict:
+def on_load(studio: Studio, view: ProjectView, last_project: int | None) -> dict:
     """Reopen the project this browser had open last (if it still exists)."""
     project = None
     if last_project is not None:
@@ -77,57 +139,61 @@ def on_load(studio: Studio, w, last_project: int | None) -> dict:
             project = studio.project(last_project)
         except UserError:
             project = None
-    return project_view(studio, w, project)
+    return view.of(studio, project)
 
 
-def create(studio: Studio, w, name: str, total: float | None) -> dict:
+def create(
+    studio: Studio, w: ProjectsWidgets, view: ProjectView, name: str, total: float | None
+) -> dict:
     if not (name or "").strip():
         raise UserError(key="error.type_name")
     project = studio.store.create_project(name, "", int(total or 1000))
     info("projects.created", name=project.name)
-    return {**project_view(studio, w, project), w.new_name: ""}
+    return {**view.of(studio, project), w.new_name: ""}
 
 
-def open_row(studio: Studio, w, row: int | None) -> dict:
+def open_row(studio: Studio, view: ProjectView, row: int | None) -> dict:
     names = [p.name for p in studio.store.list_projects()]
     if row is None or not 0 <= row < len(names):
         raise UserError(key="error.click_project")
-    return project_view(studio, w, studio.store.project(names[row]))
+    return view.of(studio, studio.store.project(names[row]))
 
 
-def rename(studio: Studio, w, project_id: int | None, new_name: str) -> dict:
+def rename(studio: Studio, view: ProjectView, project_id: int | None, new_name: str) -> dict:
     project = studio.store.rename_project(studio.project(project_id), new_name or "")
     info("projects.renamed", name=project.name)
-    return project_view(studio, w, project)
+    return view.of(studio, project)
 
 
-def duplicate(studio: Studio, w, project_id: int | None) -> dict:
+def duplicate(studio: Studio, view: ProjectView, project_id: int | None) -> dict:
     project = studio.project(project_id)
     store = studio.store
     copy = store.duplicate_project(
         project, store.unique_name(t("projects.copy_name", name=project.name))
     )
     info("projects.duplicated", name=copy.name)
-    return project_view(studio, w, copy)
+    return view.of(studio, copy)
 
 
-def ask_delete(studio: Studio, w, project_id: int | None) -> dict:
+def ask_delete(studio: Studio, w: ProjectsWidgets, project_id: int | None) -> dict:
     project = studio.project(project_id)
     words = count_words(project_document(studio.store, project).body)
     note = t("projects.delete_note", name=project.name, words=f"{words:,}")
     return {w.delete_box: gr.update(visible=True), w.delete_note: note}
 
 
-def delete(studio: Studio, w, project_id: int | None) -> dict:
+def delete(studio: Studio, w: ProjectsWidgets, view: ProjectView, project_id: int | None) -> dict:
     project = studio.project(project_id)
     if studio.busy(project):
         raise UserError(key="error.stop_before_delete")
     studio.store.delete_project(project)
     info("projects.deleted", name=project.name)
-    return {**project_view(studio, w, None), w.delete_box: gr.update(visible=False)}
+    return {**view.of(studio, None), w.delete_box: gr.update(visible=False)}
 
 
-def import_file(studio: Studio, w, path: str | None, name: str) -> Iterator[dict]:
+def import_file(
+    studio: Studio, w: ProjectsWidgets, view: ProjectView, path: str | None, name: str
+) -> Iterator[dict]:
     """Import a manuscript as a new project: headings become plan rows, the model writes each
     row's main point; then the project opens."""
     if not path:
@@ -157,46 +223,50 @@ def import_file(studio: Studio, w, path: str | None, name: str) -> Iterator[dict
     if imported is not None:
         info("projects.imported", name=imported.name)
         yield {
-            **project_view(studio, w, imported),
+            **view.of(studio, imported),
             w.import_status: t("projects.imported_as", name=imported.name),
             w.new_name: "",
         }
 
 
 # -- wiring -----------------------------------------------------------------------------------
-def wire(studio: Studio, w, demo: gr.Blocks) -> None:
-    view = components(w)
-    demo.load(lambda last: on_load(studio, w, last), [w.last_project], view)
+def wire(studio: Studio, w: ProjectsWidgets, shared: Shared, demo: gr.Blocks) -> None:
+    project_view, project_id = shared.view, shared.open.project_id
+    view = project_view.components()
+    demo.load(functools.partial(on_load, studio, project_view), [shared.open.last_project], view)
     demo.load(lambda: backup_line(studio), None, [w.backup_info], **INSTANT)
     w.create.click(
-        user_errors(lambda name, total: create(studio, w, name, total)),
-        [w.new_name, w.total],
+        user_errors(functools.partial(create, studio, w, project_view)),
+        [w.new_name, shared.brief.total],
         [*view, w.new_name],
         **INSTANT,
     )
 
     def open_selected(event: gr.SelectData) -> dict:
         row = event.index[0] if isinstance(event.index, list | tuple) else event.index
-        return user_errors(open_row)(studio, w, row)
+        return user_errors(open_row)(studio, project_view, row)
 
     w.project_list.select(open_selected, None, view, **INSTANT)
     w.rename.click(
-        user_errors(lambda pid, name: rename(studio, w, pid, name)),
-        [w.project_id, w.rename_to],
+        user_errors(functools.partial(rename, studio, project_view)),
+        [project_id, w.rename_to],
         view,
         **INSTANT,
     )
     w.duplicate.click(
-        user_errors(lambda pid: duplicate(studio, w, pid)), [w.project_id], view, **INSTANT
+        user_errors(functools.partial(duplicate, studio, project_view)),
+        [project_id],
+        view,
+        **INSTANT,
     )
     w.delete.click(
-        user_errors(lambda pid: ask_delete(studio, w, pid)),
-        [w.project_id],
+        user_errors(functools.partial(ask_delete, studio, w)),
+        [project_id],
         [w.delete_box, w.delete_note],
         **INSTANT,
     )
     w.import_button.click(
-        user_errors_stream(functools.partial(import_file, studio, w)),
+        user_errors_stream(functools.partial(import_file, studio, w, project_view)),
         [w.import_file, w.new_name],
         [*view, w.import_status, w.new_name],
         show_progress_on=[w.import_status],
@@ -204,8 +274,8 @@ def wire(studio: Studio, w, demo: gr.Blocks) -> None:
     )
     w.delete_cancel.click(lambda: gr.update(visible=False), None, [w.delete_box], **INSTANT)
     w.delete_confirm.click(
-        user_errors(lambda pid: delete(studio, w, pid)),
-        [w.project_id],
+        user_errors(functools.partial(delete, studio, w, project_view)),
+        [project_id],
         [*view, w.delete_box],
         **INSTANT,
     )

@@ -7,14 +7,18 @@ section while rows are inserted or moved in the plan.
 
 import functools
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import ClassVar
 
 import gradio as gr
+from gradio.components import Component
 
-from app.studio import render
-from app.studio.events import GENERATING, INSTANT, user_errors, user_errors_stream
+from app.studio import render, service
+from app.studio.events import INSTANT, user_errors
+from app.studio.feature import RunDisplay, Shared
 from app.studio.language import info, label, status_word, t
 from app.studio.state import Studio
-from app.studio.writing import document_html, stream_run, write
+from app.studio.target import Target
 from engine.errors import UserError
 from engine.metrics import count_words
 from engine.projects.revise import (
@@ -32,75 +36,148 @@ from engine.writing.diff import diff_html, diff_stats, word_diff
 from engine.writing.events import Ended, Failed, SectionProgress, SectionStarted
 
 
-def layout(w) -> None:
+@dataclass
+class SectionWidgets:
+    """One section's tools (an accordion under the Write tab's document)."""
+
+    section: gr.Dropdown
+    revise_instruction: gr.Textbox
+    passage_start: gr.Textbox
+    passage_end: gr.Textbox
+    revise: gr.Button
+    revise_summary: gr.Markdown
+    revise_diff: gr.HTML
+    revise_accept: gr.Button
+    revise_discard: gr.Button
+    proposal: gr.State
+    selection: gr.State
+    regenerate: gr.Button
+    extend_words: gr.Number
+    extend: gr.Button
+    continue_from: gr.Button
+    section_text: gr.Textbox
+    save_section: gr.Button
+    history: gr.Dropdown
+    compare_version: gr.Button
+    restore_section: gr.Button
+    revise_box: gr.Group
+
+    refreshes_after_run: ClassVar[bool] = True
+
+    def view_components(self) -> list[Component]:
+        return [
+            self.section,
+            self.section_text,
+            self.history,
+            self.revise_box,
+            self.proposal,
+            self.selection,
+        ]
+
+    def view_of(self, studio: Studio, project: Project | None) -> dict:
+        return view_of(studio, self, project)
+
+    def wire(self, studio: Studio, shared: Shared, demo: gr.Blocks) -> None:
+        wire(studio, self, shared)
+
+    def after_run(self, studio: Studio, project_id: int | None) -> dict:
+        """After a generation or an edit: the section menu keeps its choice."""
+        if project_id is None:
+            return {}
+        return {self.section: section_menu(studio, studio.project(project_id), keep_choice=True)}
+
+    def after_run_components(self) -> list[Component]:
+        return [self.section]
+
+
+def layout() -> SectionWidgets:
     with gr.Accordion(
         label("section.tools"),
         open=False,
         elem_id="section-tools",
-    ) as w.section_tools_box:
-        w.section = gr.Dropdown(label=label("section.select"), elem_id="section-select")
-        w.revise_instruction = gr.Textbox(
+    ):
+        section = gr.Dropdown(label=label("section.select"), elem_id="section-select")
+        revise_instruction = gr.Textbox(
             label=label("section.instruction"),
             placeholder=label("section.instruction_placeholder"),
             elem_id="revise-instruction",
         )
         with gr.Row():
-            w.passage_start = gr.Textbox(
+            passage_start = gr.Textbox(
                 label=label("section.passage_start"),
                 elem_id="passage-start",
                 scale=2,
             )
-            w.passage_end = gr.Textbox(
+            passage_end = gr.Textbox(
                 label=label("section.passage_end"), elem_id="passage-end", scale=2
             )
-            w.revise = gr.Button(
+            revise = gr.Button(
                 label("section.rewrite"), variant="primary", elem_id="revise", scale=1
             )
-        with gr.Group(visible=False, elem_id="revise-box") as w.revise_box:
-            w.revise_summary = gr.Markdown(elem_id="revise-summary")
-            w.revise_diff = gr.HTML(elem_id="revise-diff")
+        with gr.Group(visible=False, elem_id="revise-box") as revise_box:
+            revise_summary = gr.Markdown(elem_id="revise-summary")
+            revise_diff = gr.HTML(elem_id="revise-diff")
             with gr.Row():
-                w.revise_accept = gr.Button(
+                revise_accept = gr.Button(
                     label("section.accept"), variant="primary", elem_id="revise-accept"
                 )
-                w.revise_discard = gr.Button(label("section.discard"), elem_id="revise-discard")
-        w.proposal = gr.State(None)
-        w.selection = gr.State(None)
+                revise_discard = gr.Button(label("section.discard"), elem_id="revise-discard")
+        proposal = gr.State(None)
+        selection = gr.State(None)
         with gr.Row():
-            w.regenerate = gr.Button(label("section.regenerate"), elem_id="regenerate")
-            w.extend_words = gr.Number(
+            regenerate = gr.Button(label("section.regenerate"), elem_id="regenerate")
+            extend_words = gr.Number(
                 label=label("section.extend_words"),
                 value=100,
                 precision=0,
                 minimum=1,
                 elem_id="extend-words",
             )
-            w.extend = gr.Button(label("section.extend"), elem_id="extend")
-            w.continue_from = gr.Button(label("section.continue_from"), elem_id="continue-from")
-        w.section_text = gr.Textbox(
+            extend = gr.Button(label("section.extend"), elem_id="extend")
+            continue_from = gr.Button(label("section.continue_from"), elem_id="continue-from")
+        section_text = gr.Textbox(
             label=label("section.text"),
             lines=8,
             elem_id="section-text",
         )
-        w.save_section = gr.Button(label("section.save"), elem_id="save-section")
+        save_section = gr.Button(label("section.save"), elem_id="save-section")
         with gr.Row():
-            w.history = gr.Dropdown(
+            history = gr.Dropdown(
                 label=label("section.history"), elem_id="section-history", scale=3
             )
-            w.compare_version = gr.Button(
+            compare_version = gr.Button(
                 label("section.compare"), elem_id="compare-version", scale=1
             )
-            w.restore_section = gr.Button(
+            restore_section = gr.Button(
                 label("section.restore"), elem_id="restore-section", scale=1
             )
+    return SectionWidgets(
+        section=section,
+        revise_instruction=revise_instruction,
+        passage_start=passage_start,
+        passage_end=passage_end,
+        revise=revise,
+        revise_summary=revise_summary,
+        revise_diff=revise_diff,
+        revise_accept=revise_accept,
+        revise_discard=revise_discard,
+        proposal=proposal,
+        selection=selection,
+        regenerate=regenerate,
+        extend_words=extend_words,
+        extend=extend,
+        continue_from=continue_from,
+        section_text=section_text,
+        save_section=save_section,
+        history=history,
+        compare_version=compare_version,
+        restore_section=restore_section,
+        revise_box=revise_box,
+    )
 
 
 # -- what shows a project ---------------------------------------------------------------------
-def view_components(w) -> list:
-    return [w.section, w.section_text, w.history, w.revise_box, w.proposal, w.selection]
-
-
-def view_of(studio: Studio, w, project: Project | None) -> dict:
+def view_of(studio: Studio, w: SectionWidgets, project: Project | None) -> dict:
     return {
         w.section: section_menu(studio, project),
         w.section_text: "",
@@ -152,7 +229,7 @@ def _current_text(studio: Studio, project: Project, section_id: str) -> str:
 
 
 # -- handlers ---------------------------------------------------------------------------------
-def show_section(studio: Studio, w, project_id, section_id) -> dict:
+def show_section(studio: Studio, w: SectionWidgets, project_id, section_id) -> dict:
     if not section_id or project_id is None:
         return {w.section_text: "", w.history: gr.update(choices=[], value=None)}
     project = studio.project(project_id)
@@ -180,10 +257,20 @@ def _passage(text: str, first: str, last: str, selection) -> Passage | None:
 
 
 def rewrite(
-    studio: Studio, w, project_id, section_id, instruction, first, last, selection
+    studio: Studio,
+    w: SectionWidgets,
+    run: RunDisplay,
+    target,
+    section_id,
+    instruction,
+    first,
+    last,
+    selection,
 ) -> Iterator[dict]:
-    """Stream a rewrite, then show its difference from the current text with Accept/Discard."""
-    project, section_id = _chosen(studio, project_id, section_id)
+    """Stream a rewrite of a section of the project pressed on (`target`), then show its
+    difference from the current text with Accept/Discard."""
+    pressed, page = service.pressed_project(studio, target)
+    project, section_id = _chosen(studio, pressed.id, section_id)
     passage = _passage(_current_text(studio, project, section_id), first, last, selection)
     ready: RevisionReady | None = None
     heading, text, line = "", "", t("write.waiting")
@@ -192,7 +279,7 @@ def rewrite(
         current = store.project_by_id(project.id)
         return rewrite_section(store, current, backend, section_id, instruction, passage)
 
-    for batch in studio.follow(project, start):
+    for batch in studio.follow(project, start, page):
         for event in batch:
             if isinstance(event, SectionStarted):
                 title = t("section.rewrite_of", number=event.index + 1)
@@ -206,21 +293,25 @@ def rewrite(
                 raise event.error
             elif isinstance(event, Ended) and event.stopped:
                 line = t("section.rewrite_stopped")
-        yield {w.active_heading: heading, w.active: render.active_text(text), w.progress: line}
+        yield {
+            run.active_heading: heading,
+            run.active: render.active_text(text),
+            run.progress: line,
+        }
     if ready is None:
-        yield {w.active_heading: "", w.active: "", w.progress: line}
+        yield {run.active_heading: "", run.active: "", run.progress: line}
         return
     yield {
-        w.active_heading: "",
-        w.active: "",
-        w.progress: t("section.rewrite_ready"),
+        run.active_heading: "",
+        run.active: "",
+        run.progress: t("section.rewrite_ready"),
         **_proposal_view(w, ready.before, ready.after, t("section.the_rewrite")),
         w.proposal: {"section_id": section_id, "version_id": ready.version_id},
         w.history: _history_menu(studio, project, section_id),
     }
 
 
-def _proposal_view(w, before: str, after: str, what: str) -> dict:
+def _proposal_view(w: SectionWidgets, before: str, after: str, what: str) -> dict:
     inserted, deleted = diff_stats(word_diff(before, after))
     summary = t(
         "section.diff_summary",
@@ -237,20 +328,20 @@ def _proposal_view(w, before: str, after: str, what: str) -> dict:
     }
 
 
-def accept(studio: Studio, w, project_id, proposal) -> dict:
+def accept(studio: Studio, w: SectionWidgets, run: RunDisplay, project_id, proposal) -> dict:
     if not proposal:
         raise UserError(key="error.no_rewrite")
     project = studio.project(project_id)
     accept_version(studio.store, project, proposal["section_id"], proposal["version_id"])
     info("section.accepted")
     return {
-        **_refreshed(studio, w, project, proposal["section_id"]),
+        **_refreshed(studio, w, run, project, proposal["section_id"]),
         w.revise_box: gr.update(visible=False),
         w.proposal: None,
     }
 
 
-def discard(studio: Studio, w, project_id, proposal) -> dict:
+def discard(studio: Studio, w: SectionWidgets, project_id, proposal) -> dict:
     if not proposal:
         raise UserError(key="error.no_rewrite_discard")
     info("section.kept")
@@ -262,7 +353,7 @@ def discard(studio: Studio, w, project_id, proposal) -> dict:
     }
 
 
-def compare(studio: Studio, w, project_id, section_id, version_id) -> dict:
+def compare(studio: Studio, w: SectionWidgets, project_id, section_id, version_id) -> dict:
     """The difference between a version from the history and the current text."""
     project, section_id = _chosen(studio, project_id, section_id)
     versions = {v.version_id: v for v in studio.store.section_history(project, section_id)}
@@ -277,7 +368,9 @@ def compare(studio: Studio, w, project_id, section_id, version_id) -> dict:
     }
 
 
-def save_text(studio: Studio, w, project_id, section_id, text) -> dict:
+def save_text(
+    studio: Studio, w: SectionWidgets, run: RunDisplay, project_id, section_id, text
+) -> dict:
     project, section_id = _chosen(studio, project_id, section_id)
     if not (text or "").strip():
         raise UserError(key="error.text_empty")
@@ -286,29 +379,36 @@ def save_text(studio: Studio, w, project_id, section_id, text) -> dict:
     store.save_section(version_id, text, 0, done=True)
     store.touch_project(project)
     info("section.saved")
-    return _refreshed(studio, w, project, section_id)
+    return _refreshed(studio, w, run, project, section_id)
 
 
-def restore(studio: Studio, w, project_id, section_id, version_id) -> dict:
+def restore(
+    studio: Studio, w: SectionWidgets, run: RunDisplay, project_id, section_id, version_id
+) -> dict:
     project, section_id = _chosen(studio, project_id, section_id)
     if version_id is None:
         raise UserError(key="error.choose_version")
     accept_version(studio.store, project, section_id, int(version_id))
     info("section.restored", version=version_id)
-    return _refreshed(studio, w, project, section_id)
+    return _refreshed(studio, w, run, project, section_id)
 
 
-def _refreshed(studio: Studio, w, project: Project, section_id: str) -> dict:
-    document, _ = document_html(studio, project, studio.store.plan(project))
+def _refreshed(
+    studio: Studio, w: SectionWidgets, run: RunDisplay, project: Project, section_id: str
+) -> dict:
+    document, _ = service.document_html(studio, project, studio.store.plan(project))
     return {
-        w.document: document,
+        run.document: document,
         w.section_text: _current_text(studio, project, section_id),
         w.history: _history_menu(studio, project, section_id),
     }
 
 
-def regenerate(studio: Studio, w, kind: str, project_id, section_id, extra) -> Iterator[dict]:
-    project, section_id = _chosen(studio, project_id, section_id)
+def regenerate(
+    studio: Studio, run: RunDisplay, kind: str, target, section_id, extra
+) -> Iterator[dict]:
+    pressed, page = service.pressed_project(studio, target)
+    project, section_id = _chosen(studio, pressed.id, section_id)
     plan = studio.store.plan(project)
 
     def start(store, backend):
@@ -317,22 +417,23 @@ def regenerate(studio: Studio, w, kind: str, project_id, section_id, extra) -> I
             return extend_section(store, current, backend, section_id, int(extra or 0))
         return regenerate_section(store, current, backend, section_id)
 
-    yield from stream_run(studio, w, project, plan, start)
+    yield from service.stream_run(studio, run, project, plan, start, page)
 
 
-def rewrite_to_end(studio: Studio, w, project_id, section_id) -> Iterator[dict]:
+def rewrite_to_end(studio: Studio, run: RunDisplay, target, section_id) -> Iterator[dict]:
     """Write this section and every one after it again (after the plan's second half changed)."""
-    project, section_id = _chosen(studio, project_id, section_id)
+    pressed, page = service.pressed_project(studio, target)
+    project, section_id = _chosen(studio, pressed.id, section_id)
     if studio.busy(project):
         raise UserError(key="error.stop_first")
     index = studio.store.plan(project).position(section_id)
     continue_from(studio.store, project, index)
     info("section.rewriting_from", number=index + 1)
-    yield from write(
+    yield from service.write(
         studio,
-        w,
+        run,
         True,
-        project.id,
+        Target(project.id, project.name, page),
         project.instruction,
         project.bible,
         project.target_words,
@@ -340,96 +441,91 @@ def rewrite_to_end(studio: Studio, w, project_id, section_id) -> Iterator[dict]:
     )
 
 
-def after_run(studio: Studio, w, project_id) -> dict:
-    """After a generation or an edit: the section menu keeps its choice."""
-    if project_id is None:
-        return {}
-    return {w.section: section_menu(studio, studio.project(project_id), keep_choice=True)}
-
-
 # -- wiring -----------------------------------------------------------------------------------
-def wire(studio: Studio, w, demo: gr.Blocks, after: list) -> None:
-    stream = [w.document, w.active_heading, w.active, w.progress]
-
-    def then_refresh(event):
-        for fn, inputs, outputs in after:
-            event = event.then(user_errors(fn), inputs, outputs, **INSTANT)
+def wire(studio: Studio, w: SectionWidgets, shared: Shared) -> None:
+    run, project_id, then_refresh = shared.run, shared.open.project_id, shared.then_refresh
+    stream = run.components()
 
     w.section.change(
         user_errors(functools.partial(show_section, studio, w)),
-        [w.project_id, w.section],
+        [project_id, w.section],
         [w.section_text, w.history, w.selection],
         **INSTANT,
     )
     w.section_text.select(remember_selection, None, [w.selection], **INSTANT)
-    w.revise.click(studio.arm, [w.project_id], None, **INSTANT).then(
-        user_errors_stream(functools.partial(rewrite, studio, w)),
-        [
-            w.project_id,
-            w.section,
-            w.revise_instruction,
-            w.passage_start,
-            w.passage_end,
-            w.selection,
-        ],
-        [*stream, w.revise_box, w.revise_summary, w.revise_diff, w.proposal, w.history],
-        show_progress_on=[w.progress],
-        **GENERATING,
+    service.pressing(
+        studio,
+        shared,
+        w.revise.click,
+        "rewrite",
+        run.progress,
+        fn=functools.partial(rewrite, studio, w, run),
+        inputs=[w.section, w.revise_instruction, w.passage_start, w.passage_end, w.selection],
+        outputs=[*stream, w.revise_box, w.revise_summary, w.revise_diff, w.proposal, w.history],
+        show_progress_on=[run.progress],
     )
-    proposal_out = [w.document, w.section_text, w.history, w.revise_box, w.proposal]
+    proposal_out = [run.document, w.section_text, w.history, w.revise_box, w.proposal]
     then_refresh(
         w.revise_accept.click(
-            user_errors(functools.partial(accept, studio, w)),
-            [w.project_id, w.proposal],
+            user_errors(functools.partial(accept, studio, w, run)),
+            [project_id, w.proposal],
             proposal_out,
             **INSTANT,
         )
     )
     w.revise_discard.click(
         user_errors(functools.partial(discard, studio, w)),
-        [w.project_id, w.proposal],
+        [project_id, w.proposal],
         [w.history, w.revise_box, w.proposal],
         **INSTANT,
     )
     w.compare_version.click(
         user_errors(functools.partial(compare, studio, w)),
-        [w.project_id, w.section, w.history],
+        [project_id, w.section, w.history],
         [w.revise_box, w.revise_summary, w.revise_diff, w.proposal],
         **INSTANT,
     )
-    edit_out = [w.document, w.section_text, w.history]
+    edit_out = [run.document, w.section_text, w.history]
     then_refresh(
         w.save_section.click(
-            user_errors(functools.partial(save_text, studio, w)),
-            [w.project_id, w.section, w.section_text],
+            user_errors(functools.partial(save_text, studio, w, run)),
+            [project_id, w.section, w.section_text],
             edit_out,
             **INSTANT,
         )
     )
     then_refresh(
         w.restore_section.click(
-            user_errors(functools.partial(restore, studio, w)),
-            [w.project_id, w.section, w.history],
+            user_errors(functools.partial(restore, studio, w, run)),
+            [project_id, w.section, w.history],
             edit_out,
             **INSTANT,
         )
     )
     for button, kind in ((w.regenerate, "regenerate"), (w.extend, "extend")):
         then_refresh(
-            button.click(studio.arm, [w.project_id], None, **INSTANT).then(
-                user_errors_stream(functools.partial(regenerate, studio, w, kind)),
-                [w.project_id, w.section, w.extend_words],
-                stream,
-                show_progress_on=[w.progress],
-                **GENERATING,
+            service.pressing(
+                studio,
+                shared,
+                button.click,
+                "rewrite",
+                run.progress,
+                fn=functools.partial(regenerate, studio, run, kind),
+                inputs=[w.section, w.extend_words],
+                outputs=stream,
+                show_progress_on=[run.progress],
             )
         )
     then_refresh(
-        w.continue_from.click(studio.arm, [w.project_id], None, **INSTANT).then(
-            user_errors_stream(functools.partial(rewrite_to_end, studio, w)),
-            [w.project_id, w.section],
-            stream,
-            show_progress_on=[w.progress],
-            **GENERATING,
+        service.pressing(
+            studio,
+            shared,
+            w.continue_from.click,
+            "write",
+            run.progress,
+            fn=functools.partial(rewrite_to_end, studio, run),
+            inputs=[w.section],
+            outputs=stream,
+            show_progress_on=[run.progress],
         )
     )

@@ -1,29 +1,32 @@
-"""The Write tab: write, stop, resume and start over; the streaming document; exports.
+"""The studio's shared actions, which panels call and no panel owns: save the brief, compose
+the document, and run a generation into the run display (Write, Resume, and the section tools'
+regenerate, extend and "rewrite to the end" all stream the same way).
 
-Streaming cost does not grow with the document: finished sections are rendered once and
-appended, and only the active section is re-sent (as text that only grows). Export files are
-built when a download is asked for, never on opening a project. A two-level piece's document
-groups the text by chapter, each ending with its recap; the progress line follows the run
-through chapters (scenes drafted, recaps written) and names the bible entries a scene uses.
+Functions here take the components they fill as typed arguments (a RunDisplay), never a panel.
+
+Every generating action is wired through `pressing`: an instant press step records the project
+it was pressed on (a Target) and shows its place in the queue; the queued step applies to that
+project whenever its turn comes, and updates the page only while the page still shows it.
 """
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import gradio as gr
+from gradio.components import Component
 
 from app.studio import render
-from app.studio.brief_plan import save_brief
 from app.studio.events import GENERATING, INSTANT, user_errors, user_errors_stream
-from app.studio.language import info, label, t
+from app.studio.feature import RunDisplay, Shared
+from app.studio.language import info, t
 from app.studio.state import Studio
+from app.studio.target import Target
 from engine.errors import UserError
-from engine.metrics import count_words
 from engine.projects.run import resume_point, run_project
 from engine.projects.service import (
     Progress,
+    check_bible,
     check_brief,
-    export_files,
     finished_words,
     single_pass_plan,
 )
@@ -43,61 +46,38 @@ from engine.writing.events import (
     SectionStarted,
 )
 
-EXPORT_LABELS = {"md": "Markdown", "html": "HTML", "docx": "DOCX", "epub": "EPUB"}
 
-
-def layout(w) -> None:
-    with gr.Row():
-        w.write = gr.Button(label("write.write"), variant="primary", elem_id="write")
-        w.stop = gr.Button(label("write.stop"), variant="stop", elem_id="stop")
-        w.resume = gr.Button(label("write.resume"), elem_id="resume")
-        w.start_over = gr.Button(label("write.start_over"), elem_id="start-over")
-    w.progress = gr.Markdown(elem_id="progress")
-    w.document = gr.HTML(elem_id="document")
-    w.active_heading = gr.HTML(elem_id="active-heading")
-    w.active = gr.HTML(
-        elem_id="active-section", html_template='<div class="lw-active">${value}</div>'
-    )
-    with gr.Row():
-        w.exports = {
-            fmt: gr.Button(label(f"write.export_{fmt}"), elem_id=f"export-{fmt}", size="sm")
-            for fmt in EXPORT_LABELS
-        }
-    w.export_file = gr.File(label=label("write.export_file"), elem_id="export-file", visible=False)
-
-
-def plan_write_layout(w) -> None:
-    """The Plan tab's last step: Write from here."""
-    w.plan_write = gr.Button(label("write.write"), variant="primary", elem_id="plan-write")
-
-
-# -- what shows a project ---------------------------------------------------------------------
-def view_components(w) -> list:
-    return [w.document, w.active_heading, w.active, w.progress, w.export_file]
-
-
-def view_of(studio: Studio, w, project: Project | None) -> dict:
-    hidden_file = gr.update(value=None, visible=False)
-    if project is None:
-        return {
-            w.document: render.empty_document(),
-            w.active_heading: "",
-            w.active: "",
-            w.progress: "",
-            w.export_file: hidden_file,
-        }
-    plan = studio.store.plan(project)
-    document, partial = document_html(studio, project, plan)
-    heading = render.stopped_heading(partial[0], len(plan.sections)) if partial else ""
-    return {
-        w.document: document,
-        w.active_heading: heading,
-        w.active: render.active_text(partial[1] if partial else ""),
-        w.progress: progress_at_rest(studio, project, plan, partial),
-        w.export_file: hidden_file,
+# -- the brief --------------------------------------------------------------------------------
+def save_brief(
+    studio: Studio, project_id: int | None, instruction, bible, total, single
+) -> Project | None:
+    """Save the brief as typed; None when no project is open."""
+    if project_id is None:
+        return None
+    project = studio.project(project_id)
+    check_bible(bible or "")
+    target = int(total or 0)
+    if target <= 0:
+        raise UserError(key="error.total_positive")
+    settings = project.settings.model_copy(update={"mode": "single" if single else "agentwrite"})
+    fields = {
+        "instruction": instruction or "",
+        "bible": bible or "",
+        "target_words": target,
+        "settings": settings,
     }
+    current = {
+        "instruction": project.instruction,
+        "bible": project.bible,
+        "target_words": project.target_words,
+        "settings": project.settings,
+    }
+    if fields == current:
+        return project
+    return studio.store.update_project(project, **fields)
 
 
+# -- the document -----------------------------------------------------------------------------
 def _titles(project: Project, plan: Plan | None) -> list[str]:
     """Section headings shown in the document ("" each when headings are off)."""
     rows = plan.sections if plan else []
@@ -143,35 +123,17 @@ def compose(
     return render.book_html([c for c in chapters.values() if c.sections or c.recap])
 
 
-def progress_at_rest(
-    studio: Studio, project: Project, plan: Plan | None, partial: tuple[int, str] | None
-) -> str:
-    if plan is None:
-        return t("write.no_plan")
-    sections = studio.store.sections(project, plan)
-    written = sum(count_words(s.text) for s in sections)
-    line = t(
-        "write.at_rest",
-        written=f"{written:,}",
-        total=f"{plan.total_words:,}",
-        status=project.status,
-    )
-    empty = len(plan.sections) - sum(1 for s in sections if s.status == "done")
-    if partial:
-        line += t("write.at_rest_partial", number=partial[0] + 1)
-    elif sections and empty:
-        line += t("write.at_rest_empty", count=empty)
-    return line
-
-
-# -- writing ----------------------------------------------------------------------------------
+# -- a generation ---------------------------------------------------------------------------
 def write(
-    studio: Studio, w, resume: bool, project_id, instruction, bible, total, single
+    studio: Studio, run: RunDisplay, resume: bool, target, instruction, bible, total, single
 ) -> Iterator[dict]:
-    """Write (or resume) the project from its saved plan, streaming into the document.
+    """Write (or resume) the project pressed on (`target`) from its saved plan, streaming into
+    the document.
 
     The plan is read from the store when the run starts, so a Write pressed while a plan is
     still drafting waits in the queue and then writes the new plan."""
+    target = Target.parse(target)
+    project_id, page = (target.project_id, target.page) if target else (None, "")
     project = save_brief(studio, project_id, instruction, bible, total, single)
     if project is None:
         raise UserError(key="error.open_project")
@@ -194,7 +156,7 @@ def write(
     def start(store, backend):
         return run_project(store, store.project_by_id(project.id), backend)
 
-    yield from stream_run(studio, w, project, plan, start)
+    yield from stream_run(studio, run, project, plan, start, page)
 
 
 def _recaps_missing(studio: Studio, project: Project, plan: Plan) -> bool:
@@ -223,8 +185,11 @@ def _chapter_line(key: str, plan: Plan, chapter_id: str, **params) -> str:
     return t(key, number=number, count=len(plan.chapters), **params)
 
 
-def stream_run(studio: Studio, w, project: Project, plan: Plan, start) -> Iterator[dict]:
-    """Follow a writing job: finished sections join the document, the active one streams.
+def stream_run(
+    studio: Studio, run: RunDisplay, project: Project, plan: Plan, start, page: str = ""
+) -> Iterator[dict]:
+    """Follow a writing job of `page`: finished sections join the document, the active one
+    streams.
 
     The document is composed again only when a section or recap ends (from cached section
     HTML); while a section streams, only its own text is sent."""
@@ -237,7 +202,7 @@ def stream_run(studio: Studio, w, project: Project, plan: Plan, start) -> Iterat
     active: int | None = None
     used: tuple[str, ...] = ()  # the bible entries the active section's prompt carries
     done = None  # the closing line with the run's statistics, once it came
-    for batch in studio.follow(project, start):
+    for batch in studio.follow(project, start, page):
         for event in batch:
             snapshot = progress.update(event)
             if isinstance(event, SectionProgress) and snapshot is not None:
@@ -300,105 +265,90 @@ def stream_run(studio: Studio, w, project: Project, plan: Plan, start) -> Iterat
                 elif heading == "" and line != done:
                     line = t("write.done_words", words=f"{progress.words:,}")
         yield {
-            w.document: document,
-            w.active_heading: heading,
-            w.active: render.active_text(text),
-            w.progress: line,
+            run.document: document,
+            run.active_heading: heading,
+            run.active: render.active_text(text),
+            run.progress: line,
         }
 
 
-def refresh_at_rest(studio: Studio, w, project_id) -> dict:
-    """The Write tab as it is now (after plan edits elsewhere), unless a generation streams."""
-    if project_id is None:
-        return {}
-    project = studio.project(project_id)
-    if studio.busy(project):
-        return {}
-    return view_of(studio, w, project)
+# -- a press and its queued job -------------------------------------------------------------
+def pressed_project(studio: Studio, target) -> tuple[Project, str]:
+    """The project a press applies to, and the page that pressed ("" for callers without
+    one)."""
+    target = Target.parse(target)
+    return studio.project(target.project_id if target else None), target.page if target else ""
 
 
-def stop(studio: Studio, project_id) -> None:
-    if project_id is None:
-        return
-    studio.stop(project_id)
-    info("write.stopping")
+def press(studio: Studio, kind: str, target, page: str) -> tuple:
+    """A generating button was pressed in `page` on the open project (`target`): the pressed
+    Target for the queued step, and a line naming the project and its place in the queue."""
+    target = Target.parse(target)
+    if target is None:  # no project open: the queued step says so
+        return "", gr.skip()
+    pressed = target.pressed(page, studio.press(page))
+    action = t(f"queue.{kind}", name=target.name)
+    return pressed.to_json(), t("queue.waiting", action=action, place=studio.place(pressed.ticket))
 
 
-def start_over(studio: Studio, w, project_id) -> dict:
-    project = studio.project(project_id)
-    if studio.busy(project):
-        raise UserError(key="error.stop_first")
-    studio.store.drop_sections_from(project, 0)
-    studio.store.touch_project(project)
-    info("write.cleared")
-    return view_of(studio, w, studio.project(project_id))
+def queued(studio: Studio, handler: Callable, line: Component) -> Callable:
+    """The queued step of a generating action: `handler(target, *inputs)` applies to the
+    project pressed on; its updates reach the page only while the page still shows that
+    project (else `line` says where the result went)."""
+
+    def run(pressed, *inputs):
+        target = Target.parse(pressed)
+        if target is not None:
+            studio.leave_queue(target.ticket)
+
+        def shown() -> bool:
+            return target is None or studio.shows(target.page, target.project_id)
+
+        for update in handler(target, *inputs):
+            yield update if shown() else {line: gr.skip()}  # Gradio takes {} for one value
+        if not shown():
+            yield {line: t("queue.done_elsewhere", name=target.name)}
+
+    return run
 
 
-def export(studio: Studio, w, fmt: str, project_id) -> dict:
-    """Build one export file now and offer it for download."""
-    project = studio.project(project_id)
-    folder = studio.export_dir / str(project.id)
-    paths = export_files(studio.store, project, folder, (fmt,))
-    if not paths:
-        raise UserError(key="error.nothing_to_export")
-    info("write.exported", name=project.name, format=EXPORT_LABELS[fmt])
-    return {w.export_file: gr.update(value=str(paths[fmt]), visible=True)}
-
-
-def hide_file() -> dict:
-    return gr.update(value=None, visible=False)
-
-
-# the download starts by itself once the new file's link is on the page
-CLICK_DOWNLOAD = """async () => {
-  for (let i = 0; i < 100; i++) {
-    const link = document.querySelector('#export-file a[download]');
-    if (link) { link.click(); return; }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}"""
+def record_shown(studio: Studio, target, page: str) -> None:
+    """The page opened another project (or none): jobs it pressed for stop updating it."""
+    target = Target.parse(target)
+    studio.show(page, target.project_id if target else None)
 
 
 # -- wiring -----------------------------------------------------------------------------------
-def wire(studio: Studio, w, demo: gr.Blocks, after_run: list) -> None:
-    """`after_run` are the handlers' (fn, inputs, outputs) that refresh other features once a
-    generation or edit ends (project list, section menu, length view)."""
-    brief = [w.project_id, w.instruction, w.bible, w.total, w.single]
-    stream = [w.document, w.active_heading, w.active, w.progress]
-    to_write_tab = w.plan_write.click(
-        lambda: gr.update(selected="write-tab"), None, [w.tabs], **INSTANT
-    )
-    for start, resume in (
-        (w.write.click, False),
-        (w.resume.click, True),
-        (to_write_tab.then, False),
-    ):
-        event = start(studio.arm, [w.project_id], None, **INSTANT).then(
-            user_errors_stream(functools.partial(write, studio, w, resume)),
-            brief,
-            stream,
-            show_progress_on=[w.progress],
-            **GENERATING,
+def pressing(studio: Studio, shared: Shared, listener, kind: str, line: Component, **queued_step):
+    """Wire a generating action on `listener` (e.g. button.click): an instant press step takes
+    the open project into `shared.open.pressed` and shows its place in the queue in `line`;
+    then the queued step (`queued_step`: fn, inputs, outputs...) runs with the pressed target
+    as its first input. Returns the queued step's event."""
+
+    def press_step(target, request: gr.Request):
+        return press(studio, kind, target, (request.session_hash or "") if request else "")
+
+    step = {**queued_step}
+    step["fn"] = user_errors_stream(queued(studio, step["fn"], line))
+    step["inputs"] = [shared.open.pressed, *step["inputs"]]
+    return listener(
+        user_errors(press_step), [shared.open.target], [shared.open.pressed, line], **INSTANT
+    ).then(**step, **GENERATING)
+
+
+def write_events(studio: Studio, shared: Shared, starts) -> None:
+    """Write (or Resume, with `resume`) after each of `starts` (event listeners), streaming
+    into the run display; the after-run refreshes follow."""
+    for start, resume in starts:
+        event = pressing(
+            studio,
+            shared,
+            start,
+            "write",
+            shared.run.progress,
+            fn=functools.partial(write, studio, shared.run, resume),
+            inputs=shared.brief.fields(),
+            outputs=shared.run.components(),
+            show_progress_on=[shared.run.progress],
         )
-        for fn, inputs, outputs in after_run:
-            event.then(user_errors(fn), inputs, outputs, **INSTANT)
-    w.stop.click(functools.partial(stop, studio), [w.project_id], None, **INSTANT)
-    w.write_tab.select(
-        user_errors(functools.partial(refresh_at_rest, studio, w)),
-        [w.project_id],
-        view_components(w),
-        **INSTANT,
-    )
-    w.start_over.click(
-        user_errors(functools.partial(start_over, studio, w)),
-        [w.project_id],
-        view_components(w),
-        **INSTANT,
-    )
-    for fmt, button in w.exports.items():
-        button.click(hide_file, None, [w.export_file], **INSTANT).then(
-            user_errors(functools.partial(export, studio, w, fmt)),
-            [w.project_id],
-            [w.export_file],
-            **INSTANT,
-        ).success(None, None, None, js=CLICK_DOWNLOAD)
+        shared.then_refresh(event)

@@ -7,10 +7,14 @@ and, until then, the studio says it is not connected.
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
 
 import gradio as gr
+from gradio.components import Component
 
 from app.studio.events import INSTANT, user_errors
+from app.studio.feature import Shared
 from app.studio.language import label, t
 from app.studio.state import Studio
 from engine.errors import UserError
@@ -90,25 +94,54 @@ def quality_line(instruction: str, document: Document) -> str:
     return QUALITY_JUDGE(instruction, document)
 
 
-def layout(w) -> None:
-    w.score = gr.Button(label("length.score"), elem_id="score")
-    w.length_summary = gr.Markdown(elem_id="length-summary")
-    w.length = gr.Dataframe(
+@dataclass
+class LengthWidgets:
+    """The Length tab: Score, the length summary and per-section table, the judge's line."""
+
+    score: gr.Button
+    length_summary: gr.Markdown
+    length: gr.Dataframe
+    quality: gr.Markdown
+
+    refreshes_after_run: ClassVar[bool] = True
+
+    def view_components(self) -> list[Component]:
+        return [self.length_summary, self.length, self.quality]
+
+    def view_of(self, studio: Studio, project: Project | None) -> dict:
+        summary, rows = _length(studio, project) if project else ("", [])
+        return {self.length_summary: summary, self.length: length_table(rows), self.quality: ""}
+
+    def wire(self, studio: Studio, shared: Shared, demo: gr.Blocks) -> None:
+        self.score.click(
+            user_errors(functools.partial(score, studio, self)),
+            [shared.open.project_id],
+            self.view_components(),
+            **INSTANT,
+        )
+
+    def after_run(self, studio: Studio, project_id: int | None) -> dict:
+        """Refresh the length view after a generation or an edit."""
+        if project_id is None:
+            return {}
+        summary, rows = _length(studio, studio.project(project_id))
+        return {self.length_summary: summary, self.length: length_table(rows)}
+
+    def after_run_components(self) -> list[Component]:
+        return [self.length_summary, self.length]
+
+
+def layout() -> LengthWidgets:
+    score = gr.Button(label("length.score"), elem_id="score")
+    length_summary = gr.Markdown(elem_id="length-summary")
+    length = gr.Dataframe(
         headers=[t(f"length.col.{column}") for column in COLUMNS],
         interactive=False,
         elem_id="length-view",
         type="array",
     )
-    w.quality = gr.Markdown(elem_id="quality")
-
-
-def view_components(w) -> list:
-    return [w.length_summary, w.length, w.quality]
-
-
-def view_of(studio: Studio, w, project: Project | None) -> dict:
-    summary, rows = _length(studio, project) if project else ("", [])
-    return {w.length_summary: summary, w.length: length_table(rows), w.quality: ""}
+    quality = gr.Markdown(elem_id="quality")
+    return LengthWidgets(score, length_summary, length, quality)
 
 
 def _length(studio: Studio, project: Project) -> tuple[str, list[list]]:
@@ -117,15 +150,7 @@ def _length(studio: Studio, project: Project) -> tuple[str, list[list]]:
     return length_summary(plan, texts), length_rows(plan, texts)
 
 
-def after_run(studio: Studio, w, project_id) -> dict:
-    """Refresh the length view after a generation or an edit."""
-    if project_id is None:
-        return {}
-    summary, rows = _length(studio, studio.project(project_id))
-    return {w.length_summary: summary, w.length: length_table(rows)}
-
-
-def score(studio: Studio, w, project_id) -> dict:
+def score(studio: Studio, w: LengthWidgets, project_id) -> dict:
     project = studio.project(project_id)
     document = project_document(studio.store, project)
     if not document.body.strip():
@@ -136,12 +161,3 @@ def score(studio: Studio, w, project_id) -> dict:
         w.length: length_table(rows),
         w.quality: quality_line(project.instruction, document),
     }
-
-
-def wire(studio: Studio, w, demo: gr.Blocks) -> None:
-    w.score.click(
-        user_errors(functools.partial(score, studio, w)),
-        [w.project_id],
-        view_components(w),
-        **INSTANT,
-    )

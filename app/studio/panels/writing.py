@@ -1,0 +1,213 @@
+"""The Write tab: write, stop, resume and start over; the streaming document; exports.
+
+Every generation streams into the run display laid out here (app.studio.service runs them).
+Export files are built when a download is asked for, never on opening a project. A two-level
+piece's document groups the text by chapter, each ending with its recap.
+"""
+
+import functools
+from dataclasses import dataclass
+from typing import ClassVar
+
+import gradio as gr
+from gradio.components import Component
+
+from app.studio import render, service
+from app.studio.events import INSTANT, user_errors
+from app.studio.feature import RunDisplay, Shared
+from app.studio.language import info, label, t
+from app.studio.state import Studio
+from engine.errors import UserError
+from engine.metrics import count_words
+from engine.projects.service import export_files
+from engine.schema import Plan
+from engine.store.database import Project
+
+EXPORT_LABELS = {"md": "Markdown", "html": "HTML", "docx": "DOCX", "epub": "EPUB"}
+
+
+@dataclass
+class WritingWidgets:
+    """The Write tab: its buttons, the run display (document, active section, progress) that
+    every generation streams into, and the exports."""
+
+    write: gr.Button
+    stop: gr.Button
+    resume: gr.Button
+    start_over: gr.Button
+    run: RunDisplay
+    exports: dict[str, gr.Button]
+    export_file: gr.File
+
+    refreshes_after_run: ClassVar[bool] = False
+
+    def view_components(self) -> list[Component]:
+        return [*self.run.components(), self.export_file]
+
+    def view_of(self, studio: Studio, project: Project | None) -> dict:
+        return view_of(studio, self, project)
+
+    def wire(self, studio: Studio, shared: Shared, demo: gr.Blocks) -> None:
+        wire(studio, self, shared)
+
+    def after_run(self, studio: Studio, project_id: int | None) -> dict:
+        return {}
+
+    def after_run_components(self) -> list[Component]:
+        return []
+
+
+def layout() -> WritingWidgets:
+    with gr.Row():
+        write = gr.Button(label("write.write"), variant="primary", elem_id="write")
+        stop = gr.Button(label("write.stop"), variant="stop", elem_id="stop")
+        resume = gr.Button(label("write.resume"), elem_id="resume")
+        start_over = gr.Button(label("write.start_over"), elem_id="start-over")
+    progress = gr.Markdown(elem_id="progress")
+    document = gr.HTML(elem_id="document")
+    active_heading = gr.HTML(elem_id="active-heading")
+    active = gr.HTML(
+        elem_id="active-section", html_template='<div class="lw-active">${value}</div>'
+    )
+    with gr.Row():
+        exports = {
+            fmt: gr.Button(label(f"write.export_{fmt}"), elem_id=f"export-{fmt}", size="sm")
+            for fmt in EXPORT_LABELS
+        }
+    export_file = gr.File(label=label("write.export_file"), elem_id="export-file", visible=False)
+    return WritingWidgets(
+        write=write,
+        stop=stop,
+        resume=resume,
+        start_over=start_over,
+        run=RunDisplay(document, active_heading, active, progress),
+        exports=exports,
+        export_file=export_file,
+    )
+
+
+# -- what shows a project ---------------------------------------------------------------------
+def view_of(studio: Studio, w: WritingWidgets, project: Project | None) -> dict:
+    hidden_file = gr.update(value=None, visible=False)
+    if project is None:
+        return {
+            w.run.document: render.empty_document(),
+            w.run.active_heading: "",
+            w.run.active: "",
+            w.run.progress: "",
+            w.export_file: hidden_file,
+        }
+    plan = studio.store.plan(project)
+    document, partial = service.document_html(studio, project, plan)
+    heading = render.stopped_heading(partial[0], len(plan.sections)) if partial else ""
+    return {
+        w.run.document: document,
+        w.run.active_heading: heading,
+        w.run.active: render.active_text(partial[1] if partial else ""),
+        w.run.progress: progress_at_rest(studio, project, plan, partial),
+        w.export_file: hidden_file,
+    }
+
+
+def progress_at_rest(
+    studio: Studio, project: Project, plan: Plan | None, partial: tuple[int, str] | None
+) -> str:
+    if plan is None:
+        return t("write.no_plan")
+    sections = studio.store.sections(project, plan)
+    written = sum(count_words(s.text) for s in sections)
+    line = t(
+        "write.at_rest",
+        written=f"{written:,}",
+        total=f"{plan.total_words:,}",
+        status=project.status,
+    )
+    empty = len(plan.sections) - sum(1 for s in sections if s.status == "done")
+    if partial:
+        line += t("write.at_rest_partial", number=partial[0] + 1)
+    elif sections and empty:
+        line += t("write.at_rest_empty", count=empty)
+    return line
+
+
+def refresh_at_rest(studio: Studio, w: WritingWidgets, project_id) -> dict:
+    """The Write tab as it is now (after plan edits elsewhere), unless a generation streams."""
+    if project_id is None:
+        return {}
+    project = studio.project(project_id)
+    if studio.busy(project):
+        return {}
+    return view_of(studio, w, project)
+
+
+def stop(studio: Studio, page: str, project_id) -> None:
+    """Stop the job this page pressed for (running or waiting), never another page's."""
+    if project_id is None:
+        return
+    studio.stop(page, int(project_id))
+    info("write.stopping")
+
+
+def start_over(studio: Studio, w: WritingWidgets, project_id) -> dict:
+    project = studio.project(project_id)
+    if studio.busy(project):
+        raise UserError(key="error.stop_first")
+    studio.store.drop_sections_from(project, 0)
+    studio.store.touch_project(project)
+    info("write.cleared")
+    return view_of(studio, w, studio.project(project_id))
+
+
+def export(studio: Studio, w: WritingWidgets, fmt: str, project_id) -> dict:
+    """Build one export file now and offer it for download."""
+    project = studio.project(project_id)
+    folder = studio.export_dir / str(project.id)
+    paths = export_files(studio.store, project, folder, (fmt,))
+    if not paths:
+        raise UserError(key="error.nothing_to_export")
+    info("write.exported", name=project.name, format=EXPORT_LABELS[fmt])
+    return {w.export_file: gr.update(value=str(paths[fmt]), visible=True)}
+
+
+def hide_file() -> dict:
+    return gr.update(value=None, visible=False)
+
+
+# the download starts by itself once the new file's link is on the page
+CLICK_DOWNLOAD = """async () => {
+  for (let i = 0; i < 100; i++) {
+    const link = document.querySelector('#export-file a[download]');
+    if (link) { link.click(); return; }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}"""
+
+
+# -- wiring -----------------------------------------------------------------------------------
+def wire(studio: Studio, w: WritingWidgets, shared: Shared) -> None:
+    project_id = shared.open.project_id
+    service.write_events(studio, shared, ((w.write.click, False), (w.resume.click, True)))
+
+    def stop_here(project_id, request: gr.Request) -> None:
+        stop(studio, (request.session_hash or "") if request else "", project_id)
+
+    w.stop.click(user_errors(stop_here), [project_id], None, **INSTANT)
+    shared.write_tab.select(
+        user_errors(functools.partial(refresh_at_rest, studio, w)),
+        [project_id],
+        w.view_components(),
+        **INSTANT,
+    )
+    w.start_over.click(
+        user_errors(functools.partial(start_over, studio, w)),
+        [project_id],
+        w.view_components(),
+        **INSTANT,
+    )
+    for fmt, button in w.exports.items():
+        button.click(hide_file, None, [w.export_file], **INSTANT).then(
+            user_errors(functools.partial(export, studio, w, fmt)),
+            [project_id],
+            [w.export_file],
+            **INSTANT,
+        ).success(None, None, None, js=CLICK_DOWNLOAD)
