@@ -9,9 +9,9 @@ from tqdm import tqdm
 
 from app.book_cli import style_options
 from app.lazy_group import LazyGroup
+from app.options import model_options, stack_options, threads_option
 from engine import messages
 from engine.errors import UserError
-from engine.options import model_options, stack_options, threads_option
 from engine.text_hygiene import clean_name, printable, repair_decoding
 
 MAX_TITLE_CHARS = 200  # a plan row's title
@@ -81,9 +81,9 @@ db_option = click.option(
         "studio": "app.studio.cli:studio",
         "models": "app.models_cli:models",
         "doctor": "app.doctor:doctor",
-        "eval": "training.eval.cli:eval_group",
-        "train": "training.cli:train",
-        "data": "training.cli:data",
+        "eval": "app.eval_cli:eval_group",
+        "train": "app.train_cli:train",
+        "data": "app.train_cli:data",
         "import": "app.import_cli:import_manuscript",
         "backup": "app.backup_cli:backup",
         "restore": "app.backup_cli:restore",
@@ -535,7 +535,7 @@ def projects(ctx, db):
         )
 
 
-@cli.group(cls=LazyGroup, lazy_commands={"gguf": "training.gguf.cli:export_gguf"})
+@cli.group(cls=LazyGroup, lazy_commands={"gguf": "app.gguf_cli:export_gguf"})
 def export() -> None:
     """Export a document, or a trained checkpoint as GGUF."""
 

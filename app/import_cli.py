@@ -4,7 +4,7 @@ sections, each summarized by the model into its plan row."""
 import click
 
 from app.cli import _model_spec, db_option
-from engine.options import model_options, threads_option
+from app.options import model_options, threads_option
 
 
 @click.command("import")

@@ -15,9 +15,9 @@ from pathlib import Path
 import click
 
 from app.cli import db_option
+from app.options import judge_options, model_options
 from engine.errors import UserError
 from engine.models.discovery import check_gguf_file
-from engine.options import judge_options, model_options
 
 LOOPBACK_NAMES = {"localhost"}
 DEFAULT_PORT = 7860

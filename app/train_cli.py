@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from app.options import judge_options, model_options, stack_options, threads_option
 from engine.errors import UserError
 from engine.models.backends import open_backend
-from engine.options import judge_options, model_options, stack_options, threads_option
 
 
 def progress_bar(total: int, unit: str):

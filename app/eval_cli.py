@@ -4,8 +4,8 @@ from pathlib import Path
 
 import click
 
+from app.options import judge_options, model_options, stack_options, threads_option
 from engine.errors import UserError
-from engine.options import judge_options, model_options, stack_options, threads_option
 
 # The benchmark runners' options: input, mode, model, limit, output, resume.
 _generation_options = stack_options(

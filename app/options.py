@@ -1,7 +1,7 @@
 """The command-line options that choose a model or a judge, the same in every `longwrite` command.
 
-The command line lives in app and training; these options live here because both use them and
-training may not import app.
+Every click command lives in app, the training ones too (app/train_cli.py, app/eval_cli.py,
+app/gguf_cli.py, mounted lazily by app/cli.py), so these options stay out of the engine.
 """
 
 from collections.abc import Callable
