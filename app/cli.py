@@ -1,5 +1,6 @@
 """The `longwrite` command line."""
 
+import logging
 import sqlite3
 import sys
 from pathlib import Path
@@ -101,6 +102,23 @@ def cli(lang: str | None) -> None:
     """Plan, edit and write long pieces with a local language model."""
     if lang:
         LANGUAGE["chosen"] = messages.language_of(lang)
+    _show_model_placement()
+
+
+class _StderrLines(logging.Handler):
+    """Each record as one line on the current standard error (click's, under a test runner)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(record.getMessage(), err=True)
+
+
+def _show_model_placement() -> None:
+    """Show the line saying where a GGUF goes (device, layers, context), which engine.models
+    logs at INFO as it loads one; library use of the engine stays silent."""
+    models_log = logging.getLogger("engine.models")
+    models_log.setLevel(logging.INFO)
+    if not any(isinstance(handler, _StderrLines) for handler in models_log.handlers):
+        models_log.addHandler(_StderrLines())
 
 
 @cli.command()
@@ -143,11 +161,7 @@ def plan(
     title,
     main_point,
     db,
-    model_path,
-    base_url,
-    model_name,
-    n_ctx,
-    threads,
+    load,
 ):
     """Draft a plan as JSON you can edit and pass to `write --plan`: one row per section, or
     over 8,000 words chapters nesting their scenes.
@@ -167,7 +181,7 @@ def plan(
     words = _target_words(instruction, words)
     bible = _read_bible(bible_file)
     check_brief(instruction or "", bible, words)
-    backend = open_backend(model_path, base_url, model_name, n_ctx, threads)
+    backend = open_backend(load)
     _say(_drafting_key(words, scenes_up_front))
     drafted = draft_any_plan(backend, instruction, words, bible, seed, scenes_up_front)
     text = drafted.file_json()
@@ -291,18 +305,14 @@ def write(
     scenes_up_front,
     styles,
     style_sample_file,
-    model_path,
-    base_url,
-    model_name,
-    n_ctx,
-    threads,
+    load,
 ):
     """Plan and write a piece section by section, saving every section as it streams; over
     8,000 words chapter by chapter, each chapter's scenes drafted when it is reached and a recap
     of it written when it ends.
 
     INSTRUCTION may be "-" to read it from standard input."""
-    from engine.models.backends import open_spec
+    from engine.models.backends import open_backend
     from engine.store.database import Store
 
     for path in (output, stats_json):
@@ -315,14 +325,13 @@ def write(
 
         project = store.project(resume_name)
         check_free(store.db.conn, project.id, project.name)
-        if any((model_path, base_url, n_ctx)):
-            project = store.update_project(
-                project, model=_model_spec(model_path, base_url, model_name, n_ctx)
-            )
+        resumed = project.model.updated_by(load)  # what was given now over what was saved
+        if load.chosen:
+            project = store.update_project(project, model=resumed)
         if style:
             settings = project.settings.model_copy(update=style)
             project = store.update_project(project, settings=settings)
-        backend = open_spec(project.model, threads)
+        backend = open_backend(resumed)
         plan_usage = None
         click.echo(f"Resuming {project.name!r}.", err=True)
     else:
@@ -341,8 +350,7 @@ def write(
             no_repetition_guard,
             scenes_up_front,
             style,
-            _model_spec(model_path, base_url, model_name, n_ctx),
-            threads,
+            load,
         )
     stats = _run_with_progress(store, project, backend, plan_usage)
     if output:
@@ -374,14 +382,6 @@ def _style_choice(styles, sample_file) -> dict:
     return chosen
 
 
-def _model_spec(model_path, base_url, model_name, n_ctx):
-    from engine.schema import ModelSpec
-
-    if model_path:
-        model_path = str(Path(model_path).expanduser().resolve())
-    return ModelSpec(model_path=model_path, base_url=base_url, model_name=model_name, n_ctx=n_ctx)
-
-
 def _new_project(
     store,
     instruction,
@@ -395,10 +395,9 @@ def _new_project(
     scenes_up_front,
     style,
     model,
-    threads,
 ):
     from app.book_cli import plan_lines
-    from engine.models.backends import open_spec
+    from engine.models.backends import open_backend
     from engine.planning.book_plan import draft_any_plan
     from engine.planning.plan import load_plan_file
     from engine.projects.service import (
@@ -423,7 +422,7 @@ def _new_project(
         plan = fit_plan(plan, words)
     elif mode == "single":
         plan = single_pass_plan(name, instruction, words)
-    backend = open_spec(model, threads)
+    backend = open_backend(model)
     settings = WriteSettings(
         mode=mode,
         sampling=SamplingSettings(seed=seed),

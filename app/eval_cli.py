@@ -48,11 +48,7 @@ def eval_group() -> None:
 def longbench(
     input_path,
     mode,
-    model_path,
-    base_url,
-    model_name,
-    n_ctx,
-    threads,
+    load,
     limit,
     out,
     resume,
@@ -61,25 +57,21 @@ def longbench(
     judge_gguf,
 ):
     """LongBench-Write: S_l per row (S_q too with a judge), by length bucket, type and language."""
-    from training.eval.runner import JudgeOptions, ModelOptions, run_benchmark
+    from training.eval.runner import JudgeOptions, run_benchmark
 
     out = out or Path("eval-runs") / f"longbench-{mode}"
     judge = JudgeOptions(judge_base_url, judge_model, judge_gguf)
-    model = ModelOptions(model_path, base_url, model_name, n_ctx, threads)
-    _run(
-        lambda: run_benchmark("longbench", input_path, mode, model, out, limit, resume, judge), out
-    )
+    _run(lambda: run_benchmark("longbench", input_path, mode, load, out, limit, resume, judge), out)
 
 
 @eval_group.command()
 @_generation_options
-def ruler(input_path, mode, model_path, base_url, model_name, n_ctx, threads, limit, out, resume):
+def ruler(input_path, mode, load, limit, out, resume):
     """LongWrite-Ruler: the longest and median output reached at each required length."""
-    from training.eval.runner import ModelOptions, run_benchmark
+    from training.eval.runner import run_benchmark
 
     out = out or Path("eval-runs") / f"ruler-{mode}"
-    model = ModelOptions(model_path, base_url, model_name, n_ctx, threads)
-    _run(lambda: run_benchmark("ruler", input_path, mode, model, out, limit, resume), out)
+    _run(lambda: run_benchmark("ruler", input_path, mode, load, out, limit, resume), out)
 
 
 @eval_group.command()

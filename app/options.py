@@ -4,12 +4,15 @@ Every click command lives in app, the training ones too (app/train_cli.py, app/e
 app/gguf_cli.py, mounted lazily by app/cli.py), so these options stay out of the engine.
 """
 
+import functools
 from collections.abc import Callable
+from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from engine.errors import UserError
-from engine.models import hardware
+from engine.models.settings import LoadSettings, parse_gpu_layers
 
 
 def stack_options(options: list[Callable]) -> Callable:
@@ -23,18 +26,50 @@ def stack_options(options: list[Callable]) -> Callable:
     return decorate
 
 
-def _set_offload(ctx: click.Context, param: click.Parameter, value) -> None:
-    """Gather the offload options and make them the process's settings for loading GGUFs."""
-    chosen = ctx.meta.setdefault("longwrite.offload", {})
-    if param.name == "gpu_layers":
-        try:
-            value = hardware.parse_gpu_layers(value)
-        except UserError as error:
-            raise click.BadParameter(str(error)) from None
-    chosen[param.name] = value
-    hardware.configure(
-        hardware.OffloadSettings(**chosen), announce=lambda line: click.echo(line, err=True)
-    )
+# Each load option's click parameter name and the LoadSettings field it fills.
+LOAD_FIELDS = {
+    "model_path": "model_path",
+    "base_url": "base_url",
+    "model_name": "model_name",
+    "n_ctx": "n_ctx",
+    "gpu_layers": "gpu_layers",
+    "kv_cache": "kv_cache",
+    "flash_attn": "flash_attn",
+    "threads": "n_threads",
+}
+
+
+def _parse_gpu_layers(_ctx: click.Context, _param: click.Parameter, value) -> int | None:
+    try:
+        return parse_gpu_layers(value)
+    except UserError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def load_settings_from(ctx: click.Context, values: dict) -> LoadSettings:
+    """The LoadSettings of the load options the user gave (on the command line or through an
+    environment variable): options left at their defaults are not set, so the result's
+    model_fields_set says what was chosen, and a resumed project keeps its saved rest."""
+    given = {}
+    for name, field in LOAD_FIELDS.items():
+        source = ctx.get_parameter_source(name)
+        if name in values and source not in (None, ParameterSource.DEFAULT):
+            given[field] = values[name]
+    if given.get("model_path"):
+        given["model_path"] = str(Path(given["model_path"]).expanduser().resolve())
+    return LoadSettings(**given)
+
+
+def _collect_load_settings(command: Callable) -> Callable:
+    """Hand the command one `load: LoadSettings` in place of the separate load options."""
+
+    @functools.wraps(command)
+    def with_load_settings(*args, **kwargs):
+        values = {name: kwargs.pop(name) for name in LOAD_FIELDS if name in kwargs}
+        kwargs["load"] = load_settings_from(click.get_current_context(), values)
+        return command(*args, **kwargs)
+
+    return with_load_settings
 
 
 offload_options = stack_options(
@@ -44,8 +79,7 @@ offload_options = stack_options(
             default="auto",
             envvar="LONGWRITE_GPU_LAYERS",
             show_envvar=True,
-            expose_value=False,
-            callback=_set_offload,
+            callback=_parse_gpu_layers,
             help="Layers to offload to the GPU: a number (0 = CPU only) or auto: all that fit "
             "in free GPU memory, 0 on a CPU-only llama.cpp build.",
         ),
@@ -54,21 +88,19 @@ offload_options = stack_options(
             type=click.Choice(["f16", "q8_0"]),
             default="f16",
             show_default=True,
-            expose_value=False,
-            callback=_set_offload,
             help="KV cache precision; q8_0 halves its memory (a 32k context of an 8B model: "
             "4 GB in f16) and turns on flash attention.",
         ),
         click.option(
             "--flash-attn/--no-flash-attn",
             default=None,
-            expose_value=False,
-            callback=_set_offload,
             help="Flash attention (default: on with a GPU or a q8_0 KV cache).",
         ),
     ]
 )
 
+# The command receives `load: LoadSettings` built from these (and --threads, where the command
+# has threads_option) instead of one parameter per option.
 model_options = stack_options(
     [
         click.option(
@@ -91,9 +123,11 @@ model_options = stack_options(
             "free memory and at 32,768).",
         ),
         offload_options,
+        _collect_load_settings,
     ]
 )
 
+# Goes with model_options, whose LoadSettings it fills (n_threads).
 threads_option = click.option(
     "--threads",
     type=click.IntRange(1, 256),

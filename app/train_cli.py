@@ -62,11 +62,7 @@ def data() -> None:
 def agentwrite(
     instructions,
     out,
-    model_path,
-    base_url,
-    model_name,
-    n_ctx,
-    threads,
+    load,
     concurrency,
     resume,
     min_length_ratio,
@@ -77,14 +73,14 @@ def agentwrite(
     from training.agentwrite import Filters, build, cache_folder_for
     from training.records import read_tasks, write_jsonl
 
-    if concurrency > 1 and not base_url:
+    if concurrency > 1 and not load.base_url:
         raise UserError(key="error.concurrency_needs_server")
     tasks = read_tasks(instructions)
     cache = cache_folder_for(out, resume)
     bar = progress_bar(len(tasks), "instruction")
     report = build(
         tasks,
-        lambda: open_backend(model_path, base_url, model_name, n_ctx, threads),
+        lambda: open_backend(load),
         cache,
         concurrency,
         Filters(min_length_ratio=min_length_ratio, max_sections=max_sections),
@@ -207,11 +203,7 @@ def preferences(
     instructions,
     out,
     k,
-    model_path,
-    base_url,
-    model_name,
-    n_ctx,
-    threads,
+    load,
     checkpoint,
     judge_gguf,
     judge_base_url,
@@ -228,7 +220,7 @@ def preferences(
     if judge_gguf or judge_base_url:
         from training.eval.judge import Judge
 
-        judge = Judge.from_options(judge_base_url, judge_model, judge_gguf, threads=threads)
+        judge = Judge.from_options(judge_base_url, judge_model, judge_gguf, load)
     else:
         click.echo("No judge given: replies are ranked by length score alone.", err=True)
     if checkpoint:
@@ -236,7 +228,7 @@ def preferences(
 
         backend = TransformersBackend(checkpoint)
     else:
-        backend = open_backend(model_path, base_url, model_name, n_ctx, threads)
+        backend = open_backend(load)
     bar = progress_bar(len(tasks), "instruction")
     try:
         pairs, scores = build_pairs(

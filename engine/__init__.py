@@ -1,7 +1,7 @@
 """The core of longwrite studio, importable without gradio, click or torch.
 
 Rooms (each package's docstring says what it holds and what it may import):
-  models    GGUF discovery, catalogue, downloads, hardware, load plan, backends
+  models    GGUF discovery, catalogue, downloads, hardware, load plan, backends, LoadSettings
   store     the project database, migrations, backups, the project lock
   planning  drafting and rescaling plans
   writing   the AgentWrite loop, prompt layout, length control, bible, style, diffs

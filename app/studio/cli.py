@@ -18,6 +18,7 @@ from app.cli import db_option
 from app.options import judge_options, model_options
 from engine.errors import UserError
 from engine.models.discovery import check_gguf_file
+from engine.models.settings import LoadSettings
 
 LOOPBACK_NAMES = {"localhost"}
 DEFAULT_PORT = 7860
@@ -148,14 +149,17 @@ def _open_browser_when_ready(url: str) -> None:
     threading.Thread(target=wait_then_open, name="open-browser", daemon=True).start()
 
 
-def _connect_judge(gguf: str | None, base_url: str | None, model_name: str | None) -> None:
-    """Let the Score action ask an LLM judge for the six quality marks."""
+def _connect_judge(
+    gguf: str | None, base_url: str | None, model_name: str | None, load: LoadSettings
+) -> None:
+    """Let the Score action ask an LLM judge for the six quality marks; a judge GGUF loads with
+    the studio's GPU layers, KV cache and flash attention."""
     from app.studio.length_score import connect_judge
     from training.eval.judge import Judge
 
     if gguf:
         check_gguf_file(Path(gguf).expanduser())
-    connect_judge(Judge.from_options(base_url=base_url, model_name=model_name, gguf=gguf))
+    connect_judge(Judge.from_options(base_url, model_name, gguf, load))
 
 
 @click.command()
@@ -192,10 +196,7 @@ def studio(
     port,
     no_browser,
     db,
-    model_path,
-    base_url,
-    model_name,
-    n_ctx,
+    load,
     models_dir,
     auth_value,
     extra_hosts,
@@ -209,7 +210,6 @@ def studio(
     from app.studio.model_host import ModelHost
     from app.studio.state import Studio
     from app.studio.ui import CSS, build
-    from engine.schema import ModelSpec
     from engine.store.database import Store, default_db_path
     from engine.store.lock import hold_database
 
@@ -222,23 +222,21 @@ def studio(
             "anyone with the password can use the model and read the projects.",
             err=True,
         )
-    if model_path and base_url:
+    if load.model_path and load.base_url:
         raise UserError(key="error.model_or_url")
-    if base_url and not model_name:
+    if load.base_url and not load.model_name:
         raise UserError(key="error.base_url_needs_name")
-    if model_path:
-        model_path = str(Path(model_path).expanduser().resolve())
-        check_gguf_file(Path(model_path))
+    if load.model_path:
+        check_gguf_file(Path(load.model_path))
     asked_port, port = port, _pick_port(host, port)
     if judge_gguf or judge_base_url:
-        _connect_judge(judge_gguf, judge_base_url, judge_model)
+        _connect_judge(judge_gguf, judge_base_url, judge_model, load)
     db_path = Path(db) if db else default_db_path()
     presence = Store(db_path)  # checks the database first, and marks it in use (no restore)
     _exit_on_sigterm()
-    spec = ModelSpec(model_path=model_path, base_url=base_url, model_name=model_name, n_ctx=n_ctx)
-    host_model = ModelHost(spec)
-    if not base_url:
-        host_model.choose(spec)  # a model too big for this machine stops here, in one line
+    host_model = ModelHost(load)
+    if not load.base_url:
+        host_model.choose(load)  # a model too big for this machine stops here, in one line
     try:
         with hold_database(presence.db.conn):
             app = Studio(db_path, host_model, Path(models_dir).expanduser() if models_dir else None)
