@@ -142,7 +142,7 @@ def test_migration_gives_positional_sections_stable_ids(db_path):
     """A database from before stable ids: text by position becomes text by row id."""
     import sqlite_utils
 
-    from engine.store.database import m001_initial
+    from engine.store.migrations import m001_initial
 
     old = sqlite_utils.Database(db_path)
     m001_initial(old)
