@@ -52,16 +52,16 @@ def longbench(
     limit,
     out,
     resume,
-    judge_base_url,
-    judge_model,
-    judge_gguf,
+    judge,
 ):
     """LongBench-Write: S_l per row (S_q too with a judge), by length bucket, type and language."""
     from training.eval.runner import JudgeOptions, run_benchmark
 
     out = out or Path("eval-runs") / f"longbench-{mode}"
-    judge = JudgeOptions(judge_base_url, judge_model, judge_gguf)
-    _run(lambda: run_benchmark("longbench", input_path, mode, load, out, limit, resume, judge), out)
+    chosen = JudgeOptions(judge.base_url, judge.model_name, judge.gguf)
+    _run(
+        lambda: run_benchmark("longbench", input_path, mode, load, out, limit, resume, chosen), out
+    )
 
 
 @eval_group.command()

@@ -4,8 +4,10 @@ Every click command lives in app, the training ones too (app/train_cli.py, app/e
 app/gguf_cli.py, mounted lazily by app/cli.py), so these options stay out of the engine.
 """
 
+import dataclasses
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -22,6 +24,25 @@ def stack_options(options: list[Callable]) -> Callable:
         for option in reversed(options):
             command = option(command)
         return command
+
+    return decorate
+
+
+def gather(into: str, make: Callable[..., object], fields: dict[str, str] | None = None):
+    """A decorator handing the command one typed `into` object, make(**values), in place of the
+    options named in fields ({click parameter name: make's keyword}; default: make's dataclass
+    fields, each option named like its field). Options the command lacks keep make's defaults,
+    so one object serves commands with different subsets of its options."""
+    names = fields or {field.name: field.name for field in dataclasses.fields(make)}
+
+    def decorate(command: Callable) -> Callable:
+        @functools.wraps(command)
+        def with_object(*args, **kwargs):
+            values = {names[name]: kwargs.pop(name) for name in names if name in kwargs}
+            kwargs[into] = make(**values)
+            return command(*args, **kwargs)
+
+        return with_object
 
     return decorate
 
@@ -135,6 +156,21 @@ threads_option = click.option(
     help="llama.cpp threads for a local GGUF (default: LONGWRITE_THREADS, else all cores but one).",
 )
 
+
+@dataclass(frozen=True)
+class JudgeChoice:
+    """The judge the options chose: a local GGUF, or a model on an OpenAI-compatible server."""
+
+    gguf: str | None = None
+    base_url: str | None = None
+    model_name: str | None = None
+
+    @property
+    def given(self) -> bool:
+        return bool(self.gguf or self.base_url or self.model_name)
+
+
+# The command receives `judge: JudgeChoice`.
 judge_options = stack_options(
     [
         click.option(
@@ -145,5 +181,10 @@ judge_options = stack_options(
             help="Judge quality with a model on an OpenAI-compatible server (with --judge-model).",
         ),
         click.option("--judge-model", help="The judge's name on that server."),
+        gather(
+            "judge",
+            JudgeChoice,
+            {"judge_gguf": "gguf", "judge_base_url": "base_url", "judge_model": "model_name"},
+        ),
     ]
 )

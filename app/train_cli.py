@@ -205,9 +205,7 @@ def preferences(
     k,
     load,
     checkpoint,
-    judge_gguf,
-    judge_base_url,
-    judge_model,
+    judge,
     max_tokens,
     seed,
 ):
@@ -216,11 +214,11 @@ def preferences(
     from training.records import read_tasks, write_jsonl
 
     tasks = read_tasks(instructions)
-    judge = None
-    if judge_gguf or judge_base_url:
+    judging = None
+    if judge.gguf or judge.base_url:
         from training.eval.judge import Judge
 
-        judge = Judge.from_options(judge_base_url, judge_model, judge_gguf, load)
+        judging = Judge.from_options(judge.base_url, judge.model_name, judge.gguf, load)
     else:
         click.echo("No judge given: replies are ranked by length score alone.", err=True)
     if checkpoint:
@@ -232,7 +230,7 @@ def preferences(
     bar = progress_bar(len(tasks), "instruction")
     try:
         pairs, scores = build_pairs(
-            tasks, backend, k, judge, seed, max_tokens, progress=lambda: bar.update(1)
+            tasks, backend, k, judging, seed, max_tokens, progress=lambda: bar.update(1)
         )
     finally:
         bar.close()

@@ -31,7 +31,7 @@ INSTRUCTION = "Write a {words}-word story about a cartographer who maps a city t
 def plain_call(llm: Llama, prompt: list[int], end_ids: list[int], tokens: int) -> None:
     """One completion of exactly `tokens` tokens."""
 
-    def no_end(input_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    def no_end(_input_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
         logits[end_ids] = -np.inf
         return logits
 

@@ -10,12 +10,13 @@ import threading
 import time
 import urllib.request
 import webbrowser
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from app.cli import db_option
-from app.options import judge_options, model_options
+from app.options import JudgeChoice, gather, judge_options, model_options
 from engine.errors import UserError
 from engine.models.discovery import check_gguf_file
 from engine.models.settings import LoadSettings
@@ -25,6 +26,14 @@ DEFAULT_PORT = 7860
 PORT_TRIES = 20  # without --port: 7860, else the next free of 7861…7879
 BROWSER_WAIT_S = 60  # the browser opens once the studio answers, or not at all
 LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "::1"]
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may reach the studio: --auth's user:password, and --allow-host's extra host names."""
+
+    auth_value: str | None = None
+    extra_hosts: tuple[str, ...] = ()
 
 
 def _is_loopback(host: str) -> bool:
@@ -70,7 +79,7 @@ def launch_options(host: str, port: int, auth, hosts: list[str]) -> dict:
 
 def _exit_on_sigterm() -> None:
     """SIGTERM ends the studio like Ctrl-C does: cleanup (private folder, locks) runs."""
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
 
 
 def _use_private_temp() -> None:
@@ -149,17 +158,15 @@ def _open_browser_when_ready(url: str) -> None:
     threading.Thread(target=wait_then_open, name="open-browser", daemon=True).start()
 
 
-def _connect_judge(
-    gguf: str | None, base_url: str | None, model_name: str | None, load: LoadSettings
-) -> None:
+def _connect_judge(judge: JudgeChoice, load: LoadSettings) -> None:
     """Let the Score action ask an LLM judge for the six quality marks; a judge GGUF loads with
     the studio's GPU layers, KV cache and flash attention."""
     from app.studio.length_score import connect_judge
     from training.eval.judge import Judge
 
-    if gguf:
-        check_gguf_file(Path(gguf).expanduser())
-    connect_judge(Judge.from_options(base_url, model_name, gguf, load))
+    if judge.gguf:
+        check_gguf_file(Path(judge.gguf).expanduser())
+    connect_judge(Judge.from_options(judge.base_url, judge.model_name, judge.gguf, load))
 
 
 @click.command()
@@ -190,6 +197,7 @@ def _connect_judge(
     multiple=True,
     help="Also answer requests sent to this host name (e.g. behind a proxy); '*' for any.",
 )
+@gather("access", Access)
 @judge_options
 def studio(
     host,
@@ -198,11 +206,8 @@ def studio(
     db,
     load,
     models_dir,
-    auth_value,
-    extra_hosts,
-    judge_gguf,
-    judge_base_url,
-    judge_model,
+    access,
+    judge,
 ):
     """Open the studio: projects, plan editor, streaming writer and exports in the browser."""
     _use_private_temp()  # before Gradio is imported: it reads its temp folder on import
@@ -213,7 +218,7 @@ def studio(
     from engine.store.database import Store, default_db_path
     from engine.store.lock import hold_database
 
-    auth = _auth(auth_value)
+    auth = _auth(access.auth_value)
     if not _is_loopback(host):
         if auth is None:
             raise UserError(key="error.open_host_needs_auth", host=host)
@@ -229,8 +234,8 @@ def studio(
     if load.model_path:
         check_gguf_file(Path(load.model_path))
     asked_port, port = port, _pick_port(host, port)
-    if judge_gguf or judge_base_url:
-        _connect_judge(judge_gguf, judge_base_url, judge_model, load)
+    if judge.gguf or judge.base_url:
+        _connect_judge(judge, load)
     db_path = Path(db) if db else default_db_path()
     presence = Store(db_path)  # checks the database first, and marks it in use (no restore)
     _exit_on_sigterm()
@@ -249,7 +254,7 @@ def studio(
             click.echo(f"longwrite studio on {url} (database {app.db_path}{moved})", err=True)
             if _can_open_browser(host, no_browser):
                 _open_browser_when_ready(url)
-            options = launch_options(host, port, auth, allowed_hosts(host, extra_hosts))
+            options = launch_options(host, port, auth, allowed_hosts(host, access.extra_hosts))
             demo.launch(**options, css=CSS, i18n=I18N)
     finally:
         host_model.close()

@@ -38,7 +38,7 @@ class Answerer:
         self.model = model
 
     def answer(
-        self, row: BenchmarkRow, progress: Callable[[int], None] = lambda words: None
+        self, row: BenchmarkRow, progress: Callable[[int], None] = lambda _words: None
     ) -> Answer:
         """The answer to a row (continuing a saved partial one); `progress` gets its word count."""
         started = time.perf_counter()

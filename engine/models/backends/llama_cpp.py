@@ -172,7 +172,7 @@ class LlamaCppBackend:
 
             tokens_at_last_text = [0]
 
-            def guard(input_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
+            def guard(_input_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
                 if not first_token_at:
                     first_token_at.append(time.perf_counter())
                 usage.output_tokens += 1
