@@ -134,3 +134,39 @@ def test_a_new_model_on_resume_replaces_the_saved_model_name_and_context():
     assert resumed.gpu_layers == 3  # the saved load options stay
     assert saved.updated_by(LoadSettings()) == saved
     assert not LoadSettings(n_threads=2).chosen and LoadSettings(kv_cache="f16").chosen
+
+
+def test_the_studios_load_options_hold_for_every_model_the_panel_chooses(tmp_path):
+    from app.studio import model_panel
+    from app.studio.model_host import EMBEDDED, ModelHost
+    from app.studio.state import Studio
+
+    started = LoadSettings(base_url="http://x/v1", model_name="m", n_ctx=4096, gpu_layers=0)
+    studio = Studio(
+        tmp_path / "projects.db", ModelHost(started.model_copy(update={"kv_cache": "q8_0"}))
+    )
+    model_panel.use_model(studio, EMBEDDED, "", "", "")
+    chosen = studio.host.spec
+    assert chosen.backend == "gguf" and chosen.model_path is None  # the embedded model
+    assert (chosen.n_ctx, chosen.gpu_layers, chosen.kv_cache) == (4096, 0, "q8_0")
+    assert studio.host.placement.kv_cache == "q8_0" and studio.host.placement.n_ctx == 4096
+
+
+def test_click_stays_in_app():
+    """The engine and training import no click: their commands live in app."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for folder in ("engine", "training"):
+        for path in (root / folder).rglob("*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                names = (
+                    [alias.name for alias in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module or ""]
+                    if isinstance(node, ast.ImportFrom)
+                    else []
+                )
+                assert not any(n.split(".")[0] == "click" for n in names), path
