@@ -120,6 +120,7 @@ def _show_model_placement() -> None:
     logs at INFO as it loads one; library use of the engine stays silent."""
     models_log = logging.getLogger("engine.models")
     models_log.setLevel(logging.INFO)
+    models_log.propagate = False  # once, even when a library has configured the root logger
     if not any(isinstance(handler, _StderrLines) for handler in models_log.handlers):
         models_log.addHandler(_StderrLines())
 
