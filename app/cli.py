@@ -1,7 +1,9 @@
 """The `longwrite` command line."""
 
+import logging
 import sqlite3
 import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
@@ -9,9 +11,11 @@ from tqdm import tqdm
 
 from app.book_cli import style_options
 from app.lazy_group import LazyGroup
+from app.options import gather, model_options, stack_options, threads_option
 from engine import messages
 from engine.errors import UserError
-from engine.options import model_options, stack_options, threads_option
+from engine.models.settings import LoadSettings
+from engine.schema import Mode, SamplingSettings, WriteSettings
 from engine.text_hygiene import clean_name, printable, repair_decoding
 
 MAX_TITLE_CHARS = 200  # a plan row's title
@@ -51,7 +55,7 @@ class UserText(click.ParamType):
 
     name = "text"
 
-    def convert(self, value, param, ctx):
+    def convert(self, value, _param, _ctx):
         return repair_decoding(value) if isinstance(value, str) else value
 
 
@@ -59,7 +63,7 @@ USER_TEXT = UserText()
 DB_PATH_KEY = "longwrite.db_path"
 
 
-def _remember_db(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+def _remember_db(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     """Keep the database path where an error handler finds it (ctx.meta is shared)."""
     from engine.store.database import default_db_path
 
@@ -81,9 +85,9 @@ db_option = click.option(
         "studio": "app.studio.cli:studio",
         "models": "app.models_cli:models",
         "doctor": "app.doctor:doctor",
-        "eval": "training.eval.cli:eval_group",
-        "train": "training.cli:train",
-        "data": "training.cli:data",
+        "eval": "app.eval_cli:eval_group",
+        "train": "app.train_cli:train",
+        "data": "app.train_cli:data",
         "import": "app.import_cli:import_manuscript",
         "backup": "app.backup_cli:backup",
         "restore": "app.backup_cli:restore",
@@ -102,6 +106,74 @@ def cli(lang: str | None) -> None:
     """Plan, edit and write long pieces with a local language model."""
     if lang:
         LANGUAGE["chosen"] = messages.language_of_tag(lang)
+    _show_model_placement()
+
+
+class _StderrLines(logging.Handler):
+    """Each record as one line on the current standard error (click's, under a test runner)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(record.getMessage(), err=True)
+
+
+def _show_model_placement() -> None:
+    """Show the line saying where a GGUF goes (device, layers, context), which engine.models
+    logs at INFO as it loads one; library use of the engine stays silent."""
+    models_log = logging.getLogger("engine.models")
+    models_log.setLevel(logging.INFO)
+    models_log.propagate = False  # once, even when a library has configured the root logger
+    if not any(isinstance(handler, _StderrLines) for handler in models_log.handlers):
+        models_log.addHandler(_StderrLines())
+
+
+@dataclass(frozen=True)
+class PieceOptions:
+    """What to write: the brief options of `plan` and `write` (those a command lacks keep
+    these defaults)."""
+
+    instruction: str | None = None
+    words: int | None = None
+    bible_file: str | None = None
+    plan_file: str | None = None
+    project_name: str | None = None
+    scenes_up_front: bool = False
+
+
+@dataclass(frozen=True)
+class WritingOptions:
+    """How `write` writes a new piece: mode, seed, the repetition guard and the style options."""
+
+    mode: Mode = "agentwrite"
+    seed: int | None = None
+    no_repetition_guard: bool = False
+    styles: tuple[str, ...] = ()
+    style_sample_file: str | None = None
+
+    def settings(self, style: dict) -> WriteSettings:
+        """The project's WriteSettings, with the style fields _style_choice read."""
+        return WriteSettings(
+            mode=self.mode,
+            sampling=SamplingSettings(seed=self.seed),
+            fight_repetition=not self.no_repetition_guard,
+            **style,
+        )
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where `write` puts the piece (Markdown) and its run statistics (JSON), if anywhere."""
+
+    output: str | None = None
+    stats_json: str | None = None
+
+
+@dataclass(frozen=True)
+class NewRow:
+    """`plan NAME --insert-after K --title … --main-point …`: a row to add to a saved plan."""
+
+    insert_after: int | None = None
+    title: str | None = None
+    main_point: str | None = None
 
 
 @cli.command()
@@ -133,30 +205,16 @@ def cli(lang: str | None) -> None:
 @db_option
 @model_options
 @threads_option
-def plan(
-    instruction,
-    words,
-    bible_file,
-    output,
-    seed,
-    scenes_up_front,
-    insert_after,
-    title,
-    main_point,
-    db,
-    model_path,
-    base_url,
-    model_name,
-    n_ctx,
-    threads,
-):
+@gather("piece", PieceOptions)
+@gather("row", NewRow)
+def plan(piece: PieceOptions, output, seed, row: NewRow, db, load: LoadSettings):
     """Draft a plan as JSON you can edit and pass to `write --plan`: one row per section, or
     over 8,000 words chapters nesting their scenes.
 
     INSTRUCTION may be "-" to read it from standard input. With --insert-after, add a row to a
     saved project's plan instead; `write --resume NAME` then writes only the new row."""
-    if insert_after is not None:
-        _insert_row(db, instruction, insert_after, title, main_point, words)
+    if row.insert_after is not None:
+        _insert_row(db, piece.instruction, row, piece.words)
         return
     from engine.models.backends import open_backend
     from engine.planning.book_plan import draft_any_plan
@@ -164,13 +222,13 @@ def plan(
 
     if output:
         _check_writable(Path(output))
-    instruction = _instruction_text(instruction)
-    words = _target_words(instruction, words)
-    bible = _read_bible(bible_file)
+    instruction = _instruction_text(piece.instruction)
+    words = _target_words(instruction, piece.words)
+    bible = _read_bible(piece.bible_file)
     check_brief(instruction or "", bible, words)
-    backend = open_backend(model_path, base_url, model_name, n_ctx, threads)
-    _say(_drafting_key(words, scenes_up_front))
-    drafted = draft_any_plan(backend, instruction, words, bible, seed, scenes_up_front)
+    backend = open_backend(load)
+    _say(_drafting_key(words, piece.scenes_up_front))
+    drafted = draft_any_plan(backend, instruction, words, bible, seed, piece.scenes_up_front)
     text = drafted.file_json()
     if not output:
         click.echo(text)
@@ -200,7 +258,7 @@ def _drafting_key(words: int, scenes_up_front: bool) -> str:
     return "cli.drafting_all_scenes" if scenes_up_front else "cli.drafting_chapters"
 
 
-def _insert_row(db, project_name, after, title, main_point, words):
+def _insert_row(db, project_name, new: NewRow, words):
     """`plan NAME --insert-after K`: a new plan version with one more row."""
     from pydantic import ValidationError
 
@@ -209,10 +267,10 @@ def _insert_row(db, project_name, after, title, main_point, words):
     from engine.schema import PlanSection
     from engine.store.database import Store
 
-    if not (title and main_point and words):
+    if not (new.title and new.main_point and words):
         raise UsageProblem("--insert-after needs --title, --main-point and --words for the row.")
     try:
-        row = PlanSection(title=title, main_point=main_point, words=words)
+        row = PlanSection(title=new.title, main_point=new.main_point, words=words)
     except ValidationError as error:
         first = error.errors()[0]
         raise UsageProblem(f"The new row's {first['loc'][0]}: {first['msg']}.") from None
@@ -222,7 +280,7 @@ def _insert_row(db, project_name, after, title, main_point, words):
     current = store.plan(project)
     if current is None:
         raise UsageProblem(f"{project.name!r} has no plan yet; draft one with `longwrite write`.")
-    edited = insert_row(current, after, row)
+    edited = insert_row(current, new.insert_after, row)
     save_plan(store, project, edited, based_on)
     written = {s.section_id for s in store.sections(project)}
 
@@ -277,76 +335,51 @@ def _insert_row(db, project_name, after, title, main_point, words):
 @stack_options(style_options)
 @model_options
 @threads_option
+@gather("piece", PieceOptions)
+@gather("writing", WritingOptions)
+@gather("outputs", Outputs)
 def write(
-    instruction,
-    words,
-    mode,
-    plan_file,
-    bible_file,
-    project_name,
+    piece: PieceOptions,
+    writing: WritingOptions,
+    outputs: Outputs,
     db,
-    output,
-    stats_json,
-    seed,
     resume_name,
-    no_repetition_guard,
-    scenes_up_front,
-    styles,
-    style_sample_file,
-    model_path,
-    base_url,
-    model_name,
-    n_ctx,
-    threads,
+    load: LoadSettings,
 ):
     """Plan and write a piece section by section, saving every section as it streams; over
     8,000 words chapter by chapter, each chapter's scenes drafted when it is reached and a recap
     of it written when it ends.
 
     INSTRUCTION may be "-" to read it from standard input."""
-    from engine.models.backends import open_spec
+    from engine.models.backends import open_backend
     from engine.store.database import Store
 
-    for path in (output, stats_json):
+    for path in (outputs.output, outputs.stats_json):
         if path:
             _check_writable(Path(path))  # before a long generation, not after it
-    style = _style_choice(styles, style_sample_file)
+    style = _style_choice(writing.styles, writing.style_sample_file)
     store = Store(db)
     if resume_name:
         from engine.store.lock import check_free
 
         project = store.project(resume_name)
         check_free(store.db.conn, project.id, project.name)
-        if any((model_path, base_url, n_ctx)):
-            project = store.update_project(
-                project, model=_model_spec(model_path, base_url, model_name, n_ctx)
-            )
+        resumed = project.model.updated_by(load)  # what was given now over what was saved
+        if load.chosen:
+            project = store.update_project(project, model=resumed)
         if style:
             settings = project.settings.model_copy(update=style)
             project = store.update_project(project, settings=settings)
-        backend = open_spec(project.model, threads)
+        backend = open_backend(resumed)
         plan_usage = None
         click.echo(f"Resuming {project.name!r}.", err=True)
     else:
-        instruction = _instruction_text(instruction)
-        if not instruction:
+        piece = replace(piece, instruction=_instruction_text(piece.instruction))
+        if not piece.instruction:
             raise UserError(key="error.say_what")
-        project, backend, plan_usage = _new_project(
-            store,
-            instruction,
-            words,
-            mode,
-            plan_file,
-            bible_file,
-            project_name,
-            seed,
-            no_repetition_guard,
-            scenes_up_front,
-            style,
-            _model_spec(model_path, base_url, model_name, n_ctx),
-            threads,
-        )
+        project, backend, plan_usage = _new_project(store, piece, writing.settings(style), load)
     stats = _run_with_progress(store, project, backend, plan_usage)
+    output, stats_json = outputs.output, outputs.stats_json
     if output:
         from engine.export import export_document
         from engine.projects.run import project_document
@@ -376,31 +409,11 @@ def _style_choice(styles, sample_file) -> dict:
     return chosen
 
 
-def _model_spec(model_path, base_url, model_name, n_ctx):
-    from engine.schema import ModelSpec
-
-    if model_path:
-        model_path = str(Path(model_path).expanduser().resolve())
-    return ModelSpec(model_path=model_path, base_url=base_url, model_name=model_name, n_ctx=n_ctx)
-
-
-def _new_project(
-    store,
-    instruction,
-    words,
-    mode,
-    plan_file,
-    bible_file,
-    project_name,
-    seed,
-    no_repetition_guard,
-    scenes_up_front,
-    style,
-    model,
-    threads,
-):
+def _new_project(store, piece: PieceOptions, settings: WriteSettings, model: LoadSettings):
+    """Create the project `write` asked for (its plan loaded, fitted or drafted) and open its
+    model; returns the project, the backend and the plan's usage when one was drafted."""
     from app.book_cli import plan_lines
-    from engine.models.backends import open_spec
+    from engine.models.backends import open_backend
     from engine.planning.book_plan import draft_any_plan
     from engine.planning.plan import load_plan_file
     from engine.planning.title import draft_title
@@ -411,10 +424,10 @@ def _new_project(
         name_from_instruction,
         single_pass_plan,
     )
-    from engine.schema import SamplingSettings, WriteSettings
 
-    bible = _read_bible(bible_file)
-    plan = load_plan_file(plan_file) if plan_file else None
+    instruction, words, project_name = piece.instruction, piece.words, piece.project_name
+    bible = _read_bible(piece.bible_file)
+    plan = load_plan_file(piece.plan_file) if piece.plan_file else None
     if plan is not None and words is None:
         words = plan.total_words
     words = _target_words(instruction, words)
@@ -424,19 +437,14 @@ def _new_project(
     name = store.unique_name(project_name or name_from_instruction(clean_name(instruction)))
     if plan is not None:
         plan = fit_plan(plan, words)
-    elif mode == "single":
+    elif settings.mode == "single":
         plan = single_pass_plan(name, instruction, words)
-    backend = open_spec(model, threads)
-    settings = WriteSettings(
-        mode=mode,
-        sampling=SamplingSettings(seed=seed),
-        fight_repetition=not no_repetition_guard,
-        **style,
-    )
+    backend = open_backend(model)
     plan_usage = None
     if plan is None:
-        _say(_drafting_key(words, scenes_up_front))
-        plan = draft_any_plan(backend, instruction, words, bible, seed, scenes_up_front)
+        seed, up_front = settings.sampling.seed, piece.scenes_up_front
+        _say(_drafting_key(words, up_front))
+        plan = draft_any_plan(backend, instruction, words, bible, seed, up_front)
         plan_usage = backend.last_usage
         title = draft_title(backend, instruction, seed)  # drafted with the plan, not the name
         plan_usage = plan_usage + backend.last_usage  # the run's figures count the title too
@@ -553,7 +561,7 @@ def projects(ctx, db):
         )
 
 
-@cli.group(cls=LazyGroup, lazy_commands={"gguf": "training.gguf.cli:export_gguf"})
+@cli.group(cls=LazyGroup, lazy_commands={"gguf": "app.gguf_cli:export_gguf"})
 def export() -> None:
     """Export a document, or a trained checkpoint as GGUF."""
 

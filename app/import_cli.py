@@ -3,8 +3,8 @@ sections, each summarized by the model into its plan row."""
 
 import click
 
-from app.cli import _model_spec, db_option
-from engine.options import model_options, threads_option
+from app.cli import db_option
+from app.options import model_options, threads_option
 
 
 @click.command("import")
@@ -18,19 +18,18 @@ from engine.options import model_options, threads_option
 @db_option
 @model_options
 @threads_option
-def import_manuscript(file, project_name, db, model_path, base_url, model_name, n_ctx, threads):
+def import_manuscript(file, project_name, db, load):
     """Import a manuscript, split on its headings and *** scene breaks; the model drafts a
     one-line summary of each piece as its plan row's main point."""
-    from engine.models.backends import open_spec
+    from engine.models.backends import open_backend
     from engine.projects.importing import Imported, ImportProgress, prepare_import, run_import
     from engine.store.database import Store
 
     store = Store(db)
     prepared = prepare_import(store, file, project_name)  # before the model loads
-    model = _model_spec(model_path, base_url, model_name, n_ctx)
-    backend = open_spec(model, threads)
+    backend = open_backend(load)
     try:
-        for event in run_import(store, prepared, backend, model):
+        for event in run_import(store, prepared, backend, load):
             if isinstance(event, ImportProgress):
                 click.echo(
                     f"Summarizing piece {event.piece}/{event.count}: {event.title}", err=True

@@ -2,8 +2,8 @@
 
 import click
 
-from app.cli import USER_TEXT, _model_spec, db_option
-from engine.options import model_options, threads_option
+from app.cli import USER_TEXT, db_option
+from app.options import model_options, threads_option
 
 
 @click.command()
@@ -41,11 +41,7 @@ def review(
     show_all,
     dismiss,
     db,
-    model_path,
-    base_url,
-    model_name,
-    n_ctx,
-    threads,
+    load,
 ):
     """Read the draft like an editor: names that nearly match the bible, repeated sentences,
     overused phrases, point of view and tense that drift from the style, sections far from
@@ -65,12 +61,10 @@ def review(
         return
     backend = None
     if with_model:
-        from engine.models.backends import open_spec
+        from engine.models.backends import open_backend
 
-        spec = project.model  # the project's model unless --model or --base-url names another
-        if any((model_path, base_url, n_ctx)):
-            spec = _model_spec(model_path, base_url, model_name, n_ctx)
-        backend = open_spec(spec, threads)
+        # the project's model, with what was given now over what was saved
+        backend = open_backend(project.model.updated_by(load))
     if later:
         changes = changes_since_review(store, project)
         if not changes:

@@ -21,6 +21,7 @@ from llama_cpp import Llama, LogitsProcessorList
 from bench.common import THREADS_HELP, write_once
 from engine.models.backends.llama_cpp import LlamaCppBackend, default_threads
 from engine.models.discovery import embedded_model_path
+from engine.models.settings import LoadSettings
 from engine.planning.plan import draft_plan
 from engine.schema import WriteSettings
 
@@ -30,7 +31,7 @@ INSTRUCTION = "Write a {words}-word story about a cartographer who maps a city t
 def plain_call(llm: Llama, prompt: list[int], end_ids: list[int], tokens: int) -> None:
     """One completion of exactly `tokens` tokens."""
 
-    def no_end(input_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    def no_end(_input_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
         logits[end_ids] = -np.inf
         return logits
 
@@ -52,7 +53,7 @@ def main() -> None:
     args = parser.parse_args()
     path = embedded_model_path()
     instruction = INSTRUCTION.format(words=args.words)
-    backend = LlamaCppBackend(path, n_ctx=8192, n_threads=args.threads)
+    backend = LlamaCppBackend(path, LoadSettings(n_ctx=8192, n_threads=args.threads))
     prompt = backend.tokens([{"role": "user", "content": instruction}])
     end_ids = [backend.llm.token_eos(), *backend.llm.tokenize(b"<|im_end|>", False, True)]
     with Clock() as planning:

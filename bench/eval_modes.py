@@ -20,8 +20,9 @@ import os
 from pathlib import Path
 
 from bench.common import BENCHMARKS, spread_sample
+from engine.models.settings import LoadSettings
 from training.eval.benchmark import BUCKETS, bucket_of
-from training.eval.runner import ModelOptions, load_scores, run_benchmark
+from training.eval.runner import load_scores, run_benchmark
 
 
 def sample_file(counts: list[int], max_words: int, out: Path) -> Path:
@@ -76,7 +77,7 @@ def main() -> None:
     table: dict[str, dict] = {}
     for mode in args.modes.split(","):
         n_ctx = args.single_ctx if mode == "single" else None
-        model = ModelOptions(model_path=args.model, n_ctx=n_ctx, threads=args.threads)
+        model = LoadSettings(model_path=args.model, n_ctx=n_ctx, n_threads=args.threads)
         run_dir = args.out / mode
         run_benchmark("longbench", str(sample), mode, model, run_dir, resume=args.resume)
         scores = load_scores(run_dir)

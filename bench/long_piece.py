@@ -11,6 +11,7 @@ import time
 from bench.common import THREADS_HELP, write_once
 from engine.models.backends.llama_cpp import LlamaCppBackend, default_threads
 from engine.models.discovery import embedded_model_path
+from engine.models.settings import LoadSettings
 from engine.schema import WriteSettings
 
 INSTRUCTION = (
@@ -25,7 +26,9 @@ def main() -> None:
     parser.add_argument("--ctx", type=int, default=8192)
     parser.add_argument("--threads", type=int, default=default_threads(), help=THREADS_HELP)
     args = parser.parse_args()
-    backend = LlamaCppBackend(embedded_model_path(), n_ctx=args.ctx, n_threads=args.threads)
+    backend = LlamaCppBackend(
+        embedded_model_path(), LoadSettings(n_ctx=args.ctx, n_threads=args.threads)
+    )
     started = time.perf_counter()
     stats, text, plan = write_once(
         backend, INSTRUCTION.format(words=f"{args.words:,}"), args.words, WriteSettings(), seed=3

@@ -13,6 +13,7 @@ from pathlib import Path
 from bench.common import THREADS_HELP, load_rows, spread_sample, write_once
 from engine.models.backends.llama_cpp import LlamaCppBackend, default_threads
 from engine.models.discovery import embedded_model_path
+from engine.models.settings import LoadSettings
 from engine.prompts import language_of
 from engine.schema import WriteSettings
 
@@ -32,8 +33,7 @@ def main() -> None:
         sample += spread_sample(same, args.per_language)
     backend = LlamaCppBackend(
         Path(args.model) if args.model else embedded_model_path(),
-        n_ctx=8192,
-        n_threads=args.threads,
+        LoadSettings(n_ctx=8192, n_threads=args.threads),
     )
     results = []
     for i, row in enumerate(sample):

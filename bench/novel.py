@@ -16,6 +16,7 @@ from bench.common import THREADS_HELP
 from engine.metrics import count_words, length_score, repeated_ngram_share
 from engine.models.backends.llama_cpp import LlamaCppBackend, default_threads
 from engine.models.discovery import embedded_model_path
+from engine.models.settings import LoadSettings
 from engine.planning.book_plan import draft_book_plan
 from engine.projects.run import project_document, run_project
 from engine.schema import SamplingSettings, WriteSettings
@@ -37,7 +38,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--keep", help="write the project database here instead of a temp file")
     args = parser.parse_args()
-    backend = LlamaCppBackend(embedded_model_path(), n_ctx=args.ctx, n_threads=args.threads)
+    backend = LlamaCppBackend(
+        embedded_model_path(), LoadSettings(n_ctx=args.ctx, n_threads=args.threads)
+    )
     with tempfile.TemporaryDirectory() as folder:
         store = Store(args.keep or Path(folder) / "novel.db")
         print(json.dumps(write_novel(store, backend, args.words, args.seed), indent=1))

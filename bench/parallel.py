@@ -19,6 +19,7 @@ from pathlib import Path
 
 from engine.models.backends import open_backend
 from engine.models.parallel import generation_slots
+from engine.models.settings import LoadSettings
 from engine.projects.run import run_project
 from engine.schema import Plan, PlanSection
 from engine.store.database import Store
@@ -28,7 +29,7 @@ from harness.fake_openai import FakeOpenAI
 
 def write_session(url: str, model: str, folder: Path, number: int, sections: int) -> int:
     """One writer's project, start to end, on its own backend and database; returns its words."""
-    backend = open_backend(base_url=url, model_name=model, n_ctx=4096)
+    backend = open_backend(LoadSettings(base_url=url, model_name=model, n_ctx=4096))
     store = Store(folder / f"session-{number}.db")
     rows = [
         PlanSection(title=f"Part {i + 1}", main_point=f"Scene {i + 1} of a night ferry.", words=60)
@@ -69,7 +70,8 @@ def timed_run(server: FakeOpenAI, at_once: int, sessions: int, sections: int) ->
 
 def run(sessions: int = 4, sections: int = 3, hold_s: float = 0.25, parallel: int | None = None):
     with FakeOpenAI("llamacpp", slots=4, hold_s=hold_s) as server:
-        probe = open_backend(base_url=server.url, model_name=server.model_id, n_ctx=4096)
+        settings = LoadSettings(base_url=server.url, model_name=server.model_id, n_ctx=4096)
+        probe = open_backend(settings)
         slots = generation_slots(probe, parallel)
         probe.close()
         one = timed_run(server, 1, sessions, sections)

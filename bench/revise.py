@@ -23,6 +23,7 @@ from bench.common import THREADS_HELP
 from engine.metrics import count_words
 from engine.models.backends.llama_cpp import LlamaCppBackend
 from engine.models.discovery import embedded_model_path
+from engine.models.settings import LoadSettings
 from engine.projects.revise import RevisionReady, rewrite_section
 from engine.projects.run import run_project
 from engine.schema import Plan, PlanSection, SamplingSettings, WriteSettings
@@ -125,7 +126,9 @@ def main() -> None:
     parser.add_argument("--tries", type=int, default=10)
     parser.add_argument("--threads", type=int, help=THREADS_HELP)
     args = parser.parse_args()
-    backend = LlamaCppBackend(embedded_model_path(), n_ctx=8192, n_threads=args.threads)
+    backend = LlamaCppBackend(
+        embedded_model_path(), LoadSettings(n_ctx=8192, n_threads=args.threads)
+    )
     with tempfile.TemporaryDirectory() as folder:
         store = Store(Path(folder) / "bench.db")
         result = {

@@ -59,10 +59,10 @@ class ReplayBackend(FakeBackend):
         self.log = log_path.open("w")
         super().__init__(self._rest, context_length=10_000_000, rate=rate, name="replay")
 
-    def _rest(self, request: ChatRequest) -> str:
+    def _rest(self, _request: ChatRequest) -> str:
         return "".join(self.words[self.position :]).lstrip(" ")
 
-    def on_token(self, count: int) -> None:
+    def on_token(self, _count: int) -> None:
         self.position += 1
         if self.position % CPU_SAMPLE_EVERY == 0:
             self._log("cpu", cpu=time.process_time())

@@ -219,15 +219,6 @@ class WriteSettings(BaseModel):
     style_sample: str = Field("", max_length=MAX_STYLE_SAMPLE_CHARS)
 
 
-class ModelSpec(BaseModel):
-    """Which model a project is written with: a GGUF path, or an OpenAI-compatible server."""
-
-    model_path: str | None = None
-    base_url: str | None = None
-    model_name: str | None = None
-    n_ctx: int | None = None
-
-
 class SectionStats(BaseModel):
     index: int
     target_words: int

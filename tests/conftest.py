@@ -13,6 +13,7 @@ import pytest
 
 from engine.models.backends.llama_cpp import LlamaCppBackend
 from engine.models.discovery import embedded_model_path
+from engine.models.settings import LoadSettings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,7 +36,7 @@ def model_path() -> Path:
 @pytest.fixture(scope="session")
 def backend(model_path) -> LlamaCppBackend:
     """One llama.cpp instance of the embedded model, shared by the tests that generate."""
-    loaded = LlamaCppBackend(model_path, n_ctx=8192)
+    loaded = LlamaCppBackend(model_path, LoadSettings(n_ctx=8192))
     yield loaded
     loaded.close()
 

@@ -14,7 +14,7 @@ SHARED = {"engine", "engine.errors", "engine.messages", "engine.schema", "engine
 # What each engine room may import besides the shared modules (and itself).
 ROOMS = {
     "engine.models": set(),
-    "engine.store": set(),
+    "engine.store": {"engine.models"},  # a project saves its LoadSettings
     "engine.writing": {"engine.models"},
     "engine.planning": {"engine.models", "engine.writing"},
     "engine.projects": {"engine.models", "engine.store", "engine.writing", "engine.planning"},

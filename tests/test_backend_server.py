@@ -3,6 +3,7 @@
 import pytest
 
 from engine.models.backends import open_backend
+from engine.models.settings import LoadSettings
 from engine.planning.plan import draft_plan
 from engine.projects.run import run_project
 from engine.schema import Plan, PlanSection, SamplingSettings, WriteSettings
@@ -21,11 +22,11 @@ def test_unknown_model_name_is_a_user_error(server_url):
     from engine.errors import UserError
 
     with pytest.raises(UserError, match="smollm2"):
-        open_backend(base_url=server_url, model_name="no-such-model")
+        open_backend(LoadSettings(base_url=server_url, model_name="no-such-model"))
 
 
 def test_plan_and_write_through_the_server(server_url, db_path):
-    backend = open_backend(base_url=server_url, model_name="smollm2", n_ctx=4096)
+    backend = open_backend(LoadSettings(base_url=server_url, model_name="smollm2", n_ctx=4096))
     drafted = draft_plan(backend, "A 600-word story about a night train.", 600, seed=2)
     assert drafted.total_words == 600
     store = Store(db_path)

@@ -5,6 +5,7 @@ import pytest
 
 from engine.models.backends.base import ChatRequest
 from engine.models.backends.llama_cpp import LlamaCppBackend
+from engine.models.settings import LoadSettings
 from engine.planning.plan import draft_plan
 from engine.schema import SamplingSettings
 from tests.chat_gguf import write_family_gguf
@@ -21,7 +22,7 @@ GREEDY = SamplingSettings(temperature=0.0, seed=1)
 @pytest.fixture(scope="module", params=["llama-3.1", "glm-4"])
 def family_backend(request, tmp_path_factory):
     path = write_family_gguf(request.param, tmp_path_factory.mktemp("chat") / "model.gguf")
-    backend = LlamaCppBackend(path, n_ctx=2048)
+    backend = LlamaCppBackend(path, LoadSettings(n_ctx=2048))
     yield request.param, backend
     backend.close()
 

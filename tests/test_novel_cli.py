@@ -66,7 +66,6 @@ def fake_model(monkeypatch):
         return opened[-1]
 
     monkeypatch.setattr(engine.models.backends, "open_backend", open_fake)
-    monkeypatch.setattr(engine.models.backends, "open_spec", open_fake)
     monkeypatch.setitem(LANGUAGE, "chosen", "en")
     return opened
 

@@ -11,6 +11,7 @@ from engine.models.backends import open_backend
 from engine.models.backends.base import ChatRequest
 from engine.models.backends.ollama import ollama_host
 from engine.models.load_plan import CONTEXT_STEP, OVERHEAD_BYTES
+from engine.models.settings import LoadSettings
 from harness.fake_ollama import DEFAULT_CONTEXT, FakeOllama, prose
 from tests.conftest import one_line_error, run_cli
 
@@ -18,7 +19,7 @@ INSTRUCTION = "A 3000-word story about a lighthouse keeper who finds a letter in
 
 
 def _open(fake: FakeOllama, model: str, n_ctx: int | None = None):
-    return open_backend(base_url="ollama+" + fake.url, model_name=model, n_ctx=n_ctx)
+    return open_backend(LoadSettings(base_url="ollama+" + fake.url, model_name=model, n_ctx=n_ctx))
 
 
 def test_a_3000_word_piece_through_ollama(tmp_path, monkeypatch):
@@ -153,13 +154,13 @@ def test_ollama_options_stand_for_a_server_and_a_model(monkeypatch):
     import click
     from click.testing import CliRunner
 
-    from engine.options import judge_options, model_options
+    from app.options import judge_options, model_options
 
     @click.command()
     @model_options
     @judge_options
-    def show(model_path, base_url, model_name, n_ctx, judge_gguf, judge_base_url, judge_model):
-        click.echo(f"{base_url} {model_name} {judge_base_url} {judge_model}")
+    def show(load, judge):
+        click.echo(f"{load.base_url} {load.model_name} {judge.base_url} {judge.model_name}")
 
     monkeypatch.setenv("OLLAMA_HOST", "gpu-box")
     runner = CliRunner()

@@ -5,6 +5,7 @@ import pytest
 
 from engine.models.backends import open_backend
 from engine.models.parallel import DEFAULT_SERVER_SLOTS, generation_slots
+from engine.models.settings import LoadSettings
 from engine.planning.plan import draft_plan
 from engine.projects.run import run_project
 from engine.schema import Plan, PlanSection
@@ -32,7 +33,8 @@ def _write(backend, db_path, words: int, sections: int):
 
 def test_lm_studio_takes_the_plan_schema_as_json_schema(db_path):
     with FakeOpenAI("lmstudio") as server:
-        backend = open_backend(base_url=server.url, model_name="smollm2-135m-instruct")
+        settings = LoadSettings(base_url=server.url, model_name="smollm2-135m-instruct")
+        backend = open_backend(settings)
         plan = draft_plan(backend, "A 1,200-word story about a night ferry.", 1200, seed=1)
         stats = _write(backend, db_path, 600, 2)
     shape = server.requests[0]["body"]["response_format"]
@@ -59,7 +61,7 @@ def test_lm_studio_refuses_json_object():
 
 def test_koboldcpp_context_is_read_so_its_front_cut_never_happens(db_path):
     with FakeOpenAI("koboldcpp", context=2048) as server:
-        backend = open_backend(base_url=server.url, model_name="koboldcpp/SmolLM2")
+        backend = open_backend(LoadSettings(base_url=server.url, model_name="koboldcpp/SmolLM2"))
         assert backend.info.context_length == 2048  # from /api/v1/config/max_context_length
         stats = _write(backend, db_path, 3000, 6)
     assert stats.length_score >= 90 and stats.context_trims >= 1
@@ -68,12 +70,12 @@ def test_koboldcpp_context_is_read_so_its_front_cut_never_happens(db_path):
 
 def test_generation_slots_follow_the_backend():
     with FakeOpenAI("llamacpp", slots=3) as llama_server:
-        served = open_backend(base_url=llama_server.url, model_name="m")
+        served = open_backend(LoadSettings(base_url=llama_server.url, model_name="m"))
         assert generation_slots(served) == 3  # /props total_slots
         assert generation_slots(served, requested=8) == 8
         assert served.info.context_length == 4096  # /props n_ctx
     with FakeOpenAI("lmstudio") as silent:
-        quiet = open_backend(base_url=silent.url, model_name="smollm2-135m-instruct")
+        quiet = open_backend(LoadSettings(base_url=silent.url, model_name="smollm2-135m-instruct"))
         assert generation_slots(quiet) == DEFAULT_SERVER_SLOTS
     assert generation_slots(FakeBackend(), requested=8) == 1  # a model in this process
 

@@ -51,7 +51,7 @@ def test_write_titles_the_book_and_exports_and_the_list_use_it(monkeypatch, db_p
     import engine.models.backends
 
     monkeypatch.setattr(
-        engine.models.backends, "open_spec", lambda *a, **k: FakeBackend(_book_model)
+        engine.models.backends, "open_backend", lambda *a, **k: FakeBackend(_book_model)
     )
     monkeypatch.setitem(LANGUAGE, "chosen", "en")
     runner = CliRunner()

@@ -2,6 +2,7 @@
 
 from engine.metrics import count_words
 from engine.models.backends.llama_cpp import LlamaCppBackend
+from engine.models.settings import LoadSettings
 from engine.projects.run import project_document, run_project
 from engine.schema import Plan, PlanSection, SamplingSettings, WriteSettings
 from engine.store.database import Store
@@ -49,7 +50,7 @@ def test_agentwrite_hits_the_length_and_reuses_the_prompt_prefix(backend, db_pat
 
 
 def test_a_small_context_drops_old_sections_and_still_finishes(model_path, db_path):
-    small = LlamaCppBackend(model_path, n_ctx=1024)
+    small = LlamaCppBackend(model_path, LoadSettings(n_ctx=1024))
     try:
         store = Store(db_path)
         project, events = _run(store, small, _plan(*[120] * 6), name="small-context")
@@ -75,7 +76,7 @@ def test_single_pass_mode_writes_one_reply(backend, db_path):
 
 
 def test_a_section_that_fills_the_context_ends_instead_of_failing(model_path, db_path):
-    tiny = LlamaCppBackend(model_path, n_ctx=512)
+    tiny = LlamaCppBackend(model_path, LoadSettings(n_ctx=512))
     try:
         store = Store(db_path)
         project, events = _run(store, tiny, _plan(600), name="full-context")

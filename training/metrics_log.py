@@ -12,7 +12,7 @@ class MetricsLog(TrainerCallback):
         self.folder = Path(folder)
         self.path = self.folder / "metrics.jsonl"
 
-    def on_log(self, args, state, control, logs=None, **kwargs):
+    def on_log(self, _args, state, _control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -20,7 +20,7 @@ class MetricsLog(TrainerCallback):
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
 
-    def on_train_end(self, args, state, control, **kwargs):
+    def on_train_end(self, _args, state, _control, **kwargs):
         if state.is_world_process_zero:
             plot_loss(self.path, self.folder / "loss.png")
 

@@ -10,20 +10,30 @@ import threading
 import time
 import urllib.request
 import webbrowser
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from app.cli import db_option
+from app.options import JudgeChoice, gather, judge_options, model_options
 from engine.errors import UserError
 from engine.models.discovery import check_gguf_file
-from engine.options import judge_options, model_options
+from engine.models.settings import LoadSettings
 
 LOOPBACK_NAMES = {"localhost"}
 DEFAULT_PORT = 7860
 PORT_TRIES = 20  # without --port: 7860, else the next free of 7861…7879
 BROWSER_WAIT_S = 60  # the browser opens once the studio answers, or not at all
 LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "::1"]
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may reach the studio: --auth's user:password, and --allow-host's extra host names."""
+
+    auth_value: str | None = None
+    extra_hosts: tuple[str, ...] = ()
 
 
 def _is_loopback(host: str) -> bool:
@@ -69,7 +79,7 @@ def launch_options(host: str, port: int, auth, hosts: list[str]) -> dict:
 
 def _exit_on_sigterm() -> None:
     """SIGTERM ends the studio like Ctrl-C does: cleanup (private folder, locks) runs."""
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
 
 
 def _use_private_temp() -> None:
@@ -148,14 +158,15 @@ def _open_browser_when_ready(url: str) -> None:
     threading.Thread(target=wait_then_open, name="open-browser", daemon=True).start()
 
 
-def _connect_judge(gguf: str | None, base_url: str | None, model_name: str | None) -> None:
-    """Let the Score action ask an LLM judge for the six quality marks."""
+def _connect_judge(judge: JudgeChoice, load: LoadSettings) -> None:
+    """Let the Score action ask an LLM judge for the six quality marks; a judge GGUF loads with
+    the studio's GPU layers, KV cache and flash attention."""
     from app.studio.panels.length_score import connect_judge
     from training.eval.judge import Judge
 
-    if gguf:
-        check_gguf_file(Path(gguf).expanduser())
-    connect_judge(Judge.from_options(base_url=base_url, model_name=model_name, gguf=gguf))
+    if judge.gguf:
+        check_gguf_file(Path(judge.gguf).expanduser())
+    connect_judge(Judge.from_options(judge.base_url, judge.model_name, judge.gguf, load))
 
 
 @click.command()
@@ -186,22 +197,17 @@ def _connect_judge(gguf: str | None, base_url: str | None, model_name: str | Non
     multiple=True,
     help="Also answer requests sent to this host name (e.g. behind a proxy); '*' for any.",
 )
+@gather("access", Access)
 @judge_options
 def studio(
     host,
     port,
     no_browser,
     db,
-    model_path,
-    base_url,
-    model_name,
-    n_ctx,
+    load,
     models_dir,
-    auth_value,
-    extra_hosts,
-    judge_gguf,
-    judge_base_url,
-    judge_model,
+    access,
+    judge,
 ):
     """Open the studio: projects, plan editor, streaming writer and exports in the browser."""
     _use_private_temp()  # before Gradio is imported: it reads its temp folder on import
@@ -209,11 +215,10 @@ def studio(
     from app.studio.model_host import ModelHost
     from app.studio.state import Studio
     from app.studio.ui import CSS, build
-    from engine.schema import ModelSpec
     from engine.store.database import Store, default_db_path
     from engine.store.lock import hold_database
 
-    auth = _auth(auth_value)
+    auth = _auth(access.auth_value)
     if not _is_loopback(host):
         if auth is None:
             raise UserError(key="error.open_host_needs_auth", host=host)
@@ -222,23 +227,21 @@ def studio(
             "anyone with the password can use the model and read the projects.",
             err=True,
         )
-    if model_path and base_url:
+    if load.model_path and load.base_url:
         raise UserError(key="error.model_or_url")
-    if base_url and not model_name:
+    if load.base_url and not load.model_name:
         raise UserError(key="error.base_url_needs_name")
-    if model_path:
-        model_path = str(Path(model_path).expanduser().resolve())
-        check_gguf_file(Path(model_path))
+    if load.model_path:
+        check_gguf_file(Path(load.model_path))
     asked_port, port = port, _pick_port(host, port)
-    if judge_gguf or judge_base_url:
-        _connect_judge(judge_gguf, judge_base_url, judge_model)
+    if judge.gguf or judge.base_url:
+        _connect_judge(judge, load)
     db_path = Path(db) if db else default_db_path()
     presence = Store(db_path)  # checks the database first, and marks it in use (no restore)
     _exit_on_sigterm()
-    spec = ModelSpec(model_path=model_path, base_url=base_url, model_name=model_name, n_ctx=n_ctx)
-    host_model = ModelHost(spec)
-    if not base_url:
-        host_model.choose(spec)  # a model too big for this machine stops here, in one line
+    host_model = ModelHost(load)
+    if not load.base_url:
+        host_model.choose(load)  # a model too big for this machine stops here, in one line
     try:
         with hold_database(presence.db.conn):
             app = Studio(db_path, host_model, Path(models_dir).expanduser() if models_dir else None)
@@ -251,7 +254,7 @@ def studio(
             click.echo(f"longwrite studio on {url} (database {app.db_path}{moved})", err=True)
             if _can_open_browser(host, no_browser):
                 _open_browser_when_ready(url)
-            options = launch_options(host, port, auth, allowed_hosts(host, extra_hosts))
+            options = launch_options(host, port, auth, allowed_hosts(host, access.extra_hosts))
             demo.launch(**options, css=CSS, i18n=I18N)
     finally:
         host_model.close()

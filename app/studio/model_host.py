@@ -12,7 +12,7 @@ from pathlib import Path
 from app.studio.language import t
 from engine.errors import UserError
 from engine.models import hardware
-from engine.models.backends import Backend, open_spec
+from engine.models.backends import Backend, open_backend
 from engine.models.discovery import (
     ModelInfo,
     check_gguf_file,
@@ -22,7 +22,7 @@ from engine.models.discovery import (
     read_model_info,
 )
 from engine.models.load_plan import Placement, plan_load
-from engine.schema import ModelSpec
+from engine.models.settings import LoadSettings
 
 EMBEDDED = "embedded"
 CUSTOM_PATH = "custom-gguf"
@@ -35,15 +35,17 @@ class ModelChoice:
 
     label: str
     key: str
-    spec: ModelSpec | None  # None: the user gives a path or a server URL
+    spec: LoadSettings | None  # None: the user gives a path or a server URL
 
 
 def model_choices(models_dir: Path | None) -> list[ModelChoice]:
     """The embedded model, GGUF files in the models directory, a path, a server."""
-    choices = [ModelChoice("Embedded: SmolLM2-135M-Instruct (Q4_1)", EMBEDDED, ModelSpec())]
+    choices = [ModelChoice("Embedded: SmolLM2-135M-Instruct (Q4_1)", EMBEDDED, LoadSettings())]
     for path in find_models(models_dir or default_models_dir()):
         choices.append(
-            ModelChoice(f"Models folder: {path.name}", str(path), ModelSpec(model_path=str(path)))
+            ModelChoice(
+                f"Models folder: {path.name}", str(path), LoadSettings(model_path=str(path))
+            )
         )
     choices.append(ModelChoice("A GGUF file path…", CUSTOM_PATH, None))
     choices.append(ModelChoice("An OpenAI-compatible server…", SERVER, None))
@@ -76,24 +78,23 @@ def describe(info: ModelInfo, placement: Placement | None = None) -> str:
 
 
 def plan_placement(
-    info: ModelInfo, spec: ModelSpec, released: Placement | None = None
+    info: ModelInfo, spec: LoadSettings, released: Placement | None = None
 ) -> Placement:
     """Where a local model would go on this machine; a UserError when it cannot fit. The memory
     of `released`, the model it replaces, counts as free: that one is closed first."""
     return plan_load(
         info,
-        spec.n_ctx,
-        hardware.current_settings(),
+        spec,
         hardware.free_ram_bytes() + (released.ram_bytes if released else 0),
         hardware.gpus(),
         hardware.free_vram_bytes() + (released.vram_bytes if released else 0),
     )
 
 
-def inspect_spec(spec: ModelSpec) -> ModelInfo:
+def inspect_spec(spec: LoadSettings) -> ModelInfo:
     """The model's metadata without loading its weights (a server is asked for its models)."""
     if spec.base_url:
-        backend = open_spec(spec)
+        backend = open_backend(spec)
         info = backend.info
         backend.close()
         return info
@@ -103,21 +104,23 @@ def inspect_spec(spec: ModelSpec) -> ModelInfo:
 
 
 class ModelHost:
-    """Holds the selected model spec and the one loaded backend."""
+    """Holds the selected load settings (the spec) and the one loaded backend."""
 
-    def __init__(self, spec: ModelSpec, opener: Callable[[ModelSpec], Backend] = open_spec):
+    def __init__(
+        self, spec: LoadSettings, opener: Callable[[LoadSettings], Backend] = open_backend
+    ):
         self.spec = spec
         self._opener = opener
-        self._loaded: tuple[ModelSpec, Backend] | None = None
+        self._loaded: tuple[LoadSettings, Backend] | None = None
         self._lock = threading.Lock()
         self.placement: Placement | None = None  # of the chosen local model, once checked
 
     @classmethod
-    def serving(cls, backend: Backend, spec: ModelSpec | None = None) -> "ModelHost":
+    def serving(cls, backend: Backend, spec: LoadSettings | None = None) -> "ModelHost":
         """A host that always serves an already opened backend."""
-        return cls(spec or ModelSpec(), opener=lambda _spec: backend)
+        return cls(spec or LoadSettings(), opener=lambda _spec: backend)
 
-    def choose(self, spec: ModelSpec) -> ModelInfo:
+    def choose(self, spec: LoadSettings) -> ModelInfo:
         """Check the model, and that it fits in memory, and make it the one the next generation
         uses; a model that cannot fit is refused here, before anything is loaded."""
         if spec.base_url and not spec.model_name:

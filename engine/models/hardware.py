@@ -1,22 +1,18 @@
-"""The machine a local GGUF runs on: llama.cpp's compute devices, free memory, offload settings.
+"""The machine a local GGUF runs on: llama.cpp's compute devices and free memory.
 
 llama-cpp-python binds `llama_supports_gpu_offload` but not ggml's device registry, so the four
 registry calls that name the devices and report their free memory are bound here with ctypes.
-The offload settings chosen on the command line apply to every GGUF the process loads.
+It holds no settings: how a model is loaded travels in engine.models.settings.LoadSettings.
 """
 
 import ctypes
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Literal
 
 import psutil
 
 from engine.errors import UserError
-
-KvCache = Literal["f16", "q8_0"]
 
 # ggml's enum ggml_backend_dev_type: CPU, GPU, IGPU, ACCEL, ...
 _DEVICE_TYPE_CPU = 0
@@ -34,58 +30,6 @@ class Device:
     total_bytes: int
     is_gpu: bool
     shares_ram: bool = False  # Apple Silicon and integrated GPUs: its memory is the RAM
-
-
-@dataclass(frozen=True)
-class OffloadSettings:
-    """Where a model's layers go and how its KV cache is stored.
-
-    gpu_layers None means auto: every layer when llama.cpp can offload, as many as fit in free
-    VRAM, 0 on a CPU-only build. flash_attn None means on exactly when it is needed (a q8_0
-    cache) or helps (layers on a GPU).
-    """
-
-    gpu_layers: int | None = None
-    kv_cache: KvCache = "f16"
-    flash_attn: bool | None = None
-
-
-_settings = OffloadSettings()
-
-
-def _silent(_line: str) -> None:
-    """Library use says nothing; the command line's configure() sends the line to stderr."""
-
-
-_announce: Callable[[str], None] = _silent
-
-
-def configure(settings: OffloadSettings, announce: Callable[[str], None] | None = None) -> None:
-    """Set the offload settings every later load in this process uses (the command line's), and
-    where the line saying how a model was placed goes (nowhere by default)."""
-    global _settings, _announce
-    _settings = settings
-    if announce is not None:
-        _announce = announce
-
-
-def current_settings() -> OffloadSettings:
-    return _settings
-
-
-def announce(line: str) -> None:
-    """Tell the user how a model is being loaded (device, layers, context)."""
-    _announce(line)
-
-
-def parse_gpu_layers(value: str | int | None) -> int | None:
-    """'auto' (or nothing) -> None; a whole number >= 0 -> that number; else a UserError."""
-    if value is None or str(value).strip().lower() in ("", "auto"):
-        return None
-    text = str(value).strip()
-    if not text.isdigit():
-        raise UserError(key="error.gpu_layers", value=value)
-    return int(text)
 
 
 def supports_gpu_offload() -> bool:

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from engine.errors import UserError
 from engine.models.discovery import ModelInfo
-from engine.models.hardware import Device, OffloadSettings
+from engine.models.hardware import Device
+from engine.models.settings import LoadSettings
 
 MAX_DEFAULT_CONTEXT = 32_768
 MIN_CONTEXT = 2_048
@@ -61,13 +62,14 @@ def needed_bytes(info: ModelInfo, n_ctx: int, kv_cache: str = "f16") -> int:
 
 def plan_load(
     info: ModelInfo,
-    requested_ctx: int | None,
-    settings: OffloadSettings,
+    settings: LoadSettings,
     free_ram: int,
     gpus: list[Device],
     free_vram: int,
 ) -> Placement:
-    """Choose context and GPU layers for this machine, or raise a UserError when it cannot fit."""
+    """Choose context and GPU layers for this machine, or raise a UserError when it cannot fit.
+    The settings' n_ctx, gpu_layers, kv_cache and flash_attn are honoured; None means auto."""
+    requested_ctx = settings.n_ctx
     n_layers = max(info.n_layers, 1)
     kv_per_token = kv_cache_bytes(info, 1, settings.kv_cache)
     trained = info.context_length

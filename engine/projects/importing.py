@@ -21,12 +21,12 @@ from markdown_it import MarkdownIt
 from engine.errors import UserError
 from engine.metrics import count_words
 from engine.models.backends.base import Backend, ChatRequest
+from engine.models.settings import LoadSettings
 from engine.projects.service import create_project
 from engine.prompts import language_of, render
 from engine.schema import (
     MAX_SECTION_WORDS,
     MAX_SECTIONS,
-    ModelSpec,
     Plan,
     PlanSection,
     SamplingSettings,
@@ -322,7 +322,7 @@ def _default_name(store: Store, manuscript: "Manuscript") -> str:
 
 
 def run_import(
-    store: Store, prepared: PreparedImport, backend: Backend, model: ModelSpec | None = None
+    store: Store, prepared: PreparedImport, backend: Backend, model: LoadSettings | None = None
 ) -> Iterator[ImportProgress | Imported]:
     """Summarize each piece (yielding progress), then create the project with every piece
     written, and yield Imported. Nothing is saved until every summary is drafted."""
@@ -358,7 +358,7 @@ def import_manuscript(
     path: str | Path,
     backend: Backend,
     project_name: str | None = None,
-    model: ModelSpec | None = None,
+    model: LoadSettings | None = None,
 ) -> Iterator[ImportProgress | Imported]:
     """Import the file as a new project (what the studio's Import button runs): progress while
     the model summarizes each piece, then Imported with the project."""

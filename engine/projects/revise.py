@@ -66,7 +66,7 @@ def regenerate_section(
     plan, index, written, _ = _context(store, project, section_id)
     writer = _writer(store, project, plan, backend)
     events = writer.write_section(written, index)
-    yield from _save_stream(store, project, section_id, events, make_current=True)
+    yield from _save_stream(store, project, events, NewVersion(section_id, make_current=True))
 
 
 def extend_section(
@@ -91,7 +91,7 @@ def extend_section(
     writer = _writer(store, project, plan.model_copy(update={"sections": rows}), backend)
     events = writer.write_section(written, index, current.text)
     yield from _save_stream(
-        store, project, section_id, events, make_current=True, start_text=current.text
+        store, project, events, NewVersion(section_id, make_current=True, start_text=current.text)
     )
 
 
@@ -142,16 +142,14 @@ def rewrite_section(
     def compose(new_part: str) -> str:
         return _splice(source, passage, new_part) if passage else new_part
 
-    version_id, after = yield from _save_stream(
-        store,
-        project,
+    version = NewVersion(
         section_id,
-        events,
         make_current=False,
         compose=compose,
         kind="rewrite",
         source_version_id=current.version_id,
     )
+    version_id, after = yield from _save_stream(store, project, events, version)
     if after is not None:
         yield RevisionReady(section_id, version_id, source, after, current.version_id)
 
@@ -271,55 +269,41 @@ def _context(
     return plan, index, [sections[i].text for i in range(index)], sections.get(index)
 
 
+@dataclass(frozen=True)
+class NewVersion:
+    """The section version a revision streams into: whether it is current from the start, the
+    text it starts from, how streamed text becomes the section's text (a rewritten passage is
+    spliced into the section), its kind and the version it was made from."""
+
+    section_id: str
+    make_current: bool
+    start_text: str = ""
+    compose: Callable[[str], str] = str
+    kind: str = "written"
+    source_version_id: int | None = None
+
+
 def _save_stream(
-    store: Store,
-    project: Project,
-    section_id: str,
-    events: Iterator[Event],
-    make_current: bool,
-    start_text: str = "",
-    compose: Callable[[str], str] = str,
-    kind: str = "written",
-    source_version_id: int | None = None,
+    store: Store, project: Project, events: Iterator[Event], version: NewVersion
 ) -> Generator[Event, None, tuple[int, str | None]]:
     """Autosave a streaming revision as a new version of the section; returns the version's id
     and its final text (None when stopped before the end).
 
     A regenerated or extended version is current from the start and stays so once finished; if
     it is stopped, the previous version is made current again. A rewrite's version never becomes
-    current by itself. `compose` turns the streamed text into the section's text (a rewritten
-    passage is spliced into the section). The project is held for the whole stream: a second
-    writer is refused."""
+    current by itself. The project is held for the whole stream: a second writer is refused."""
     with hold_project(store.db.conn, project.id, project.name):
-        return (
-            yield from _save_stream_held(
-                store,
-                project,
-                section_id,
-                events,
-                make_current,
-                start_text,
-                compose,
-                kind,
-                source_version_id,
-            )
-        )
+        return (yield from _save_stream_held(store, project, events, version))
 
 
 def _save_stream_held(
-    store: Store,
-    project: Project,
-    section_id: str,
-    events: Iterator[Event],
-    make_current: bool,
-    start_text: str,
-    compose: Callable[[str], str],
-    kind: str,
-    source_version_id: int | None,
+    store: Store, project: Project, events: Iterator[Event], version: NewVersion
 ) -> Generator[Event, None, tuple[int, str | None]]:
+    section_id, make_current, compose = version.section_id, version.make_current, version.compose
+    start_text = version.start_text
     previous = next((s for s in store.sections(project) if s.section_id == section_id), None)
     version_id = store.start_section(
-        project, section_id, start_text, make_current, kind, source_version_id
+        project, section_id, start_text, make_current, version.kind, version.source_version_id
     )
     autosave = Autosave(store, version_id)
     text, final = start_text, None

@@ -23,6 +23,7 @@ from engine import messages
 from engine.errors import UserError
 from engine.export import FORMATS, export_document
 from engine.metrics import count_words
+from engine.models.settings import LoadSettings
 from engine.planning.book_plan import rescale_book
 from engine.planning.plan import check_request, load_plan_file, rescale
 from engine.projects.run import project_document
@@ -32,7 +33,6 @@ from engine.schema import (
     MAX_SCENES_PER_CHAPTER,
     MAX_SECTION_WORDS,
     MAX_SECTIONS,
-    ModelSpec,
     Plan,
     PlanSection,
     WriteSettings,
@@ -49,7 +49,7 @@ def create_project(
     target_words: int,
     bible: str = "",
     settings: WriteSettings | None = None,
-    model: ModelSpec | None = None,
+    model: LoadSettings | None = None,
     plan: Plan | None = None,
 ) -> Project:
     """A new project with its brief checked and, when given, its first plan saved."""

@@ -19,7 +19,8 @@ import sqlite_utils
 
 from engine.errors import UserError
 from engine.metrics import count_words
-from engine.schema import ModelSpec, Plan, WriteSettings
+from engine.models.settings import LoadSettings
+from engine.schema import Plan, WriteSettings
 from engine.store import backup
 from engine.store import lock as project_lock
 from engine.store.migrations import MIGRATIONS, Migration
@@ -47,7 +48,7 @@ class Project:
     bible: str
     target_words: int
     settings: WriteSettings
-    model: ModelSpec
+    model: LoadSettings
     status: str
     created_at: str
     updated_at: str
@@ -233,7 +234,7 @@ class Store:
         target_words: int,
         bible: str = "",
         settings: WriteSettings | None = None,
-        model: ModelSpec | None = None,
+        model: LoadSettings | None = None,
     ) -> Project:
         name = clean_name(name)
         self.check_name_free(name)
@@ -245,7 +246,7 @@ class Store:
                 "bible": clean_text(bible),
                 "target_words": target_words,
                 "settings": (settings or WriteSettings()).model_dump_json(),
-                "model": (model or ModelSpec()).model_dump_json(),
+                "model": (model or LoadSettings()).model_dump_json(),
                 "status": "new",
                 "created_at": now,
                 "updated_at": now,
@@ -275,7 +276,7 @@ class Store:
             bible=row["bible"] or "",
             target_words=row["target_words"],
             settings=WriteSettings.model_validate_json(row["settings"]),
-            model=ModelSpec.model_validate_json(row["model"]),
+            model=LoadSettings.model_validate_json(row["model"]),
             status=row["status"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],

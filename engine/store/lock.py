@@ -94,7 +94,7 @@ def check_free(conn: sqlite3.Connection, project_id: int, name: str) -> None:
 @contextmanager
 def hold_database(conn: sqlite3.Connection) -> Iterator[None]:
     """Mark the database as in use by this process (a studio) for the length of the block."""
-    with _held(conn, f"open:{uuid.uuid4().hex}", lambda holder: None, None):
+    with _held(conn, f"open:{uuid.uuid4().hex}", lambda _holder: None, None):
         yield
 
 

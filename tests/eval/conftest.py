@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.models.backends import open_backend
+from engine.models.settings import LoadSettings
 from tests.conftest import llama_server
 from training.eval.judge import DIMENSIONS
 
@@ -112,6 +113,6 @@ def openai_server(model_path):
 def judge_backend(model_path):
     """The embedded model for judging, with LONGWRITE_THREADS threads when that is set."""
     threads = int(os.environ.get("LONGWRITE_THREADS", "0")) or None
-    backend = open_backend(str(model_path), n_ctx=4096, n_threads=threads)
+    backend = open_backend(LoadSettings(model_path=str(model_path), n_ctx=4096, n_threads=threads))
     yield backend
     backend.close()

@@ -110,6 +110,7 @@ def test_glm_converts_exactly_and_writes(model_type, gguf_arch, glm_tokenizer, t
 
     from engine.models.backends.base import ChatRequest
     from engine.models.backends.llama_cpp import LlamaCppBackend
+    from engine.models.settings import LoadSettings
     from engine.schema import SamplingSettings
     from tests.gguf.conftest import GLM_TEMPLATE
 
@@ -142,7 +143,7 @@ def test_glm_converts_exactly_and_writes(model_type, gguf_arch, glm_tokenizer, t
     assert value("tokenizer.ggml.eot_token_id") == tokenizer.convert_tokens_to_ids("<|user|>")
     assert value("tokenizer.chat_template") == GLM_TEMPLATE
 
-    backend = LlamaCppBackend(result.path, n_ctx=512)
+    backend = LlamaCppBackend(result.path, LoadSettings(n_ctx=512))
     try:
         messages = [{"role": "user", "content": "Write one line about the sea."}]
         request = ChatRequest(

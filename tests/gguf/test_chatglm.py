@@ -10,6 +10,7 @@ import gguf
 import pytest
 
 from engine.errors import UserError
+from engine.models.settings import LoadSettings
 from tests.gguf.conftest import GLM_TEMPLATE
 from training.gguf.check import TOKENIZER_SAMPLE
 from training.gguf.checkpoint import load_checkpoint
@@ -341,7 +342,7 @@ def test_chatglm_checkpoint_exports_exactly_and_writes(checkpoint, trained, tmp_
     finally:
         llm.close()
 
-    backend = LlamaCppBackend(result.path, n_ctx=512)
+    backend = LlamaCppBackend(result.path, LoadSettings(n_ctx=512))
     try:
         messages = [{"role": "user", "content": "写一段关于大海的话。"}]
         request = ChatRequest(

@@ -6,6 +6,7 @@ from transformers import AutoTokenizer
 
 from engine.models.backends.base import ChatRequest
 from engine.models.backends.llama_cpp import LlamaCppBackend
+from engine.models.settings import LoadSettings
 from engine.schema import SamplingSettings
 from tests.gguf.conftest import EXAMPLES, EXPORTED_QUANTS, SYSTEM_LINE
 
@@ -47,7 +48,7 @@ def test_metadata_comes_from_the_checkpoint(exported, trained_checkpoint):
 @pytest.mark.parametrize("quant", EXPORTED_QUANTS)
 def test_engine_writes_a_short_piece(exported, trained_checkpoint, quant):
     tokenizer = AutoTokenizer.from_pretrained(trained_checkpoint)
-    backend = LlamaCppBackend(exported[quant].path, n_ctx=1024)
+    backend = LlamaCppBackend(exported[quant].path, LoadSettings(n_ctx=1024))
     try:
         assert backend.info.name == "SmolLM2 SFT test"
         assert backend.info.quantization == quant

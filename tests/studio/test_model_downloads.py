@@ -10,7 +10,7 @@ from app.studio.model_host import ModelHost, describe, model_choices
 from engine.errors import UserError
 from engine.models.catalogue import find_entry
 from engine.models.discovery import embedded_model_path
-from engine.schema import ModelSpec
+from engine.models.settings import LoadSettings
 from tests.hub_server import HubServer
 
 KEY = "longwriter-llama3.1-8b-q4_k_m"
@@ -59,11 +59,11 @@ def test_labels_say_size_languages_and_license():
 
 
 def test_chosen_model_shows_device_context_and_kv_cache(monkeypatch):
-    host = ModelHost(ModelSpec())
-    info = host.choose(ModelSpec(n_ctx=4096))
+    host = ModelHost(LoadSettings())
+    info = host.choose(LoadSettings(n_ctx=4096))
     line = describe(info, host.placement)
     assert "CPU" in line and "context 4,096 tokens" in line and "KV cache f16 0.09 GB" in line
     monkeypatch.setenv("LONGWRITE_MEMORY_LIMIT_MB", "100")
     with pytest.raises(UserError, match="smaller quantization"):
-        host.choose(ModelSpec())
-    assert host.spec == ModelSpec(n_ctx=4096)  # the refused model did not replace the choice
+        host.choose(LoadSettings())
+    assert host.spec == LoadSettings(n_ctx=4096)  # the refused model did not replace the choice

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 from engine.errors import UserError
 from engine.models.backends import Backend, Usage
+from engine.models.settings import LoadSettings
 from engine.planning.plan import draft_plan, rescale, section_bounds
 from engine.projects.run import project_document, run_project
-from engine.schema import Mode, ModelSpec, Plan, PlanSection, SamplingSettings, WriteSettings
+from engine.schema import Mode, Plan, PlanSection, SamplingSettings, WriteSettings
 from engine.store.database import Project, Store
 from engine.writing.events import RunFinished, SectionFinished, SectionProgress
 from training.eval.benchmark import BenchmarkRow
@@ -30,14 +31,14 @@ class Answer:
 class Answerer:
     """Writes answers in one mode with one backend, saving them in `store`."""
 
-    def __init__(self, backend: Backend, store: Store, mode: Mode, model: ModelSpec):
+    def __init__(self, backend: Backend, store: Store, mode: Mode, model: LoadSettings):
         self.backend = backend
         self.store = store
         self.mode = mode
         self.model = model
 
     def answer(
-        self, row: BenchmarkRow, progress: Callable[[int], None] = lambda words: None
+        self, row: BenchmarkRow, progress: Callable[[int], None] = lambda _words: None
     ) -> Answer:
         """The answer to a row (continuing a saved partial one); `progress` gets its word count."""
         started = time.perf_counter()

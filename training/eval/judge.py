@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, ValidationError, computed_field
 
 from engine.errors import UserError
 from engine.models.backends import Backend, ChatRequest, open_backend
+from engine.models.settings import LoadSettings
 from engine.schema import SamplingSettings
 
 DIMENSIONS = (
@@ -130,14 +131,15 @@ class Judge:
         base_url: str | None = None,
         model_name: str | None = None,
         gguf: str | None = None,
-        n_ctx: int | None = None,
-        threads: int | None = None,
+        load: LoadSettings | None = None,
     ) -> "Judge":
-        """A judge on a server (base_url and model_name) or on a local GGUF file."""
+        """A judge on a server (base_url and model_name) or on a local GGUF file; a GGUF loads
+        with load's GPU layers, KV cache, flash attention and threads, at its own context."""
         name = judge_name(base_url, model_name, gguf)
         if gguf:
-            return cls(open_backend(gguf, n_ctx=n_ctx, n_threads=threads), name)
-        return cls(open_backend(base_url=base_url, model_name=model_name), name)
+            own = {"model_path": gguf, "base_url": None, "model_name": None, "n_ctx": None}
+            return cls(open_backend((load or LoadSettings()).model_copy(update=own)), name)
+        return cls(open_backend(LoadSettings(base_url=base_url, model_name=model_name)), name)
 
     def score(self, instruction: str, response: str) -> QualityScores:
         """The six marks and S_q of a response to an instruction; raises JudgeFailed."""

@@ -14,7 +14,8 @@ from tqdm import tqdm
 from engine.errors import UserError
 from engine.metrics import count_words, length_score
 from engine.models.backends import open_backend
-from engine.schema import Mode, ModelSpec
+from engine.models.settings import LoadSettings
+from engine.schema import Mode
 from engine.store.database import Store
 from training.eval.benchmark import BenchmarkRow, load_rows
 from training.eval.generate import Answerer
@@ -41,27 +42,20 @@ REPORT = "report.md"
 PLOTS = {"longbench": "lengths.png", "ruler": "ruler.png"}
 
 
-@dataclass
-class ModelOptions:
-    """Which model generates: a GGUF path, a server, or (neither) the embedded model."""
+def model_label(model: LoadSettings) -> str:
+    """How a run records its model: name@server, the GGUF's absolute path, or "embedded"."""
+    if model.base_url:
+        return f"{model.model_name}@{model.base_url}"
+    return _resolved(model).model_path or "embedded"
 
-    model_path: str | None = None
-    base_url: str | None = None
-    model_name: str | None = None
-    n_ctx: int | None = None
-    threads: int | None = None
 
-    def spec(self) -> ModelSpec:
-        path = str(Path(self.model_path).expanduser().resolve()) if self.model_path else None
-        return ModelSpec(
-            model_path=path, base_url=self.base_url, model_name=self.model_name, n_ctx=self.n_ctx
-        )
-
-    @property
-    def label(self) -> str:
-        if self.base_url:
-            return f"{self.model_name}@{self.base_url}"
-        return self.spec().model_path or "embedded"
+def _resolved(model: LoadSettings) -> LoadSettings:
+    """The settings with an absolute model path, as the run's projects save them."""
+    if not model.model_path:
+        return model
+    return model.model_copy(
+        update={"model_path": str(Path(model.model_path).expanduser().resolve())}
+    )
 
 
 @dataclass
@@ -79,7 +73,7 @@ def run_benchmark(
     kind: Kind,
     input_path: str,
     mode: Mode,
-    model: ModelOptions,
+    model: LoadSettings,
     out: Path,
     limit: int | None = None,
     resume: bool = False,
@@ -92,13 +86,13 @@ def run_benchmark(
         kind=kind,
         input=str(Path(input_path).resolve()),
         mode=mode,
-        model=model.label,
+        model=model_label(model),
         judge=judge_name(judge.base_url, judge.model_name, judge.gguf) if judging else None,
     )
     open_run(out, settings, resume)
     generate_missing(rows, out, mode, model)
     if judging:
-        judge_missing(rows, out, judge, model.threads)
+        judge_missing(rows, out, judge, model)
     return write_scores(out, rows)
 
 
@@ -106,17 +100,15 @@ def _bar(**options) -> tqdm:
     return tqdm(file=sys.stderr, dynamic_ncols=True, **options)
 
 
-def generate_missing(rows: list[BenchmarkRow], out: Path, mode: Mode, model: ModelOptions) -> None:
+def generate_missing(rows: list[BenchmarkRow], out: Path, mode: Mode, model: LoadSettings) -> None:
     """Answer every row not yet in predictions.jsonl, appending each answer when it is done."""
     done = {p.id for p in read_jsonl(out / PREDICTIONS, Prediction)}
     todo = [row for row in rows if row.id not in done]
     if not todo:
         return
-    backend = open_backend(
-        model.model_path, model.base_url, model.model_name, model.n_ctx, model.threads
-    )
+    backend = open_backend(model)
     store = Store(out / STORE)
-    answerer = Answerer(backend, store, mode, model.spec())
+    answerer = Answerer(backend, store, mode, _resolved(model))
     rows_bar = _bar(
         total=len(rows), initial=len(rows) - len(todo), unit="row", desc=mode, position=0
     )
@@ -152,9 +144,10 @@ def generate_missing(rows: list[BenchmarkRow], out: Path, mode: Mode, model: Mod
 
 
 def judge_missing(
-    rows: list[BenchmarkRow], out: Path, options: JudgeOptions, threads: int | None = None
+    rows: list[BenchmarkRow], out: Path, options: JudgeOptions, load: LoadSettings | None = None
 ) -> None:
-    """Judge every answer not yet in judgments.jsonl; failures are recorded there too."""
+    """Judge every answer not yet in judgments.jsonl; failures are recorded there too. A judge
+    GGUF loads with `load`'s GPU layers, KV cache and threads (the answering model's)."""
     selected = {row.id for row in rows}
     judged = {j.id for j in read_jsonl(out / JUDGMENTS, Judgment)}
     todo = [
@@ -164,7 +157,7 @@ def judge_missing(
     ]
     if not todo:
         return
-    judge = Judge.from_options(options.base_url, options.model_name, options.gguf, threads=threads)
+    judge = Judge.from_options(options.base_url, options.model_name, options.gguf, load)
     failed = 0
     try:
         for prediction in _bar(iterable=todo, unit="row", desc="judging"):

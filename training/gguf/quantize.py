@@ -30,7 +30,7 @@ def quantize_gguf(source: Path, target: Path, quant: str, threads: int | None = 
     bar = tqdm(desc=f"Quantizing {quant}", unit="tensor", leave=False)
 
     @llama_cpp.llama_log_callback
-    def on_log(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+    def on_log(_level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
         found = _TENSOR_LINE.search(text or b"")
         if found:
             bar.total = int(found.group(2))

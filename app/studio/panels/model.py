@@ -19,7 +19,6 @@ from app.studio.model_downloads import download_entry, download_label, downloada
 from app.studio.model_host import CUSTOM_PATH, EMBEDDED, SERVER, describe, model_choices
 from app.studio.state import Studio
 from engine.errors import UserError
-from engine.schema import ModelSpec
 from engine.store.database import Project
 
 
@@ -147,18 +146,20 @@ def use_model(studio: Studio, choice, path, base_url, model_name) -> str:
     if choice == SERVER:
         if not (base_url or "").strip():
             raise UserError(key="error.server_url")
-        spec = ModelSpec(base_url=base_url.strip(), model_name=(model_name or "").strip())
+        model = {"base_url": base_url.strip(), "model_name": (model_name or "").strip()}
     elif choice == CUSTOM_PATH:
         if not (path or "").strip():
             raise UserError(key="error.gguf_path")
-        spec = ModelSpec(model_path=str(Path(path.strip()).expanduser()))
+        model = {"model_path": str(Path(path.strip()).expanduser())}
     elif choice == EMBEDDED or choice is None:
-        spec = ModelSpec()
+        model = {}
     else:
-        spec = ModelSpec(model_path=choice)
+        model = {"model_path": choice}
     if studio.jobs:
         raise UserError(key="error.switch_while_running")
-    spec.n_ctx = studio.host.spec.n_ctx  # --ctx of `longwrite studio` holds for every model
+    # --ctx, --gpu-layers, --kv-cache and --flash-attn of `longwrite studio` hold for every model
+    unchosen = {"model_path": None, "base_url": None, "model_name": None}
+    spec = studio.host.spec.model_copy(update={**unchosen, **model})
     chosen = studio.host.choose(spec)
     info("model.now_writing", name=chosen.name)
     return t("model.in_use", description=describe(chosen, studio.host.placement))

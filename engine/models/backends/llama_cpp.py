@@ -6,6 +6,7 @@ evaluating that prefix, and `last_usage` reports tokens sent versus tokens evalu
 """
 
 import json
+import logging
 import os
 import threading
 import time
@@ -23,6 +24,9 @@ from engine.models.backends.base import ChatRequest, Usage
 from engine.models.backends.no_repeat import NoRepeatNgram
 from engine.models.discovery import read_model_info
 from engine.models.load_plan import plan_load
+from engine.models.settings import LoadSettings
+
+log = logging.getLogger(__name__)
 
 # Used only for a GGUF that carries no chat template of its own.
 _CHATML = (
@@ -63,30 +67,29 @@ class LlamaCppBackend:
     def __init__(
         self,
         model_path: Path,
-        n_ctx: int | None = None,
-        n_threads: int | None = None,
-        offload: hardware.OffloadSettings | None = None,
+        settings: LoadSettings | None = None,
     ):
-        """Load a GGUF after checking it fits: n_ctx None picks the model's trained length capped
-        by free memory and MAX_DEFAULT_CONTEXT; offload None uses the process's settings."""
+        """Load the GGUF at model_path after checking it fits, as settings say (their
+        model_path and base_url are open_backend's business): n_ctx None picks the model's
+        trained length capped by free memory and MAX_DEFAULT_CONTEXT. Where the model goes is
+        logged at INFO on this module's logger; the command line shows it on stderr."""
+        settings = settings or LoadSettings()
         info = read_model_info(model_path)
-        settings = offload or hardware.current_settings()
         self.placement = plan_load(
             info,
-            n_ctx,
             settings,
             hardware.free_ram_bytes(),
             hardware.gpus(),
             hardware.free_vram_bytes(),
         )
-        hardware.announce(self.placement.summary())
+        log.info(self.placement.summary())
         cache_type = _KV_CACHE_TYPES[settings.kv_cache]
         try:
             self.llm = Llama(
                 model_path=str(model_path),
                 n_ctx=self.placement.n_ctx,
                 n_batch=512,
-                n_threads=n_threads or default_threads(),
+                n_threads=settings.n_threads or default_threads(),
                 n_gpu_layers=self.placement.gpu_layers,
                 flash_attn=self.placement.flash_attn,
                 type_k=cache_type,
@@ -169,7 +172,7 @@ class LlamaCppBackend:
 
             tokens_at_last_text = [0]
 
-            def guard(input_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
+            def guard(_input_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
                 if not first_token_at:
                     first_token_at.append(time.perf_counter())
                 usage.output_tokens += 1

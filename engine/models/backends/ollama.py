@@ -16,6 +16,7 @@ reopen the same backend through open_backend.
 
 import ipaddress
 import json
+import logging
 import math
 import os
 import time
@@ -30,6 +31,9 @@ from engine.models import hardware
 from engine.models.backends.base import ChatRequest, Usage
 from engine.models.discovery import ModelInfo, info_from_metadata
 from engine.models.load_plan import MAX_DEFAULT_CONTEXT, plan_load
+from engine.models.settings import LoadSettings
+
+log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 SCHEME_PREFIX = "ollama+"  # base_url "ollama+http://127.0.0.1:11434" means this backend
@@ -182,17 +186,16 @@ class OllamaBackend:
         MAX_DEFAULT_CONTEXT and, when Ollama runs here, by what fits in free memory."""
         if not _is_this_machine(self.host) or not info.n_layers:
             n_ctx = min(requested or MAX_DEFAULT_CONTEXT, info.context_length)
-            hardware.announce(f"Ollama model {self.model}; context {n_ctx:,} tokens (num_ctx).")
+            log.info(f"Ollama model {self.model}; context {n_ctx:,} tokens (num_ctx).")
             return n_ctx
         placement = plan_load(
             info,
-            requested,
-            hardware.OffloadSettings(kv_cache="f16"),
+            LoadSettings(n_ctx=requested, kv_cache="f16"),
             hardware.free_ram_bytes(),
             hardware.gpus(),
             hardware.free_vram_bytes(),
         )
-        hardware.announce(
+        log.info(
             f"Ollama model {self.model}; context {placement.n_ctx:,} tokens (num_ctx)"
             f"{placement.context_note}."
         )

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import click
 
+from app.options import judge_options, model_options, stack_options, threads_option
 from engine.errors import UserError
-from engine.options import judge_options, model_options, stack_options, threads_option
 
 # The benchmark runners' options: input, mode, model, limit, output, resume.
 _generation_options = stack_options(
@@ -48,38 +48,30 @@ def eval_group() -> None:
 def longbench(
     input_path,
     mode,
-    model_path,
-    base_url,
-    model_name,
-    n_ctx,
-    threads,
+    load,
     limit,
     out,
     resume,
-    judge_base_url,
-    judge_model,
-    judge_gguf,
+    judge,
 ):
     """LongBench-Write: S_l per row (S_q too with a judge), by length bucket, type and language."""
-    from training.eval.runner import JudgeOptions, ModelOptions, run_benchmark
+    from training.eval.runner import JudgeOptions, run_benchmark
 
     out = out or Path("eval-runs") / f"longbench-{mode}"
-    judge = JudgeOptions(judge_base_url, judge_model, judge_gguf)
-    model = ModelOptions(model_path, base_url, model_name, n_ctx, threads)
+    chosen = JudgeOptions(judge.base_url, judge.model_name, judge.gguf)
     _run(
-        lambda: run_benchmark("longbench", input_path, mode, model, out, limit, resume, judge), out
+        lambda: run_benchmark("longbench", input_path, mode, load, out, limit, resume, chosen), out
     )
 
 
 @eval_group.command()
 @_generation_options
-def ruler(input_path, mode, model_path, base_url, model_name, n_ctx, threads, limit, out, resume):
+def ruler(input_path, mode, load, limit, out, resume):
     """LongWrite-Ruler: the longest and median output reached at each required length."""
-    from training.eval.runner import ModelOptions, run_benchmark
+    from training.eval.runner import run_benchmark
 
     out = out or Path("eval-runs") / f"ruler-{mode}"
-    model = ModelOptions(model_path, base_url, model_name, n_ctx, threads)
-    _run(lambda: run_benchmark("ruler", input_path, mode, model, out, limit, resume), out)
+    _run(lambda: run_benchmark("ruler", input_path, mode, load, out, limit, resume), out)
 
 
 @eval_group.command()

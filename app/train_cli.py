@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from app.options import judge_options, model_options, stack_options, threads_option
 from engine.errors import UserError
 from engine.models.backends import open_backend
-from engine.options import judge_options, model_options, stack_options, threads_option
 
 
 def progress_bar(total: int, unit: str):
@@ -62,11 +62,7 @@ def data() -> None:
 def agentwrite(
     instructions,
     out,
-    model_path,
-    base_url,
-    model_name,
-    n_ctx,
-    threads,
+    load,
     concurrency,
     resume,
     min_length_ratio,
@@ -77,14 +73,14 @@ def agentwrite(
     from training.agentwrite import Filters, build, cache_folder_for
     from training.records import read_tasks, write_jsonl
 
-    if concurrency > 1 and not base_url:
+    if concurrency > 1 and not load.base_url:
         raise UserError(key="error.concurrency_needs_server")
     tasks = read_tasks(instructions)
     cache = cache_folder_for(out, resume)
     bar = progress_bar(len(tasks), "instruction")
     report = build(
         tasks,
-        lambda: open_backend(model_path, base_url, model_name, n_ctx, threads),
+        lambda: open_backend(load),
         cache,
         concurrency,
         Filters(min_length_ratio=min_length_ratio, max_sections=max_sections),
@@ -207,15 +203,9 @@ def preferences(
     instructions,
     out,
     k,
-    model_path,
-    base_url,
-    model_name,
-    n_ctx,
-    threads,
+    load,
     checkpoint,
-    judge_gguf,
-    judge_base_url,
-    judge_model,
+    judge,
     max_tokens,
     seed,
 ):
@@ -224,11 +214,11 @@ def preferences(
     from training.records import read_tasks, write_jsonl
 
     tasks = read_tasks(instructions)
-    judge = None
-    if judge_gguf or judge_base_url:
+    judging = None
+    if judge.gguf or judge.base_url:
         from training.eval.judge import Judge
 
-        judge = Judge.from_options(judge_base_url, judge_model, judge_gguf, threads=threads)
+        judging = Judge.from_options(judge.base_url, judge.model_name, judge.gguf, load)
     else:
         click.echo("No judge given: replies are ranked by length score alone.", err=True)
     if checkpoint:
@@ -236,11 +226,11 @@ def preferences(
 
         backend = TransformersBackend(checkpoint)
     else:
-        backend = open_backend(model_path, base_url, model_name, n_ctx, threads)
+        backend = open_backend(load)
     bar = progress_bar(len(tasks), "instruction")
     try:
         pairs, scores = build_pairs(
-            tasks, backend, k, judge, seed, max_tokens, progress=lambda: bar.update(1)
+            tasks, backend, k, judging, seed, max_tokens, progress=lambda: bar.update(1)
         )
     finally:
         bar.close()
