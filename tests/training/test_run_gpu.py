@@ -53,6 +53,26 @@ def test_dry_run_prints_phases_in_order(tmp_path):
             assert up == {"sft"} and "127.0.0.1:8001" in line
             assert any(f"{tmp_path}/run/sft/final" in x for x in lines if x.startswith("serve sft"))
     assert not up
+    # tokenized on every core, with a held-out eval split
+    [prepare] = [line for line in lines if "data prepare" in line]
+    assert "--workers" in prepare and "--eval-fraction 0.01" in prepare
+
+
+def test_faithful_run_tokenizes_on_every_core(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "accelerate").write_text('#!/usr/bin/env bash\necho launch "$@"\n')
+    (bin_dir / "accelerate").chmod(0o755)
+    done = subprocess.run(
+        ["bash", str(REPO / "training/recipes/gpu/longwriter8b/run.sh"), str(tmp_path / "run")],
+        env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "LONGWRITE": "echo lw"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    [prepare] = [line for line in done.stdout.splitlines() if "data prepare" in line]
+    assert f"--workers {len(os.sched_getaffinity(0))}" in prepare
 
 
 FAKE_VLLM = """\
@@ -106,8 +126,10 @@ def test_no_training_launch_while_a_started_server_is_up(tmp_path):
     log = events.read_text().splitlines()
     print("\n".join(log))
     assert not [line for line in log if line.startswith("OVERLAP")]
-    kinds = [line.split()[0] + (" " + line.split()[2] if line.startswith("longwrite") else "")
-             for line in log]
+    kinds = [
+        line.split()[0] + (" " + line.split()[2] if line.startswith("longwrite") else "")
+        for line in log
+    ]
     assert kinds == [
         "up",
         "longwrite agentwrite",

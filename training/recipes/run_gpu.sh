@@ -74,7 +74,8 @@ stop_server writer
 
 phase "2 prepare"
 # a 10 % long share by default: our choice, not the paper's 3.2 % (see gpu/longwriter8b/)
-GENERAL="$RUN/general.jsonl" LONG_SHARE="${LONG_SHARE:-0.1}" \
+# 1 % of the conversations held out: eval loss every 200 steps (gpu/sft.yaml)
+GENERAL="$RUN/general.jsonl" LONG_SHARE="${LONG_SHARE:-0.1}" EVAL_FRACTION="${EVAL_FRACTION:-0.01}" \
   TOKENIZER=meta-llama/Llama-3.1-8B-Instruct PACK_LENGTH=32768 bash "$here/2_prepare.sh"
 
 phase "3 sft"
