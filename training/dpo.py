@@ -63,7 +63,7 @@ def reference_model(recipe: DPORecipe, tokenizer, seed: int):
     the reference."""
     if recipe.lora is not None:
         return None
-    return build_model(recipe.model, tokenizer, None, seed)
+    return build_model(recipe.model, tokenizer, None, seed).requires_grad_(False).eval()
 
 
 def dpo_trainer(recipe: DPORecipe):
