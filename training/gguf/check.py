@@ -133,6 +133,8 @@ def check_gguf(
     """Load path in llama.cpp and compare its tokenizer and next-token predictions with ref."""
     from llama_cpp import Llama
 
+    from training.gguf.long_check import placement
+
     try:
         llm = Llama(
             model_path=str(path),
@@ -140,6 +142,7 @@ def check_gguf(
             n_batch=len(ref.tokens),
             n_ubatch=len(ref.tokens),
             logits_all=True,
+            n_gpu_layers=placement().gpu_layers,
             n_threads=os.cpu_count(),
             verbose=False,
         )
