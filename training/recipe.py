@@ -8,7 +8,7 @@ training argument (deepspeed, gradient accumulation, save steps, …) can be set
 import os
 import re
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -66,6 +66,9 @@ class SFTRecipe(BaseModel):
     output_dir: str
     pack_length: int = Field(32_768, ge=16)
     packing: bool = True
+    # per_token: every target token of the global batch weighs the same (ours); released: THUDM's
+    # released LongWriter loss, each pack's mean token loss × its sequences / 30
+    loss: Literal["per_token", "released"] = "per_token"
     lora: LoraSection | None = None
     trainer: dict[str, Any] = {}
 

@@ -133,6 +133,10 @@ def sft_trainer(recipe: SFTRecipe):
     if args.fsdp:
         enable_fsdp_on_cpu()
     model = build_model(recipe.model, tokenizer, recipe.lora, args.seed)
+    if recipe.loss == "released":
+        if args.per_device_train_batch_size != 1 or not recipe.packing:
+            raise UserError(key="error.released_loss_batch")
+        from training.released_loss import ReleasedLossSFTTrainer as SFTTrainer
     return SFTTrainer(
         model=model,
         args=args,
