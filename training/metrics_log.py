@@ -25,12 +25,24 @@ class MetricsLog(TrainerCallback):
             "time": round(time.time(), 3),
             **logs,
         }
+        peak = gpu_peak_gib()
+        if peak is not None:
+            row["gpu_peak_gib"] = peak
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
 
     def on_train_end(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
             plot_loss(self.path, self.folder / "loss.png")
+
+
+def gpu_peak_gib() -> float | None:
+    """The most GPU memory this process's tensors have held so far, or None without CUDA."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    return round(torch.cuda.max_memory_allocated() / 2**30, 2)
 
 
 def read_losses(path: Path, key: str = "loss") -> list[tuple[int, float]]:

@@ -126,7 +126,7 @@ def resumed(tmp_path_factory, data):
     sft_data, _ = data
     folder = tmp_path_factory.mktemp("killed-and-resumed")
     recipe = str(sft_recipe(folder, sft_data, 1))
-    crash = f"{TORCHRUN} {Path(__file__).parent / 'crash_after_save.py'}"
+    crash = f"{TORCHRUN} {RECIPES / 'crash_after_save.py'}"
     with pytest.raises(AssertionError):  # the launch fails: its processes were killed
         stage("3_sft.sh", folder, launch=crash, SFT_RECIPE=recipe, CRASH_AFTER_SAVE=str(SAVE_EVERY))
     assert not (folder / "sft/final").exists()

@@ -1,7 +1,9 @@
 """`python -m app` that dies by SIGKILL right after checkpoint-N is saved, as a run does when a
 node is lost: every process waits until the save is complete, then kills itself.
 
-    torchrun … tests/training/crash_after_save.py train sft RECIPE   (CRASH_AFTER_SAVE=N)
+    torchrun … training/recipes/crash_after_save.py train sft RECIPE   (CRASH_AFTER_SAVE=N)
+
+Used by the resume test (tests/training/test_sharded.py) and the GPU smoke run (gpu_smoke.sh).
 """
 
 import os
