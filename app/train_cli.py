@@ -1,6 +1,7 @@
 """`longwrite data …` (AgentWrite data, preparation, preference pairs) and `longwrite train …`
 (SFT, DPO). Torch and TRL are imported only inside the commands that need them."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -139,8 +140,33 @@ def agentwrite(
     type=click.Path(path_type=Path),
     help="Output folder (dataset, stats.json, lengths.png).",
 )
+@click.option(
+    "--eval-fraction",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    help="Share of conversations held out as the eval split (SFT then reports eval loss).",
+)
+@click.option(
+    "--workers",
+    default=os.cpu_count() or 1,
+    show_default="all cores",
+    type=click.IntRange(1),
+    help="Processes that tokenize at once.",
+)
 @click.option("--seed", default=0, show_default=True, type=int)
-def prepare(long_file, general_file, long_share, tokenizer, max_length, overlong, out, seed):
+def prepare(
+    long_file,
+    general_file,
+    long_share,
+    tokenizer,
+    max_length,
+    overlong,
+    out,
+    eval_fraction,
+    workers,
+    seed,
+):
     """Validate, mix, tokenize with the chat template and label assistant tokens for SFT."""
     from training.models import load_tokenizer
     from training.prepare import prepare as prepare_rows
@@ -157,6 +183,8 @@ def prepare(long_file, general_file, long_share, tokenizer, max_length, overlong
         max_length,
         overlong,
         seed,
+        eval_fraction,
+        workers,
     )
     click.echo(f"{report.summary()} Written to {out}.", err=True)
 
@@ -250,7 +278,18 @@ def train() -> None:
 recipe_options = stack_options(
     [
         click.argument("recipe", type=click.Path(path_type=Path)),
-        click.option("--resume", is_flag=True, help="Continue from the last checkpoint."),
+        click.option(
+            "--resume",
+            "resume_flag",
+            is_flag=True,
+            help="Continue from the newest checkpoint (the same as --resume-from-checkpoint auto).",
+        ),
+        click.option(
+            "--resume-from-checkpoint",
+            "resume_from",
+            metavar="DIR|auto",
+            help="Continue from this checkpoint folder, or 'auto': the newest in output_dir.",
+        ),
         click.option(
             "--deepspeed",
             type=click.Path(path_type=str),
@@ -278,25 +317,39 @@ def launch_settings(deepspeed: str | None, fsdp_config: str | None) -> dict:
     return {}
 
 
+def resume_setting(resume_flag: bool, resume_from: str | None) -> str | None:
+    """None (a fresh run), a checkpoint folder, or "auto" (the newest checkpoint)."""
+    return resume_from or ("auto" if resume_flag else None)
+
+
 @train.command()
 @recipe_options
-def sft(recipe, resume, deepspeed, fsdp_config):
+def sft(recipe, resume_flag, resume_from, deepspeed, fsdp_config):
     """Supervised fine-tuning with packing (TRL SFTTrainer) from a YAML recipe."""
     from training.recipe import SFTRecipe, load_recipe
     from training.sft import run_sft
 
     loaded = load_recipe(recipe, SFTRecipe, launch_settings(deepspeed, fsdp_config))
-    folder = run_sft(loaded, resume)
+    folder = run_sft(loaded, resume_setting(resume_flag, resume_from))
     click.echo(f"SFT done; checkpoint in {folder}.", err=True)
 
 
 @train.command()
 @recipe_options
-def dpo(recipe, resume, deepspeed, fsdp_config):
+def dpo(recipe, resume_flag, resume_from, deepspeed, fsdp_config):
     """Preference optimisation (TRL DPOTrainer) from a YAML recipe."""
     from training.dpo import run_dpo
     from training.recipe import DPORecipe, load_recipe
 
     loaded = load_recipe(recipe, DPORecipe, launch_settings(deepspeed, fsdp_config))
-    folder = run_dpo(loaded, resume)
+    folder = run_dpo(loaded, resume_setting(resume_flag, resume_from))
     click.echo(f"DPO done; checkpoint in {folder}.", err=True)
+
+
+@train.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+def status(folder):
+    """Where a run stands, from its metrics.jsonl: last step, losses, tokens/s and ETA."""
+    from training.run_status import read_status
+
+    click.echo(read_status(folder).summary())

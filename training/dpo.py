@@ -10,9 +10,11 @@ from training.models import check_attention, load_tokenizer
 from training.recipe import DPORecipe
 from training.records import PreferencePair, read_jsonl
 from training.saving import save_final
-from training.sft import build_model, peft_config, train, trainer_config
+from training.sft import RUN_DEFAULTS, build_model, peft_config, train, trainer_config
 
-# DPO stage of the LongWriter paper: a small learning rate and beta 0.1
+# Our defaults, not the paper's: no source at hand confirms LongWriter's DPO settings, so
+# these are β 0.1 (TRL's own default) and a small learning rate for a model already
+# fine-tuned, with the SFT stage's schedule. Tune them per run.
 DPO_DEFAULTS = {
     "learning_rate": 1e-6,
     "beta": 0.1,
@@ -23,8 +25,8 @@ DPO_DEFAULTS = {
     "activation_checkpointing": True,
     "per_device_train_batch_size": 1,
     "logging_steps": 1,
-    "save_strategy": "epoch",
-    "report_to": "none",
+    **RUN_DEFAULTS,
+    "save_steps": 100,  # a DPO step holds 2 sequences per pair and a reference pass
 }
 
 
@@ -52,8 +54,20 @@ def dpo_config(recipe: DPORecipe):
     )
 
 
-def run_dpo(recipe: DPORecipe, resume: bool = False) -> Path:
-    """Train; returns the folder of the final checkpoint."""
+def reference_model(recipe: DPORecipe, tokenizer, seed: int):
+    """The frozen reference model, loaded exactly like the policy: same precision, attention
+    and loader (a GGUF, "embedded", a tiny model). Left to TRL, the reference is reloaded from
+    the policy's config path, which fails for a GGUF or tiny policy and, with other TRL
+    versions, comes up in float32 with default attention: at 32k tokens that does not fit next
+    to a bf16 FlashAttention policy. None for LoRA: the policy with its adapter disabled is
+    the reference."""
+    if recipe.lora is not None:
+        return None
+    return build_model(recipe.model, tokenizer, None, seed).requires_grad_(False).eval()
+
+
+def dpo_trainer(recipe: DPORecipe):
+    """The DPOTrainer of a recipe, with its policy, reference and data loaded."""
     from datasets import Dataset
     from trl import DPOTrainer
 
@@ -65,13 +79,21 @@ def run_dpo(recipe: DPORecipe, resume: bool = False) -> Path:
         enable_fsdp_on_cpu()
     dataset = Dataset.from_list(preference_rows(recipe, args.seed))
     model = build_model(recipe.model, tokenizer, recipe.lora, args.seed)
-    trainer = DPOTrainer(
+    return DPOTrainer(
         model=model,
+        ref_model=reference_model(recipe, tokenizer, args.seed),
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=peft_config(recipe.lora),
         callbacks=[MetricsLog(output_dir)],
     )
+
+
+def run_dpo(recipe: DPORecipe, resume: str | None = None) -> Path:
+    """Train (resume: a checkpoint folder, or "auto" for the newest in the output folder);
+    returns the folder of the final checkpoint."""
+    trainer = dpo_trainer(recipe)
+    output_dir = Path(recipe.output_dir)
     train(trainer, resume, output_dir)
-    return save_final(trainer, tokenizer, output_dir, recipe.model, recipe.lora)
+    return save_final(trainer, trainer.processing_class, output_dir, recipe.model, recipe.lora)

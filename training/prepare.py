@@ -8,7 +8,9 @@ which TRL's SFTTrainer packs without tokenizing again.
 
 import json
 import math
+import multiprocessing
 import random
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -47,11 +49,14 @@ def mix(
 
 def assistant_spans(tokenizer, conversation: Conversation) -> tuple[str, list[tuple[int, int]]]:
     """The rendered conversation and the character spans of each assistant reply, each ending
-    just after its end-of-turn EOS token."""
+    just after the token that ends the turn: the EOS where the template writes one after a
+    reply; else the role tag that opens the next turn (GLM-4 writes no EOS: a reply ends where
+    `<|user|>` begins, and the exported GGUF stops on it). After the last reply that tag is
+    appended, so the model learns to close its final turn too."""
     messages = [m.model_dump() for m in conversation.messages]
     text = tokenizer.apply_chat_template(messages, tokenize=False)
     eos = tokenizer.eos_token
-    spans = []
+    spans, closing = [], None
     for i, message in enumerate(messages):
         if message["role"] != "assistant":
             continue
@@ -61,11 +66,30 @@ def assistant_spans(tokenizer, conversation: Conversation) -> tuple[str, list[tu
         through = tokenizer.apply_chat_template(messages[: i + 1], tokenize=False)
         if not text.startswith(before) or not text.startswith(through):
             raise UserError(key="error.template_not_append")
-        end = through.rfind(eos, len(before))
-        if end < 0:
-            raise UserError(key="error.template_eos", eos=eos)
-        spans.append((len(before), end + len(eos)))
+        end = through.rfind(eos, len(before)) if eos else -1
+        if end >= 0:
+            spans.append((len(before), end + len(eos)))
+            continue
+        closing = closing or next_turn_tag(tokenizer, messages[: i + 1], through)
+        if not text.startswith(closing, len(through)):
+            if len(text) != len(through):  # something else follows the reply
+                raise UserError(key="error.template_eos", eos=eos)
+            text += closing
+        spans.append((len(before), len(through) + len(closing)))
     return text, spans
+
+
+def next_turn_tag(tokenizer, messages: list[dict], through: str) -> str:
+    """The special token the template writes right after a reply when the user speaks next
+    (GLM-4's `<|user|>`), or a UserError when there is none to end the turn with."""
+    probe = tokenizer.apply_chat_template(
+        [*messages, {"role": "user", "content": "x"}], tokenize=False
+    )
+    ids = tokenizer(probe[len(through) :], add_special_tokens=False).input_ids
+    special = set(tokenizer.all_special_ids) | set(tokenizer.added_tokens_decoder)
+    if not probe.startswith(through) or not ids or ids[0] not in special:
+        raise UserError(key="error.template_eos", eos=tokenizer.eos_token)
+    return tokenizer.decode(ids[:1])
 
 
 def tokenize(tokenizer, conversation: Conversation) -> TokenizedRow:
@@ -97,6 +121,31 @@ def fit_length(row: TokenizedRow, max_length: int, overlong: Overlong) -> list[T
     return pieces
 
 
+# the tokenizer the worker processes use, set before they are forked
+_WORKER_TOKENIZER = None
+
+
+def _tokenize_in_worker(conversation: Conversation) -> TokenizedRow:
+    return tokenize(_WORKER_TOKENIZER, conversation)
+
+
+def tokenize_all(tokenizer, conversations: list[Conversation], workers: int = 1):
+    """Every conversation tokenized and labelled, in order, over `workers` processes (the
+    chat template is rendered in Python once per assistant turn: on ~186k conversations one
+    process takes hours)."""
+    global _WORKER_TOKENIZER
+    if workers <= 1 or len(conversations) < 4 * workers:
+        return [tokenize(tokenizer, conversation) for conversation in conversations]
+    _WORKER_TOKENIZER = tokenizer  # forked workers inherit it; nothing is pickled per row
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            chunk = max(1, min(256, len(conversations) // (workers * 8)))
+            return list(pool.map(_tokenize_in_worker, conversations, chunksize=chunk))
+    finally:
+        _WORKER_TOKENIZER = None
+
+
 @dataclass
 class PreparedReport:
     rows: int
@@ -107,13 +156,21 @@ class PreparedReport:
     tokens: int
     target_tokens: int
     longest: int
+    eval_rows: int = 0
+    eval_conversations: int = 0
 
     def summary(self) -> str:
+        held_out = (
+            f" {self.eval_rows:,} eval rows from {self.eval_conversations:,} held-out "
+            "conversations."
+            if self.eval_conversations
+            else ""
+        )
         return (
             f"{self.rows:,} rows from {self.conversations:,} conversations "
             f"({self.long_rows:,} long-output), {self.tokens:,} tokens of which "
             f"{self.target_tokens:,} are targets; {self.split_rows} split, "
-            f"{self.dropped_rows} dropped for length; longest {self.longest:,} tokens."
+            f"{self.dropped_rows} dropped for length; longest {self.longest:,} tokens." + held_out
         )
 
 
@@ -126,28 +183,41 @@ def prepare(
     max_length: int = 32_768,
     overlong: Overlong = "split",
     seed: int = 0,
+    eval_fraction: float = 0.0,
+    workers: int = 1,
 ) -> PreparedReport:
-    """Write the prepared dataset, stats.json and lengths.png into the folder `out`."""
+    """Write the prepared dataset (and, with eval_fraction, a held-out eval split of whole
+    conversations), stats.json and lengths.png into the folder `out`."""
     from datasets import Dataset
 
+    if not 0 <= eval_fraction < 1:
+        raise UserError(key="error.eval_fraction")
     long_ids = {id(row) for row in long_rows}
     mixed = mix(long_rows, general_rows, long_share, seed) if general_rows else list(long_rows)
+    held_out = held_out_indices(len(mixed), eval_fraction, seed)
     input_ids, labels, output_words, token_lengths = [], [], [], []
+    eval_ids, eval_labels = [], []
     split = dropped = 0
-    for conversation in mixed:
-        row = tokenize(tokenizer, conversation)
+    for index, (conversation, row) in enumerate(
+        zip(mixed, tokenize_all(tokenizer, mixed, workers), strict=True)
+    ):
         pieces = fit_length(row, max_length, overlong)
         split += len(pieces) > 1
         dropped += not pieces
         output_words.append(count_words(conversation.messages[-1].content))
         token_lengths.append(len(row.input_ids))
+        ids_out, labels_out = (eval_ids, eval_labels) if index in held_out else (input_ids, labels)
         for piece in pieces:
-            input_ids.append(piece.input_ids)
-            labels.append(piece.labels)
+            ids_out.append(piece.input_ids)
+            labels_out.append(piece.labels)
     if not input_ids:
         raise UserError(key="error.all_rows_long", most=max_length)
     out.mkdir(parents=True, exist_ok=True)
     Dataset.from_dict({"input_ids": input_ids, "labels": labels}).save_to_disk(str(out / "data"))
+    if eval_ids:
+        Dataset.from_dict({"input_ids": eval_ids, "labels": eval_labels}).save_to_disk(
+            str(out / "eval")
+        )
     report = PreparedReport(
         rows=len(input_ids),
         conversations=len(mixed),
@@ -156,11 +226,30 @@ def prepare(
         dropped_rows=dropped,
         tokens=sum(map(len, input_ids)),
         target_tokens=sum(sum(1 for x in row if x != IGNORE) for row in labels),
-        longest=max(map(len, input_ids)),
+        longest=max(map(len, input_ids + eval_ids)),
+        eval_rows=len(eval_ids),
+        eval_conversations=len(held_out),
     )
     (out / "stats.json").write_text(json.dumps(report.__dict__, indent=2) + "\n")
     plot_lengths(output_words, token_lengths, out / "lengths.png")
     return report
+
+
+def held_out_indices(count: int, fraction: float, seed: int) -> set[int]:
+    """Which of `count` conversations form the eval split: a seeded random `fraction` of
+    them, at least one when the fraction is above zero (and never all of them)."""
+    if fraction <= 0 or count < 2:
+        return set()
+    wanted = min(count - 1, max(1, round(count * fraction)))
+    return set(random.Random(seed + 1).sample(range(count), wanted))
+
+
+def load_eval_split(folder: str | Path):
+    """The held-out eval split `prepare --eval-fraction` wrote, or None."""
+    from datasets import load_from_disk
+
+    path = Path(folder) / "eval"
+    return load_from_disk(str(path)) if path.is_dir() else None
 
 
 def load_prepared(folder: str | Path):

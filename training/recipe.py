@@ -8,9 +8,9 @@ training argument (deepspeed, gradient accumulation, save steps, …) can be set
 import os
 import re
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from engine.errors import UserError
 
@@ -44,6 +44,21 @@ class LoraSection(BaseModel):
     quantize_4bit: bool = False
 
 
+def check_template_rows(model: "ModelSection", lora: LoraSection | None) -> None:
+    """LoRA keeps the embeddings and lm_head frozen, so a base trained with another model's
+    chat template never trains that template's rows: Llama-3.1-8B's header and <|eot_id|> rows
+    are untrained, and such a model may never learn to stop. (Training those rows as peft
+    trainable tokens does not work with TRL's fused LM head, and training the whole matrices
+    costs ~12 GB more: more than a 24 GB QLoRA budget has.)"""
+    borrowed = model.tokenizer is not None and model.tokenizer != model.name
+    if lora is not None and borrowed:
+        raise ValueError(
+            f"LoRA on {model.name} with the chat template of {model.tokenizer} leaves the "
+            "template's special-token rows untrained (embeddings and lm_head are frozen); "
+            "use the model that template belongs to as the base, or full fine-tuning"
+        )
+
+
 class SFTRecipe(BaseModel):
     model_config = ConfigDict(extra="forbid")
     model: ModelSection
@@ -51,8 +66,16 @@ class SFTRecipe(BaseModel):
     output_dir: str
     pack_length: int = Field(32_768, ge=16)
     packing: bool = True
+    # per_token: every target token of the global batch weighs the same (ours); released: THUDM's
+    # released LongWriter loss, each pack's mean token loss × its sequences / 30
+    loss: Literal["per_token", "released"] = "per_token"
     lora: LoraSection | None = None
     trainer: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _template_rows(self):
+        check_template_rows(self.model, self.lora)
+        return self
 
 
 class DPORecipe(BaseModel):
@@ -67,6 +90,11 @@ class DPORecipe(BaseModel):
     output_dir: str
     lora: LoraSection | None = None
     trainer: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _template_rows(self):
+        check_template_rows(self.model, self.lora)
+        return self
 
 
 Recipe = TypeVar("Recipe", SFTRecipe, DPORecipe)

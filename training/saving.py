@@ -17,6 +17,10 @@ from training.recipe import LoraSection, ModelSection
 def save_final(trainer, tokenizer, output_dir: Path, model: ModelSection, lora: LoraSection | None):
     """Write output_dir/final (and output_dir/adapter for LoRA); returns the final folder."""
     final = output_dir / "final"
+    if trainer.is_fsdp_enabled:
+        # checkpoints are sharded (each rank writes and reloads its own shard); final/ is the
+        # full model, gathered on the main process
+        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
     if lora is None:
         trainer.save_model(str(final))  # also saves the tokenizer (the trainer's processing_class)
         return final

@@ -14,7 +14,7 @@ from engine.errors import UserError
 from training.cpu_fsdp import enable_fsdp_on_cpu
 from training.metrics_log import MetricsLog
 from training.models import check_attention, load_model, load_tokenizer, tiny_model
-from training.prepare import load_prepared
+from training.prepare import load_eval_split, load_prepared
 from training.recipe import LoraSection, ModelSection, SFTRecipe
 from training.saving import save_final
 
@@ -32,9 +32,19 @@ PAPER_SFT = {
     "per_device_train_batch_size": 1,
     "average_tokens_across_devices": True,
     "logging_steps": 1,
-    "save_strategy": "epoch",
-    "report_to": "none",
 }
+# Ours, not the paper's: what a run needs to survive a crash and to be watched.
+RUN_DEFAULTS = {
+    # THUDM's released training saves every 400 steps; an epoch-only save loses up to an epoch
+    # of every GPU's work in a crash. The newest few are kept (each is a full optimizer state).
+    "save_strategy": "steps",
+    "save_steps": 400,
+    "save_total_limit": 3,
+    "report_to": "tensorboard",  # event files in output_dir/runs; report_to: wandb if you like
+    "include_num_input_tokens_seen": True,  # tokens/s and ETA for `longwrite train status`
+}
+# With an eval split: held-out loss every eval_steps (ours), on as many packs as a train step.
+EVAL_DEFAULTS = {"eval_strategy": "steps", "eval_steps": 200, "per_device_eval_batch_size": 1}
 
 
 def build_model(section: ModelSection, tokenizer, lora: LoraSection | None, seed: int = 0):
@@ -81,13 +91,14 @@ def trainer_config(config_class, defaults: dict, recipe_trainer: dict, **fixed):
         raise UserError(key="error.trainer_settings", problem=str(error).split("\n")[0]) from None
 
 
-def sft_config(recipe: SFTRecipe, longest: int):
+def sft_config(recipe: SFTRecipe, longest: int, has_eval: bool = False):
     """TRL's SFTConfig for a recipe whose longest prepared row has `longest` tokens."""
     from trl import SFTConfig
 
+    defaults = {**PAPER_SFT, **RUN_DEFAULTS, **(EVAL_DEFAULTS if has_eval else {})}
     return trainer_config(
         SFTConfig,
-        PAPER_SFT,
+        defaults,
         recipe.trainer,
         output_dir=str(recipe.output_dir),
         max_length=recipe.pack_length if recipe.packing else longest,
@@ -97,39 +108,78 @@ def sft_config(recipe: SFTRecipe, longest: int):
     )
 
 
-def run_sft(recipe: SFTRecipe, resume: bool = False) -> Path:
-    """Train; returns the folder of the final checkpoint."""
+def longest_row(dataset) -> int:
+    """Tokens in the longest prepared row, read from the Arrow column's list lengths: no
+    Python int per token (on 186k long conversations that took minutes and ~10 GB per rank)."""
+    import pyarrow.compute as pc
+
+    lengths = pc.list_value_length(dataset.data.column("input_ids"))
+    return int(pc.max(lengths).as_py() or 0)
+
+
+def sft_trainer(recipe: SFTRecipe):
+    """The SFTTrainer of a recipe, with its model and prepared data (and eval split) loaded."""
     from trl import SFTTrainer
 
     check_attention(recipe.model.attn_implementation)  # before any weights or data load
     tokenizer = load_tokenizer(recipe.model.tokenizer or recipe.model.name)
-    dataset = load_prepared(recipe.data)
-    longest = max(len(ids) for ids in dataset["input_ids"])
+    dataset, eval_dataset = load_prepared(recipe.data), load_eval_split(recipe.data)
+    longest = longest_row(dataset)
     if recipe.packing and longest > recipe.pack_length:
         raise UserError(
             key="error.row_too_long", path=recipe.data, tokens=longest, pack=recipe.pack_length
         )
-    output_dir = Path(recipe.output_dir)
-    args = sft_config(recipe, longest)
+    args = sft_config(recipe, longest, has_eval=eval_dataset is not None)
     if args.fsdp:
         enable_fsdp_on_cpu()
     model = build_model(recipe.model, tokenizer, recipe.lora, args.seed)
-    trainer = SFTTrainer(
+    if recipe.loss == "released":
+        if args.per_device_train_batch_size != 1 or not recipe.packing:
+            raise UserError(key="error.released_loss_batch")
+        from training.released_loss import ReleasedLossSFTTrainer as SFTTrainer
+    return SFTTrainer(
         model=model,
         args=args,
         train_dataset=dataset,
+        eval_dataset=eval_dataset if args.eval_strategy != "no" else None,
         processing_class=tokenizer,
         peft_config=peft_config(recipe.lora),
-        callbacks=[MetricsLog(output_dir)],
+        callbacks=[MetricsLog(recipe.output_dir)],
     )
+
+
+def run_sft(recipe: SFTRecipe, resume: str | None = None) -> Path:
+    """Train (resume: a checkpoint folder, or "auto" for the newest in the output folder);
+    returns the folder of the final checkpoint."""
+    trainer = sft_trainer(recipe)
+    output_dir = Path(recipe.output_dir)
     train(trainer, resume, output_dir)
-    return save_final(trainer, tokenizer, output_dir, recipe.model, recipe.lora)
+    return save_final(trainer, trainer.processing_class, output_dir, recipe.model, recipe.lora)
 
 
-def train(trainer, resume: bool, output_dir: Path) -> None:
-    """trainer.train, continuing from the last checkpoint in output_dir when resuming."""
-    if resume and not any(output_dir.glob("checkpoint-*")):
-        raise UserError(key="error.no_checkpoint", path=output_dir)
-    if not resume and any(output_dir.glob("checkpoint-*")):
-        raise UserError(key="error.has_checkpoints", path=output_dir)
-    trainer.train(resume_from_checkpoint=True if resume else None)
+def train(trainer, resume: str | None, output_dir: Path) -> None:
+    """trainer.train from the start, or from a checkpoint: `resume` names its folder, or is
+    "auto" for the newest complete checkpoint-N in output_dir. The optimizer, scheduler,
+    RNG states and the data position are restored, so the steps after it are the steps an
+    uninterrupted run takes."""
+    if resume is None:
+        if any(output_dir.glob("checkpoint-*")):
+            raise UserError(key="error.has_checkpoints", path=output_dir)
+        trainer.train()
+        return
+    folder = newest_checkpoint(output_dir) if resume == "auto" else Path(resume)
+    if folder is None or not (folder / "trainer_state.json").is_file():
+        raise UserError(key="error.no_checkpoint", path=folder or output_dir)
+    trainer.train(resume_from_checkpoint=str(folder))
+
+
+def newest_checkpoint(output_dir: Path) -> Path | None:
+    """The checkpoint-N folder with the highest N whose save finished (a save cut short by a
+    crash has no trainer_state.json: the Trainer writes it last)."""
+    complete = [
+        folder
+        for folder in output_dir.glob("checkpoint-*")
+        if folder.name.removeprefix("checkpoint-").isdigit()
+        and (folder / "trainer_state.json").is_file()
+    ]
+    return max(complete, key=lambda f: int(f.name.removeprefix("checkpoint-")), default=None)

@@ -190,3 +190,21 @@ def test_deepspeed_launcher_rank_argument_is_accepted(tmp_path):
     )
     assert "No such option" not in result.output
     assert "Recipe not found" in str(result.exception) + result.output
+
+
+def test_readme_states_what_is_ours_and_what_is_untested():
+    """The recipes README does not call our DPO settings the paper's, says that DeepSpeed's
+    ZeRO-3 gather is untested here, and gives the offload recipe's CPU Adam build line."""
+    dpo = README[README.index("5. **DPO**") : README.index("6. **Export**")]
+    assert "**ours**, not the paper's" in dpo
+    assert "DeepSpeed's ZeRO-3 gather" in README and "no test here runs" in README
+    offloads = [
+        path
+        for path in DEEPSPEED_CONFIGS
+        if json.loads(path.read_text())["zero_optimization"].get("offload_optimizer")
+    ]
+    for path in offloads:
+        assert path.name in README
+    if offloads:
+        assert "DS_BUILD_CPU_ADAM=1 pip install deepspeed" in README.replace("\n", " ")
+        assert "ninja" in README and "CUDA toolkit" in README

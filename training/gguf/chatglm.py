@@ -90,31 +90,83 @@ def glm_config(chatglm: dict):
     )
 
 
+class ChatglmSource:
+    """The remote-code shards read as transformers GLM tensors, one at a time: renamed, and
+    the fused query/key/value split (the fused tensor is read for each of its three parts)."""
+
+    def __init__(self, folder: Path, config):
+        from training.gguf.streamed import SafetensorsSource
+
+        _shards(folder)  # a UserError when there are none
+        self.raw = SafetensorsSource(folder)
+        self.config = config
+        self.origin: dict[str, tuple[str, int]] = {}  # GLM name → (remote name, part or -1)
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        for name, shape in self.raw.shapes.items():
+            for glm_name, (part, rows) in _renamed_shapes(name, shape, config).items():
+                self.origin[glm_name] = (name, part)
+                self.shapes[glm_name] = (rows, *shape[1:]) if part >= 0 else shape
+
+    def get(self, name: str):
+        source, part = self.origin[name]
+        tensor = self.raw.get(source)
+        if part < 0:
+            return tensor
+        return tensor.split(_qkv_rows(self.config))[part].clone()
+
+    def rows(self, name: str, start: int, stop: int):
+        source, part = self.origin[name]
+        offset = sum(_qkv_rows(self.config)[:part]) if part > 0 else 0
+        return self.raw.rows(source, offset + start, offset + stop)
+
+
 def load_chatglm_model(folder: Path, chatglm: dict):
-    """The checkpoint's safetensors in a float32 transformers GlmForCausalLM on the CPU."""
-    import torch
-    from safetensors import safe_open
+    """The checkpoint as a streamed float32 transformers GlmForCausalLM (no code of it runs)."""
     from transformers import GlmForCausalLM
 
+    from training.gguf.streamed import StreamedModel
+
     config = glm_config(chatglm)
-    with torch.device("meta"):  # no memory for weights that are about to be replaced
-        model = GlmForCausalLM(config)
-    state = {}
-    try:
-        for shard in _shards(folder):
-            with safe_open(shard, framework="pt") as tensors:
-                for name in tensors.keys():
-                    state.update(_renamed(name, tensors.get_tensor(name).float(), config))
-        missing = sorted(set(model.state_dict()) - set(state))
-        if missing:
-            raise UserError(key="error.chatglm_missing_tensor", tensor=missing[0], path=folder)
-        model.load_state_dict(state, strict=True, assign=True)
-    except RuntimeError as error:  # a tensor of the wrong shape, an unreadable file
-        first_line = str(error).strip().splitlines()[0]
-        raise UserError(key="error.checkpoint_load", path=folder, problem=first_line) from None
-    # the rotary frequencies are computed, not stored: make them on the CPU
-    model.model.rotary_emb = type(model.model.rotary_emb)(config=config)
+    model = StreamedModel(GlmForCausalLM, config, ChatglmSource(folder, config))
+    wanted = {name for name, _ in model.module.named_parameters()}
+    missing = sorted(wanted - set(model.source.shapes))
+    if missing:
+        raise UserError(key="error.chatglm_missing_tensor", tensor=missing[0], path=folder)
+    for name in wanted:
+        expected = tuple(model.module.get_parameter(name).shape)
+        if model.source.shapes[name] != expected:
+            raise UserError(
+                key="error.checkpoint_load",
+                path=folder,
+                problem=f"{name} has shape {model.source.shapes[name]}, expected {expected}",
+            )
     return model
+
+
+def _qkv_rows(config) -> list[int]:
+    q_rows = config.num_attention_heads * config.head_dim
+    kv_rows = config.num_key_value_heads * config.head_dim
+    return [q_rows, kv_rows, kv_rows]
+
+
+def _renamed_shapes(name: str, shape: tuple, config) -> dict[str, tuple[int, int]]:
+    """GLM name → (qkv part or -1, rows) of the tensors one remote-code tensor becomes."""
+    if name.endswith("rotary_pos_emb.inv_freq"):
+        return {}
+    for pattern, replacement in RENAMES.items():
+        if re.fullmatch(pattern, name):
+            glm_name = re.sub(pattern, replacement, name)
+            break
+    else:
+        raise UserError(key="error.stray_tensor", tensor=name, arch="chatglm")
+    if ".qkv_proj." not in glm_name:
+        return {glm_name: (-1, shape[0])}
+    return {
+        glm_name.replace("qkv_proj", part): (i, rows)
+        for i, (part, rows) in enumerate(
+            zip(("q_proj", "k_proj", "v_proj"), _qkv_rows(config), strict=True)
+        )
+    }
 
 
 def _shards(folder: Path) -> list[Path]:
@@ -126,24 +178,3 @@ def _shards(folder: Path) -> list[Path]:
     if not shards:
         raise UserError(key="error.chatglm_weights", path=folder)
     return shards
-
-
-def _renamed(name: str, tensor, config) -> dict:
-    """The GLM tensors one remote-code tensor becomes (none for the stored rope frequencies)."""
-    if name.endswith("rotary_pos_emb.inv_freq"):
-        return {}
-    for pattern, replacement in RENAMES.items():
-        if re.fullmatch(pattern, name):
-            glm_name = re.sub(pattern, replacement, name)
-            break
-    else:
-        raise UserError(key="error.stray_tensor", tensor=name, arch="chatglm")
-    if ".qkv_proj." not in glm_name:
-        return {glm_name: tensor}
-    q_rows = config.num_attention_heads * config.head_dim
-    kv_rows = config.num_key_value_heads * config.head_dim
-    q, k, v = tensor.split([q_rows, kv_rows, kv_rows])
-    return {
-        glm_name.replace("qkv_proj", part): t
-        for part, t in zip(("q_proj", "k_proj", "v_proj"), (q, k, v), strict=True)
-    }

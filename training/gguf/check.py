@@ -114,12 +114,11 @@ def probe_text(tokenizer) -> str:
 
 def reference(model, tokenizer) -> Reference:
     """Run the Hugging Face model in float32 on the first PROBE_TOKENS tokens of the probe."""
-    import torch
+    from training.gguf.long_check import float32_logits
 
     text = probe_text(tokenizer)
     tokens = tokenizer(text).input_ids[:PROBE_TOKENS]
-    with torch.no_grad():
-        logits = model.float()(torch.tensor([tokens])).logits[0].numpy()
+    logits = float32_logits(model, tokens, None, "cpu")
     tokenized = {
         text: tokenizer(text).input_ids,
         TOKENIZER_SAMPLE: tokenizer(TOKENIZER_SAMPLE, add_special_tokens=False).input_ids,
@@ -133,6 +132,8 @@ def check_gguf(
     """Load path in llama.cpp and compare its tokenizer and next-token predictions with ref."""
     from llama_cpp import Llama
 
+    from training.gguf.long_check import placement
+
     try:
         llm = Llama(
             model_path=str(path),
@@ -140,6 +141,7 @@ def check_gguf(
             n_batch=len(ref.tokens),
             n_ubatch=len(ref.tokens),
             logits_all=True,
+            n_gpu_layers=placement().gpu_layers,
             n_threads=os.cpu_count(),
             verbose=False,
         )

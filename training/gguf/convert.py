@@ -10,6 +10,7 @@ from tqdm import tqdm
 from training.gguf.architectures import add_hyperparameters, extra_tensors, tensor_names
 from training.gguf.architectures import to_gguf_layout as layout
 from training.gguf.checkpoint import Checkpoint
+from training.gguf.streamed import release_freed_memory
 from training.gguf.vocab import Vocab
 
 FLOAT_TYPES = {
@@ -44,13 +45,13 @@ class Description:
 def write_float_gguf(
     checkpoint: Checkpoint, vocab: Vocab, description: Description, float_type: str, path: Path
 ) -> None:
-    """Write the model to path with 2-D weights as float_type and norms/biases as F32."""
-    model, config, arch = checkpoint.model, checkpoint.model.config, checkpoint.architecture
+    """Write the model to path with 2-D weights as float_type and norms/biases as F32, reading
+    one tensor at a time from the checkpoint in its saved dtype."""
+    config, arch, tensors = checkpoint.model.config, checkpoint.architecture, checkpoint.tensors
     file_type, weight_type = FLOAT_TYPES[float_type]
-    state = model.state_dict()
-    names = tensor_names(arch, config, list(state))
+    names = tensor_names(arch, config, list(tensors.shapes))
     extras = extra_tensors(config)
-    n_vocab = model.get_input_embeddings().weight.shape[0]
+    n_vocab = checkpoint.n_vocab
 
     writer = gguf.GGUFWriter(path, gguf.MODEL_ARCH_NAMES[arch.gguf_arch])
     add_hyperparameters(writer, config, n_vocab)
@@ -60,7 +61,7 @@ def write_float_gguf(
 
     stored_types = {}
     for hf_name, name in names.items():
-        shape = tuple(state[hf_name].shape)
+        shape = tuple(tensors.shapes[hf_name])
         kind = weight_type if len(shape) > 1 else gguf.GGMLQuantizationType.F32
         stored_types[hf_name] = kind
         writer.add_tensor_info(name, shape, np.float32, _nbytes(shape, kind), raw_dtype=kind)
@@ -72,11 +73,39 @@ def write_float_gguf(
     writer.write_ti_data_to_file()
     bar = tqdm(names.items(), desc=f"Writing {float_type}", unit="tensor", leave=False)
     for hf_name, _ in bar:
-        array = layout(arch, config, hf_name, state[hf_name].detach().float().numpy())
-        writer.write_tensor_data(_encode(array, stored_types[hf_name]))
+        writer.write_tensor_data(
+            _tensor_data(tensors, arch, config, hf_name, stored_types[hf_name])
+        )
+        release_freed_memory()  # one tensor in memory at a time
     for tensor in extras.values():
         writer.write_tensor_data(tensor)
     writer.close()
+
+
+CHUNK_BYTES = 16 * 2**20  # float32 rows converted at once
+
+
+def _tensor_data(tensors, arch, config, hf_name: str, kind) -> np.ndarray:
+    """One tensor as it goes into the file. Large ones are read and encoded in chunks of rows,
+    so a tensor is never held in float32 whole: memory is about the encoded tensor alone."""
+    shape = tensors.shapes[hf_name]
+    if len(shape) < 2 or _needs_layout(arch, hf_name):
+        array = layout(arch, config, hf_name, tensors.get(hf_name).detach().float().numpy())
+        return _encode(array, kind)
+    step = max(1, CHUNK_BYTES // (4 * int(np.prod(shape[1:]))))
+    out = None
+    for start in range(0, shape[0], step):
+        rows = tensors.rows(hf_name, start, min(shape[0], start + step))
+        encoded = _encode(rows.detach().float().numpy(), kind)
+        if out is None:
+            out = np.empty((shape[0], *encoded.shape[1:]), dtype=encoded.dtype)
+        out[start : start + len(encoded)] = encoded
+    return out
+
+
+def _needs_layout(arch, hf_name: str) -> bool:
+    """Rope-rotated rows that llama.cpp wants reordered: converted whole (they are small)."""
+    return arch.interleave_rotary and ("q_proj." in hf_name or "k_proj." in hf_name)
 
 
 def _nbytes(shape: tuple[int, ...], kind: gguf.GGMLQuantizationType) -> int:

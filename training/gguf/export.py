@@ -63,8 +63,7 @@ def export_gguf(
     except OSError as error:
         raise UserError(key="error.out_dir", path=out_dir, problem=error.strerror) from None
     checkpoint = load_checkpoint(checkpoint_dir)
-    n_vocab = checkpoint.model.get_input_embeddings().weight.shape[0]
-    vocab = read_vocab(checkpoint.tokenizer, n_vocab, checkpoint.architecture)
+    vocab = read_vocab(checkpoint.tokenizer, checkpoint.n_vocab, checkpoint.architecture)
     name = name or checkpoint.training_run
     description = Description(
         name, checkpoint.base_model, checkpoint.training_run, checkpoint.steps

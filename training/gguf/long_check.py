@@ -48,32 +48,65 @@ def window_positions(length: int) -> list[int]:
     return [position for end in ends for position in range(end - WINDOW, end)]
 
 
-def checked_length(model, requested: int | None) -> int:
-    """The requested length, else the model's context (at most CPU_LENGTH without a GPU)."""
+@dataclass(frozen=True)
+class Placement:
+    """Where the long check runs: the float32 reference's torch device and llama.cpp's GPU
+    layers. On a CUDA machine both sides use the GPU: 131,072 tokens of an 8B model on the
+    CPU take hours per quantization while the GPUs sit idle."""
+
+    torch_device: str
+    gpu_layers: int  # -1: every layer, 0: none
+
+
+def placement() -> Placement:
     import torch
 
+    from engine.hardware import supports_gpu_offload
+
+    return Placement(
+        torch_device="cuda" if torch.cuda.is_available() else "cpu",
+        gpu_layers=-1 if supports_gpu_offload() else 0,
+    )
+
+
+def checked_length(model, requested: int | None) -> int:
+    """The requested length, else the model's context (at most CPU_LENGTH without a GPU)."""
     context = int(model.config.max_position_embeddings)
     if requested:
         return min(requested, context)
-    return context if torch.cuda.is_available() else min(context, CPU_LENGTH)
+    return context if placement().torch_device == "cuda" else min(context, CPU_LENGTH)
 
 
 def long_reference(model, tokenizer, length: int) -> LongReference:
-    """The HF model's float32 logits at the window positions of a `length`-token probe."""
-    import torch
-
+    """The HF model's float32 logits at the window positions of a `length`-token probe,
+    computed on the GPU when there is one."""
     probe = tokenizer(probe_text(tokenizer)).input_ids
     tokens = (probe * (length // len(probe) + 1))[:length]
     positions = window_positions(length)
-    with torch.no_grad():
-        logits = model.float()(
-            torch.tensor([tokens]), logits_to_keep=torch.tensor(positions)
-        ).logits[0]
-    return LongReference(tokens, positions, logits.numpy().astype(np.float32))
+    logits = float32_logits(model, tokens, positions, placement().torch_device)
+    return LongReference(tokens, positions, logits)
+
+
+def float32_logits(model, tokens: list[int], positions: list[int] | None, device: str):
+    """The model's float32 next-token logits for `tokens` (only at `positions`, if given), run
+    on `device`; the model is left on the CPU."""
+    import torch
+
+    keep = {} if positions is None else {"logits_to_keep": torch.tensor(positions, device=device)}
+    if hasattr(model, "run_float32"):  # a checkpoint streamed from its shards layer by layer
+        return model.run_float32(tokens, device=device, **keep)
+    model = model.float().to(device)
+    try:
+        with torch.no_grad():
+            logits = model(torch.tensor([tokens], device=device), **keep).logits[0]
+        return logits.float().cpu().numpy().astype(np.float32)
+    finally:
+        model.to("cpu")
 
 
 def check_long_gguf(path: Path, quant: str, ref: LongReference) -> CheckResult:
-    """Compare llama.cpp's predictions at the reference's window positions."""
+    """Compare llama.cpp's predictions at the reference's window positions (every layer on
+    the GPU when llama.cpp's build can offload)."""
     import llama_cpp
     from llama_cpp import Llama
 
@@ -82,6 +115,7 @@ def check_long_gguf(path: Path, quant: str, ref: LongReference) -> CheckResult:
             model_path=str(path),
             n_ctx=len(ref.tokens) + 16,
             n_batch=512,
+            n_gpu_layers=placement().gpu_layers,
             n_threads=os.cpu_count(),
             verbose=False,
         )
