@@ -8,9 +8,10 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from app.options import judge_options, model_options, stack_options, threads_option
+from app.options import gather, judge_options, model_options, stack_options, threads_option
 from engine.errors import UserError
 from engine.models.backends import open_backend
+from training.prepare import PrepareOptions
 
 
 def progress_bar(total: int, unit: str):
@@ -155,18 +156,8 @@ def agentwrite(
     help="Processes that tokenize at once.",
 )
 @click.option("--seed", default=0, show_default=True, type=int)
-def prepare(
-    long_file,
-    general_file,
-    long_share,
-    tokenizer,
-    max_length,
-    overlong,
-    out,
-    eval_fraction,
-    workers,
-    seed,
-):
+@gather("options", PrepareOptions)
+def prepare(long_file, general_file, tokenizer, out, options: PrepareOptions):
     """Validate, mix, tokenize with the chat template and label assistant tokens for SFT."""
     from training.models import load_tokenizer
     from training.prepare import prepare as prepare_rows
@@ -174,18 +165,7 @@ def prepare(
 
     long_rows = read_jsonl(long_file, Conversation)
     general_rows = read_jsonl(general_file, Conversation) if general_file else []
-    report = prepare_rows(
-        load_tokenizer(tokenizer),
-        long_rows,
-        general_rows,
-        out,
-        long_share,
-        max_length,
-        overlong,
-        seed,
-        eval_fraction,
-        workers,
-    )
+    report = prepare_rows(load_tokenizer(tokenizer), long_rows, general_rows, out, options)
     click.echo(f"{report.summary()} Written to {out}.", err=True)
 
 

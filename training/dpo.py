@@ -6,11 +6,11 @@ from pathlib import Path
 
 from training.cpu_fsdp import enable_fsdp_on_cpu
 from training.metrics_log import MetricsLog
-from training.models import check_attention, load_tokenizer
+from training.models import build_model, check_attention, load_tokenizer
 from training.recipe import DPORecipe
 from training.records import PreferencePair, read_jsonl
 from training.saving import save_final
-from training.sft import RUN_DEFAULTS, build_model, peft_config, train, trainer_config
+from training.sft import RUN_DEFAULTS, peft_config, train, trainer_config
 
 # Our defaults, not the paper's: no source at hand confirms LongWriter's DPO settings, so
 # these are β 0.1 (TRL's own default) and a small learning rate for a model already

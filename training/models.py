@@ -6,6 +6,7 @@ from pathlib import Path
 
 from engine.errors import UserError
 from engine.models.discovery import embedded_model_path
+from training.recipe import LoraSection, ModelSection
 
 
 def _gguf_location(name: str) -> tuple[str, dict]:
@@ -86,3 +87,25 @@ def tiny_model(tokenizer, hidden_size: int, layers: int, heads: int, seed: int =
         pad_token_id=tokenizer.pad_token_id,
     )
     return LlamaForCausalLM(config)
+
+
+def build_model(section: ModelSection, tokenizer, lora: LoraSection | None, seed: int = 0):
+    """The model to train: tiny and random, or loaded (4-bit for QLoRA)."""
+    if section.tiny is not None:
+        sizes = section.tiny
+        return tiny_model(tokenizer, sizes.hidden_size, sizes.layers, sizes.heads, seed)
+    extra = {}
+    if lora is not None and lora.quantize_4bit:
+        try:
+            import bitsandbytes  # noqa: F401
+            import torch
+            from transformers import BitsAndBytesConfig
+        except ImportError:
+            raise UserError(key="error.qlora_needs") from None
+        extra["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_compute_dtype=torch.bfloat16,
+            bnb_4bit_use_double_quant=True,
+        )
+    return load_model(section.name, section.dtype, section.attn_implementation, **extra)

@@ -174,20 +174,30 @@ class PreparedReport:
         )
 
 
+@dataclass(frozen=True)
+class PrepareOptions:
+    """How conversations become training rows: the long-output share of the mix, the longest
+    row and what to do with longer ones, the eval split, the seed and tokenizing processes."""
+
+    long_share: float = 1.0
+    max_length: int = 32_768
+    overlong: Overlong = "split"
+    seed: int = 0
+    eval_fraction: float = 0.0
+    workers: int = 1
+
+
 def prepare(
     tokenizer,
     long_rows: list[Conversation],
     general_rows: list[Conversation],
     out: Path,
-    long_share: float = 1.0,
-    max_length: int = 32_768,
-    overlong: Overlong = "split",
-    seed: int = 0,
-    eval_fraction: float = 0.0,
-    workers: int = 1,
+    options: PrepareOptions = PrepareOptions(),  # noqa: B008 — frozen, so one shared default
 ) -> PreparedReport:
     """Write the prepared dataset (and, with eval_fraction, a held-out eval split of whole
     conversations), stats.json and lengths.png into the folder `out`."""
+    long_share, max_length, overlong = options.long_share, options.max_length, options.overlong
+    seed, eval_fraction, workers = options.seed, options.eval_fraction, options.workers
     from datasets import Dataset
 
     if not 0 <= eval_fraction < 1:

@@ -33,7 +33,8 @@ def released_loss(log_probs, label_mask, position_ids) -> torch.Tensor:
 class ReleasedLossSFTTrainer(SFTTrainer):
     """SFTTrainer with THUDM's released loss (see the module docstring)."""
 
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+    # The Trainer passes num_items_in_batch by name; this loss weights packs, not items.
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):  # noqa: ARG002
         inputs["use_cache"] = False
         outputs = model(**inputs, fused_lm_head=True)
         loss = released_loss(outputs.log_probs, outputs.label_mask, inputs["position_ids"])

@@ -37,7 +37,7 @@ def merge_adapter(model: ModelSection, adapter: Path, final: Path, tokenizer, se
     """Merge the adapter into the base model loaded in its own precision (never 4-bit)."""
     from peft import PeftModel
 
-    from training.sft import build_model
+    from training.models import build_model
 
     base = build_model(model, tokenizer, lora=None, seed=seed)
     merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()

@@ -13,9 +13,9 @@ from pathlib import Path
 from engine.errors import UserError
 from training.cpu_fsdp import enable_fsdp_on_cpu
 from training.metrics_log import MetricsLog
-from training.models import check_attention, load_model, load_tokenizer, tiny_model
+from training.models import build_model, check_attention, load_tokenizer
 from training.prepare import load_eval_split, load_prepared
-from training.recipe import LoraSection, ModelSection, SFTRecipe
+from training.recipe import LoraSection, SFTRecipe
 from training.saving import save_final
 
 # LongWriter paper, section 4.1 (SFT on Llama-3.1-8B / GLM-4-9B)
@@ -45,28 +45,6 @@ RUN_DEFAULTS = {
 }
 # With an eval split: held-out loss every eval_steps (ours), on as many packs as a train step.
 EVAL_DEFAULTS = {"eval_strategy": "steps", "eval_steps": 200, "per_device_eval_batch_size": 1}
-
-
-def build_model(section: ModelSection, tokenizer, lora: LoraSection | None, seed: int = 0):
-    """The model to train: tiny and random, or loaded (4-bit for QLoRA)."""
-    if section.tiny is not None:
-        sizes = section.tiny
-        return tiny_model(tokenizer, sizes.hidden_size, sizes.layers, sizes.heads, seed)
-    extra = {}
-    if lora is not None and lora.quantize_4bit:
-        try:
-            import bitsandbytes  # noqa: F401
-            import torch
-            from transformers import BitsAndBytesConfig
-        except ImportError:
-            raise UserError(key="error.qlora_needs") from None
-        extra["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_quant_type="nf4",
-            bnb_4bit_compute_dtype=torch.bfloat16,
-            bnb_4bit_use_double_quant=True,
-        )
-    return load_model(section.name, section.dtype, section.attn_implementation, **extra)
 
 
 def peft_config(lora: LoraSection | None):

@@ -6,7 +6,7 @@ import types
 
 import pytest
 
-from training.gguf import long_check
+from training.gguf import long_check, reference_run
 
 
 @pytest.fixture
@@ -14,11 +14,11 @@ def gpu_machine(monkeypatch):
     import torch
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr("engine.hardware.supports_gpu_offload", lambda: True)
+    monkeypatch.setattr("engine.models.hardware.supports_gpu_offload", lambda: True)
 
 
 def test_placement_on_a_gpu_machine(gpu_machine):
-    assert long_check.placement() == long_check.Placement(torch_device="cuda", gpu_layers=-1)
+    assert reference_run.placement() == reference_run.Placement(torch_device="cuda", gpu_layers=-1)
     model = types.SimpleNamespace(config=types.SimpleNamespace(max_position_embeddings=131_072))
     assert long_check.checked_length(model, None) == 131_072
 
@@ -27,8 +27,8 @@ def test_placement_on_a_cpu_machine(monkeypatch):
     import torch
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr("engine.hardware.supports_gpu_offload", lambda: False)
-    assert long_check.placement() == long_check.Placement(torch_device="cpu", gpu_layers=0)
+    monkeypatch.setattr("engine.models.hardware.supports_gpu_offload", lambda: False)
+    assert reference_run.placement() == reference_run.Placement(torch_device="cpu", gpu_layers=0)
     model = types.SimpleNamespace(config=types.SimpleNamespace(max_position_embeddings=131_072))
     assert long_check.checked_length(model, None) == long_check.CPU_LENGTH
 

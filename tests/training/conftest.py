@@ -34,12 +34,12 @@ def prepared_chat(tmp_path_factory, tokenizer):
     """The CPU miniature's six general chat rows, prepared for SFT (a `data prepare` folder)."""
     from pathlib import Path
 
-    from training.prepare import prepare
+    from training.prepare import PrepareOptions, prepare
     from training.records import Conversation, read_jsonl
 
     rows = read_jsonl(
         Path(__file__).parents[2] / "training/recipes/cpu/general.jsonl", Conversation
     )
     folder = tmp_path_factory.mktemp("prepared") / "sft_data"
-    prepare(tokenizer, rows, [], folder, max_length=512)
+    prepare(tokenizer, rows, [], folder, PrepareOptions(max_length=512))
     return folder

@@ -5,7 +5,15 @@ import json
 import pytest
 
 from engine.errors import UserError
-from training.prepare import IGNORE, TokenizedRow, fit_length, load_prepared, mix, prepare
+from training.prepare import (
+    IGNORE,
+    PrepareOptions,
+    TokenizedRow,
+    fit_length,
+    load_prepared,
+    mix,
+    prepare,
+)
 from training.records import Conversation, read_jsonl
 
 CHAT = Conversation(
@@ -26,7 +34,7 @@ def conversation(reply: str) -> Conversation:
 
 
 def test_prepared_row_decodes_to_template_with_assistant_labels_and_eos(tokenizer, tmp_path):
-    prepare(tokenizer, [CHAT], [], tmp_path / "out", max_length=4096)
+    prepare(tokenizer, [CHAT], [], tmp_path / "out", PrepareOptions(max_length=4096))
     row = load_prepared(tmp_path / "out")[0]
     ids, labels = row["input_ids"], row["labels"]
 
@@ -66,12 +74,20 @@ def test_overlong_rows_split_or_drop():
 
 def test_prepare_splits_long_reply_and_keeps_every_target(tokenizer, tmp_path):
     long_reply = conversation(" ".join(["word"] * 300))
-    whole = prepare(tokenizer, [long_reply], [], tmp_path / "whole", max_length=4096)
-    split = prepare(tokenizer, [long_reply], [], tmp_path / "split", max_length=128)
+    whole = prepare(
+        tokenizer, [long_reply], [], tmp_path / "whole", PrepareOptions(max_length=4096)
+    )
+    split = prepare(tokenizer, [long_reply], [], tmp_path / "split", PrepareOptions(max_length=128))
     assert split.rows > 1 and split.split_rows == 1 and split.longest <= 128
     assert split.target_tokens == whole.target_tokens
     with pytest.raises(UserError, match="--max-length"):
-        prepare(tokenizer, [long_reply], [], tmp_path / "drop", max_length=128, overlong="drop")
+        prepare(
+            tokenizer,
+            [long_reply],
+            [],
+            tmp_path / "drop",
+            PrepareOptions(max_length=128, overlong="drop"),
+        )
 
 
 def test_mix_by_long_share():
@@ -141,7 +157,7 @@ def test_glm4_replies_end_with_the_token_the_gguf_stops_on(glm4_tokenizer, tmp_p
     # the exported GLM GGUF ends a turn ("eot") on this token
     stop = dict(ARCHITECTURES["glm"].special_tokens)["eot"]
     stop_id = glm4_tokenizer.convert_tokens_to_ids(stop)
-    prepare(glm4_tokenizer, [CHAT], [], tmp_path / "out", max_length=4096)
+    prepare(glm4_tokenizer, [CHAT], [], tmp_path / "out", PrepareOptions(max_length=4096))
     row = load_prepared(tmp_path / "out")[0]
     ids, labels = row["input_ids"], row["labels"]
     runs, current = [], []
@@ -166,8 +182,8 @@ def test_glm4_replies_end_with_the_token_the_gguf_stops_on(glm4_tokenizer, tmp_p
 
 def test_parallel_tokenization_gives_the_same_rows(tokenizer, tmp_path):
     rows = [conversation(f"Reply number {i}: " + "word " * (i % 7)) for i in range(40)] + [CHAT]
-    one = prepare(tokenizer, rows, [], tmp_path / "one", max_length=4096, workers=1)
-    two = prepare(tokenizer, rows, [], tmp_path / "two", max_length=4096, workers=2)
+    one = prepare(tokenizer, rows, [], tmp_path / "one", PrepareOptions(max_length=4096, workers=1))
+    two = prepare(tokenizer, rows, [], tmp_path / "two", PrepareOptions(max_length=4096, workers=2))
     assert one == two
     assert load_prepared(tmp_path / "one").to_dict() == load_prepared(tmp_path / "two").to_dict()
 
@@ -176,11 +192,13 @@ def test_eval_split_holds_out_whole_conversations(tokenizer, tmp_path):
     from training.prepare import load_eval_split
 
     rows = [conversation(f"Reply {i}.") for i in range(20)]
-    report = prepare(tokenizer, rows, [], tmp_path / "out", max_length=4096, eval_fraction=0.1)
+    report = prepare(
+        tokenizer, rows, [], tmp_path / "out", PrepareOptions(max_length=4096, eval_fraction=0.1)
+    )
     assert report.eval_conversations == 2 and report.eval_rows == 2 and report.rows == 18
     train_rows = {tuple(r) for r in load_prepared(tmp_path / "out")["input_ids"]}
     eval_rows = {tuple(r) for r in load_eval_split(tmp_path / "out")["input_ids"]}
     assert len(eval_rows) == 2 and not train_rows & eval_rows
     assert load_eval_split(tmp_path / "none") is None
     with pytest.raises(UserError, match="eval-fraction"):
-        prepare(tokenizer, rows, [], tmp_path / "bad", eval_fraction=1.0)
+        prepare(tokenizer, rows, [], tmp_path / "bad", PrepareOptions(eval_fraction=1.0))

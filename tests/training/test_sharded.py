@@ -63,12 +63,18 @@ trainer: {{learning_rate: 1.0e-3, max_steps: 3, max_length: 128, bf16: false,
 @pytest.fixture(scope="module")
 def data(tmp_path_factory, tokenizer):
     """Enough short chat rows for 5 steps of 2 packs of 64 tokens, and preference pairs."""
-    from training.prepare import prepare
+    from training.prepare import PrepareOptions, prepare
     from training.records import Conversation, read_jsonl
 
     folder = tmp_path_factory.mktemp("sharded-data")
     rows = read_jsonl(RECIPES / "cpu/general.jsonl", Conversation)
-    prepare(tokenizer, rows * 4, [], folder / "sft_data", max_length=64, eval_fraction=0.1)
+    prepare(
+        tokenizer,
+        rows * 4,
+        [],
+        folder / "sft_data",
+        PrepareOptions(max_length=64, eval_fraction=0.1),
+    )
     pairs = []
     for row, other in zip(rows, rows[1:] + rows[:1], strict=True):
         messages = [m.model_dump() for m in row.messages]

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import UserError
+from training.gguf.reference_run import float32_logits, placement
 
 PROBE_TOKENS = 256
 
@@ -114,8 +115,6 @@ def probe_text(tokenizer) -> str:
 
 def reference(model, tokenizer) -> Reference:
     """Run the Hugging Face model in float32 on the first PROBE_TOKENS tokens of the probe."""
-    from training.gguf.long_check import float32_logits
-
     text = probe_text(tokenizer)
     tokens = tokenizer(text).input_ids[:PROBE_TOKENS]
     logits = float32_logits(model, tokens, None, "cpu")
@@ -131,8 +130,6 @@ def check_gguf(
 ) -> CheckResult:
     """Load path in llama.cpp and compare its tokenizer and next-token predictions with ref."""
     from llama_cpp import Llama
-
-    from training.gguf.long_check import placement
 
     try:
         llm = Llama(

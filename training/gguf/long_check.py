@@ -21,6 +21,7 @@ from training.gguf.check import (
     mean_kl,
     probe_text,
 )
+from training.gguf.reference_run import float32_logits, placement
 
 FIRST_WINDOW_END = 4096
 WINDOW = 32
@@ -48,27 +49,6 @@ def window_positions(length: int) -> list[int]:
     return [position for end in ends for position in range(end - WINDOW, end)]
 
 
-@dataclass(frozen=True)
-class Placement:
-    """Where the long check runs: the float32 reference's torch device and llama.cpp's GPU
-    layers. On a CUDA machine both sides use the GPU: 131,072 tokens of an 8B model on the
-    CPU take hours per quantization while the GPUs sit idle."""
-
-    torch_device: str
-    gpu_layers: int  # -1: every layer, 0: none
-
-
-def placement() -> Placement:
-    import torch
-
-    from engine.hardware import supports_gpu_offload
-
-    return Placement(
-        torch_device="cuda" if torch.cuda.is_available() else "cpu",
-        gpu_layers=-1 if supports_gpu_offload() else 0,
-    )
-
-
 def checked_length(model, requested: int | None) -> int:
     """The requested length, else the model's context (at most CPU_LENGTH without a GPU)."""
     context = int(model.config.max_position_embeddings)
@@ -85,23 +65,6 @@ def long_reference(model, tokenizer, length: int) -> LongReference:
     positions = window_positions(length)
     logits = float32_logits(model, tokens, positions, placement().torch_device)
     return LongReference(tokens, positions, logits)
-
-
-def float32_logits(model, tokens: list[int], positions: list[int] | None, device: str):
-    """The model's float32 next-token logits for `tokens` (only at `positions`, if given), run
-    on `device`; the model is left on the CPU."""
-    import torch
-
-    keep = {} if positions is None else {"logits_to_keep": torch.tensor(positions, device=device)}
-    if hasattr(model, "run_float32"):  # a checkpoint streamed from its shards layer by layer
-        return model.run_float32(tokens, device=device, **keep)
-    model = model.float().to(device)
-    try:
-        with torch.no_grad():
-            logits = model(torch.tensor([tokens], device=device), **keep).logits[0]
-        return logits.float().cpu().numpy().astype(np.float32)
-    finally:
-        model.to("cpu")
 
 
 def check_long_gguf(path: Path, quant: str, ref: LongReference) -> CheckResult:

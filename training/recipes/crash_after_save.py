@@ -17,7 +17,7 @@ class CrashAfterSave(TrainerCallback):
     def __init__(self, step: int):
         self.step = step
 
-    def on_save(self, args, state, control, **kwargs):
+    def on_save(self, _args, state, _control, **kwargs):
         if state.global_step == self.step:
             import torch.distributed as dist
 
