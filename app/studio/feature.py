@@ -55,13 +55,16 @@ class Feature(Protocol):
 @dataclass
 class BriefInputs:
     """The brief as typed (laid out by the Brief panel): what every generation reads, saved
-    to the project it applies to when it starts. `draft` is the Brief tab's Draft plan."""
+    to the project it applies to when it starts. `draft` is the Brief tab's Draft plan.
+    `book_title` is the book's title: no generation reads it, Draft plan drafts it with the
+    plan when the project has none."""
 
     instruction: gr.Textbox
     bible: gr.Textbox
     total: gr.Number
     single: gr.Checkbox
     draft: gr.Button
+    book_title: gr.Textbox
 
     def fields(self) -> list[Component]:
         return [self.instruction, self.bible, self.total, self.single]
