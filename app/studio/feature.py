@@ -8,9 +8,9 @@ then `after_run`/`after_run_components`).
 
 A panel never imports another panel. What several panels touch is passed to `wire` as `Shared`:
 the open project, the tabs, the project list, the brief's fields (the input of every
-generation), the run display (where every generation streams), the project view (every
-component that shows a project) and the refreshes that follow a run. So a panel's reach into
-the rest of the screen is visible in its signature.
+generation), the run display (where every generation streams), the download field, the
+project view (every component that shows a project) and the refreshes that follow a run. So a
+panel's reach into the rest of the screen is visible in its signature.
 """
 
 from collections.abc import Callable
@@ -152,6 +152,7 @@ class Shared:
     project_list: gr.Dataframe
     brief: BriefInputs
     run: RunDisplay
+    export_file: gr.File  # the Write tab's download field (laid out by the Writing panel)
     view: ProjectView
     refreshes: list[Refresh] = field(default_factory=list)
 

@@ -305,6 +305,22 @@ def title_view(studio: Studio, shared: Shared, project_id) -> dict:
     }
 
 
+# -- downloads --------------------------------------------------------------------------------
+def hide_file() -> dict:
+    """The Write tab's download field (Shared.export_file) hidden while a new file is built."""
+    return gr.update(value=None, visible=False)
+
+
+# the download starts by itself once the new file's link is on the page
+CLICK_DOWNLOAD = """async () => {
+  for (let i = 0; i < 100; i++) {
+    const link = document.querySelector('#export-file a[download]');
+    if (link) { link.click(); return; }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}"""
+
+
 # -- a press and its queued job -------------------------------------------------------------
 def pressed_project(studio: Studio, target) -> tuple[Project, str]:
     """The project a press applies to, and the page that pressed ("" for callers without

@@ -1,8 +1,9 @@
 """The studio's screen: ui.py lays the panels out, holds the only list of them, and wires them.
 
 Panels (app.studio.panels): projects and model (side column); welcome (above the tabs); brief,
-plan, writing, recaps, section_tools and length_score (tabs). Each panel's widgets dataclass is
-its Feature (app.studio.feature); the components several panels touch reach them as `Shared`.
+plan, writing, manuscript, recaps, section_tools and length_score (tabs). Each panel's widgets
+dataclass is its Feature (app.studio.feature); the components several panels touch reach them
+as `Shared`.
 """
 
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from app.studio.language import APPLY_CHOICE, CHOOSE, SWITCH_CHOICES, label
 from app.studio.panels import (
     brief,
     length_score,
+    manuscript,
     model,
     plan,
     projects,
@@ -52,6 +54,7 @@ class Screen:
     brief: brief.BriefWidgets
     plan: plan.PlanWidgets
     writing: writing.WritingWidgets
+    manuscript: manuscript.ManuscriptWidgets
     recaps: recaps.RecapWidgets
     sections: section_tools.SectionWidgets
     length: length_score.LengthWidgets
@@ -65,6 +68,7 @@ class Screen:
             self.brief,
             self.plan,
             self.writing,
+            self.manuscript,
             self.recaps,
             self.sections,
             self.length,
@@ -110,6 +114,7 @@ def screen(studio: Studio) -> tuple[gr.Blocks, Screen]:
                         label("tab.write"), id="write-tab", elem_id="write-tab"
                     ) as write_tab:
                         writing_panel = writing.layout()
+                        manuscript_panel = manuscript.layout()
                         recaps_panel = recaps.layout()
                         sections_panel = section_tools.layout()
                     with gr.Tab(label("tab.length"), id="length-tab", elem_id="length-tab"):
@@ -122,6 +127,7 @@ def screen(studio: Studio) -> tuple[gr.Blocks, Screen]:
             project_list=projects_panel.project_list,
             brief=brief_panel.inputs,
             run=writing_panel.run,
+            export_file=writing_panel.export_file,
             view=ProjectView(opened, []),
         )
         built = Screen(
@@ -132,6 +138,7 @@ def screen(studio: Studio) -> tuple[gr.Blocks, Screen]:
             brief_panel,
             plan_panel,
             writing_panel,
+            manuscript_panel,
             recaps_panel,
             sections_panel,
             length_panel,
