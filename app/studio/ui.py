@@ -1,9 +1,9 @@
 """The studio's screen: ui.py lays the panels out, holds the only list of them, and wires them.
 
 Panels (app.studio.panels): projects and model (side column); welcome (above the tabs); brief,
-plan, writing, manuscript, recaps, section_tools and length_score (tabs). Each panel's widgets
-dataclass is its Feature (app.studio.feature); the components several panels touch reach them
-as `Shared`.
+plan, writing, manuscript, recaps, section_tools, length_score and review (tabs). Each panel's
+widgets dataclass is its Feature (app.studio.feature); the components several panels touch
+reach them as `Shared`.
 """
 
 from dataclasses import dataclass
@@ -22,6 +22,7 @@ from app.studio.panels import (
     plan,
     projects,
     recaps,
+    review,
     section_tools,
     welcome,
     writing,
@@ -38,6 +39,9 @@ CSS = """
 .lw-diff del { background: #fbd9d9; }
 #document details.lw-chapter { border-top: 1px solid #ddd; padding: 0.3em 0; }
 #document details.lw-chapter > summary { cursor: pointer; font-weight: 600; font-size: 1.15em; }
+#review-passage .lw-review-text { font-family: Georgia, serif; line-height: 1.55;
+  white-space: pre-wrap; }
+#review-passage mark { background: #ffe58a; }
 #document .lw-recap { font-style: italic; color: #555; border-left: 3px solid #ccc;
   padding-left: 0.8em; margin: 0.8em 0; }
 """
@@ -58,6 +62,7 @@ class Screen:
     recaps: recaps.RecapWidgets
     sections: section_tools.SectionWidgets
     length: length_score.LengthWidgets
+    review: review.ReviewWidgets
 
     def features(self) -> list[Feature]:
         """Every panel, in the order they show a project and refresh after a run."""
@@ -72,6 +77,7 @@ class Screen:
             self.recaps,
             self.sections,
             self.length,
+            self.review,
         ]
 
 
@@ -119,6 +125,8 @@ def screen(studio: Studio) -> tuple[gr.Blocks, Screen]:
                         sections_panel = section_tools.layout()
                     with gr.Tab(label("tab.length"), id="length-tab", elem_id="length-tab"):
                         length_panel = length_score.layout()
+                    with gr.Tab(label("tab.review"), id="review-tab", elem_id="review-tab"):
+                        review_panel = review.layout()
         opened = OpenProject(project_id, last_project, title, target, pressed)
         shared = Shared(
             open=opened,
@@ -128,6 +136,7 @@ def screen(studio: Studio) -> tuple[gr.Blocks, Screen]:
             brief=brief_panel.inputs,
             run=writing_panel.run,
             export_file=writing_panel.export_file,
+            rewrite=sections_panel.rewrite_flow(),
             view=ProjectView(opened, []),
         )
         built = Screen(
@@ -142,6 +151,7 @@ def screen(studio: Studio) -> tuple[gr.Blocks, Screen]:
             recaps_panel,
             sections_panel,
             length_panel,
+            review_panel,
         )
         features = built.features()
         shared.view.features = features
