@@ -8,12 +8,12 @@ then `after_run`/`after_run_components`).
 
 A panel never imports another panel. What several panels touch is passed to `wire` as `Shared`:
 the open project, the tabs, the project list, the brief's fields (the input of every
-generation), the run display (where every generation streams), the project view (every
-component that shows a project) and the refreshes that follow a run. So a panel's reach into
-the rest of the screen is visible in its signature.
+generation), the run display (where every generation streams), the download field, the section
+tools' rewrite flow, the project view (every component that shows a project) and the refreshes
+that follow a run. So a panel's reach into the rest of the screen is visible in its signature.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
@@ -55,13 +55,16 @@ class Feature(Protocol):
 @dataclass
 class BriefInputs:
     """The brief as typed (laid out by the Brief panel): what every generation reads, saved
-    to the project it applies to when it starts. `draft` is the Brief tab's Draft plan."""
+    to the project it applies to when it starts. `draft` is the Brief tab's Draft plan.
+    `book_title` is the book's title: no generation reads it, Draft plan drafts it with the
+    plan when the project has none."""
 
     instruction: gr.Textbox
     bible: gr.Textbox
     total: gr.Number
     single: gr.Checkbox
     draft: gr.Button
+    book_title: gr.Textbox
 
     def fields(self) -> list[Component]:
         return [self.instruction, self.bible, self.total, self.single]
@@ -79,6 +82,27 @@ class RunDisplay:
 
     def components(self) -> list[Component]:
         return [self.document, self.active_heading, self.active, self.progress]
+
+
+@dataclass
+class SectionRewrite:
+    """The section tools' rewrite-and-diff flow (laid out by the Section tools panel), for a
+    panel that proposes a rewrite of a passage (the Review tab's Fix this): show the tools
+    (`tools`) on a section (`section`) with an instruction (`instruction`), then `stream` the
+    rewrite into the run display; it ends with the difference shown, Accept and Discard under
+    it, in `outputs`.
+
+    `stream(studio, run, target, section_id, instruction, selection)`: `target` the project
+    pressed on, `selection` the passage's [start, end] in the section's current text."""
+
+    tools: gr.Accordion
+    section: gr.Dropdown
+    instruction: gr.Textbox
+    stream: Callable[..., Iterator[dict]]
+    outputs: list[Component]
+
+    def components(self) -> list[Component]:
+        return [self.tools, self.section, self.instruction, *self.outputs]
 
 
 @dataclass
@@ -149,6 +173,8 @@ class Shared:
     project_list: gr.Dataframe
     brief: BriefInputs
     run: RunDisplay
+    export_file: gr.File  # the Write tab's download field (laid out by the Writing panel)
+    rewrite: SectionRewrite
     view: ProjectView
     refreshes: list[Refresh] = field(default_factory=list)
 

@@ -11,6 +11,7 @@ project whenever its turn comes, and updates the page only while the page still 
 
 import functools
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import gradio as gr
 from gradio.components import Component
@@ -22,6 +23,7 @@ from app.studio.language import info, t
 from app.studio.state import Studio
 from app.studio.target import Target
 from engine.errors import UserError
+from engine.planning.title import draft_title
 from engine.projects.run import resume_point, run_project
 from engine.projects.service import (
     Progress,
@@ -270,6 +272,53 @@ def stream_run(
             run.active: render.active_text(text),
             run.progress: line,
         }
+
+
+# -- the book title ---------------------------------------------------------------------------
+@dataclass
+class Titled:
+    """The book's title, drafted in a plan draft's job right after the plan."""
+
+    title: str
+
+
+def title_step(project: Project, backend) -> Iterator[Titled]:
+    """The last step of a plan draft's job: a project without a title gets one, drafted once
+    (a title the writer typed, or an earlier draft's, is never drafted over)."""
+    if not project.title:
+        yield Titled(draft_title(backend, project.instruction))
+
+
+def title_drafted(studio: Studio, project: Project, title: str) -> None:
+    """Keep a title drafted with the plan unless the writer typed one meanwhile."""
+    if not studio.project(project.id).title:
+        studio.store.update_project(project, title=title)
+
+
+def title_view(studio: Studio, shared: Shared, project_id) -> dict:
+    """The Brief's title box and the project list, once a draft may have titled the book."""
+    if project_id is None:
+        return {}
+    return {
+        shared.brief.book_title: studio.project(project_id).book_title,
+        shared.project_list: studio.project_table(),
+    }
+
+
+# -- downloads --------------------------------------------------------------------------------
+def hide_file() -> dict:
+    """The Write tab's download field (Shared.export_file) hidden while a new file is built."""
+    return gr.update(value=None, visible=False)
+
+
+# the download starts by itself once the new file's link is on the page
+CLICK_DOWNLOAD = """async () => {
+  for (let i = 0; i < 100; i++) {
+    const link = document.querySelector('#export-file a[download]');
+    if (link) { link.click(); return; }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}"""
 
 
 # -- a press and its queued job -------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The studio's screen: ui.py lays the panels out, holds the only list of them, and wires them.
 
 Panels (app.studio.panels): projects and model (side column); welcome (above the tabs); brief,
-plan, writing, recaps, section_tools and length_score (tabs). Each panel's widgets dataclass is
-its Feature (app.studio.feature); the components several panels touch reach them as `Shared`.
+plan, writing, manuscript, recaps, section_tools, length_score and review (tabs). Each panel's
+widgets dataclass is its Feature (app.studio.feature); the components several panels touch
+reach them as `Shared`.
 """
 
 from dataclasses import dataclass
@@ -16,10 +17,12 @@ from app.studio.language import APPLY_CHOICE, CHOOSE, SWITCH_CHOICES, label
 from app.studio.panels import (
     brief,
     length_score,
+    manuscript,
     model,
     plan,
     projects,
     recaps,
+    review,
     section_tools,
     welcome,
     writing,
@@ -36,6 +39,9 @@ CSS = """
 .lw-diff del { background: #fbd9d9; }
 #document details.lw-chapter { border-top: 1px solid #ddd; padding: 0.3em 0; }
 #document details.lw-chapter > summary { cursor: pointer; font-weight: 600; font-size: 1.15em; }
+#review-passage .lw-review-text { font-family: Georgia, serif; line-height: 1.55;
+  white-space: pre-wrap; }
+#review-passage mark { background: #ffe58a; }
 #document .lw-recap { font-style: italic; color: #555; border-left: 3px solid #ccc;
   padding-left: 0.8em; margin: 0.8em 0; }
 """
@@ -52,9 +58,11 @@ class Screen:
     brief: brief.BriefWidgets
     plan: plan.PlanWidgets
     writing: writing.WritingWidgets
+    manuscript: manuscript.ManuscriptWidgets
     recaps: recaps.RecapWidgets
     sections: section_tools.SectionWidgets
     length: length_score.LengthWidgets
+    review: review.ReviewWidgets
 
     def features(self) -> list[Feature]:
         """Every panel, in the order they show a project and refresh after a run."""
@@ -65,9 +73,11 @@ class Screen:
             self.brief,
             self.plan,
             self.writing,
+            self.manuscript,
             self.recaps,
             self.sections,
             self.length,
+            self.review,
         ]
 
 
@@ -110,10 +120,13 @@ def screen(studio: Studio) -> tuple[gr.Blocks, Screen]:
                         label("tab.write"), id="write-tab", elem_id="write-tab"
                     ) as write_tab:
                         writing_panel = writing.layout()
+                        manuscript_panel = manuscript.layout()
                         recaps_panel = recaps.layout()
                         sections_panel = section_tools.layout()
                     with gr.Tab(label("tab.length"), id="length-tab", elem_id="length-tab"):
                         length_panel = length_score.layout()
+                    with gr.Tab(label("tab.review"), id="review-tab", elem_id="review-tab"):
+                        review_panel = review.layout()
         opened = OpenProject(project_id, last_project, title, target, pressed)
         shared = Shared(
             open=opened,
@@ -122,6 +135,8 @@ def screen(studio: Studio) -> tuple[gr.Blocks, Screen]:
             project_list=projects_panel.project_list,
             brief=brief_panel.inputs,
             run=writing_panel.run,
+            export_file=writing_panel.export_file,
+            rewrite=sections_panel.rewrite_flow(),
             view=ProjectView(opened, []),
         )
         built = Screen(
@@ -132,9 +147,11 @@ def screen(studio: Studio) -> tuple[gr.Blocks, Screen]:
             brief_panel,
             plan_panel,
             writing_panel,
+            manuscript_panel,
             recaps_panel,
             sections_panel,
             length_panel,
+            review_panel,
         )
         features = built.features()
         shared.view.features = features

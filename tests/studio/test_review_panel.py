@@ -7,10 +7,11 @@ import json
 
 import pytest
 
-from app.studio import review_panel, section_tools
 from app.studio.model_host import ModelHost
+from app.studio.panels import review, section_tools
 from app.studio.state import Studio
 from app.studio.ui import screen
+from engine.errors import UserError
 from engine.schema import Chapter, Plan, PlanSection
 from harness.fake_backend import FakeBackend
 
@@ -71,54 +72,66 @@ def studio(db_path):
 
 
 @pytest.fixture
-def w(studio):
+def s(studio):
     return screen(studio)[1]
 
 
-def test_findings_by_chapter_click_marks_the_passage_and_dismiss_hides_it(studio, w):
-    shown = list(review_panel.review(studio, w, studio.project_id, False))[-1]
-    rows = shown[w.review_table]["data"]
+def test_findings_by_chapter_click_marks_the_passage_and_dismiss_hides_it(studio, s):
+    w = s.review
+    shown = list(review.review(studio, w, studio.project_id, False))[-1]
+    rows = shown[w.table]["data"]
     assert [r[:2] + r[3:5] for r in rows] == [
         ["Arrival", "2. Scene 2", "repeated sentence", TEXTS[0]]
     ]
-    assert "1 open finding" in shown[w.review_progress]
-    chosen = review_panel.choose(studio, w, studio.project_id, shown[w.review_ids], _Select(0))
-    assert f"<mark>{TEXTS[0]}</mark>" in chosen[w.review_passage]
-    assert chosen[w.review_passage].startswith("<div class='lw-review-text'>The keeper found")
-    after = review_panel.dismiss(studio, w, studio.project_id, chosen[w.review_chosen])
-    assert after[w.review_table]["data"] == []
-    reopened = review_panel.view_of(studio, w, studio.store.project("Tale"))
-    assert reopened[w.review_table]["data"] == []  # stored: dismissed stays dismissed
+    assert "1 open finding" in shown[w.progress]
+    chosen = review.choose(studio, w, studio.project_id, shown[w.ids], _Select(0))
+    assert f"<mark>{TEXTS[0]}</mark>" in chosen[w.passage]
+    assert chosen[w.passage].startswith("<div class='lw-review-text'>The keeper found")
+    after = review.dismiss(studio, w, studio.project_id, chosen[w.chosen])
+    assert after[w.table]["data"] == []
+    reopened = w.view_of(studio, studio.store.project("Tale"))
+    assert reopened[w.table]["data"] == []  # stored: dismissed stays dismissed
 
 
-def test_a_model_finding_reaches_the_table_and_fix_this_shows_a_diff_of_its_passage(studio, w):
-    updates = list(review_panel.review(studio, w, studio.project_id, True))
+def test_a_model_finding_reaches_the_table_and_fix_this_shows_a_diff_of_its_passage(studio, s):
+    w, tools, run = s.review, s.sections, s.shared.run
+    updates = list(review.review(studio, w, studio.project_id, True))
     final = updates[-1]
-    assert "3 of its finding(s) were dropped" in final[w.review_progress]
-    rows = final[w.review_table]["data"]
+    assert "3 of its finding(s) were dropped" in final[w.progress]
+    rows = final[w.table]["data"]
     assert [r[3:5] for r in rows] == [["repeated sentence", TEXTS[0]], ["plan", REAL_QUOTE]]
-    chosen = review_panel.choose(studio, w, studio.project_id, final[w.review_ids], _Select(1))
-    fixing = list(review_panel.fix(studio, w, studio.project_id, chosen[w.review_chosen]))
-    assert fixing[0][w.section]["value"] == studio.store.plan(studio.store.project("Tale")).ids[1]
-    assert fixing[0][w.revise_instruction] == "Fix this: Off plan. Cut."
+    chosen = review.choose(studio, w, studio.project_id, final[w.ids], _Select(1))
+    fixing = list(review.fix(studio, s.shared, studio.project_id, chosen[w.chosen]))
+    assert fixing[0][s.shared.tabs]["selected"] == "write-tab"
+    assert fixing[0][tools.tools]["open"] is True
+    assert (
+        fixing[0][tools.section]["value"] == studio.store.plan(studio.store.project("Tale")).ids[1]
+    )
+    assert fixing[0][tools.revise_instruction] == "Fix this: Off plan. Cut."
     done = fixing[-1]
-    assert done[w.revise_box]["visible"] is True
-    assert "<del>" in done[w.revise_diff] and "gull" in done[w.revise_diff]
-    proposal = done[w.proposal]
-    section_tools.accept(studio, w, studio.project_id, proposal)
+    assert done[tools.revise_box]["visible"] is True
+    assert "<del>" in done[tools.revise_diff] and "gull" in done[tools.revise_diff]
+    proposal = done[tools.proposal]
+    section_tools.accept(studio, tools, run, studio.project_id, proposal)
     text = studio.store.sections(studio.store.project("Tale"))[1].text
     assert text.startswith("A gull dropped a letter on the deck.") and TEXTS[0] in text
-    rows = review_panel.view_of(studio, w, studio.store.project("Tale"))[w.review_table]["data"]
+    rows = w.view_of(studio, studio.store.project("Tale"))[w.table]["data"]
     assert [r[3] for r in rows] == ["repeated sentence"]  # the fixed passage is gone
 
 
-def test_check_later_chapters_after_a_rename(studio, w):
-    list(review_panel.review(studio, w, studio.project_id, False))
-    nothing = list(review_panel.later(studio, w, studio.project_id, False))[-1]
-    assert "Nothing changed" in nothing[w.review_progress]
+def test_fix_this_needs_a_finding(studio, s):
+    with pytest.raises(UserError, match="finding"):
+        list(review.fix(studio, s.shared, studio.project_id, ""))
+
+
+def test_check_later_chapters_after_a_rename(studio, s):
+    w = s.review
+    list(review.review(studio, w, studio.project_id, False))
+    nothing = list(review.later(studio, w, studio.project_id, False))[-1]
+    assert "Nothing changed" in nothing[w.progress]
     project = studio.store.project("Tale")
     studio.store.update_project(project, bible="## Tomas\nThe ferryman.")
-    shown = list(review_panel.later(studio, w, studio.project_id, False))[-1]
-    assert "bible entry “Tobias”" in shown[w.review_progress]
-    kinds = [r[3] for r in shown[w.review_table]["data"]]
+    shown = list(review.later(studio, w, studio.project_id, False))[-1]
+    assert "bible entry “Tobias”" in shown[w.progress]
+    kinds = [r[3] for r in shown[w.table]["data"]]
     assert "after a change" in kinds

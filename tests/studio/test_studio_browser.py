@@ -1,8 +1,9 @@
 """The studio end to end in Chromium: the embedded model drafts and writes, everything persists.
 
 One long scenario on one studio (model loads are the expensive part): create a project, draft
-a plan, edit it, write, stop, resume, regenerate a section, edit one by hand with markup that
-must not run, export every format, reload and find the project intact.
+a plan (and the book's title with it), edit it, write, stop, resume, regenerate a section, edit
+one by hand with markup that must not run, export every format (under the book's title), reload
+and find the project intact.
 """
 
 import inspect
@@ -43,6 +44,15 @@ def plan_of(db_path, name: str):
     store = Store(db_path)
     try:
         return store.plan(store.project(name))
+    finally:
+        store.close()
+
+
+def title_of(db_path, name: str) -> str:
+    """The book's own title ("" until drafted or typed)."""
+    store = Store(db_path)
+    try:
+        return store.project(name).title
     finally:
         store.close()
 
@@ -123,6 +133,12 @@ def test_draft_edit_write_stop_resume_regenerate_export_reload(studio, browser, 
     wait_until(page, lambda: plan_of(studio.db_path, "Lighthouse") is not None)
     drafted = plan_of(studio.db_path, "Lighthouse")
     assert drafted.total_words == 150
+    # the book's title is drafted with the plan, and the Brief's title box shows it
+    wait_until(page, lambda: title_of(studio.db_path, "Lighthouse") != "")
+    title = title_of(studio.db_path, "Lighthouse")
+    page.wait_for_function(
+        "t => document.querySelector('#book-title textarea').value === t", arg=title
+    )
 
     # edit row 1's title and word count in place
     edit_cell(page, drafted.sections[0].title, "Maren finds the bottle")
@@ -241,11 +257,11 @@ def test_draft_edit_write_stop_resume_regenerate_export_reload(studio, browser, 
         files[fmt] = tmp_path / f"out.{fmt}"
         download.value.save_as(files[fmt])
     markdown = files["md"].read_text(encoding="utf-8")
-    assert markdown.startswith("# Lighthouse") and "## Maren finds the bottle" in markdown
+    assert markdown.startswith(f"# {title}\n") and "## Maren finds the bottle" in markdown
     html = files["html"].read_text(encoding="utf-8").lower()
     assert "a calm night" in html and "<script" not in html and "onerror" not in html
     paragraphs = [p.text for p in docx.Document(str(files["docx"])).paragraphs]
-    assert "Lighthouse" in paragraphs and "Maren finds the bottle" in paragraphs
+    assert title in paragraphs and "Maren finds the bottle" in paragraphs
     assert zipfile.is_zipfile(files["epub"])
     book = epub.read_epub(str(files["epub"]))
     chapters = [

@@ -4,8 +4,8 @@ is the standard manuscript DOCX (real Gradio layout, real SQLite file)."""
 import docx
 import pytest
 
-from app.studio import manuscript_panel
 from app.studio.model_host import ModelHost
+from app.studio.panels import manuscript
 from app.studio.state import Studio
 from app.studio.ui import screen
 from engine.errors import UserError
@@ -15,7 +15,9 @@ from harness.fake_backend import FakeBackend, prose
 
 def test_manuscript_export_with_the_saved_author(db_path):
     studio = Studio(db_path, ModelHost.serving(FakeBackend()))
-    w = screen(studio)[1]
+    s = screen(studio)[1]
+    export_file = s.shared.export_file
+    assert export_file is s.writing.export_file  # offered where the other exports are
     store = studio.store
     project = store.create_project("Tale", "Write a tale.", 300)
     plan = Plan(sections=[PlanSection(title="One", main_point="It begins.", words=300)])
@@ -23,11 +25,12 @@ def test_manuscript_export_with_the_saved_author(db_path):
     version = store.start_section(project, plan.ids[0], prose(300))
     store.save_section(version, prose(300), 0, done=True)
     with pytest.raises(UserError, match="--author"):
-        manuscript_panel.export(studio, w, project.id, "", "")
-    manuscript_panel.save_author(studio, "Ann Lee", "Street 1\nann@example.org")
-    assert manuscript_panel.author_fields(studio) == ("Ann Lee", "Street 1\nann@example.org")
-    shown = manuscript_panel.export(studio, w, project.id, "Ann Lee", "Street 1\nann@example.org")
-    made = docx.Document(shown[w.export_file]["value"])
+        manuscript.export(studio, export_file, project.id, "", "")
+    author = ("Ann Lee", "Street 1\nann@example.org")
+    manuscript.save_author(studio, *author)
+    assert manuscript.author_fields(studio) == author
+    shown = manuscript.export(studio, export_file, project.id, *author)
+    made = docx.Document(shown[export_file]["value"])
     assert [p.text for p in made.paragraphs[:4]] == [
         "Ann Lee",
         "Street 1",

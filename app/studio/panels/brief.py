@@ -38,7 +38,13 @@ class BriefWidgets:
     refreshes_after_run: ClassVar[bool] = False
 
     def view_components(self) -> list[Component]:
-        return [*self.inputs.fields(), self.bible_summary, self.style, self.style_sample]
+        return [
+            *self.inputs.fields(),
+            self.bible_summary,
+            self.style,
+            self.style_sample,
+            self.inputs.book_title,
+        ]
 
     def view_of(self, studio: Studio, project: Project | None) -> dict:
         return view_of(self, project)
@@ -54,6 +60,11 @@ class BriefWidgets:
 
 
 def layout() -> BriefWidgets:
+    book_title = gr.Textbox(
+        label=label("brief.book_title"),
+        placeholder=label("brief.book_title_placeholder"),
+        elem_id="book-title",
+    )
     instruction = gr.Textbox(
         label=label("brief.instruction"),
         placeholder=label("brief.instruction_placeholder"),
@@ -88,7 +99,7 @@ def layout() -> BriefWidgets:
     suggested_total = gr.Number(None, visible=False, elem_id="suggested-total")
     draft = gr.Button(label("brief.draft"), variant="primary", elem_id="brief-draft")
     return BriefWidgets(
-        inputs=BriefInputs(instruction, bible, total, single, draft),
+        inputs=BriefInputs(instruction, bible, total, single, draft, book_title),
         bible_summary=bible_summary,
         style=style,
         style_sample=style_sample,
@@ -107,6 +118,7 @@ def view_of(w: BriefWidgets, project: Project | None) -> dict:
         w.bible_summary: bible_style.summary(project.bible if project else ""),
         w.style: list(project.settings.style) if project else [],
         w.style_sample: project.settings.style_sample if project else "",
+        brief.book_title: project.book_title if project else "",
     }
 
 
@@ -128,6 +140,18 @@ def save_field(studio: Studio, name: str, project_id, value) -> None:
         fields = {"instruction": value or ""}
     if any(getattr(project, key) != value for key, value in fields.items()):
         studio.store.update_project(project, **fields)
+
+
+def save_title(studio: Studio, project_id, title) -> dict:
+    """The writer's own title for the book (exports and the project list use it); the project
+    list as it is then."""
+    if project_id is None:
+        return gr.skip()
+    project = studio.project(project_id)
+    title = " ".join((title or "").split())[:200]
+    if title and title != project.book_title:
+        studio.store.update_project(project, title=title)
+    return studio.project_table()
 
 
 def instruction_done(
@@ -178,6 +202,12 @@ def wire(studio: Studio, w: BriefWidgets, shared: Shared) -> None:
         user_errors(functools.partial(bible_style.bible_done, studio)),
         [project_id, brief.bible],
         [w.bible_summary],
+        **INSTANT,
+    )
+    brief.book_title.blur(
+        user_errors(functools.partial(save_title, studio)),
+        [project_id, brief.book_title],
+        [shared.project_list],
         **INSTANT,
     )
     w.style.input(

@@ -412,11 +412,16 @@ def draft(
     raw = ""
 
     def start(store, backend):
-        return draft_plan_stream(backend, project.instruction, project.target_words, project.bible)
+        yield from draft_plan_stream(
+            backend, project.instruction, project.target_words, project.bible
+        )
+        yield from service.title_step(project, backend)
 
     for batch in studio.follow(project, start, page):
         for event in batch:
-            if isinstance(event, str):
+            if isinstance(event, service.Titled):
+                service.title_drafted(studio, project, event.title)
+            elif isinstance(event, str):
                 raw += event
             elif isinstance(event, Failed):
                 raise event.error
@@ -450,6 +455,7 @@ def draft_book(
             previous, chapters_from_model_output(text, total), total
         )
         yield book
+        yield from service.title_step(project, backend)
         if not up_front:
             return
         for chapter in book.chapters:
@@ -466,6 +472,8 @@ def draft_book(
             elif isinstance(event, Plan):
                 plan = event
                 _save_plan(studio, project, plan)
+            elif isinstance(event, service.Titled):
+                service.title_drafted(studio, project, event.title)
             elif isinstance(event, ChapterPlanning):
                 number = plan.chapter_index(event.chapter_id) + 1
                 line = t("plan.drafting_scenes", number=number, count=len(plan.chapters))
@@ -560,7 +568,14 @@ def wire(studio: Studio, w: PlanWidgets, shared: Shared) -> None:
         "outputs": [w.plan_stream, *plan_outputs(w)],
         "show_progress_on": [w.plan_stream],
     }
-    service.pressing(studio, shared, w.draft.click, "draft", w.plan_stream, **drafting)
+    titled = (
+        user_errors(functools.partial(service.title_view, studio, shared)),
+        [project_id],
+        [brief.book_title, shared.project_list],
+    )
+    service.pressing(studio, shared, w.draft.click, "draft", w.plan_stream, **drafting).then(
+        *titled, **INSTANT
+    )
     # the Brief tab's own Draft plan: a project from the instruction if none is open
     created = brief.draft.click(
         user_errors(functools.partial(project_for_draft, studio, shared)),
@@ -568,7 +583,9 @@ def wire(studio: Studio, w: PlanWidgets, shared: Shared) -> None:
         [*shared.view.components(), shared.tabs],
         **INSTANT,
     )
-    service.pressing(studio, shared, created.success, "draft", w.plan_stream, **drafting)
+    service.pressing(studio, shared, created.success, "draft", w.plan_stream, **drafting).then(
+        *titled, **INSTANT
+    )
     # the tab's last step: Write, on the Write tab
     to_write_tab = w.write.click(
         lambda: gr.update(selected="write-tab"), None, [shared.tabs], **INSTANT

@@ -15,7 +15,7 @@ from gradio.components import Component
 
 from app.studio import render, service
 from app.studio.events import INSTANT, user_errors
-from app.studio.feature import RunDisplay, Shared
+from app.studio.feature import RunDisplay, SectionRewrite, Shared
 from app.studio.language import info, label, status_word, t
 from app.studio.state import Studio
 from app.studio.target import Target
@@ -61,6 +61,7 @@ class SectionWidgets:
     compare_version: gr.Button
     restore_section: gr.Button
     revise_box: gr.Group
+    tools: gr.Accordion
 
     refreshes_after_run: ClassVar[bool] = True
 
@@ -89,13 +90,24 @@ class SectionWidgets:
     def after_run_components(self) -> list[Component]:
         return [self.section]
 
+    def rewrite_flow(self) -> SectionRewrite:
+        """The rewrite-and-diff flow, for another panel to propose a passage's rewrite."""
+
+        def stream(studio: Studio, run: RunDisplay, target, section_id, instruction, selection):
+            return rewrite(studio, self, run, target, section_id, instruction, "", "", selection)
+
+        outputs = [self.revise_box, self.revise_summary, self.revise_diff, self.proposal]
+        return SectionRewrite(
+            self.tools, self.section, self.revise_instruction, stream, [*outputs, self.history]
+        )
+
 
 def layout() -> SectionWidgets:
     with gr.Accordion(
         label("section.tools"),
         open=False,
         elem_id="section-tools",
-    ):
+    ) as tools:
         section = gr.Dropdown(label=label("section.select"), elem_id="section-select")
         revise_instruction = gr.Textbox(
             label=label("section.instruction"),
@@ -173,6 +185,7 @@ def layout() -> SectionWidgets:
         compare_version=compare_version,
         restore_section=restore_section,
         revise_box=revise_box,
+        tools=tools,
     )
 
 

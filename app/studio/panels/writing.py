@@ -16,6 +16,7 @@ from app.studio import render, service
 from app.studio.events import INSTANT, user_errors
 from app.studio.feature import RunDisplay, Shared
 from app.studio.language import info, label, t
+from app.studio.service import CLICK_DOWNLOAD, hide_file
 from app.studio.state import Studio
 from engine.errors import UserError
 from engine.metrics import count_words
@@ -167,20 +168,6 @@ def export(studio: Studio, w: WritingWidgets, fmt: str, project_id) -> dict:
         raise UserError(key="error.nothing_to_export")
     info("write.exported", name=project.name, format=EXPORT_LABELS[fmt])
     return {w.export_file: gr.update(value=str(paths[fmt]), visible=True)}
-
-
-def hide_file() -> dict:
-    return gr.update(value=None, visible=False)
-
-
-# the download starts by itself once the new file's link is on the page
-CLICK_DOWNLOAD = """async () => {
-  for (let i = 0; i < 100; i++) {
-    const link = document.querySelector('#export-file a[download]');
-    if (link) { link.click(); return; }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}"""
 
 
 # -- wiring -----------------------------------------------------------------------------------
