@@ -69,6 +69,42 @@ offload_options = stack_options(
     ]
 )
 
+
+def _set_voice(ctx: click.Context, param: click.Parameter, value) -> None:
+    """Gather --voice and --voice-scale into the voice every main-model load applies."""
+    from pathlib import Path
+
+    from engine.models import voice
+
+    chosen = ctx.meta.setdefault("longwrite.voice", {})
+    chosen[param.name] = value
+    path = chosen.get("voice_path")
+    voice.choose(voice.Voice(Path(path), chosen.get("voice_scale") or 1.0) if path else None)
+
+
+voice_options = stack_options(
+    [
+        click.option(
+            "--voice",
+            "voice_path",
+            type=click.Path(path_type=str),
+            expose_value=False,
+            callback=_set_voice,
+            help="A voice (a LoRA adapter GGUF from `longwrite export gguf-lora`) to write with, "
+            "on top of the GGUF model it was trained for.",
+        ),
+        click.option(
+            "--voice-scale",
+            type=click.FloatRange(0.0, 4.0),
+            default=1.0,
+            show_default=True,
+            expose_value=False,
+            callback=_set_voice,
+            help="How strongly the voice applies (1 = as trained, 0 = not at all).",
+        ),
+    ]
+)
+
 model_options = stack_options(
     [
         click.option(
@@ -91,6 +127,7 @@ model_options = stack_options(
             "free memory and at 32,768).",
         ),
         offload_options,
+        voice_options,
     ]
 )
 

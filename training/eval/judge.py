@@ -136,8 +136,8 @@ class Judge:
         """A judge on a server (base_url and model_name) or on a local GGUF file."""
         name = judge_name(base_url, model_name, gguf)
         if gguf:
-            return cls(open_backend(gguf, n_ctx=n_ctx, n_threads=threads), name)
-        return cls(open_backend(base_url=base_url, model_name=model_name), name)
+            return cls(open_backend(gguf, n_ctx=n_ctx, n_threads=threads, use_voice=False), name)
+        return cls(open_backend(base_url=base_url, model_name=model_name, use_voice=False), name)
 
     def score(self, instruction: str, response: str) -> QualityScores:
         """The six marks and S_q of a response to an instruction; raises JudgeFailed."""

@@ -23,6 +23,7 @@ from engine.models.backends.base import ChatRequest, Usage
 from engine.models.backends.no_repeat import NoRepeatNgram
 from engine.models.discovery import read_model_info
 from engine.models.load_plan import plan_load
+from engine.models.voice import Voice, check_voice
 
 # Used only for a GGUF that carries no chat template of its own.
 _CHATML = (
@@ -66,10 +67,14 @@ class LlamaCppBackend:
         n_ctx: int | None = None,
         n_threads: int | None = None,
         offload: hardware.OffloadSettings | None = None,
+        voice: Voice | None = None,
     ):
         """Load a GGUF after checking it fits: n_ctx None picks the model's trained length capped
-        by free memory and MAX_DEFAULT_CONTEXT; offload None uses the process's settings."""
+        by free memory and MAX_DEFAULT_CONTEXT; offload None uses the process's settings; a voice
+        (a LoRA adapter made for this base) applies on top."""
         info = read_model_info(model_path)
+        if voice is not None:
+            check_voice(voice.path, model_path)
         settings = offload or hardware.current_settings()
         self.placement = plan_load(
             info,
@@ -92,6 +97,8 @@ class LlamaCppBackend:
                 type_k=cache_type,
                 type_v=cache_type,
                 last_n_tokens_size=256,
+                lora_path=str(voice.path) if voice else None,
+                lora_scale=voice.scale if voice else 1.0,
                 verbose=False,
             )
         except (ValueError, RuntimeError) as error:
