@@ -84,6 +84,7 @@ db_option = click.option(
         "eval": "training.eval.cli:eval_group",
         "train": "training.cli:train",
         "data": "training.cli:data",
+        "voice": "training.voice.cli:voice",
         "import": "app.import_cli:import_manuscript",
         "backup": "app.backup_cli:backup",
         "restore": "app.backup_cli:restore",
@@ -535,7 +536,13 @@ def projects(ctx, db):
         )
 
 
-@cli.group(cls=LazyGroup, lazy_commands={"gguf": "training.gguf.cli:export_gguf"})
+@cli.group(
+    cls=LazyGroup,
+    lazy_commands={
+        "gguf": "training.gguf.cli:export_gguf",
+        "gguf-lora": "training.voice.cli:export_gguf_lora",
+    },
+)
 def export() -> None:
     """Export a document, or a trained checkpoint as GGUF."""
 

@@ -223,7 +223,7 @@ def run_voice_dpo(preferences: Path, out: Path, settings: VoiceSettings) -> int:
         trainer={
             **CPU_TRAINER,
             "learning_rate": settings.learning_rate / 3,
-            "max_steps": max(1, math.ceil(len(pairs) / 2)),
+            "max_steps": max(1, min(settings.steps, math.ceil(len(pairs) / 2))),
             "save_steps": settings.save_steps,
             "seed": settings.seed,
             "use_cpu": settings.use_cpu,
