@@ -78,8 +78,8 @@ def _set_voice(ctx: click.Context, param: click.Parameter, value) -> None:
 
     chosen = ctx.meta.setdefault("longwrite.voice", {})
     chosen[param.name] = value
-    path = chosen.get("voice_path")
-    voice.choose(voice.Voice(Path(path), chosen.get("voice_scale") or 1.0) if path else None)
+    path, scale = chosen.get("voice_path"), chosen.get("voice_scale")
+    voice.choose(voice.Voice(Path(path), 1.0 if scale is None else scale) if path else None)
 
 
 voice_options = stack_options(

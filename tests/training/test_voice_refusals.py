@@ -104,3 +104,39 @@ def test_a_voice_needs_a_local_model(tmp_path):
         "x",
     )
     assert "not to a server" in one_line_error(result)
+
+
+@pytest.mark.slow
+def test_write_loads_a_fitting_voice_through_llama_cpp(tmp_path):
+    """A zero adapter (lora_b all zeros) for the embedded model: llama.cpp accepts its names
+    and shapes, and `write --voice` writes a piece with it."""
+    rank, hidden = 2, 576
+    path = tmp_path / "zero.gguf"
+    writer = gguf.GGUFWriter(path, "llama")
+    writer.add_type(gguf.GGUFType.ADAPTER)
+    writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
+    writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, 4.0)
+    for block in range(30):
+        name = f"blk.{block}.attn_q.weight"
+        writer.add_tensor(f"{name}.lora_a", np.ones((rank, hidden), np.float16))
+        writer.add_tensor(f"{name}.lora_b", np.zeros((hidden, rank), np.float16))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    result = run_cli(
+        "write",
+        "a 120-word story about a fox",
+        "--voice",
+        str(path),
+        "--voice-scale",
+        "0.5",
+        "--seed",
+        "1",
+        "--db",
+        str(tmp_path / "p.db"),
+        "-o",
+        str(tmp_path / "fox.md"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert len((tmp_path / "fox.md").read_text().split()) > 40
