@@ -65,6 +65,7 @@ def written_like_the_studio(tmp_path, plan_record, texts):
     return backend.requests
 
 
+@pytest.mark.slow  # the real llama.cpp tokenizer of the embedded model
 def test_train_and_write_prompts_match_token_for_token(tmp_path, small_manuscript, tokenizer):
     """Every target section of every example is preceded by exactly the tokens llama.cpp
     evaluates when the studio asks for that section."""
@@ -151,3 +152,53 @@ def test_a_killed_build_resumes_and_loses_nothing(tmp_path, small_manuscript):
     assert len(rerun.requests) == len(FakeBackend(summaries).requests) + 10 - 4  # none redone
     for name in (TRAIN_FILE, HELD_OUT_FILE, PLANS_FILE):
         assert (resumed / name).read_text() == (whole / name).read_text()
+
+
+def test_a_row_cut_short_by_a_kill_is_made_again(tmp_path):
+    from training.voice.data import Cache
+
+    path = tmp_path / "cache.jsonl"
+    path.write_text('{"key": "a", "value": "kept"}\n{"key": "b", "val')
+    cache = Cache(path)
+    assert cache.get("a", lambda: "redone") == "kept"
+    assert cache.get("b", lambda: "made again") == "made again"
+    assert Cache(path).entries == {"a": "kept", "b": "made again"}
+
+
+@pytest.mark.slow
+def test_voice_data_killed_midway_resumes_with_the_real_model(tmp_path):
+    """`longwrite voice data` back-translating with the embedded model, killed with SIGKILL
+    after a few rows: the rerun keeps every row already drafted and drafts only the rest."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+    from training.voice.data import CACHE_FILE
+
+    source = tmp_path / "writer.md"
+    source.write_text(manuscript(seed=4, pieces=2, sections=6, words=180), encoding="utf-8")
+    out = tmp_path / "data"
+    command = [sys.executable, "-m", "app", "voice", "data", "--from", str(source), "-o", str(out)]
+    command += ["--ctx", "4096", "--threads", "1"]
+    first = subprocess.Popen(command, cwd=REPO, stderr=subprocess.DEVNULL)
+    cache = out / CACHE_FILE
+    deadline = time.monotonic() + 600
+    while not (cache.is_file() and len(cache.read_text().splitlines()) >= 3):
+        assert first.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    drafted = [line for line in cache.read_text().splitlines() if line.endswith("}")]
+    second = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert second.returncode == 0, second.stderr
+    lines = cache.read_text().splitlines()
+    assert lines[: len(drafted)] == drafted  # nothing drafted before the kill was redone
+    keys = [json.loads(line)["key"] for line in lines if line.endswith("}")]
+    assert len(keys) == len(set(keys)) == 12 + 2  # a row per section, an instruction per piece
+    summary = json.loads((out / "voice-data.json").read_text())
+    assert summary["sections"] == 12 and summary["held_out_sections"] == 2
+    plans = [json.loads(line) for line in (out / PLANS_FILE).read_text().splitlines()]
+    assert all(plan["instruction"].strip() for plan in plans)

@@ -176,13 +176,18 @@ class Cache:
     def __init__(self, path: Path):
         self.path = path
         self.entries: dict[str, str] = {}
-        if path.is_file():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    entry = json.loads(line)
-                except ValueError:
-                    continue  # the line a kill cut short: it is made again
-                self.entries[entry["key"]] = entry["value"]
+        if not path.is_file():
+            return
+        data = path.read_bytes()
+        if data and not data.endswith(b"\n"):  # a kill cut the last line short: drop it
+            data = data[: data.rfind(b"\n") + 1]
+            path.write_bytes(data)
+        for line in data.decode("utf-8", "replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # an unreadable line is made again
+            self.entries[entry["key"]] = entry["value"]
 
     def get(self, key: str, make: Callable[[], str]) -> str:
         if key not in self.entries:
