@@ -11,8 +11,10 @@ request, and the habits of their text are compared with the writer's.
 """
 
 import argparse
+import contextlib
 import json
 import resource
+import sys
 import time
 from pathlib import Path
 
@@ -138,7 +140,9 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("bench-voice"))
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    print(json.dumps(run(args.work, args), indent=2))
+    with contextlib.redirect_stdout(sys.stderr):  # the trainer logs on stdout; JSON alone there
+        result = run(args.work, args)
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
