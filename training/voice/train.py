@@ -202,6 +202,11 @@ def run_voice_dpo(preferences: Path, out: Path, settings: VoiceSettings) -> int:
     """Go on training the SFT LoRA with DPO on the writer's pairs (the SFT voice, adapter off
     being the base, is not the reference: the merged SFT model is). Returns the pairs used, 0
     when there are fewer than MIN_DPO_PAIRS (then nothing changes)."""
+    from training.records import PreferencePair, read_jsonl
+
+    pairs = [pair.model_dump() for pair in read_jsonl(preferences, PreferencePair)]
+    if len(pairs) < MIN_DPO_PAIRS:
+        return 0  # before torch and TRL are imported: a skip costs nothing
     from datasets import Dataset
     from peft import PeftModel
     from trl import DPOTrainer
@@ -209,12 +214,7 @@ def run_voice_dpo(preferences: Path, out: Path, settings: VoiceSettings) -> int:
     from training.dpo import dpo_config
     from training.models import load_model, load_tokenizer
     from training.recipe import DPORecipe, ModelSection
-    from training.records import PreferencePair, read_jsonl
     from training.saving import merge_adapter
-
-    pairs = [pair.model_dump() for pair in read_jsonl(preferences, PreferencePair)]
-    if len(pairs) < MIN_DPO_PAIRS:
-        return 0
     dpo_dir = out / "dpo"
     recipe = DPORecipe(
         model=ModelSection(name=settings.base, dtype="float32"),
