@@ -7,6 +7,7 @@ Kept short (a few hundred words a step, rank 4); bench/voice.py makes the longer
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,7 +17,6 @@ import pytest
 
 from bench.synthetic_writer import manuscript
 from bench.voice import compare_habits, scripted_rows
-from engine.models.discovery import embedded_model_path
 from tests.conftest import REPO
 from tests.fake_backend import FakeBackend
 from training.voice.data import build_voice_data, read_sources
@@ -63,16 +63,10 @@ def test_text_moves_toward_the_writers_habits(trained, voice_data):
     assert measured["voice"]["second_person"] > measured["base"]["second_person"]
 
 
-def test_the_gguf_adapter_predicts_like_the_merged_model(trained):
-    from training.voice.cli import check_export
-
-    _, out, adapter = trained
-    result = check_export(adapter, embedded_model_path(), out / "final", "F16")
-    print(result.summary())
-    assert result.decided_agreement >= 0.98
-
-
-def test_export_command_writes_and_checks_the_adapter(trained, tmp_path):
+def test_the_exported_adapter_predicts_like_the_merged_model(trained, tmp_path):
+    """`export gguf-lora` writes the adapter, loads the base with it in llama.cpp and compares
+    its next-token predictions with the merged model's; F16 must agree on 98 % of the decided
+    positions."""
     _, out, _ = trained
     target = tmp_path / "voice.gguf"
     result = subprocess.run(
@@ -83,13 +77,16 @@ def test_export_command_writes_and_checks_the_adapter(trained, tmp_path):
         timeout=600,
     )
     assert result.returncode == 0, result.stderr
-    assert "top-1 agreement" in result.stderr and target.is_file()
+    print(result.stderr.strip().splitlines()[-1])
+    agreement = re.search(r"top-1 agreement ([\d.]+) on (\d+) decided", result.stderr)
+    assert float(agreement[1]) >= 0.98 and int(agreement[2]) >= 100
+    assert target.is_file()
 
 
 def test_a_killed_training_resumes_from_its_checkpoint(voice_data, tmp_path):
     out = tmp_path / "voice"
     command = [sys.executable, "-m", "app", "voice", "train", str(voice_data), "-o", str(out)]
-    command += ["--steps", "3", "--save-steps", "1", "--rank", "4"]
+    command += ["--steps", "2", "--save-steps", "1", "--rank", "4"]
     first = subprocess.Popen(command, cwd=REPO, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 600
     while not (out / "checkpoint-1" / "trainer_state.json").is_file():
@@ -103,9 +100,9 @@ def test_a_killed_training_resumes_from_its_checkpoint(voice_data, tmp_path):
     assert second.returncode == 0, second.stderr
     steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
     resumed = steps[len(logged) :]
-    assert resumed and min(s for s in resumed if s) >= 2  # went on from checkpoint 1 or later
-    state = json.loads((out / "checkpoint-3" / "trainer_state.json").read_text())
-    assert state["global_step"] == 3
+    assert resumed and min(s for s in resumed if s) >= 2  # went on from checkpoint 1
+    state = json.loads((out / "checkpoint-2" / "trainer_state.json").read_text())
+    assert state["global_step"] == 2
     assert "Held-out loss" in second.stderr
 
 
