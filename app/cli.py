@@ -88,6 +88,7 @@ db_option = click.option(
         "eval": "app.eval_cli:eval_group",
         "train": "app.train_cli:train",
         "data": "app.train_cli:data",
+        "voice": "app.voice_cli:voice",
         "import": "app.import_cli:import_manuscript",
         "backup": "app.backup_cli:backup",
         "restore": "app.backup_cli:restore",
@@ -561,7 +562,13 @@ def projects(ctx, db):
         )
 
 
-@cli.group(cls=LazyGroup, lazy_commands={"gguf": "app.gguf_cli:export_gguf"})
+@cli.group(
+    cls=LazyGroup,
+    lazy_commands={
+        "gguf": "app.gguf_cli:export_gguf",
+        "gguf-lora": "app.voice_cli:export_gguf_lora",
+    },
+)
 def export() -> None:
     """Export a document, or a trained checkpoint as GGUF."""
 

@@ -56,6 +56,8 @@ LOAD_FIELDS = {
     "gpu_layers": "gpu_layers",
     "kv_cache": "kv_cache",
     "flash_attn": "flash_attn",
+    "voice_path": "voice_path",
+    "voice_scale": "voice_scale",
     "threads": "n_threads",
 }
 
@@ -78,8 +80,9 @@ def load_settings_from(ctx: click.Context, values: dict) -> LoadSettings:
             given[field] = values[name]
     if ctx.meta.get("longwrite.ollama"):  # --ollama filled the server pair in
         given.update(base_url=values["base_url"], model_name=values["model_name"])
-    if given.get("model_path"):
-        given["model_path"] = str(Path(given["model_path"]).expanduser().resolve())
+    for path in ("model_path", "voice_path"):
+        if given.get(path):
+            given[path] = str(Path(given[path]).expanduser().resolve())
     return LoadSettings(**given)
 
 
@@ -157,6 +160,25 @@ offload_options = stack_options(
     ]
 )
 
+voice_options = stack_options(
+    [
+        click.option(
+            "--voice",
+            "voice_path",
+            type=click.Path(path_type=str),
+            help="A voice (a LoRA adapter GGUF from `longwrite export gguf-lora`) to write with, "
+            "on top of the GGUF model it was trained for.",
+        ),
+        click.option(
+            "--voice-scale",
+            type=click.FloatRange(0.0, 4.0),
+            default=1.0,
+            show_default=True,
+            help="How strongly the voice applies (1 = as trained, 0 = not at all).",
+        ),
+    ]
+)
+
 # The command receives `load: LoadSettings` built from these (and --threads, where the command
 # has threads_option) instead of one parameter per option.
 model_options = stack_options(
@@ -189,6 +211,7 @@ model_options = stack_options(
             "free memory and at 32,768).",
         ),
         offload_options,
+        voice_options,
         _collect_load_settings,
     ]
 )

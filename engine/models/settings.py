@@ -25,6 +25,7 @@ class LoadSettings(BaseModel):
     gpu_layers None means auto: every layer when llama.cpp can offload, as many as fit in free
     VRAM, 0 on a CPU-only build. n_ctx None: the model's trained length capped by free memory.
     flash_attn None: on exactly when needed (a q8_0 cache) or when it helps (layers on a GPU).
+    voice_path: a LoRA adapter GGUF made for this model, applied at voice_scale (1 = as trained).
     n_threads belongs to the machine, not the project, so it is never saved (None: all cores
     but one, or LONGWRITE_THREADS).
     """
@@ -36,6 +37,8 @@ class LoadSettings(BaseModel):
     gpu_layers: int | None = Field(None, ge=0)
     kv_cache: KvCache = "f16"
     flash_attn: bool | None = None
+    voice_path: str | None = None
+    voice_scale: float = Field(1.0, ge=0.0, le=4.0)
     n_threads: int | None = Field(None, ge=1, exclude=True)
 
     @property
@@ -59,7 +62,8 @@ class LoadSettings(BaseModel):
 
 
 _NEW_MODEL = {"model_path", "base_url", "n_ctx"}
-_MODEL_IDENTITY = {"model_path", "base_url", "model_name", "n_ctx"}
+# a voice is made for one base model: a new model drops the saved one unless given again
+_MODEL_IDENTITY = {"model_path", "base_url", "model_name", "n_ctx", "voice_path", "voice_scale"}
 
 
 def parse_gpu_layers(value: str | int | None) -> int | None:

@@ -137,7 +137,13 @@ class Judge:
         with load's GPU layers, KV cache, flash attention and threads, at its own context."""
         name = judge_name(base_url, model_name, gguf)
         if gguf:
-            own = {"model_path": gguf, "base_url": None, "model_name": None, "n_ctx": None}
+            own = {
+                "model_path": gguf,
+                "base_url": None,
+                "model_name": None,
+                "n_ctx": None,
+                "voice_path": None,
+            }
             return cls(open_backend((load or LoadSettings()).model_copy(update=own)), name)
         return cls(open_backend(LoadSettings(base_url=base_url, model_name=model_name)), name)
 

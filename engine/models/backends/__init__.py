@@ -15,6 +15,8 @@ def open_backend(settings: LoadSettings | None = None) -> Backend:
     default) loaded as the settings say. A base_url "ollama+http://…" is Ollama's native API
     (see backends.ollama)."""
     settings = settings or LoadSettings()
+    if settings.voice_path and settings.backend == "server":
+        raise UserError(key="error.voice_needs_gguf")
     if settings.base_url and settings.base_url.startswith("ollama+"):
         from engine.models.backends.ollama import OllamaBackend
 

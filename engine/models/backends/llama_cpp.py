@@ -25,6 +25,7 @@ from engine.models.backends.no_repeat import NoRepeatNgram
 from engine.models.discovery import read_model_info
 from engine.models.load_plan import plan_load
 from engine.models.settings import LoadSettings
+from engine.models.voice import check_voice
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ class LlamaCppBackend:
         logged at INFO on this module's logger; the command line shows it on stderr."""
         settings = settings or LoadSettings()
         info = read_model_info(model_path)
+        if settings.voice_path:
+            check_voice(Path(settings.voice_path), model_path)
         self.placement = plan_load(
             info,
             settings,
@@ -95,6 +98,8 @@ class LlamaCppBackend:
                 type_k=cache_type,
                 type_v=cache_type,
                 last_n_tokens_size=256,
+                lora_path=settings.voice_path,
+                lora_scale=settings.voice_scale,
                 verbose=False,
             )
         except (ValueError, RuntimeError) as error:
