@@ -8,6 +8,7 @@ the global batch divided by the number of those tokens, counted across gradient 
 devices (transformers' `num_items_in_batch` with `average_tokens_across_devices`).
 """
 
+import dataclasses
 from pathlib import Path
 
 from engine.errors import UserError
@@ -63,8 +64,13 @@ def peft_config(lora: LoraSection | None):
 
 def trainer_config(config_class, defaults: dict, recipe_trainer: dict, **fixed):
     """A TRL config from the paper's defaults, the recipe's `trainer` mapping and fixed fields."""
+    settings = {**defaults, **recipe_trainer, **fixed}
+    names = {field.name for field in dataclasses.fields(config_class)}
+    if "activation_checkpointing" in settings and "activation_checkpointing" not in names:
+        # transformers before the pinned one (5.17 on the GPU image tried) calls it this
+        settings["gradient_checkpointing"] = settings.pop("activation_checkpointing")
     try:
-        return config_class(**{**defaults, **recipe_trainer, **fixed})
+        return config_class(**settings)
     except (TypeError, ValueError) as error:
         raise UserError(key="error.trainer_settings", problem=str(error).split("\n")[0]) from None
 

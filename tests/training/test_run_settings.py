@@ -114,3 +114,19 @@ def test_train_status_reads_the_log(tmp_path):
     assert lines[5] == "ETA 2 min"  # 70 steps at 2 s
     missing = CliRunner().invoke(cli, ["train", "status", str(tmp_path / "nothing")])
     assert missing.exit_code != 0 and "metrics.jsonl" in missing.output
+
+
+def test_an_older_transformers_gets_gradient_checkpointing():
+    """transformers 5.17 (the GPU image's) has no activation_checkpointing field: the setting
+    reaches it under its older name instead of failing the run."""
+    import dataclasses
+
+    from training.sft import trainer_config
+
+    @dataclasses.dataclass
+    class OlderConfig:
+        gradient_checkpointing: bool = False
+        learning_rate: float = 1e-5
+
+    config = trainer_config(OlderConfig, {"activation_checkpointing": True}, {}, learning_rate=2e-5)
+    assert config == OlderConfig(gradient_checkpointing=True, learning_rate=2e-5)
