@@ -48,6 +48,9 @@ from engine.writing.events import (
     SectionStarted,
 )
 
+ETA_AFTER_WORDS = 40  # a section's words before its speed and time left show
+
+
 # -- writes based on what the page showed ---------------------------------------------------
 T = TypeVar("T")
 
@@ -358,18 +361,22 @@ def stream_run(
     active: int | None = None
     used: tuple[str, ...] = ()  # the bible entries the active section's prompt carries
     done = None  # the closing line with the run's statistics, once it came
+    settled = False  # a section of this run ended: its speed and time left mean something
     for batch in studio.follow(project, start, page):
         for event in batch:
             snapshot = progress.update(event)
             if isinstance(event, SectionProgress) and snapshot is not None:
                 text = event.text
+                # speed and time left say little over a section's first words ("5445 tok/s",
+                # "50:31"): they show once a section of this run ended or this one is under way
+                known = settled or event.words >= ETA_AFTER_WORDS
                 line = render.progress_line(
                     snapshot.section,
                     snapshot.count,
                     snapshot.words,
                     snapshot.target,
-                    snapshot.tokens_per_s,
-                    snapshot.eta_s,
+                    snapshot.tokens_per_s if known else None,
+                    snapshot.eta_s if known else None,
                 )
                 if plan.two_level and active is not None and active < len(plan.sections):
                     line = _chapter_line(
@@ -383,6 +390,7 @@ def stream_run(
                 heading = render.active_heading(event.index, event.count, title or project.name)
                 text, active, used = "", event.index, tuple(event.bible)
             elif isinstance(event, SectionFinished):
+                settled = True
                 finished[plan.sections[event.index].id] = event.text
                 document = compose(project, plan, finished, recaps)
                 heading, text = "", ""

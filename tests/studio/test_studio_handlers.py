@@ -354,3 +354,10 @@ def test_import_offers_a_free_name_and_scene_titles_switch_off(studio, ui, tmp_p
         writing.view_of(studio, ui.writing, studio.project(project.id))[ui.writing.headings]
         is False
     )
+
+
+def test_speed_and_time_left_wait_until_they_mean_something():
+    from app.studio import render
+
+    line = render.progress_line(1, 3, 5, 600, None, None)
+    assert "– tok/s" in line and line.endswith("ETA –")
