@@ -361,3 +361,22 @@ def test_speed_and_time_left_wait_until_they_mean_something():
 
     line = render.progress_line(1, 3, 5, 600, None, None)
     assert "– tok/s" in line and line.endswith("ETA –")
+
+
+def test_choosing_another_section_keeps_an_unsaved_hand_edit(studio, ui):
+    project, plan = _written(studio)
+    first, second = plan.ids
+    page = _page(studio, ui, project, "page-a")
+    w = ui.sections
+    shown = section_tools.show_section(studio, w, project.id, first, None, None, page)
+    loaded = shown[w.shown_section]
+    section_tools.show_section(studio, w, project.id, second, "My own words.", loaded, page)
+    assert studio.store.sections(project)[0].text == "My own words."
+    assert studio.store.sections(project)[0].kind == "edit"
+    # a box another tab made stale is not saved: the menu goes back, the typed text stays
+    b = _page(studio, ui, studio.project(project.id), "page-b")
+    section_tools.save_text(studio, w, ui.shared.run, project.id, second, "B's text.", b)
+    loaded = [second, studio.store.sections(project)[1].version_id]
+    back = section_tools.show_section(studio, w, project.id, first, "A types.", loaded, page)
+    assert back == {w.section: second}
+    assert studio.store.sections(project)[1].text == "B's text."

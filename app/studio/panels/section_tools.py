@@ -53,6 +53,7 @@ class SectionWidgets:
     revise_discard: gr.Button
     proposal: gr.State
     selection: gr.State
+    shown_section: gr.State  # the section whose text the text box holds
     regenerate: gr.Button
     extend_words: gr.Number
     extend: gr.Button
@@ -74,6 +75,7 @@ class SectionWidgets:
             self.revise_box,
             self.proposal,
             self.selection,
+            self.shown_section,
             self.revise_instruction,
             self.passage_start,
             self.passage_end,
@@ -130,6 +132,7 @@ def layout() -> SectionWidgets:
                 revise_discard = gr.Button(label("section.discard"), elem_id="revise-discard")
         proposal = gr.State(None)
         selection = gr.State(None)
+        shown_section = gr.State(None)
         with gr.Row():
             regenerate = gr.Button(label("section.regenerate"), elem_id="regenerate")
             extend_words = gr.Number(
@@ -169,6 +172,7 @@ def layout() -> SectionWidgets:
         revise_discard=revise_discard,
         proposal=proposal,
         selection=selection,
+        shown_section=shown_section,
         regenerate=regenerate,
         extend_words=extend_words,
         extend=extend,
@@ -191,6 +195,7 @@ def view_of(studio: Studio, w: SectionWidgets, project: Project | None) -> dict:
         w.revise_box: gr.update(visible=False),
         w.proposal: None,
         w.selection: None,
+        w.shown_section: None,
         # nothing typed for the last project carries over to this one
         w.revise_instruction: "",
         w.passage_start: "",
@@ -234,14 +239,55 @@ def _current_text(studio: Studio, project: Project, section_id: str) -> str:
 
 
 # -- handlers ---------------------------------------------------------------------------------
-def show_section(studio: Studio, w: SectionWidgets, project_id, section_id) -> dict:
-    if not section_id or project_id is None:
+def show_section(
+    studio: Studio,
+    w: SectionWidgets,
+    project_id,
+    section_id,
+    text=None,
+    shown=None,
+    request: gr.Request = None,
+) -> dict:
+    """Show the chosen section's text. An unsaved hand edit of the section shown before is
+    kept first, as a hand-edit version of that section (nothing typed is lost by a switch);
+    if that save is refused (the section changed in another tab), the menu goes back to it
+    and the typed text stays, with the message."""
+    if project_id is None:
         return {w.section_text: "", w.history: gr.update(choices=[], value=None)}
     project = studio.project(project_id)
+    left, loaded = (shown or [None, None])[:2]
+    if left and str(left) == str(section_id or ""):
+        return {}  # the menu came back to the section the box holds: keep what is typed
+    now = {v.section_id: v for v in studio.store.sections(project)}
+    # a box loaded from the section's current text and typed in since: keep what was typed
+    # (a box a generation made stale since is not saved over the new text)
+    current = now.get(str(left)) if left else None
+    typed = (text or "").strip() and current is not None and text != current.text
+    if typed and current.version_id == loaded:
+        try:
+            service.checked(
+                studio,
+                service.page_of(request),
+                project,
+                lambda based_on: save_edit(studio.store, project, str(left), text, based_on),
+                sections=(str(left),),
+            )
+            info("section.kept_edit")
+        except UserError as error:
+            gr.Warning(error.text(current_language()))
+            return {w.section: left}
+    if not section_id:
+        return {
+            w.section_text: "",
+            w.history: gr.update(choices=[], value=None),
+            w.shown_section: None,
+        }
+    chosen = {v.section_id: v for v in studio.store.sections(project)}.get(str(section_id))
     return {
-        w.section_text: _current_text(studio, project, str(section_id)),
+        w.section_text: chosen.text if chosen else "",
         w.history: _history_menu(studio, project, str(section_id)),
         w.selection: None,
+        w.shown_section: [str(section_id), chosen.version_id if chosen else None],
     }
 
 
@@ -470,10 +516,12 @@ def _refreshed(
     studio: Studio, w: SectionWidgets, run: RunDisplay, project: Project, section_id: str
 ) -> dict:
     document, _ = service.document_html(studio, project, studio.store.plan(project))
+    now = {v.section_id: v for v in studio.store.sections(project)}.get(section_id)
     return {
         run.document: document,
-        w.section_text: _current_text(studio, project, section_id),
+        w.section_text: now.text if now else "",
         w.history: _history_menu(studio, project, section_id),
+        w.shown_section: [section_id, now.version_id if now else None],
     }
 
 
@@ -530,8 +578,8 @@ def wire(studio: Studio, w: SectionWidgets, shared: Shared) -> None:
 
     w.section.change(
         user_errors(functools.partial(show_section, studio, w)),
-        [project_id, w.section],
-        [w.section_text, w.history, w.selection],
+        [project_id, w.section, w.section_text, w.shown_section],
+        [w.section, w.section_text, w.history, w.selection, w.shown_section],
         **INSTANT,
     )
     w.section_text.select(remember_selection, None, [w.selection], **INSTANT)
@@ -546,7 +594,10 @@ def wire(studio: Studio, w: SectionWidgets, shared: Shared) -> None:
         outputs=[*stream, w.revise_box, w.revise_summary, w.revise_diff, w.proposal, w.history],
         show_progress_on=[run.progress],
     )
-    proposal_out = [run.document, w.section_text, w.history, w.revise_box, w.proposal, run.progress]
+    proposal_out = [
+        *(run.document, w.section_text, w.history, w.revise_box, w.proposal, run.progress),
+        w.shown_section,
+    ]
     then_refresh(
         w.revise_accept.click(
             user_errors(functools.partial(accept, studio, w, run)),
@@ -567,7 +618,10 @@ def wire(studio: Studio, w: SectionWidgets, shared: Shared) -> None:
         [w.revise_box, w.revise_summary, w.revise_diff, w.proposal],
         **INSTANT,
     )
-    edit_out = [run.document, w.section_text, w.history, w.revise_box, w.proposal, run.progress]
+    edit_out = [
+        *(run.document, w.section_text, w.history, w.revise_box, w.proposal, run.progress),
+        w.shown_section,
+    ]
     then_refresh(
         w.save_section.click(
             user_errors(functools.partial(save_text, studio, w, run)),
