@@ -7,6 +7,9 @@ again each time the bible is saved, says which entries go into every scene and w
 scenes that mention them. Style presets and the sample are saved in the project's settings.
 """
 
+import gradio as gr
+
+from app.studio import service
 from app.studio.language import info, t
 from app.studio.state import Studio
 from engine.errors import UserError
@@ -47,17 +50,14 @@ def summary(bible: str) -> str:
     )
 
 
-def bible_done(studio: Studio, project_id, bible) -> str:
+def bible_done(studio: Studio, project_id, bible, request: gr.Request = None) -> str:
     """The bible box lost focus: save it, and show what the model will get of it."""
     check_bible(bible or "")
-    if project_id is not None:
-        project = studio.project(project_id)
-        if project.bible != (bible or ""):
-            studio.store.update_project(project, bible=bible or "")
+    service.save_brief_fields(studio, service.page_of(request), project_id, bible=bible or "")
     return summary(bible or "")
 
 
-def save_style(studio: Studio, project_id, presets) -> None:
+def save_style(studio: Studio, project_id, presets, request: gr.Request = None) -> None:
     project = studio.project(project_id)
     presets = list(presets or [])
     for clash in CLASHES:
@@ -65,11 +65,11 @@ def save_style(studio: Studio, project_id, presets) -> None:
             first, second = (t(f"style.{preset}") for preset in clash)
             raise UserError(key="error.style_clash", first=first, second=second)
     if presets != list(project.settings.style):
-        _save_settings(studio, project, style=presets)
+        _save_settings(studio, project, request, style=presets)
         info("style.saved")
 
 
-def save_sample(studio: Studio, project_id, sample) -> None:
+def save_sample(studio: Studio, project_id, sample, request: gr.Request = None) -> None:
     project = studio.project(project_id)
     sample = (sample or "").strip()
     if len(sample) > MAX_STYLE_SAMPLE_CHARS:
@@ -79,10 +79,10 @@ def save_sample(studio: Studio, project_id, sample) -> None:
             most=f"{MAX_STYLE_SAMPLE_CHARS:,}",
         )
     if sample != project.settings.style_sample:
-        _save_settings(studio, project, style_sample=sample)
+        _save_settings(studio, project, request, style_sample=sample)
         info("style.sample_saved" if sample else "style.sample_cleared")
 
 
-def _save_settings(studio: Studio, project: Project, **fields) -> None:
+def _save_settings(studio: Studio, project: Project, request: gr.Request | None, **fields):
     settings = project.settings.model_copy(update=fields)
-    studio.store.update_project(project, settings=settings)
+    service.save_brief_fields(studio, service.page_of(request), project.id, settings=settings)

@@ -5,9 +5,15 @@ single model instance serves them in turn and Gradio shows the queue position. E
 event is queued too, without a limit, because only queued events can show Info and Error
 messages in the page; a handler's UserError becomes a one-line error box, never a traceback,
 in the language of the browser that asked.
+
+A handler that has nothing to change (no project open, say) returns `{}`; the wrappers answer
+Gradio `gr.skip()` for it, which it takes for any number of outputs (an empty dict for several
+outputs is an error in the log and a bare "Error" on the page).
 """
 
 import functools
+import inspect
+import logging
 from collections.abc import Callable
 
 import gradio as gr
@@ -18,6 +24,29 @@ from engine.errors import UserError
 GENERATING = {"concurrency_id": "model", "concurrency_limit": 1}
 INSTANT = {"show_progress": "hidden", "concurrency_limit": None}
 
+log = logging.getLogger("longwrite.studio")
+
+
+def _shown(error: UserError, handler: Callable) -> gr.Error:
+    """The message box for a refusal, also one line in the studio's log (never a traceback)."""
+    name = getattr(handler, "__name__", None) or getattr(
+        getattr(handler, "func", None), "__name__", ""
+    )
+    log.warning("refused (%s): %s", name, error.text("en"))
+    return gr.Error(error.text(current()), print_exception=False)
+
+
+def _annotated(wrapper: Callable, handler: Callable) -> Callable:
+    """Give the wrapper the handler's parameter annotations. Gradio passes a gr.Request to a
+    parameter annotated so, found by typing.get_type_hints, which does not see through
+    functools.partial (a partial has no __annotations__ for functools.wraps to copy)."""
+    wrapper.__annotations__ = {
+        name: parameter.annotation
+        for name, parameter in inspect.signature(handler).parameters.items()
+        if parameter.annotation is not inspect.Parameter.empty
+    }
+    return wrapper
+
 
 def user_errors(handler: Callable) -> Callable:
     """Show a UserError as a one-line error box instead of a traceback."""
@@ -25,11 +54,16 @@ def user_errors(handler: Callable) -> Callable:
     @functools.wraps(handler)
     def wrapper(*args, **kwargs):
         try:
-            return handler(*args, **kwargs)
+            result = handler(*args, **kwargs)
         except UserError as error:
-            raise gr.Error(error.text(current()), print_exception=False) from None
+            raise _shown(error, handler) from None
+        return gr.skip() if _nothing(result) else result
 
-    return wrapper
+    return _annotated(wrapper, handler)
+
+
+def _nothing(result) -> bool:
+    return isinstance(result, dict) and not result
 
 
 def user_errors_stream(handler: Callable) -> Callable:
@@ -38,8 +72,9 @@ def user_errors_stream(handler: Callable) -> Callable:
     @functools.wraps(handler)
     def wrapper(*args, **kwargs):
         try:
-            yield from handler(*args, **kwargs)
+            for update in handler(*args, **kwargs):
+                yield gr.skip() if _nothing(update) else update
         except UserError as error:
-            raise gr.Error(error.text(current()), print_exception=False) from None
+            raise _shown(error, handler) from None
 
-    return wrapper
+    return _annotated(wrapper, handler)

@@ -124,12 +124,15 @@ class OpenProject:
     def view_components(self) -> list[Component]:
         return [self.project_id, self.last_project, self.title, self.target]
 
-    def view_of(self, project: Project | None) -> dict:
+    def view_of(self, studio: Studio, project: Project | None) -> dict:
+        """The project as the page now shows it; `target` carries the versions it shows, which
+        the page's writes are based on from then on."""
+        target = Target.of(project, studio.store.versions(project)) if project else None
         return {
             self.project_id: project.id if project else None,
             self.last_project: project.id if project else None,
             self.title: f"### {project.name}" if project else label("app.title_none"),
-            self.target: Target(project.id, project.name).to_json() if project else "",
+            self.target: target.to_json() if target else "",
         }
 
 
@@ -148,7 +151,7 @@ class ProjectView:
         return names
 
     def of(self, studio: Studio, project: Project | None) -> dict:
-        view = self.open.view_of(project)
+        view = self.open.view_of(studio, project)
         for feature in self.features:
             view.update(feature.view_of(studio, project))
         return view

@@ -106,10 +106,11 @@ def progress_line(
     count: int,
     words: int,
     target: int,
-    tokens_per_s: float,
+    tokens_per_s: float | None,
     eta_s: float | None,
 ) -> str:
-    """`Section k of n · words / target · tok/s · ETA` for the progress box."""
+    """`Section k of n · words / target · tok/s · ETA` for the progress box ("–" for a speed
+    or a time left not known yet)."""
     eta = "–" if eta_s is None else f"{int(eta_s) // 60}:{int(eta_s) % 60:02d}"
     return t(
         "write.progress",
@@ -117,6 +118,6 @@ def progress_line(
         count=count,
         words=f"{words:,}",
         target=f"{target:,}",
-        speed=f"{tokens_per_s:.0f}",
+        speed="–" if tokens_per_s is None else f"{tokens_per_s:.0f}",
         eta=eta,
     )

@@ -12,6 +12,7 @@ project whenever its turn comes, and updates the page only while the page still 
 import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import gradio as gr
 from gradio.components import Component
@@ -24,6 +25,7 @@ from app.studio.state import Studio
 from app.studio.target import Target
 from engine.errors import UserError
 from engine.planning.title import draft_title
+from engine.projects import service as projects
 from engine.projects.run import resume_point, run_project
 from engine.projects.service import (
     Progress,
@@ -33,7 +35,7 @@ from engine.projects.service import (
     single_pass_plan,
 )
 from engine.schema import Plan
-from engine.store.database import Project, Recap
+from engine.store.database import Project, Recap, Versions
 from engine.writing.events import (
     ChapterPlanned,
     ChapterPlanning,
@@ -48,35 +50,181 @@ from engine.writing.events import (
     SectionStarted,
 )
 
+ETA_AFTER_WORDS = 40  # a section's words before its speed and time left show
 
-# -- the brief --------------------------------------------------------------------------------
-def save_brief(
-    studio: Studio, project_id: int | None, instruction, bible, total, single
-) -> Project | None:
-    """Save the brief as typed; None when no project is open."""
+
+# -- writes based on what the page showed ---------------------------------------------------
+T = TypeVar("T")
+
+
+def page_of(request: gr.Request | None) -> str:
+    """The browser page (tab) a handler answers ("" for callers without one)."""
+    return (request.session_hash or "") if request is not None else ""
+
+
+def page_basis(studio: Studio, page: str, project: Project) -> Versions | None:
+    """The page starts showing `project`: its writes are based on the versions now."""
+    versions = studio.store.versions(project)
+    studio.set_basis(page, versions)
+    return versions
+
+
+def advanced(
+    based_on: Versions | None,
+    after: Versions,
+    *,
+    brief: bool = False,
+    plan: bool = False,
+    sections: tuple[str, ...] = (),
+    all_sections: bool = False,
+) -> Versions | None:
+    """`based_on` moved on by a write of its own page: the parts it wrote take their versions
+    after the write; every other part keeps the version the page saw (another tab's later
+    write there is still refused)."""
+    if based_on is None:
+        return None
+    texts = dict(after.sections if all_sections else based_on.sections)
+    for section_id in sections:
+        if section_id in after.sections:
+            texts[section_id] = after.sections[section_id]
+        else:
+            texts.pop(section_id, None)
+    return Versions(
+        based_on.project_id,
+        after.brief if brief else based_on.brief,
+        after.plan if plan else based_on.plan,
+        texts,
+    )
+
+
+def _parts(
+    after: Versions,
+    *,
+    brief: bool = False,
+    plan: bool = False,
+    sections: tuple[str, ...] = (),
+    all_sections: bool = False,
+) -> dict[str, int | None]:
+    """The written parts' versions after a write, keyed as Target.versions is."""
+    parts: dict[str, int | None] = {}
+    if brief:
+        parts["brief"] = after.brief
+    if plan:
+        parts["plan"] = after.plan
+    for section_id in after.sections if all_sections else sections:
+        parts[f"section:{section_id}"] = after.sections.get(section_id)
+    return parts
+
+
+def with_own_writes(studio: Studio, target: Target) -> Target:
+    """A queued job's target, with the parts its own page wrote since the press (say, the
+    Total words that the instruction suggested landing just after Draft was pressed) taken as
+    they are now: the job builds on its own page's work, and is still refused when another tab
+    or window wrote last."""
+    based_on = target.based_on()
+    own = studio.own.get((target.page, target.project_id))
+    if based_on is None or not own:
+        return target
+    now = studio.store.versions(studio.project(target.project_id))
+    brief = now.brief if own.get("brief") == now.brief else based_on.brief
+    plan = now.plan if "plan" in own and own["plan"] == now.plan else based_on.plan
+    texts = dict(based_on.sections)
+    for section_id, version_id in now.sections.items():
+        if own.get(f"section:{section_id}") == version_id:
+            texts[section_id] = version_id
+    return target.with_versions(Versions(based_on.project_id, brief, plan, texts))
+
+
+def checked(
+    studio: Studio,
+    page: str,
+    project: Project,
+    write: Callable[[Versions | None], T],
+    **parts,
+) -> T:
+    """Run `write(based_on)` (an engine write that refuses a stale basis) with the page's
+    basis, and advance the basis by the `parts` it wrote (see `advanced`). The page's writes
+    run one at a time, so each is based on the one before."""
+    with studio.page_lock(page):
+        based_on = studio.basis(page, project.id)
+        store = studio.store
+        with store.transaction():
+            result = write(based_on)
+            after = store.versions(project)
+        if based_on is not None:
+            studio.set_basis(page, advanced(based_on, after, **parts))
+        studio.own_write(page, project.id, _parts(after, **parts))
+    return result
+
+
+def save_brief_fields(studio: Studio, page: str, project_id, **fields) -> Project | None:
+    """Save brief fields typed in `page` (None when no project is open). Fields equal to the
+    stored ones save nothing and check nothing; others are refused when the brief changed
+    since the page showed it."""
     if project_id is None:
         return None
     project = studio.project(project_id)
+    if all(getattr(project, key) == value for key, value in fields.items()):
+        return project
+    return checked(
+        studio,
+        page,
+        project,
+        lambda based_on: projects.save_brief(studio.store, project, based_on, **fields),
+        brief=True,
+    )
+
+
+# -- the brief --------------------------------------------------------------------------------
+def brief_fields(project: Project, instruction, bible, total, single) -> dict:
     check_bible(bible or "")
     target = int(total or 0)
     if target <= 0:
         raise UserError(key="error.total_positive")
     settings = project.settings.model_copy(update={"mode": "single" if single else "agentwrite"})
-    fields = {
+    return {
         "instruction": instruction or "",
         "bible": bible or "",
         "target_words": target,
         "settings": settings,
     }
-    current = {
-        "instruction": project.instruction,
-        "bible": project.bible,
-        "target_words": project.target_words,
-        "settings": project.settings,
-    }
-    if fields == current:
-        return project
-    return studio.store.update_project(project, **fields)
+
+
+def save_brief(
+    studio: Studio,
+    project_id: int | None,
+    instruction,
+    bible,
+    total,
+    single,
+    based_on: Versions | None = None,
+    page: str = "",
+) -> tuple[Project, Versions | None] | tuple[None, None]:
+    """Save the brief as typed with a generation's press (`based_on`: what the press saw, from
+    `page`); returns the project and the basis moved on by this write. (None, None) when no
+    project is open. Refused when the brief changed since the press."""
+    if project_id is None:
+        return None, None
+    project = studio.project(project_id)
+    fields = brief_fields(project, instruction, bible, total, single)
+    if all(getattr(project, key) == value for key, value in fields.items()):
+        return project, based_on
+    store = studio.store
+    with store.transaction():
+        project = projects.save_brief(store, project, based_on, **fields)
+        after = store.versions(project)
+    wrote(studio, page, project, after, brief=True)
+    return project, advanced(based_on, after, brief=True)
+
+
+def wrote(studio: Studio, page: str, project: Project, after: Versions | None = None, **parts):
+    """A job `page` pressed wrote `parts` of the project: the page's basis moves on by them
+    (when the page still shows the project)."""
+    after = after or studio.store.versions(project)
+    studio.own_write(page, project.id, _parts(after, **parts))
+    based_on = studio.basis(page, project.id)
+    if based_on is not None:
+        studio.set_basis(page, advanced(based_on, after, **parts))
 
 
 # -- the document -----------------------------------------------------------------------------
@@ -136,12 +284,15 @@ def write(
     still drafting waits in the queue and then writes the new plan."""
     target = Target.parse(target)
     project_id, page = (target.project_id, target.page) if target else (None, "")
-    project = save_brief(studio, project_id, instruction, bible, total, single)
+    based_on = target.based_on() if target else None
+    project, based_on = save_brief(
+        studio, project_id, instruction, bible, total, single, based_on, page
+    )
     if project is None:
         raise UserError(key="error.open_project")
     store = studio.store
     if single:
-        plan = _single_pass_plan(studio, project)
+        plan, based_on = _single_pass_plan(studio, project, based_on, page)
     else:
         plan = store.plan(project)
         if plan is None:
@@ -156,9 +307,10 @@ def write(
         return
 
     def start(store, backend):
-        return run_project(store, store.project_by_id(project.id), backend)
+        return run_project(store, store.project_by_id(project.id), backend, based_on=based_on)
 
     yield from stream_run(studio, run, project, plan, start, page)
+    wrote(studio, page, project, plan=True, all_sections=True)
 
 
 def _recaps_missing(studio: Studio, project: Project, plan: Plan) -> bool:
@@ -167,9 +319,11 @@ def _recaps_missing(studio: Studio, project: Project, plan: Plan) -> bool:
     return plan.two_level and any(c.id not in recaps for c in plan.chapters)
 
 
-def _single_pass_plan(studio: Studio, project: Project) -> Plan:
-    """The one-row plan of single-pass mode, saved when it differs from the stored plan; a
-    stored one-row plan keeps its id (and so its text)."""
+def _single_pass_plan(
+    studio: Studio, project: Project, based_on: Versions | None = None, page: str = ""
+) -> tuple[Plan, Versions | None]:
+    """The one-row plan of single-pass mode, saved when it differs from the stored plan (a
+    stored one-row plan keeps its id, and so its text); and the basis moved on by it."""
     stored = studio.store.plan(project)
     plan = single_pass_plan(project.name, project.instruction, project.target_words)
     if stored is not None and len(stored.sections) == 1:
@@ -178,8 +332,13 @@ def _single_pass_plan(studio: Studio, project: Project) -> Plan:
     elif stored is not None:
         info("write.single_saved")
     if plan != stored:
-        studio.store.save_plan(project, plan)
-    return plan
+        store = studio.store
+        with store.transaction():
+            projects.save_plan(store, project, plan, based_on)
+            after = store.versions(project)
+        wrote(studio, page, project, after, plan=True)
+        based_on = advanced(based_on, after, plan=True)
+    return plan, based_on
 
 
 def _chapter_line(key: str, plan: Plan, chapter_id: str, **params) -> str:
@@ -204,18 +363,22 @@ def stream_run(
     active: int | None = None
     used: tuple[str, ...] = ()  # the bible entries the active section's prompt carries
     done = None  # the closing line with the run's statistics, once it came
+    settled = False  # a section of this run ended: its speed and time left mean something
     for batch in studio.follow(project, start, page):
         for event in batch:
             snapshot = progress.update(event)
             if isinstance(event, SectionProgress) and snapshot is not None:
                 text = event.text
+                # speed and time left say little over a section's first words ("5445 tok/s",
+                # "50:31"): they show once a section of this run ended or this one is under way
+                known = settled or event.words >= ETA_AFTER_WORDS
                 line = render.progress_line(
                     snapshot.section,
                     snapshot.count,
                     snapshot.words,
                     snapshot.target,
-                    snapshot.tokens_per_s,
-                    snapshot.eta_s,
+                    snapshot.tokens_per_s if known else None,
+                    snapshot.eta_s if known else None,
                 )
                 if plan.two_level and active is not None and active < len(plan.sections):
                     line = _chapter_line(
@@ -229,6 +392,7 @@ def stream_run(
                 heading = render.active_heading(event.index, event.count, title or project.name)
                 text, active, used = "", event.index, tuple(event.bible)
             elif isinstance(event, SectionFinished):
+                settled = True
                 finished[plan.sections[event.index].id] = event.text
                 document = compose(project, plan, finished, recaps)
                 heading, text = "", ""
@@ -329,12 +493,23 @@ def pressed_project(studio: Studio, target) -> tuple[Project, str]:
     return studio.project(target.project_id if target else None), target.page if target else ""
 
 
-def press(studio: Studio, kind: str, target, page: str) -> tuple:
+def press(studio: Studio, kind: str, target, page: str, brief: tuple | None = None) -> tuple:
     """A generating button was pressed in `page` on the open project (`target`): the pressed
-    Target for the queued step, and a line naming the project and its place in the queue."""
+    Target for the queued step, and a line naming the project and its place in the queue.
+
+    With `brief` (instruction, bible, total, single as typed: a draft or a write reads them),
+    the brief is saved here first, as one of the page's writes: so the press is based on it,
+    and a field's own save arriving before or after finds it saved already."""
     target = Target.parse(target)
     if target is None:  # no project open: the queued step says so
         return "", gr.skip()
+    if brief is not None:
+        fields = brief_fields(studio.project(target.project_id), *brief)
+        save_brief_fields(studio, page, target.project_id, **fields)
+    with studio.page_lock(page):  # after the page's own writes pressed before
+        basis = studio.basis(page, target.project_id)
+    if basis is not None:  # what the page shows now, its own writes included
+        target = target.with_versions(basis)
     pressed = target.pressed(page, studio.press(page))
     action = t(f"queue.{kind}", name=target.name)
     return pressed.to_json(), t("queue.waiting", action=action, place=studio.place(pressed.ticket))
@@ -349,11 +524,12 @@ def queued(studio: Studio, handler: Callable, line: Component) -> Callable:
         target = Target.parse(pressed)
         if target is not None:
             studio.leave_queue(target.ticket)
+            target = with_own_writes(studio, target)
 
         def shown() -> bool:
             return target is None or studio.shows(target.page, target.project_id)
 
-        for update in handler(target, *inputs):
+        for update in handler(target.to_json() if target else pressed, *inputs):
             yield update if shown() else {line: gr.skip()}  # Gradio takes {} for one value
         if not shown():
             yield {line: t("queue.done_elsewhere", name=target.name)}
@@ -362,27 +538,64 @@ def queued(studio: Studio, handler: Callable, line: Component) -> Callable:
 
 
 def record_shown(studio: Studio, target, page: str) -> None:
-    """The page opened another project (or none): jobs it pressed for stop updating it."""
+    """The page opened another project (or none), or showed its project again: jobs it pressed
+    for stop updating it, and its writes are based on the versions it now shows."""
     target = Target.parse(target)
     studio.show(page, target.project_id if target else None)
+    shown = target.based_on() if target else None
+    studio.set_basis(page, newest(studio.basis(page, target.project_id), shown) if target else None)
+
+
+def newest(basis: Versions | None, shown: Versions | None) -> Versions | None:
+    """What a page is based on once its target field says it shows `shown`: each part at the
+    newer of the two (versions only grow). The field's change event may arrive after the
+    page's own next write moved its basis on; that write is not undone by it."""
+    if basis is None or shown is None or basis.project_id != shown.project_id:
+        return shown
+    texts = dict(shown.sections)
+    for section_id, version_id in basis.sections.items():
+        if section_id in texts and version_id > texts[section_id]:
+            texts[section_id] = version_id
+    plans = [v for v in (basis.plan, shown.plan) if v is not None]
+    return Versions(
+        shown.project_id, max(basis.brief, shown.brief), max(plans) if plans else None, texts
+    )
 
 
 # -- wiring -----------------------------------------------------------------------------------
-def pressing(studio: Studio, shared: Shared, listener, kind: str, line: Component, **queued_step):
+def pressing(
+    studio: Studio,
+    shared: Shared,
+    listener,
+    kind: str,
+    line: Component,
+    saves_brief: bool = False,
+    **queued_step,
+):
     """Wire a generating action on `listener` (e.g. button.click): an instant press step takes
-    the open project into `shared.open.pressed` and shows its place in the queue in `line`;
-    then the queued step (`queued_step`: fn, inputs, outputs...) runs with the pressed target
-    as its first input. Returns the queued step's event."""
+    the open project into `shared.open.pressed` (with the brief as typed saved first, when
+    `saves_brief`) and shows its place in the queue in `line`; then, unless the press was
+    refused, the queued step (`queued_step`: fn, inputs, outputs...) runs with the pressed
+    target as its first input. Returns the queued step's event."""
+    brief = shared.brief.fields() if saves_brief else []
 
+    # Gradio finds the gr.Request by a named parameter, so each form is spelled out
     def press_step(target, request: gr.Request):
-        return press(studio, kind, target, (request.session_hash or "") if request else "")
+        return press(studio, kind, target, page_of(request))
+
+    def press_with_brief(target, instruction, bible, total, single, request: gr.Request):
+        typed = (instruction, bible, total, single)
+        return press(studio, kind, target, page_of(request), typed)
 
     step = {**queued_step}
     step["fn"] = user_errors_stream(queued(studio, step["fn"], line))
     step["inputs"] = [shared.open.pressed, *step["inputs"]]
     return listener(
-        user_errors(press_step), [shared.open.target], [shared.open.pressed, line], **INSTANT
-    ).then(**step, **GENERATING)
+        user_errors(press_with_brief if saves_brief else press_step),
+        [shared.open.target, *brief],
+        [shared.open.pressed, line],
+        **INSTANT,
+    ).success(**step, **GENERATING)
 
 
 def write_events(studio: Studio, shared: Shared, starts) -> None:
@@ -395,6 +608,7 @@ def write_events(studio: Studio, shared: Shared, starts) -> None:
             start,
             "write",
             shared.run.progress,
+            saves_brief=True,
             fn=functools.partial(write, studio, shared.run, resume),
             inputs=shared.brief.fields(),
             outputs=shared.run.components(),

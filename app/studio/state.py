@@ -5,6 +5,10 @@ project runs at most one generation (a plan draft, a writing run or a revision) 
 Job whose events the handlers follow. A job belongs to the page (browser tab) that pressed for
 it: Stop there stops it, and no other page's. Presses waiting for the model are counted in
 order, so a page can say where its job stands in the queue.
+
+Each page is based on the versions of the project it shows (`basis`): set when the page shows
+the project, advanced by the page's own writes only, and handed to the engine with every write,
+which refuses one based on a version another tab or window has since replaced.
 """
 
 import tempfile
@@ -18,7 +22,7 @@ from app.studio.language import status_word, t
 from app.studio.model_host import ModelHost
 from engine.errors import UserError
 from engine.models.backends.base import Backend
-from engine.store.database import Project, Store
+from engine.store.database import Project, Store, Versions
 from engine.writing.events import Ended
 
 PROJECT_COLUMNS = ("name", "title", "words", "target", "status", "edited")
@@ -39,6 +43,11 @@ class Studio:
         self.stop_requested: set[str] = set()  # pages whose Stop was pressed
         self.waiting: list[tuple[str, str]] = []  # (ticket, page) of presses not yet started
         self.shown: dict[str, int | None] = {}  # page -> the project it shows
+        self.bases: dict[str, Versions] = {}  # page -> the versions of the project it shows
+        # (page, project) -> the version each part ("brief", "plan", "section:<id>") got from
+        # the page's own last write there: a queued job may build on its own page's later work
+        self.own: dict[tuple[str, int], dict[str, int | None]] = {}
+        self._page_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self.download_cancel: threading.Event | None = None  # set while a model downloads
         Store(self.db_path).close()  # create and migrate once, up front
@@ -114,11 +123,40 @@ class Studio:
                 if owner == page:
                     self.job_pages[project_id] = ""
             self.shown.pop(page, None)
+            self.bases.pop(page, None)
+            self._page_locks.pop(page, None)
+            for key in [key for key in self.own if key[0] == page]:
+                self.own.pop(key, None)
             self.stop_requested.discard(page)
 
     def show(self, page: str, project_id: int | None) -> None:
         """Record which project `page` shows (its open project changed)."""
         self.shown[page] = project_id
+
+    def page_lock(self, page: str) -> threading.Lock:
+        """One page's writes, one at a time: each reads the basis the one before advanced."""
+        with self._lock:
+            return self._page_locks.setdefault(page, threading.Lock())
+
+    def basis(self, page: str, project_id: int | None) -> Versions | None:
+        """What `page` was based on for the project (None when it shows another or is
+        unknown: a caller without a page, a test or the CLI, writes unchecked)."""
+        based_on = self.bases.get(page) if page else None
+        return based_on if based_on is not None and based_on.project_id == project_id else None
+
+    def set_basis(self, page: str, versions: Versions | None) -> None:
+        if not page:
+            return
+        if versions is None:
+            self.bases.pop(page, None)
+        else:
+            self.bases[page] = versions
+
+    def own_write(self, page: str, project_id: int, parts: dict[str, int | None]) -> None:
+        """`page` wrote these parts of the project, which are at these versions now."""
+        if page:
+            with self._lock:
+                self.own.setdefault((page, project_id), {}).update(parts)
 
     def shows(self, page: str, project_id: int) -> bool:
         """Whether `page` still shows the project (a page never recorded: assume it does)."""

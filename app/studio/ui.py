@@ -31,7 +31,7 @@ from app.studio.state import Studio
 
 CSS = """
 #document, #active-section { font-family: Georgia, serif; line-height: 1.55; }
-#active-section .lw-active { white-space: pre-wrap; }
+#active-section .lw-active, .lw-diff.lw-streaming { white-space: pre-wrap; }
 .lw-empty { color: #888; }
 #progress { min-height: 4.5em; }
 .lw-diff { font-family: Georgia, serif; line-height: 1.55; }

@@ -17,11 +17,13 @@ SCREENSHOTS = Path(
     os.environ.get("LONGWRITE_SCREENSHOTS", Path(tempfile.gettempdir()) / "longwrite-screenshots")
 )
 
+
 class StudioServer:
     """`python -m app studio` on 127.0.0.1 with a temporary database."""
 
     def __init__(self, db_path: Path, log_path: Path, *extra: str):
         self.db_path = db_path
+        self.log_path = log_path
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
@@ -54,7 +56,9 @@ class StudioServer:
             *extra,
         ]
 
-    def stop(self) -> None:
+    def stop(self, check_log: bool = True) -> None:
+        """End the studio; then its log must hold no traceback (every handler answered with a
+        value or a keyed message), unless `check_log` is off (a test that kills it)."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -63,6 +67,15 @@ class StudioServer:
                 self.process.kill()
                 self.process.wait(timeout=20)
         self.log.close()
+        if check_log:
+            assert_no_traceback(self.log_path)
+
+
+def assert_no_traceback(log_path: Path) -> None:
+    """The studio's log has no traceback: a handler that failed shows a bare "Error"."""
+    log = log_path.read_text(encoding="utf-8", errors="replace")
+    at = log.find("Traceback")
+    assert at < 0, f"the studio logged a traceback:\n{log[max(0, at - 200) : at + 3000]}"
 
 
 @pytest.fixture(scope="module")

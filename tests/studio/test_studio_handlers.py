@@ -5,14 +5,15 @@ scripted fake backend, so each feature module's handlers are checked fast and de
 import functools
 import inspect
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import gradio as gr
 import pytest
 
 from app.studio import service
 from app.studio.model_host import ModelHost
+from app.studio.panels import brief, projects, section_tools, writing
 from app.studio.panels import plan as plan_panel
-from app.studio.panels import projects, section_tools, writing
 from app.studio.plan_table import add_row
 from app.studio.state import Studio
 from app.studio.target import Target
@@ -62,9 +63,23 @@ def test_the_project_view_fills_every_component_it_lists(studio, ui):
 def test_create_refuses_an_existing_name_and_open_shows_the_project(studio, ui):
     _written(studio)
     with pytest.raises(UserError, match="exists already"):
-        projects.create(studio, ui.projects, ui.shared.view, "Tale", 500)
+        projects.create(studio, ui.projects, ui.shared.view, "Tale")
     shown = projects.open_row(studio, ui.shared.view, 0)
     assert shown[ui.projects.rename_to] == "Tale"
+
+
+def test_a_click_opens_the_project_its_row_shows_and_a_new_one_starts_fresh(studio, ui):
+    """Another tab's new project moves the rows: the click opens the name it showed. A new
+    project takes nothing from the one open before (Total words, row, scenes, instruction)."""
+    _written(studio)
+    studio.store.create_project("Blocker", "Write about a blocker.", 2500)
+    studio.store.create_project("Sample", "Write a sample.", 700)
+    shown = projects.open_row(studio, ui.shared.view, 0, "Blocker")
+    assert shown[ui.shared.brief.total] == 2500
+    created = projects.create(studio, ui.projects, ui.shared.view, "Fresh")
+    assert created[ui.shared.brief.total] == projects.NEW_PROJECT_WORDS
+    assert created[ui.plan.row] == 1 and created[ui.plan.scenes_up_front] is False
+    assert created[ui.sections.revise_instruction] == ""
 
 
 def test_inserting_a_row_keeps_texts_with_their_rows_and_resume_fills_the_gap(studio, ui):
@@ -168,7 +183,8 @@ def test_a_press_carries_its_target_and_its_updates_follow_the_page(studio, ui):
     pressed, line = service.press(studio, "write", opened, "page-a")
     target = Target.parse(pressed)
     assert (target.project_id, target.name, target.page) == (project.id, "Tale", "page-a")
-    assert target.versions == {}  # room for the versions the engine will check
+    # the versions the page showed, which the engine checks before the job writes
+    assert target.based_on() == studio.store.versions(project)
     assert line == "Writing Tale: number 1 in the queue."
 
     run = ui.shared.run
@@ -239,3 +255,128 @@ def test_stop_reaches_another_pages_job_only_once_that_page_is_gone(studio):
     assert studio.waiting == []  # its waiting press has no place any more
     studio.stop("page-b", 7)
     assert job.stopped
+
+
+def _page(studio: Studio, ui, project, page: str):
+    """`page` shows the project (as the page's target field does), and its request."""
+    service.record_shown(studio, ui.shared.view.of(studio, project)[ui.shared.open.target], page)
+    return SimpleNamespace(session_hash=page)
+
+
+def test_a_write_based_on_what_another_tab_replaced_is_refused_and_changes_nothing(studio, ui):
+    """Two pages show Tale; page B saves first: page A's brief field, plan edit, hand edit,
+    restore and start over are each refused with the keyed message, and nothing changes. Each
+    page's own writes move its basis on, so its next write is not refused."""
+    project, plan = _written(studio)
+    first = plan.ids[0]
+    a, b = _page(studio, ui, project, "page-a"), _page(studio, ui, project, "page-b")
+    brief.save_field(studio, "total", project.id, 75, b)
+    brief.save_field(studio, "total", project.id, 80, b)  # B's own second write goes through
+    with pytest.raises(UserError, match="changed in another tab"):
+        brief.save_field(studio, "total", project.id, 90, a)
+    assert studio.project(project.id).target_words == 80
+
+    rows = plan_panel.plan_view(studio, ui.plan, project, plan)[ui.plan.plan]["data"]
+    rows[0][2] = 40
+    plan_panel.save_rows(studio, ui.plan, project.id, rows, plan.ids, None, b)
+    rows[0][2] = 45
+    with pytest.raises(UserError, match="changed in another tab"):
+        plan_panel.save_rows(studio, ui.plan, project.id, rows, plan.ids, None, a)
+    assert studio.store.plan(project).sections[0].words == 40
+
+    run = ui.shared.run
+    section_tools.save_text(studio, ui.sections, run, project.id, first, "B's own words.", b)
+    before = {s.section_id: s.version_id for s in studio.store.sections(project)}
+    for refused in (
+        lambda: section_tools.save_text(studio, ui.sections, run, project.id, first, "A.", a),
+        lambda: section_tools.restore(studio, ui.sections, run, project.id, first, 1, a),
+        lambda: writing.start_over(studio, ui.writing, project.id, a),
+    ):
+        with pytest.raises(UserError, match="changed in another tab"):
+            refused()
+    assert {s.section_id: s.version_id for s in studio.store.sections(project)} == before
+
+    # page A shows Tale again: it sees B's work, and its writes are based on it
+    a = _page(studio, ui, studio.project(project.id), "page-a")
+    section_tools.save_text(studio, ui.sections, run, project.id, first, "A's words.", a)
+    assert studio.store.sections(project)[0].text == "A's words."
+
+
+def test_a_compared_version_is_put_away_once_its_section_changed(studio, ui):
+    """Compare, then a hand edit: Accept no longer brings the old version back over it."""
+    project, plan = _written(studio)
+    first, run = plan.ids[0], ui.shared.run
+    page = _page(studio, ui, project, "page-a")
+    old = studio.store.sections(project)[0]
+    section_tools.save_text(studio, ui.sections, run, project.id, first, "Newer.", page)
+    compared = section_tools.compare(studio, ui.sections, project.id, first, old.version_id)
+    proposal = compared[ui.sections.proposal]
+    # the diff reads as Accept would change it: the current text goes, the old one comes
+    assert "<del>Newer.</del>" in compared[ui.sections.revise_diff]
+    saved = section_tools.save_text(studio, ui.sections, run, project.id, first, "Mine.", page)
+    assert saved[ui.sections.proposal] is None  # the edit put the comparison away
+    section_tools.accept(studio, ui.sections, run, project.id, proposal, page)
+    assert studio.store.sections(project)[0].text == "Mine."  # nothing came back over it
+
+
+def test_rescale_of_a_plan_that_adds_up_saves_nothing(studio, ui):
+    project, plan = _written(studio)
+    rows = plan_panel.plan_view(studio, ui.plan, project, plan)[ui.plan.plan]["data"]
+    versions = studio.store.plan_versions(project)
+    plan_panel.rescale_rows(studio, ui.plan, project.id, rows, plan.ids, plan.total_words)
+    assert studio.store.plan_versions(project) == versions
+
+
+def test_start_over_is_undone_by_one_press(studio, ui):
+    project, _ = _written(studio)
+    texts = [s.text for s in studio.store.sections(project)]
+    page = _page(studio, ui, project, "page-a")
+    cleared = writing.start_over(studio, ui.writing, project.id, page)
+    assert studio.store.sections(project) == []
+    assert cleared[ui.writing.undo_start_over]["visible"] is True
+    writing.undo_start_over(studio, ui.writing, project.id, page)
+    assert [s.text for s in studio.store.sections(project)] == texts
+
+
+def test_import_offers_a_free_name_and_scene_titles_switch_off(studio, ui, tmp_path):
+    source = tmp_path / "salt.md"
+    source.write_text("# Salt\n\n## One\n\nThe caravan left.\n\n## Two\n\nSand came.\n")
+    assert projects.import_name_of(studio, str(source)) == "Salt"
+    studio.store.create_project("Salt", "Write about salt.", 300)
+    assert projects.import_name_of(studio, str(source)) == "Salt (2)"
+
+    project, _ = _written(studio)
+    page = _page(studio, ui, project, "page-a")
+    shown = writing.set_headings(studio, ui.writing, project.id, False, page)
+    assert studio.project(project.id).settings.section_headings is False
+    assert "<h2" not in shown[ui.writing.run.document]
+    assert (
+        writing.view_of(studio, ui.writing, studio.project(project.id))[ui.writing.headings]
+        is False
+    )
+
+
+def test_speed_and_time_left_wait_until_they_mean_something():
+    from app.studio import render
+
+    line = render.progress_line(1, 3, 5, 600, None, None)
+    assert "– tok/s" in line and line.endswith("ETA –")
+
+
+def test_choosing_another_section_keeps_an_unsaved_hand_edit(studio, ui):
+    project, plan = _written(studio)
+    first, second = plan.ids
+    page = _page(studio, ui, project, "page-a")
+    w = ui.sections
+    shown = section_tools.show_section(studio, w, project.id, first, None, None, page)
+    loaded = shown[w.shown_section]
+    section_tools.show_section(studio, w, project.id, second, "My own words.", loaded, page)
+    assert studio.store.sections(project)[0].text == "My own words."
+    assert studio.store.sections(project)[0].kind == "edit"
+    # a box another tab made stale is not saved: the menu goes back, the typed text stays
+    b = _page(studio, ui, studio.project(project.id), "page-b")
+    section_tools.save_text(studio, w, ui.shared.run, project.id, second, "B's text.", b)
+    loaded = [second, studio.store.sections(project)[1].version_id]
+    back = section_tools.show_section(studio, w, project.id, first, "A types.", loaded, page)
+    assert back == {w.section: second}
+    assert studio.store.sections(project)[1].text == "B's text."

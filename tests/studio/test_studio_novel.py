@@ -145,17 +145,21 @@ def test_chapter_edits_keep_scenes_with_their_chapter(studio, ui):
         (2, "lots", "Chapter 2: the word count 'lots' is not a number."),
     ],
 )
-def test_an_invalid_chapter_edit_is_a_one_line_error_and_saves_nothing(
-    studio, ui, cell, value, message
+def test_an_invalid_chapter_edit_is_a_one_line_message_and_goes_back(
+    studio, ui, cell, value, message, monkeypatch
 ):
+    """The cell goes back to its saved value, and the message is shown once."""
     project, plan = book(studio)
-    rows = plan_panel.plan_view(studio, ui.plan, project, plan)[ui.plan.chapters]["data"]
+    saved = plan_panel.plan_view(studio, ui.plan, project, plan)[ui.plan.chapters]["data"]
+    rows = [list(row) for row in saved]
     rows[1][cell] = value
-    with pytest.raises(UserError) as error:
-        plan_panel.save_chapters(
-            studio, ui.plan, project.id, rows, [c.id for c in plan.chapters], "c1"
-        )
-    assert error.value.text("en") == message
+    shown = []
+    monkeypatch.setattr(plan_panel.gr, "Warning", shown.append)
+    view = plan_panel.save_chapters(
+        studio, ui.plan, project.id, rows, [c.id for c in plan.chapters], "c1"
+    )
+    assert shown == [message]
+    assert view[ui.plan.chapters]["data"] == saved
     assert studio.store.plan(project) == plan
 
 

@@ -13,7 +13,7 @@ from typing import ClassVar
 import gradio as gr
 from gradio.components import Component
 
-from app.studio import bible_style
+from app.studio import bible_style, service
 from app.studio.events import INSTANT, user_errors
 from app.studio.feature import BriefInputs, Shared
 from app.studio.language import label
@@ -123,9 +123,10 @@ def view_of(w: BriefWidgets, project: Project | None) -> dict:
 
 
 # -- handlers ---------------------------------------------------------------------------------
-def save_field(studio: Studio, name: str, project_id, value) -> None:
+def save_field(studio: Studio, name: str, project_id, value, request: gr.Request = None) -> None:
     """One brief field lost focus or changed: save that field alone. Events of different fields
-    run at once, so each writes only its own value and never undoes another's newer one."""
+    run at once, so each writes only its own value and never undoes another's newer one; each
+    is refused when another tab changed the brief since this page showed it."""
     if project_id is None:
         return
     project = studio.project(project_id)
@@ -138,8 +139,7 @@ def save_field(studio: Studio, name: str, project_id, value) -> None:
         fields = {"settings": project.settings.model_copy(update={"mode": mode})}
     else:
         fields = {"instruction": value or ""}
-    if any(getattr(project, key) != value for key, value in fields.items()):
-        studio.store.update_project(project, **fields)
+    service.save_brief_fields(studio, service.page_of(request), project_id, **fields)
 
 
 def save_title(studio: Studio, project_id, title) -> dict:
@@ -155,7 +155,13 @@ def save_title(studio: Studio, project_id, title) -> dict:
 
 
 def instruction_done(
-    studio: Studio, w: BriefWidgets, project_list: gr.Dataframe, project_id, instruction, total
+    studio: Studio,
+    w: BriefWidgets,
+    project_list: gr.Dataframe,
+    project_id,
+    instruction,
+    total,
+    request: gr.Request = None,
 ) -> dict:
     """Save the instruction (and refresh `project_list`, the shared project list); a new
     instruction that names a length suggests it as Total words, unless the writer already
@@ -170,7 +176,7 @@ def instruction_done(
     suggested = None
     if words and (instruction or "") != project.instruction and not typed_own_total:
         suggested = words
-    save_field(studio, "instruction", project_id, instruction)
+    save_field(studio, "instruction", project_id, instruction, request)
     return {w.suggested_total: suggested, project_list: studio.project_table()}
 
 

@@ -19,6 +19,7 @@ from app.studio import chapter_table, service
 from app.studio.chapter_table import add_chapter, chapter_choices, chapter_rows, chapters_plan
 from app.studio.events import INSTANT, user_errors
 from app.studio.feature import Shared
+from app.studio.language import current as current_language
 from app.studio.language import info, label, t, warning
 from app.studio.plan_table import (
     DATATYPES,
@@ -41,7 +42,6 @@ from engine.planning.book_plan import (
     chapters_from_model_output,
     draft_chapters_stream,
     draft_scenes,
-    rescale_book,
     two_level,
 )
 from engine.planning.plan import (
@@ -51,9 +51,11 @@ from engine.planning.plan import (
     rescale,
     words_from_instruction,
 )
+from engine.projects import service as projects
 from engine.projects.service import check_brief, create_project, name_from_instruction
+from engine.projects.stale import check_current
 from engine.schema import Plan
-from engine.store.database import Project
+from engine.store.database import Project, Versions
 from engine.writing.events import ChapterPlanning, Ended, Failed
 from engine.writing.prompt_layout import Brief
 
@@ -93,10 +95,13 @@ class PlanWidgets:
     refreshes_after_run: ClassVar[bool] = False
 
     def view_components(self) -> list[Component]:
-        return plan_outputs(self)
+        return [*plan_outputs(self), self.scenes_up_front, self.row, self.chapter_row]
 
     def view_of(self, studio: Studio, project: Project | None) -> dict:
-        return plan_view(studio, self, project, studio.store.plan(project) if project else None)
+        plan = studio.store.plan(project) if project else None
+        # nothing chosen for the last project carries over to this one
+        fresh = {self.scenes_up_front: False, self.row: 1, self.chapter_row: 1}
+        return {**plan_view(studio, self, project, plan), **fresh}
 
     def wire(self, studio: Studio, shared: Shared, demo: gr.Blocks) -> None:
         wire(studio, self, shared)
@@ -269,9 +274,29 @@ def plan_total_line(rows: list[list], target: int | float | None) -> str:
 
 
 # -- plan editor ------------------------------------------------------------------------------
-def _save_plan(studio: Studio, project: Project, plan: Plan) -> None:
+def _save_plan(studio: Studio, project: Project, plan: Plan, page: str) -> None:
+    """Save an edit of `page`, refused when the plan changed since the page showed it."""
     if studio.store.plan(project) != plan:
-        studio.store.save_plan(project, plan)
+        service.checked(
+            studio,
+            page,
+            project,
+            lambda based_on: projects.save_plan(studio.store, project, plan, based_on),
+            plan=True,
+        )
+
+
+def _save_drafted(
+    studio: Studio, project: Project, plan: Plan, based_on: Versions | None, page: str
+) -> Versions | None:
+    """Save a drafted plan (or a drafted step of one) of a press based on `based_on`, refused
+    when the brief or the plan changed since; returns the basis moved on by it."""
+    store = studio.store
+    with store.transaction():
+        projects.save_drafted_plan(store, project, plan, based_on)
+        after = store.versions(project)
+    service.wrote(studio, page, project, after, plan=True)
+    return service.advanced(based_on, after, plan=True)
 
 
 def _shown_plan(studio: Studio, project: Project, rows, ids, chapter) -> Plan:
@@ -285,12 +310,21 @@ def _shown_plan(studio: Studio, project: Project, rows, ids, chapter) -> Plan:
 
 
 def save_rows(
-    studio: Studio, w: PlanWidgets, project_id, rows: list[list], ids: list, chapter=None
+    studio: Studio,
+    w: PlanWidgets,
+    project_id,
+    rows: list[list],
+    ids: list,
+    chapter=None,
+    request: gr.Request = None,
 ) -> dict:
     """An edit in the table: saved as a new plan version."""
     project = studio.project(project_id)
-    plan = _shown_plan(studio, project, rows, ids, chapter)
-    _save_plan(studio, project, plan)
+    try:
+        plan = _shown_plan(studio, project, rows, ids, chapter)
+    except UserError as error:
+        return _put_back(studio, w, project, chapter, error)
+    _save_plan(studio, project, plan, service.page_of(request))
     return {
         w.plan_ids: plan_ids(plan, chapter),
         w.versions: versions_menu(studio, project),
@@ -298,8 +332,29 @@ def save_rows(
     }
 
 
+NOT_A_CELL = {"error.choose_chapter"}  # errors of the table as a whole, not of a cell typed
+
+
+def _put_back(studio: Studio, w: PlanWidgets, project: Project, chapter, error: UserError):
+    """A cell the plan cannot take (a word count of -200, "abc" or 999,999): the tables go back
+    to the saved plan, and the message says which cell, once."""
+    if error.key in NOT_A_CELL:
+        raise error
+    gr.Warning(error.text(current_language()))
+    return plan_view(studio, w, project, studio.store.plan(project), chapter)
+
+
 def edit_rows(
-    studio: Studio, w: PlanWidgets, operation, project_id, rows, ids, row, total, chapter=None
+    studio: Studio,
+    w: PlanWidgets,
+    operation,
+    project_id,
+    rows,
+    ids,
+    row,
+    total,
+    chapter=None,
+    request: gr.Request = None,
 ):
     """A row button (add, delete, move, lock): the rows and their ids move together."""
     project = studio.project(project_id)
@@ -307,7 +362,8 @@ def edit_rows(
     previous = studio.store.plan(project)
     book = previous is not None and previous.two_level
     if rows or book:
-        _save_plan(studio, project, _shown_plan(studio, project, rows, ids, chapter))
+        plan = _shown_plan(studio, project, rows, ids, chapter)
+        _save_plan(studio, project, plan, service.page_of(request))
     plan = studio.store.plan(project)
     return {
         w.plan: table(rows),
@@ -318,23 +374,36 @@ def edit_rows(
     }
 
 
-def save_chapters(studio: Studio, w: PlanWidgets, project_id, rows, ids, chapter) -> dict:
+def save_chapters(
+    studio: Studio, w: PlanWidgets, project_id, rows, ids, chapter, request: gr.Request = None
+) -> dict:
     """An edit in the chapters table: saved as a new plan version (scenes follow chapters)."""
     project = studio.project(project_id)
     plan = _book(studio, project)
-    plan = chapters_plan(rows or [], ids, plan)
-    _save_plan(studio, project, plan)
+    try:
+        plan = chapters_plan(rows or [], ids, plan)
+    except UserError as error:
+        return _put_back(studio, w, project, chapter, error)
+    _save_plan(studio, project, plan, service.page_of(request))
     return plan_view(studio, w, project, plan, chapter)
 
 
 def edit_chapters(
-    studio: Studio, w: PlanWidgets, operation, project_id, rows, ids, row, chapter
+    studio: Studio,
+    w: PlanWidgets,
+    operation,
+    project_id,
+    rows,
+    ids,
+    row,
+    chapter,
+    request: gr.Request = None,
 ) -> dict:
     """A chapter button (add, delete, move, lock)."""
     project = studio.project(project_id)
     rows, ids = operation(rows or [], ids or [], row)
     plan = chapters_plan(rows, ids, _book(studio, project))
-    _save_plan(studio, project, plan)
+    _save_plan(studio, project, plan, service.page_of(request))
     return plan_view(studio, w, project, plan, chapter)
 
 
@@ -355,26 +424,42 @@ def _book(studio: Studio, project: Project) -> Plan:
 
 
 def rescale_rows(
-    studio: Studio, w: PlanWidgets, project_id, rows, ids, total, chapter=None
+    studio: Studio,
+    w: PlanWidgets,
+    project_id,
+    rows,
+    ids,
+    total,
+    chapter=None,
+    request: gr.Request = None,
 ) -> dict:
-    """Scale the plan to Total words; locked rows (and locked chapters) keep their words."""
+    """Scale the plan to Total words; locked rows (and locked chapters) keep their words. A
+    plan that already adds up is left as it is, and nothing is saved."""
     project = studio.project(project_id)
     if not total or int(total) <= 0:
         raise UserError(key="error.rescale_total")
-    plan = _shown_plan(studio, project, rows, ids, chapter)
-    plan = rescale_book(plan, int(total)) if plan.two_level else rescale(plan, int(total))
-    _save_plan(studio, project, plan)
-    return plan_view(studio, w, project, plan, chapter)
+    page = service.page_of(request)
+    _save_plan(studio, project, _shown_plan(studio, project, rows, ids, chapter), page)
+    service.checked(
+        studio,
+        page,
+        project,
+        lambda based_on: projects.rescale_plan(studio.store, project, int(total), based_on),
+        plan=True,
+    )
+    return plan_view(studio, w, project, studio.store.plan(project), chapter)
 
 
-def restore_plan(studio: Studio, w: PlanWidgets, project_id, version, chapter=None) -> dict:
+def restore_plan(
+    studio: Studio, w: PlanWidgets, project_id, version, chapter=None, request: gr.Request = None
+) -> dict:
     project = studio.project(project_id)
     if version is None:
         raise UserError(key="error.choose_plan_version")
     plan = studio.store.plan(project, int(version))
     if plan is None:
         raise UserError(key="error.no_plan_version", version=version)
-    _save_plan(studio, project, plan)
+    _save_plan(studio, project, plan, service.page_of(request))
     info("plan.restored", version=version)
     return plan_view(studio, w, project, plan, chapter)
 
@@ -401,12 +486,17 @@ def draft(
     8,000 words gets chapters (and, with `up_front`, every chapter's scenes)."""
     target = Target.parse(target)
     project_id, page = (target.project_id, target.page) if target else (None, "")
-    project = service.save_brief(studio, project_id, instruction, bible, total, single)
+    based_on = target.based_on() if target else None
+    project, based_on = service.save_brief(
+        studio, project_id, instruction, bible, total, single, based_on, page
+    )
     if project is None:
         raise UserError(key="error.open_project")
     check_brief(project.instruction, project.bible, project.target_words)
+    # refused before the model spends time on it when the project moved on since the press
+    check_current(studio.store, based_on, project, brief=True, plan=True)
     if two_level(project.target_words):
-        yield from draft_book(studio, w, project, bool(up_front), page)
+        yield from draft_book(studio, w, project, bool(up_front), page, based_on)
         return
     previous = studio.store.plan(project)
     raw = ""
@@ -432,13 +522,18 @@ def draft(
     plan = rescale(plan_from_model_output(raw, project.target_words), project.target_words)
     if previous is not None and any(s.locked for s in previous.sections):
         plan = rescale(merge_locked(previous, plan), project.target_words)
-    _save_plan(studio, project, plan)
+    _save_drafted(studio, project, plan, based_on, page)
     info("plan.drafted", count=len(plan.sections))
     yield {w.plan_stream: raw, **plan_view(studio, w, project, plan)}
 
 
 def draft_book(
-    studio: Studio, w: PlanWidgets, project: Project, up_front: bool, page: str = ""
+    studio: Studio,
+    w: PlanWidgets,
+    project: Project,
+    up_front: bool,
+    page: str = "",
+    based_on: Versions | None = None,
 ) -> Iterator[dict]:
     """Stream a drafted chapter list (locked chapters of the current plan keep their places),
     then, with `up_front`, draft each chapter's scenes. Each step is saved as it ends."""
@@ -471,7 +566,7 @@ def draft_book(
                 raw += event
             elif isinstance(event, Plan):
                 plan = event
-                _save_plan(studio, project, plan)
+                based_on = _save_drafted(studio, project, plan, based_on, page)
             elif isinstance(event, service.Titled):
                 service.title_drafted(studio, project, event.title)
             elif isinstance(event, ChapterPlanning):
@@ -500,7 +595,7 @@ def wire(studio: Studio, w: PlanWidgets, shared: Shared) -> None:
     w.plan.input(
         user_errors(functools.partial(save_rows, studio, w)),
         [project_id, w.plan, w.plan_ids, w.chapter_pick],
-        [w.plan_ids, w.versions, w.chapters],
+        plan_outputs(w),
         **INSTANT,
     )
     w.chapters.input(
@@ -573,7 +668,9 @@ def wire(studio: Studio, w: PlanWidgets, shared: Shared) -> None:
         [project_id],
         [brief.book_title, shared.project_list],
     )
-    service.pressing(studio, shared, w.draft.click, "draft", w.plan_stream, **drafting).then(
+    service.pressing(
+        studio, shared, w.draft.click, "draft", w.plan_stream, saves_brief=True, **drafting
+    ).then(
         *titled, **INSTANT
     )
     # the Brief tab's own Draft plan: a project from the instruction if none is open
@@ -583,7 +680,9 @@ def wire(studio: Studio, w: PlanWidgets, shared: Shared) -> None:
         [*shared.view.components(), shared.tabs],
         **INSTANT,
     )
-    service.pressing(studio, shared, created.success, "draft", w.plan_stream, **drafting).then(
+    service.pressing(
+        studio, shared, created.success, "draft", w.plan_stream, saves_brief=True, **drafting
+    ).then(
         *titled, **INSTANT
     )
     # the tab's last step: Write, on the Write tab

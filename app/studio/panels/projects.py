@@ -15,11 +15,27 @@ from app.studio.language import info, label, t
 from app.studio.state import PROJECT_COLUMNS, Studio
 from engine.errors import UserError
 from engine.metrics import count_words
-from engine.projects.importing import Imported, ImportProgress, import_manuscript
+from engine.projects.importing import (
+    Imported,
+    ImportProgress,
+    default_import_name,
+    import_manuscript,
+)
 from engine.projects.run import project_document
 from engine.store.backup import backup_files, backups_dir, last_backup_time
 from engine.store.database import Project
 from engine.writing.events import Failed
+
+NEW_PROJECT_WORDS = 1000  # a new project's Total words until the writer sets its own
+LIST_REFRESH_S = 5.0  # the project list shows other tabs' changes at least this often
+
+# the page regains focus: the lists show what other tabs changed meanwhile
+REFRESH_ON_FOCUS = """() => {
+  window.addEventListener('focus', () => document.querySelector('#refresh-lists')?.click());
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') document.querySelector('#refresh-lists')?.click();
+  });
+}"""
 
 
 @dataclass
@@ -32,6 +48,7 @@ class ProjectsWidgets:
     create: gr.Button
     backup_info: gr.Markdown
     import_file: gr.File
+    import_name: gr.Textbox  # the new project's name: the manuscript's title, "Title (2)" if taken
     import_button: gr.Button
     import_status: gr.Markdown
     rename_to: gr.Textbox
@@ -42,6 +59,8 @@ class ProjectsWidgets:
     delete_confirm: gr.Button
     delete_cancel: gr.Button
     delete_box: gr.Group
+    refresh_timer: gr.Timer  # the list as other tabs left it, every few seconds
+    refresh_now: gr.Button  # hidden: the page presses it when it regains focus
 
     refreshes_after_run: ClassVar[bool] = True
 
@@ -79,12 +98,15 @@ def layout() -> ProjectsWidgets:
         new_name = gr.Textbox(label=label("projects.new_name"), elem_id="new-name", scale=3)
         create = gr.Button(label("projects.create"), elem_id="create-project", scale=1)
     backup_info = gr.Markdown(elem_id="backup-info")
+    refresh_timer = gr.Timer(LIST_REFRESH_S)
+    refresh_now = gr.Button("", visible="hidden", elem_id="refresh-lists")
     with gr.Accordion(label("projects.import_panel"), open=False, elem_id="import-panel"):
         import_file = gr.File(
             label=label("projects.import_file"),
             file_types=[".md", ".markdown", ".txt", ".docx"],
             elem_id="import-file",
         )
+        import_name = gr.Textbox(label=label("projects.import_name"), elem_id="import-name")
         import_button = gr.Button(label("projects.import"), elem_id="import-project")
         import_status = gr.Markdown(elem_id="import-status")
     with gr.Accordion(label("projects.manage"), open=False, elem_id="manage"):
@@ -107,6 +129,7 @@ def layout() -> ProjectsWidgets:
         create=create,
         backup_info=backup_info,
         import_file=import_file,
+        import_name=import_name,
         import_button=import_button,
         import_status=import_status,
         rename_to=rename_to,
@@ -117,6 +140,8 @@ def layout() -> ProjectsWidgets:
         delete_confirm=delete_confirm,
         delete_cancel=delete_cancel,
         delete_box=delete_box,
+        refresh_timer=refresh_timer,
+        refresh_now=refresh_now,
     )
 
 
@@ -131,6 +156,28 @@ def backup_line(studio: Studio) -> str:
     return t("backup.last", when=when, kept=kept, folder=backups_dir(studio.db_path))
 
 
+def refreshed_list(studio: Studio, shown) -> dict:
+    """The project list now, or gr.skip() when the page shows it as it is already (an update
+    redraws the table under the writer's pointer)."""
+    table = studio.project_table()
+    rows = shown.values.tolist() if hasattr(shown, "values") else (shown or {}).get("data", [])
+    as_text = [[str(cell) for cell in row] for row in rows]
+    if as_text == [[str(cell) for cell in row] for row in table["data"]]:
+        return gr.skip()
+    return table
+
+
+def import_name_of(studio: Studio, path: str | None) -> str:
+    """The name a chosen manuscript is offered: its title (or file name), "Title (2)" when a
+    project has it already; the writer may type another."""
+    if not path:
+        return ""
+    try:
+        return default_import_name(studio.store, path)
+    except UserError:
+        return ""  # an unreadable file: the import itself says why
+
+
 def on_load(studio: Studio, view: ProjectView, last_project: int | None) -> dict:
     """Reopen the project this browser had open last (if it still exists)."""
     project = None
@@ -142,21 +189,30 @@ def on_load(studio: Studio, view: ProjectView, last_project: int | None) -> dict
     return view.of(studio, project)
 
 
-def create(
-    studio: Studio, w: ProjectsWidgets, view: ProjectView, name: str, total: float | None
-) -> dict:
+def create(studio: Studio, w: ProjectsWidgets, view: ProjectView, name: str) -> dict:
+    """A new project with the studio's defaults: nothing of the open project carries over
+    (its fields are all set from the new project)."""
     if not (name or "").strip():
         raise UserError(key="error.type_name")
-    project = studio.store.create_project(name, "", int(total or 1000))
+    project = studio.store.create_project(name, "", NEW_PROJECT_WORDS)
     info("projects.created", name=project.name)
     return {**view.of(studio, project), w.new_name: ""}
 
 
-def open_row(studio: Studio, view: ProjectView, row: int | None) -> dict:
-    names = [p.name for p in studio.store.list_projects()]
-    if row is None or not 0 <= row < len(names):
-        raise UserError(key="error.click_project")
-    return view.of(studio, studio.store.project(names[row]))
+def open_row(studio: Studio, view: ProjectView, row: int | None, name: str | None = None) -> dict:
+    """Open the project clicked: by the name the clicked row shows (names are unique), never
+    by its position, which another tab's create, rename or delete moves. Without a name (a
+    caller that knows only the row), the row of the list as it is now."""
+    if name is None:
+        names = [p.name for p in studio.store.list_projects()]
+        if row is None or not 0 <= row < len(names):
+            raise UserError(key="error.click_project")
+        name = names[row]
+    try:
+        project = studio.store.project(str(name))
+    except UserError:
+        raise UserError(key="error.click_project") from None
+    return view.of(studio, project)
 
 
 def rename(studio: Studio, view: ProjectView, project_id: int | None, new_name: str) -> dict:
@@ -225,7 +281,7 @@ def import_file(
         yield {
             **view.of(studio, imported),
             w.import_status: t("projects.imported_as", name=imported.name),
-            w.new_name: "",
+            w.import_name: "",
         }
 
 
@@ -235,16 +291,24 @@ def wire(studio: Studio, w: ProjectsWidgets, shared: Shared, demo: gr.Blocks) ->
     view = project_view.components()
     demo.load(functools.partial(on_load, studio, project_view), [shared.open.last_project], view)
     demo.load(lambda: backup_line(studio), None, [w.backup_info], **INSTANT)
+    demo.load(None, None, None, js=REFRESH_ON_FOCUS)
+    # the list answers a click by the row's name, so a refresh never moves what a click opens
+    for refresh in (w.refresh_timer.tick, w.refresh_now.click):
+        refresh(
+            functools.partial(refreshed_list, studio), [w.project_list], [w.project_list], **INSTANT
+        )
     w.create.click(
         user_errors(functools.partial(create, studio, w, project_view)),
-        [w.new_name, shared.brief.total],
+        [w.new_name],
         [*view, w.new_name],
         **INSTANT,
     )
 
     def open_selected(event: gr.SelectData) -> dict:
         row = event.index[0] if isinstance(event.index, list | tuple) else event.index
-        return user_errors(open_row)(studio, project_view, row)
+        shown = getattr(event, "row_value", None)  # the clicked row as the page shows it
+        name = shown[0] if isinstance(shown, list | tuple) and shown else None
+        return user_errors(open_row)(studio, project_view, row, name)
 
     w.project_list.select(open_selected, None, view, **INSTANT)
     w.rename.click(
@@ -265,10 +329,16 @@ def wire(studio: Studio, w: ProjectsWidgets, shared: Shared, demo: gr.Blocks) ->
         [w.delete_box, w.delete_note],
         **INSTANT,
     )
+    w.import_file.change(
+        user_errors(functools.partial(import_name_of, studio)),
+        [w.import_file],
+        [w.import_name],
+        **INSTANT,
+    )
     w.import_button.click(
         user_errors_stream(functools.partial(import_file, studio, w, project_view)),
-        [w.import_file, w.new_name],
-        [*view, w.import_status, w.new_name],
+        [w.import_file, w.import_name],
+        [*view, w.import_status, w.import_name],
         show_progress_on=[w.import_status],
         **GENERATING,
     )

@@ -16,7 +16,8 @@ from gradio.components import Component
 from app.studio import render, service
 from app.studio.events import INSTANT, user_errors
 from app.studio.feature import RunDisplay, SectionRewrite, Shared
-from app.studio.language import info, label, status_word, t
+from app.studio.language import current as current_language
+from app.studio.language import info, label, t, warning
 from app.studio.state import Studio
 from app.studio.target import Target
 from engine.errors import UserError
@@ -24,13 +25,14 @@ from engine.metrics import count_words
 from engine.projects.revise import (
     Passage,
     RevisionReady,
-    accept_version,
+    accept_rewrite,
     extend_section,
     find_passage,
+    proposal_current,
     regenerate_section,
     rewrite_section,
 )
-from engine.projects.service import continue_from
+from engine.projects.service import continue_from, restore_version, save_edit, version_line
 from engine.store.database import Project
 from engine.writing.diff import diff_html, diff_stats, word_diff
 from engine.writing.events import Ended, Failed, SectionProgress, SectionStarted
@@ -51,6 +53,7 @@ class SectionWidgets:
     revise_discard: gr.Button
     proposal: gr.State
     selection: gr.State
+    shown_section: gr.State  # the section whose text the text box holds
     regenerate: gr.Button
     extend_words: gr.Number
     extend: gr.Button
@@ -73,6 +76,11 @@ class SectionWidgets:
             self.revise_box,
             self.proposal,
             self.selection,
+            self.shown_section,
+            self.revise_instruction,
+            self.passage_start,
+            self.passage_end,
+            self.extend_words,
         ]
 
     def view_of(self, studio: Studio, project: Project | None) -> dict:
@@ -136,6 +144,7 @@ def layout() -> SectionWidgets:
                 revise_discard = gr.Button(label("section.discard"), elem_id="revise-discard")
         proposal = gr.State(None)
         selection = gr.State(None)
+        shown_section = gr.State(None)
         with gr.Row():
             regenerate = gr.Button(label("section.regenerate"), elem_id="regenerate")
             extend_words = gr.Number(
@@ -175,6 +184,7 @@ def layout() -> SectionWidgets:
         revise_discard=revise_discard,
         proposal=proposal,
         selection=selection,
+        shown_section=shown_section,
         regenerate=regenerate,
         extend_words=extend_words,
         extend=extend,
@@ -198,6 +208,12 @@ def view_of(studio: Studio, w: SectionWidgets, project: Project | None) -> dict:
         w.revise_box: gr.update(visible=False),
         w.proposal: None,
         w.selection: None,
+        w.shown_section: None,
+        # nothing typed for the last project carries over to this one
+        w.revise_instruction: "",
+        w.passage_start: "",
+        w.passage_end: "",
+        w.extend_words: 100,
     }
 
 
@@ -214,16 +230,10 @@ def _history_menu(studio: Studio, project: Project, section_id: str) -> dict:
         (s.version_id for s in studio.store.sections(project) if s.section_id == section_id),
         None,
     )
+    # each version with its kind (written, rewrite, hand edit, restore) and time
+    language = current_language()
     choices = [
-        (
-            t(
-                "section.version_current" if v.version_id == current else "section.version",
-                id=v.version_id,
-                status=status_word(v.status),
-                words=f"{count_words(v.text):,}",
-            ),
-            v.version_id,
-        )
+        (version_line(v, v.version_id == current, language), v.version_id)
         for v in reversed(history)
     ]
     return gr.update(choices=choices, value=current)
@@ -242,14 +252,55 @@ def _current_text(studio: Studio, project: Project, section_id: str) -> str:
 
 
 # -- handlers ---------------------------------------------------------------------------------
-def show_section(studio: Studio, w: SectionWidgets, project_id, section_id) -> dict:
-    if not section_id or project_id is None:
+def show_section(
+    studio: Studio,
+    w: SectionWidgets,
+    project_id,
+    section_id,
+    text=None,
+    shown=None,
+    request: gr.Request = None,
+) -> dict:
+    """Show the chosen section's text. An unsaved hand edit of the section shown before is
+    kept first, as a hand-edit version of that section (nothing typed is lost by a switch);
+    if that save is refused (the section changed in another tab), the menu goes back to it
+    and the typed text stays, with the message."""
+    if project_id is None:
         return {w.section_text: "", w.history: gr.update(choices=[], value=None)}
     project = studio.project(project_id)
+    left, loaded = (shown or [None, None])[:2]
+    if left and str(left) == str(section_id or ""):
+        return {}  # the menu came back to the section the box holds: keep what is typed
+    now = {v.section_id: v for v in studio.store.sections(project)}
+    # a box loaded from the section's current text and typed in since: keep what was typed
+    # (a box a generation made stale since is not saved over the new text)
+    current = now.get(str(left)) if left else None
+    typed = (text or "").strip() and current is not None and text != current.text
+    if typed and current.version_id == loaded:
+        try:
+            service.checked(
+                studio,
+                service.page_of(request),
+                project,
+                lambda based_on: save_edit(studio.store, project, str(left), text, based_on),
+                sections=(str(left),),
+            )
+            info("section.kept_edit")
+        except UserError as error:
+            gr.Warning(error.text(current_language()))
+            return {w.section: left}
+    if not section_id:
+        return {
+            w.section_text: "",
+            w.history: gr.update(choices=[], value=None),
+            w.shown_section: None,
+        }
+    chosen = {v.section_id: v for v in studio.store.sections(project)}.get(str(section_id))
     return {
-        w.section_text: _current_text(studio, project, str(section_id)),
+        w.section_text: chosen.text if chosen else "",
         w.history: _history_menu(studio, project, str(section_id)),
         w.selection: None,
+        w.shown_section: [str(section_id), chosen.version_id if chosen else None],
     }
 
 
@@ -283,6 +334,7 @@ def rewrite(
     """Stream a rewrite of a section of the project pressed on (`target`), then show its
     difference from the current text with Accept/Discard."""
     pressed, page = service.pressed_project(studio, target)
+    based_on = Target.parse(target).based_on()
     project, section_id = _chosen(studio, pressed.id, section_id)
     passage = _passage(_current_text(studio, project, section_id), first, last, selection)
     ready: RevisionReady | None = None
@@ -290,7 +342,9 @@ def rewrite(
 
     def start(store, backend):
         current = store.project_by_id(project.id)
-        return rewrite_section(store, current, backend, section_id, instruction, passage)
+        return rewrite_section(
+            store, current, backend, section_id, instruction, passage, based_on=based_on
+        )
 
     for batch in studio.follow(project, start, page):
         for event in batch:
@@ -306,13 +360,16 @@ def rewrite(
                 raise event.error
             elif isinstance(event, Ended) and event.stopped:
                 line = t("section.rewrite_stopped")
+        # the rewrite streams into the proposal box, where its difference will show
         yield {
             run.active_heading: heading,
-            run.active: render.active_text(text),
             run.progress: line,
+            w.revise_box: gr.update(visible=True),
+            w.revise_summary: heading,
+            w.revise_diff: f'<div class="lw-diff lw-streaming">{render.active_text(text)}</div>',
         }
     if ready is None:
-        yield {run.active_heading: "", run.active: "", run.progress: line}
+        yield {run.active_heading: "", run.active: "", run.progress: line, **_put_away(w)}
         return
     yield {
         run.active_heading: "",
@@ -341,17 +398,47 @@ def _proposal_view(w: SectionWidgets, before: str, after: str, what: str) -> dic
     }
 
 
-def accept(studio: Studio, w: SectionWidgets, run: RunDisplay, project_id, proposal) -> dict:
+def accept(
+    studio: Studio,
+    w: SectionWidgets,
+    run: RunDisplay,
+    project_id,
+    proposal,
+    request: gr.Request = None,
+) -> dict:
+    """Accept the rewrite on screen: refused when its section changed since it was made (or
+    since the page showed it); a proposal that can no longer be accepted is cleared."""
     if not proposal:
         raise UserError(key="error.no_rewrite")
     project = studio.project(project_id)
-    accept_version(studio.store, project, proposal["section_id"], proposal["version_id"])
+    store = studio.store
+    section_id, version_id = proposal["section_id"], int(proposal["version_id"])
+    if "compared_with" in proposal:  # an older version compared: Accept restores it
+        still = store.versions(project).sections.get(section_id) == proposal["compared_with"]
+
+        def write(based_on):
+            return restore_version(store, project, section_id, version_id, based_on)
+    else:  # a rewrite: accepted while the text it was made from is still current
+        still = proposal_current(store, project, version_id)
+
+        def write(based_on):
+            return accept_rewrite(store, project, section_id, version_id, based_on)
+
+    if not still:
+        warning("section.proposal_gone")
+        return {**_refreshed(studio, w, run, project, section_id), **_cleared(w, run)}
+    service.checked(studio, service.page_of(request), project, write, sections=(section_id,))
     info("section.accepted")
-    return {
-        **_refreshed(studio, w, run, project, proposal["section_id"]),
-        w.revise_box: gr.update(visible=False),
-        w.proposal: None,
-    }
+    return {**_refreshed(studio, w, run, project, section_id), **_cleared(w, run)}
+
+
+def _put_away(w: SectionWidgets) -> dict:
+    return {w.revise_box: gr.update(visible=False), w.revise_summary: "", w.revise_diff: ""}
+
+
+def _cleared(w: SectionWidgets, run: RunDisplay) -> dict:
+    """No proposal on screen, and no line that says one is ready."""
+    return {w.revise_box: gr.update(visible=False), w.proposal: None, run.progress: ""}
 
 
 def discard(studio: Studio, w: SectionWidgets, project_id, proposal) -> dict:
@@ -373,47 +460,81 @@ def compare(studio: Studio, w: SectionWidgets, project_id, section_id, version_i
     if version_id is None or int(version_id) not in versions:
         raise UserError(key="error.choose_version")
     chosen = versions[int(version_id)]
-    current = _current_text(studio, project, section_id)
+    now = {s.section_id: s for s in studio.store.sections(project)}.get(section_id)
+    current = now.text if now else ""
     what = t("section.compare_what", version=chosen.version_id)
+    # read as Accept would change it: the current text goes (red), the chosen one comes (green)
     return {
-        **_proposal_view(w, chosen.text, current, what),
-        w.proposal: {"section_id": section_id, "version_id": chosen.version_id},
+        **_proposal_view(w, current, chosen.text, what),
+        w.proposal: {
+            "section_id": section_id,
+            "version_id": chosen.version_id,
+            "compared_with": now.version_id if now else None,
+        },
     }
 
 
 def save_text(
-    studio: Studio, w: SectionWidgets, run: RunDisplay, project_id, section_id, text
+    studio: Studio,
+    w: SectionWidgets,
+    run: RunDisplay,
+    project_id,
+    section_id,
+    text,
+    request: gr.Request = None,
 ) -> dict:
+    """The writer's own text, saved as a version of kind "edit": refused when the section
+    changed since the page showed it. A proposal or comparison on screen is cleared, since it
+    was made from the text this edit replaced."""
     project, section_id = _chosen(studio, project_id, section_id)
-    if not (text or "").strip():
-        raise UserError(key="error.text_empty")
-    store = studio.store
-    version_id = store.start_section(project, section_id, text)
-    store.save_section(version_id, text, 0, done=True)
-    store.touch_project(project)
+    service.checked(
+        studio,
+        service.page_of(request),
+        project,
+        lambda based_on: save_edit(studio.store, project, section_id, text or "", based_on),
+        sections=(section_id,),
+    )
     info("section.saved")
-    return _refreshed(studio, w, run, project, section_id)
+    return {**_refreshed(studio, w, run, project, section_id), **_cleared(w, run)}
 
 
 def restore(
-    studio: Studio, w: SectionWidgets, run: RunDisplay, project_id, section_id, version_id
+    studio: Studio,
+    w: SectionWidgets,
+    run: RunDisplay,
+    project_id,
+    section_id,
+    version_id,
+    request: gr.Request = None,
 ) -> dict:
+    """Bring a version back as a new version of kind "restore": refused when the section
+    changed since the page showed it. A comparison on screen is cleared."""
     project, section_id = _chosen(studio, project_id, section_id)
     if version_id is None:
         raise UserError(key="error.choose_version")
-    accept_version(studio.store, project, section_id, int(version_id))
+    service.checked(
+        studio,
+        service.page_of(request),
+        project,
+        lambda based_on: restore_version(
+            studio.store, project, section_id, int(version_id), based_on
+        ),
+        sections=(section_id,),
+    )
     info("section.restored", version=version_id)
-    return _refreshed(studio, w, run, project, section_id)
+    return {**_refreshed(studio, w, run, project, section_id), **_cleared(w, run)}
 
 
 def _refreshed(
     studio: Studio, w: SectionWidgets, run: RunDisplay, project: Project, section_id: str
 ) -> dict:
     document, _ = service.document_html(studio, project, studio.store.plan(project))
+    now = {v.section_id: v for v in studio.store.sections(project)}.get(section_id)
     return {
         run.document: document,
-        w.section_text: _current_text(studio, project, section_id),
+        w.section_text: now.text if now else "",
         w.history: _history_menu(studio, project, section_id),
+        w.shown_section: [section_id, now.version_id if now else None],
     }
 
 
@@ -421,32 +542,41 @@ def regenerate(
     studio: Studio, run: RunDisplay, kind: str, target, section_id, extra
 ) -> Iterator[dict]:
     pressed, page = service.pressed_project(studio, target)
+    based_on = Target.parse(target).based_on()
     project, section_id = _chosen(studio, pressed.id, section_id)
     plan = studio.store.plan(project)
 
     def start(store, backend):
         current = store.project_by_id(project.id)
         if kind == "extend":
-            return extend_section(store, current, backend, section_id, int(extra or 0))
-        return regenerate_section(store, current, backend, section_id)
+            return extend_section(
+                store, current, backend, section_id, int(extra or 0), based_on=based_on
+            )
+        return regenerate_section(store, current, backend, section_id, based_on=based_on)
 
     yield from service.stream_run(studio, run, project, plan, start, page)
+    service.wrote(studio, page, project, sections=(section_id,))
 
 
 def rewrite_to_end(studio: Studio, run: RunDisplay, target, section_id) -> Iterator[dict]:
     """Write this section and every one after it again (after the plan's second half changed)."""
     pressed, page = service.pressed_project(studio, target)
+    based_on = Target.parse(target).based_on()
     project, section_id = _chosen(studio, pressed.id, section_id)
     if studio.busy(project):
         raise UserError(key="error.stop_first")
     index = studio.store.plan(project).position(section_id)
-    continue_from(studio.store, project, index)
+    store = studio.store
+    with store.transaction():
+        continue_from(store, project, index, based_on)
+        after = store.versions(project)
+    service.wrote(studio, page, project, after, all_sections=True)
     info("section.rewriting_from", number=index + 1)
     yield from service.write(
         studio,
         run,
         True,
-        Target(project.id, project.name, page),
+        Target.of(project, service.advanced(based_on, after, all_sections=True)).pressed(page, ""),
         project.instruction,
         project.bible,
         project.target_words,
@@ -461,8 +591,8 @@ def wire(studio: Studio, w: SectionWidgets, shared: Shared) -> None:
 
     w.section.change(
         user_errors(functools.partial(show_section, studio, w)),
-        [project_id, w.section],
-        [w.section_text, w.history, w.selection],
+        [project_id, w.section, w.section_text, w.shown_section],
+        [w.section, w.section_text, w.history, w.selection, w.shown_section],
         **INSTANT,
     )
     w.section_text.select(remember_selection, None, [w.selection], **INSTANT)
@@ -477,7 +607,10 @@ def wire(studio: Studio, w: SectionWidgets, shared: Shared) -> None:
         outputs=[*stream, w.revise_box, w.revise_summary, w.revise_diff, w.proposal, w.history],
         show_progress_on=[run.progress],
     )
-    proposal_out = [run.document, w.section_text, w.history, w.revise_box, w.proposal]
+    proposal_out = [
+        *(run.document, w.section_text, w.history, w.revise_box, w.proposal, run.progress),
+        w.shown_section,
+    ]
     then_refresh(
         w.revise_accept.click(
             user_errors(functools.partial(accept, studio, w, run)),
@@ -498,7 +631,10 @@ def wire(studio: Studio, w: SectionWidgets, shared: Shared) -> None:
         [w.revise_box, w.revise_summary, w.revise_diff, w.proposal],
         **INSTANT,
     )
-    edit_out = [run.document, w.section_text, w.history]
+    edit_out = [
+        *(run.document, w.section_text, w.history, w.revise_box, w.proposal, run.progress),
+        w.shown_section,
+    ]
     then_refresh(
         w.save_section.click(
             user_errors(functools.partial(save_text, studio, w, run)),

@@ -20,6 +20,7 @@ from app.studio.service import CLICK_DOWNLOAD, hide_file
 from app.studio.state import Studio
 from engine.errors import UserError
 from engine.metrics import count_words
+from engine.projects import service as projects
 from engine.projects.service import export_files
 from engine.schema import Plan
 from engine.store.database import Project
@@ -36,6 +37,11 @@ class WritingWidgets:
     stop: gr.Button
     resume: gr.Button
     start_over: gr.Button
+    confirm_box: gr.Group  # Start over asks first
+    confirm_start_over: gr.Button
+    cancel_start_over: gr.Button
+    undo_start_over: gr.Button  # shown after a start over: brings every text back
+    headings: gr.Checkbox  # scene (section) titles as headings, or scenes set apart by breaks
     run: RunDisplay
     exports: dict[str, gr.Button]
     export_file: gr.File
@@ -43,7 +49,13 @@ class WritingWidgets:
     refreshes_after_run: ClassVar[bool] = False
 
     def view_components(self) -> list[Component]:
-        return [*self.run.components(), self.export_file]
+        return [
+            *self.run.components(),
+            self.export_file,
+            self.confirm_box,
+            self.undo_start_over,
+            self.headings,
+        ]
 
     def view_of(self, studio: Studio, project: Project | None) -> dict:
         return view_of(studio, self, project)
@@ -64,6 +76,16 @@ def layout() -> WritingWidgets:
         stop = gr.Button(label("write.stop"), variant="stop", elem_id="stop")
         resume = gr.Button(label("write.resume"), elem_id="resume")
         start_over = gr.Button(label("write.start_over"), elem_id="start-over")
+    with gr.Group(visible=False, elem_id="start-over-confirm") as confirm_box:
+        gr.Markdown(label("write.start_over_ask"))
+        with gr.Row():
+            confirm_start_over = gr.Button(
+                label("write.start_over_yes"), variant="stop", elem_id="start-over-yes"
+            )
+            cancel_start_over = gr.Button(label("write.start_over_no"), elem_id="start-over-no")
+    undo_start_over = gr.Button(
+        label("write.start_over_undo"), visible=False, elem_id="start-over-undo"
+    )
     progress = gr.Markdown(elem_id="progress")
     document = gr.HTML(elem_id="document")
     active_heading = gr.HTML(elem_id="active-heading")
@@ -71,6 +93,9 @@ def layout() -> WritingWidgets:
         elem_id="active-section", html_template='<div class="lw-active">${value}</div>'
     )
     with gr.Row():
+        headings = gr.Checkbox(
+            label=label("write.section_headings"), value=True, elem_id="section-headings"
+        )
         exports = {
             fmt: gr.Button(label(f"write.export_{fmt}"), elem_id=f"export-{fmt}", size="sm")
             for fmt in EXPORT_LABELS
@@ -81,6 +106,11 @@ def layout() -> WritingWidgets:
         stop=stop,
         resume=resume,
         start_over=start_over,
+        confirm_box=confirm_box,
+        confirm_start_over=confirm_start_over,
+        cancel_start_over=cancel_start_over,
+        undo_start_over=undo_start_over,
+        headings=headings,
         run=RunDisplay(document, active_heading, active, progress),
         exports=exports,
         export_file=export_file,
@@ -90,6 +120,7 @@ def layout() -> WritingWidgets:
 # -- what shows a project ---------------------------------------------------------------------
 def view_of(studio: Studio, w: WritingWidgets, project: Project | None) -> dict:
     hidden_file = gr.update(value=None, visible=False)
+    asked = {w.confirm_box: gr.update(visible=False), w.undo_start_over: gr.update(visible=False)}
     if project is None:
         return {
             w.run.document: render.empty_document(),
@@ -97,6 +128,8 @@ def view_of(studio: Studio, w: WritingWidgets, project: Project | None) -> dict:
             w.run.active: "",
             w.run.progress: "",
             w.export_file: hidden_file,
+            w.headings: True,
+            **asked,
         }
     plan = studio.store.plan(project)
     document, partial = service.document_html(studio, project, plan)
@@ -107,6 +140,8 @@ def view_of(studio: Studio, w: WritingWidgets, project: Project | None) -> dict:
         w.run.active: render.active_text(partial[1] if partial else ""),
         w.run.progress: progress_at_rest(studio, project, plan, partial),
         w.export_file: hidden_file,
+        w.headings: project.settings.section_headings,
+        **asked,
     }
 
 
@@ -149,14 +184,62 @@ def stop(studio: Studio, page: str, project_id) -> None:
     info("write.stopping")
 
 
-def start_over(studio: Studio, w: WritingWidgets, project_id) -> dict:
+def start_over(studio: Studio, w: WritingWidgets, project_id, request: gr.Request = None) -> dict:
+    """Set every section's text aside (confirmed first): the texts stay in history, refused
+    when the text changed since the page showed it; Undo brings them all back."""
     project = studio.project(project_id)
     if studio.busy(project):
         raise UserError(key="error.stop_first")
-    studio.store.drop_sections_from(project, 0)
-    studio.store.touch_project(project)
+    service.checked(
+        studio,
+        service.page_of(request),
+        project,
+        lambda based_on: projects.start_over(studio.store, project, based_on),
+        all_sections=True,
+    )
     info("write.cleared")
+    view = view_of(studio, w, studio.project(project_id))
+    return {**view, w.undo_start_over: gr.update(visible=True)}
+
+
+def undo_start_over(
+    studio: Studio, w: WritingWidgets, project_id, request: gr.Request = None
+) -> dict:
+    """Bring back every text the last start over set aside."""
+    project = studio.project(project_id)
+    if studio.busy(project):
+        raise UserError(key="error.stop_first")
+    count = service.checked(
+        studio,
+        service.page_of(request),
+        project,
+        lambda based_on: projects.undo_start_over(studio.store, project, based_on),
+        all_sections=True,
+    )
+    info("write.start_over_undone", sections=count)
     return view_of(studio, w, studio.project(project_id))
+
+
+def set_headings(
+    studio: Studio, w: WritingWidgets, project_id, on, request: gr.Request = None
+) -> dict:
+    """Scene titles as headings (on) or scene breaks (off), in the document and the exports:
+    a brief write, refused when another tab changed the brief since the page showed it."""
+    if project_id is None:
+        return {}
+    project = studio.project(project_id)
+    if project.settings.section_headings == bool(on):
+        return {}
+    service.checked(
+        studio,
+        service.page_of(request),
+        project,
+        lambda based_on: projects.set_section_headings(studio.store, project, bool(on), based_on),
+        brief=True,
+    )
+    project = studio.project(project_id)
+    document, _ = service.document_html(studio, project, studio.store.plan(project))
+    return {w.run.document: document}
 
 
 def export(studio: Studio, w: WritingWidgets, fmt: str, project_id) -> dict:
@@ -186,9 +269,28 @@ def wire(studio: Studio, w: WritingWidgets, shared: Shared) -> None:
         **INSTANT,
     )
     w.start_over.click(
+        lambda project_id: gr.update(visible=project_id is not None),
+        [project_id],
+        [w.confirm_box],
+        **INSTANT,
+    )
+    w.cancel_start_over.click(lambda: gr.update(visible=False), None, [w.confirm_box], **INSTANT)
+    w.confirm_start_over.click(
         user_errors(functools.partial(start_over, studio, w)),
         [project_id],
         w.view_components(),
+        **INSTANT,
+    )
+    w.undo_start_over.click(
+        user_errors(functools.partial(undo_start_over, studio, w)),
+        [project_id],
+        w.view_components(),
+        **INSTANT,
+    )
+    w.headings.input(
+        user_errors(functools.partial(set_headings, studio, w)),
+        [project_id, w.headings],
+        [w.run.document],
         **INSTANT,
     )
     for fmt, button in w.exports.items():
