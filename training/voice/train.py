@@ -150,7 +150,8 @@ def train_voice(
     save_dataset(tokenizer, held_rows, prepared / "heldout")
     held = load_from_disk(str(prepared / "heldout" / "data"))
     before = _cached_loss(out, settings, lambda: held_out_loss(load_model(settings.base), held))
-    resume = any(out.glob("checkpoint-*"))
+    # a rerun into the same folder goes on from its newest checkpoint
+    resume = "auto" if any(out.glob("checkpoint-*")) else None
     final = run_sft(sft_recipe(settings, prepared / "train", out, longest), resume)
     pairs = 0
     if preferences is not None:
