@@ -252,7 +252,7 @@ def run_sequence(browser, seed: int, steps: int, rate: float, result: Result) ->
     command = [
         sys.executable,
         "-m",
-        "tests.studio.fake_studio",
+        "harness.fake_studio",
         "--db",
         str(db_path),
         "--port",

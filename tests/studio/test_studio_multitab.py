@@ -1,7 +1,7 @@
 """Two tabs on one studio: an action applies to the project it was pressed on, whenever its turn
 in the queue comes, and Stop stops only the job of the page it was pressed in.
 
-The studio runs the scripted fake model at a writer's pace (tests/studio/fake_studio.py), so a
+The studio runs the scripted fake model at a writer's pace (harness/fake_studio.py), so a
 write in one tab holds the model long enough for the other tab's press to wait in the queue.
 """
 
@@ -29,7 +29,7 @@ class FakeStudio(StudioServer):
         return [
             sys.executable,
             "-m",
-            "tests.studio.fake_studio",
+            "harness.fake_studio",
             "--db",
             str(db_path),
             "--port",
