@@ -111,10 +111,15 @@ def open_studio(page, url: str) -> None:
 
 def replace_text(page, elem_id: str, shown: str, new: str) -> None:
     """Type `new` into a textbox once it shows the server's value `shown`: a box in an accordion
-    just opened may still receive that value after Playwright's fill, and would overwrite it."""
+    just opened may still receive that value after Playwright's fill, and would overwrite it, so
+    the typing is checked a second later and done again if it was overwritten."""
     box = page.locator(f"#{elem_id} textarea, #{elem_id} input").first
     expect(box).to_have_value(shown, timeout=20_000)
-    box.fill(new)
+    for _ in range(3):  # a refresh still on its way (after a model switch) may set it back once
+        box.fill(new)
+        page.wait_for_timeout(1_000)
+        if box.input_value() == new:
+            return
     expect(box).to_have_value(new)
 
 
