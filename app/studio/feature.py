@@ -52,6 +52,18 @@ class Feature(Protocol):
     def after_run_components(self) -> list[Component]: ...
 
 
+class NoRefreshAfterRun:
+    """The after-run part of a Feature for a panel that shows nothing a run changes."""
+
+    refreshes_after_run: ClassVar[bool] = False
+
+    def after_run(self, _studio: Studio, _project_id: int | None) -> dict:
+        return {}
+
+    def after_run_components(self) -> list[Component]:
+        return []
+
+
 @dataclass
 class BriefInputs:
     """The brief as typed (laid out by the Brief panel): what every generation reads, saved

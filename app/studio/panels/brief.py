@@ -8,14 +8,13 @@ the plan.
 
 import functools
 from dataclasses import dataclass
-from typing import ClassVar
 
 import gradio as gr
 from gradio.components import Component
 
 from app.studio import bible_style, service
 from app.studio.events import INSTANT, user_errors
-from app.studio.feature import BriefInputs, Shared
+from app.studio.feature import BriefInputs, NoRefreshAfterRun, Shared
 from app.studio.language import label
 from app.studio.state import Studio
 from engine.errors import UserError
@@ -25,7 +24,7 @@ from engine.writing.style import PRESETS
 
 
 @dataclass
-class BriefWidgets:
+class BriefWidgets(NoRefreshAfterRun):
     """The brief's shared fields (BriefInputs), the bible summary and style, and the hidden
     suggested total the page's script reads."""
 
@@ -34,8 +33,6 @@ class BriefWidgets:
     style: gr.CheckboxGroup
     style_sample: gr.Textbox
     suggested_total: gr.Number
-
-    refreshes_after_run: ClassVar[bool] = False
 
     def view_components(self) -> list[Component]:
         return [
@@ -51,12 +48,6 @@ class BriefWidgets:
 
     def wire(self, studio: Studio, shared: Shared, demo: gr.Blocks) -> None:
         wire(studio, self, shared)
-
-    def after_run(self, studio: Studio, project_id: int | None) -> dict:
-        return {}
-
-    def after_run_components(self) -> list[Component]:
-        return []
 
 
 def layout() -> BriefWidgets:

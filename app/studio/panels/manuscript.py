@@ -6,14 +6,13 @@ exports."""
 
 import functools
 from dataclasses import dataclass
-from typing import ClassVar
 
 import gradio as gr
 from gradio.components import Component
 
 from app.studio import service
 from app.studio.events import INSTANT, user_errors
-from app.studio.feature import Shared
+from app.studio.feature import NoRefreshAfterRun, Shared
 from app.studio.language import info, label
 from app.studio.state import Studio
 from engine.projects.manuscript_format import export_manuscript
@@ -22,14 +21,12 @@ from engine.store.safe_names import file_stem
 
 
 @dataclass
-class ManuscriptWidgets:
+class ManuscriptWidgets(NoRefreshAfterRun):
     """The author's name and contact (preferences, not the project's) and the export button."""
 
     author_name: gr.Textbox
     author_contact: gr.Textbox
     export: gr.Button
-
-    refreshes_after_run: ClassVar[bool] = False
 
     def view_components(self) -> list[Component]:
         return []  # the author is the same for every project
@@ -39,12 +36,6 @@ class ManuscriptWidgets:
 
     def wire(self, studio: Studio, shared: Shared, demo: gr.Blocks) -> None:
         wire(studio, self, shared, demo)
-
-    def after_run(self, studio: Studio, project_id: int | None) -> dict:
-        return {}
-
-    def after_run_components(self) -> list[Component]:
-        return []
 
 
 def layout() -> ManuscriptWidgets:

@@ -7,13 +7,12 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 import gradio as gr
 from gradio.components import Component
 
 from app.studio.events import INSTANT, user_errors, user_errors_stream
-from app.studio.feature import Shared
+from app.studio.feature import NoRefreshAfterRun, Shared
 from app.studio.language import info, label, t
 from app.studio.model_downloads import download_entry, download_label, downloadable
 from app.studio.model_host import CUSTOM_PATH, EMBEDDED, SERVER, describe, model_choices
@@ -23,7 +22,7 @@ from engine.store.database import Project
 
 
 @dataclass
-class ModelWidgets:
+class ModelWidgets(NoRefreshAfterRun):
     """The side column's model panel: choose, use, download."""
 
     model_select: gr.Dropdown
@@ -37,8 +36,6 @@ class ModelWidgets:
     cancel_download: gr.Button
     download_status: gr.Markdown
 
-    refreshes_after_run: ClassVar[bool] = False
-
     def view_components(self) -> list[Component]:
         return []  # the model serves every project
 
@@ -47,12 +44,6 @@ class ModelWidgets:
 
     def wire(self, studio: Studio, shared: Shared, demo: gr.Blocks) -> None:
         wire(studio, self, demo)
-
-    def after_run(self, studio: Studio, project_id: int | None) -> dict:
-        return {}
-
-    def after_run_components(self) -> list[Component]:
-        return []
 
 
 def layout(studio: Studio) -> ModelWidgets:

@@ -10,7 +10,6 @@ chapter picked below it in the rows table.
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import ClassVar
 
 import gradio as gr
 from gradio.components import Component
@@ -18,7 +17,7 @@ from gradio.components import Component
 from app.studio import chapter_table, service
 from app.studio.chapter_table import add_chapter, chapter_choices, chapter_rows, chapters_plan
 from app.studio.events import INSTANT, user_errors
-from app.studio.feature import Shared
+from app.studio.feature import NoRefreshAfterRun, Shared
 from app.studio.language import current as current_language
 from app.studio.language import info, label, t, warning
 from app.studio.plan_table import (
@@ -61,7 +60,7 @@ from engine.writing.prompt_layout import Brief
 
 
 @dataclass
-class PlanWidgets:
+class PlanWidgets(NoRefreshAfterRun):
     """The Plan tab: Draft plan, the chapters table (two-level plans), the rows table with its
     row buttons, plan versions, and the tab's last step, Write."""
 
@@ -92,8 +91,6 @@ class PlanWidgets:
     chapters_box: gr.Group
     write: gr.Button
 
-    refreshes_after_run: ClassVar[bool] = False
-
     def view_components(self) -> list[Component]:
         return [*plan_outputs(self), self.scenes_up_front, self.row, self.chapter_row]
 
@@ -105,12 +102,6 @@ class PlanWidgets:
 
     def wire(self, studio: Studio, shared: Shared, demo: gr.Blocks) -> None:
         wire(studio, self, shared)
-
-    def after_run(self, studio: Studio, project_id: int | None) -> dict:
-        return {}
-
-    def after_run_components(self) -> list[Component]:
-        return []
 
 
 def layout() -> PlanWidgets:

@@ -12,14 +12,13 @@ import functools
 import html
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import ClassVar
 
 import gradio as gr
 from gradio.components import Component
 
 from app.studio import service
 from app.studio.events import INSTANT, user_errors
-from app.studio.feature import Shared
+from app.studio.feature import NoRefreshAfterRun, Shared
 from app.studio.language import info, label, t
 from app.studio.state import Studio
 from engine.errors import UserError
@@ -33,7 +32,7 @@ COLUMNS = ("chapter", "section", "severity", "kind", "quote", "suggestion")
 
 
 @dataclass
-class ReviewWidgets:
+class ReviewWidgets(NoRefreshAfterRun):
     """The Review tab: its buttons, the findings table (with each row's finding id), the
     finding chosen and its passage.
 
@@ -51,8 +50,6 @@ class ReviewWidgets:
     dismiss: gr.Button
     passage: gr.HTML
 
-    refreshes_after_run: ClassVar[bool] = False
-
     def view_components(self) -> list[Component]:
         return [*self.table_components(), self.progress]
 
@@ -64,12 +61,6 @@ class ReviewWidgets:
 
     def wire(self, studio: Studio, shared: Shared, demo: gr.Blocks) -> None:
         wire(studio, self, shared)
-
-    def after_run(self, studio: Studio, project_id: int | None) -> dict:
-        return {}
-
-    def after_run_components(self) -> list[Component]:
-        return []
 
 
 def layout() -> ReviewWidgets:

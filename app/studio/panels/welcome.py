@@ -5,13 +5,12 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
-from typing import ClassVar
 
 import gradio as gr
 from gradio.components import Component
 
 from app.studio.events import INSTANT, user_errors
-from app.studio.feature import Shared
+from app.studio.feature import NoRefreshAfterRun, Shared
 from app.studio.language import info, label
 from app.studio.state import Studio
 from engine.planning.plan import words_from_instruction
@@ -22,14 +21,12 @@ FOCUS_INSTRUCTION = "() => { document.querySelector('#instruction textarea')?.fo
 
 
 @dataclass
-class WelcomeWidgets:
+class WelcomeWidgets(NoRefreshAfterRun):
     """The welcome above the tabs, shown on an empty database."""
 
     welcome: gr.Column
     try_sample: gr.Button
     start_own: gr.Button
-
-    refreshes_after_run: ClassVar[bool] = False
 
     def view_components(self) -> list[Component]:
         return [self.welcome]
@@ -40,12 +37,6 @@ class WelcomeWidgets:
 
     def wire(self, studio: Studio, shared: Shared, demo: gr.Blocks) -> None:
         wire(studio, self, shared)
-
-    def after_run(self, studio: Studio, project_id: int | None) -> dict:
-        return {}
-
-    def after_run_components(self) -> list[Component]:
-        return []
 
 
 def layout() -> WelcomeWidgets:

@@ -7,14 +7,13 @@ piece's document groups the text by chapter, each ending with its recap.
 
 import functools
 from dataclasses import dataclass
-from typing import ClassVar
 
 import gradio as gr
 from gradio.components import Component
 
 from app.studio import render, service
 from app.studio.events import INSTANT, user_errors
-from app.studio.feature import RunDisplay, Shared
+from app.studio.feature import NoRefreshAfterRun, RunDisplay, Shared
 from app.studio.language import info, label, t
 from app.studio.service import CLICK_DOWNLOAD, hide_file
 from app.studio.state import Studio
@@ -29,7 +28,7 @@ EXPORT_LABELS = {"md": "Markdown", "html": "HTML", "docx": "DOCX", "epub": "EPUB
 
 
 @dataclass
-class WritingWidgets:
+class WritingWidgets(NoRefreshAfterRun):
     """The Write tab: its buttons, the run display (document, active section, progress) that
     every generation streams into, and the exports."""
 
@@ -46,8 +45,6 @@ class WritingWidgets:
     exports: dict[str, gr.Button]
     export_file: gr.File
 
-    refreshes_after_run: ClassVar[bool] = False
-
     def view_components(self) -> list[Component]:
         return [
             *self.run.components(),
@@ -62,12 +59,6 @@ class WritingWidgets:
 
     def wire(self, studio: Studio, shared: Shared, demo: gr.Blocks) -> None:
         wire(studio, self, shared)
-
-    def after_run(self, studio: Studio, project_id: int | None) -> dict:
-        return {}
-
-    def after_run_components(self) -> list[Component]:
-        return []
 
 
 def layout() -> WritingWidgets:
