@@ -162,6 +162,11 @@ class Studio:
         """Whether `page` still shows the project (a page never recorded: assume it does)."""
         return not page or self.shown.get(page, project_id) == project_id
 
+    def page_busy(self, page: str) -> bool:
+        """Whether `page` has a job running or a press waiting for one."""
+        with self._lock:
+            return page in self.job_pages.values() or any(p == page for _, p in self.waiting)
+
     def busy(self, project: Project) -> bool:
         return project.id in self.jobs
 

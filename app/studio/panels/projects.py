@@ -27,15 +27,6 @@ from engine.store.database import Project
 from engine.writing.events import Failed
 
 NEW_PROJECT_WORDS = 1000  # a new project's Total words until the writer sets its own
-LIST_REFRESH_S = 5.0  # the project list shows other tabs' changes at least this often
-
-# the page regains focus: the lists show what other tabs changed meanwhile
-REFRESH_ON_FOCUS = """() => {
-  window.addEventListener('focus', () => document.querySelector('#refresh-lists')?.click());
-  document.addEventListener('visibilitychange', () => {
-    if (document.visibilityState === 'visible') document.querySelector('#refresh-lists')?.click();
-  });
-}"""
 
 
 @dataclass
@@ -59,8 +50,6 @@ class ProjectsWidgets:
     delete_confirm: gr.Button
     delete_cancel: gr.Button
     delete_box: gr.Group
-    refresh_timer: gr.Timer  # the list as other tabs left it, every few seconds
-    refresh_now: gr.Button  # hidden: the page presses it when it regains focus
 
     refreshes_after_run: ClassVar[bool] = True
 
@@ -98,8 +87,6 @@ def layout() -> ProjectsWidgets:
         new_name = gr.Textbox(label=label("projects.new_name"), elem_id="new-name", scale=3)
         create = gr.Button(label("projects.create"), elem_id="create-project", scale=1)
     backup_info = gr.Markdown(elem_id="backup-info")
-    refresh_timer = gr.Timer(LIST_REFRESH_S)
-    refresh_now = gr.Button("", visible="hidden", elem_id="refresh-lists")
     with gr.Accordion(label("projects.import_panel"), open=False, elem_id="import-panel"):
         import_file = gr.File(
             label=label("projects.import_file"),
@@ -140,8 +127,6 @@ def layout() -> ProjectsWidgets:
         delete_confirm=delete_confirm,
         delete_cancel=delete_cancel,
         delete_box=delete_box,
-        refresh_timer=refresh_timer,
-        refresh_now=refresh_now,
     )
 
 
@@ -178,14 +163,16 @@ def import_name_of(studio: Studio, path: str | None) -> str:
         return ""  # an unreadable file: the import itself says why
 
 
-def on_load(studio: Studio, view: ProjectView, last_project: int | None) -> dict:
-    """Reopen the project this browser had open last (if it still exists)."""
-    project = None
-    if last_project is not None:
-        try:
-            project = studio.project(last_project)
-        except UserError:
-            project = None
+def on_load(studio: Studio, w: ProjectsWidgets, view: ProjectView, last_project) -> dict:
+    """Reopen the project this browser had open last (if it still exists). With none, only
+    the list is filled: the page is empty already, and a project the writer created or
+    opened before this answer arrived stays open."""
+    try:
+        project = studio.project(last_project) if last_project is not None else None
+    except UserError:
+        project = None
+    if project is None:
+        return {w.project_list: studio.project_table()}
     return view.of(studio, project)
 
 
@@ -289,11 +276,10 @@ def import_file(
 def wire(studio: Studio, w: ProjectsWidgets, shared: Shared, demo: gr.Blocks) -> None:
     project_view, project_id = shared.view, shared.open.project_id
     view = project_view.components()
-    demo.load(functools.partial(on_load, studio, project_view), [shared.open.last_project], view)
+    demo.load(functools.partial(on_load, studio, w, project_view), [shared.open.last_project], view)
     demo.load(lambda: backup_line(studio), None, [w.backup_info], **INSTANT)
-    demo.load(None, None, None, js=REFRESH_ON_FOCUS)
     # the list answers a click by the row's name, so a refresh never moves what a click opens
-    for refresh in (w.refresh_timer.tick, w.refresh_now.click):
+    for refresh in shared.page_refresh.triggers():
         refresh(
             functools.partial(refreshed_list, studio), [w.project_list], [w.project_list], **INSTANT
         )

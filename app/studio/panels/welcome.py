@@ -36,7 +36,7 @@ class WelcomeWidgets(NoRefreshAfterRun):
         return {self.welcome: gr.update(visible=first_time)}
 
     def wire(self, studio: Studio, shared: Shared, demo: gr.Blocks) -> None:
-        wire(studio, self, shared)
+        wire(studio, self, shared, demo)
 
 
 def layout() -> WelcomeWidgets:
@@ -69,8 +69,9 @@ def start_own(w: WelcomeWidgets, tabs: gr.Tabs) -> dict:
     return {w.welcome: gr.update(visible=False), tabs: gr.update(selected="brief-tab")}
 
 
-def wire(studio: Studio, w: WelcomeWidgets, shared: Shared) -> None:
+def wire(studio: Studio, w: WelcomeWidgets, shared: Shared, demo: gr.Blocks) -> None:
     view, tabs = shared.view.components(), shared.tabs
+    demo.load(lambda: w.view_of(studio, None), None, [w.welcome], **INSTANT)
     w.try_sample.click(
         user_errors(lambda: try_sample(studio, shared)), None, [*view, tabs], **INSTANT
     )
