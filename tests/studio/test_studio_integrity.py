@@ -261,6 +261,38 @@ def test_stop_is_red_only_while_the_pages_job_runs_and_menus_follow_other_tabs(t
     assert error_labels(tab_a) == [] and error_labels(tab_b) == []
 
 
+def test_typing_into_the_brief_while_create_answers_keeps_every_character(tabs, browser):
+    server, _ = tabs
+    typed = "Write a 400-word story about a tide that does not turn."
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    page = context.new_page()
+    try:
+        open_studio(page, server.url)
+        page.locator("#new-name textarea, #new-name input").first.fill("Tides")
+        network = context.new_cdp_session(page)
+        slow = {"offline": False, "latency": 2500, "downloadThroughput": -1, "uploadThroughput": -1}
+        network.send("Network.emulateNetworkConditions", slow)  # Create answers 2.5 s late
+        page.click("#create-project")
+        page.locator("#instruction textarea").click()
+        page.keyboard.type(typed, delay=15)
+        expect(page.locator("#project-title")).to_contain_text("Tides", timeout=30_000)
+        network.send("Network.emulateNetworkConditions", {**slow, "latency": 0})
+        page.wait_for_timeout(1_000)
+        expect(page.locator("#instruction textarea")).to_have_value(typed)
+        blur(page)
+        _wait(lambda: project_named(server.db_path, "Tides").instruction == typed)
+    finally:
+        context.close()
+
+
+def project_named(db_path, name: str):
+    store = Store(db_path)
+    try:
+        return store.project(name)
+    finally:
+        store.close()
+
+
 def bystander_titles(db_path) -> list[str]:
     store = Store(db_path)
     try:

@@ -26,6 +26,28 @@ from engine.store.backup import backup_files, backups_dir, last_backup_time
 from engine.store.database import Project
 from engine.writing.events import Failed
 
+# Create's answer fills the brief from the new project, 1–3 s after the press under load; a
+# writer who already started typing there keeps what they typed (issue 25's Create race)
+BRIEF_BOXES = "['book-title', 'instruction', 'bible', 'style-sample', 'total-words']"
+WATCH_TYPING = f"""() => {{
+  window.__lwTyped = {{}};
+  window.__lwWatch = (event) => {{
+    const box = event.target.closest('[id]');
+    if (box && {BRIEF_BOXES}.includes(box.id)) window.__lwTyped[box.id] = event.target.value;
+  }};
+  document.addEventListener('input', window.__lwWatch, true);
+}}"""
+KEEP_TYPING = """() => {
+  document.removeEventListener('input', window.__lwWatch, true);
+  for (const [id, value] of Object.entries(window.__lwTyped || {})) {
+    const box = document.querySelector(`#${id} textarea, #${id} input`);
+    if (box && box.value !== value) {
+      box.value = value;
+      box.dispatchEvent(new Event('input', { bubbles: true }));
+    }
+  }
+  window.__lwTyped = {};
+}"""
 NEW_PROJECT_WORDS = 1000  # a new project's Total words until the writer sets its own
 
 
@@ -283,12 +305,12 @@ def wire(studio: Studio, w: ProjectsWidgets, shared: Shared, demo: gr.Blocks) ->
         refresh(
             functools.partial(refreshed_list, studio), [w.project_list], [w.project_list], **INSTANT
         )
-    w.create.click(
+    w.create.click(None, None, None, js=WATCH_TYPING).then(
         user_errors(functools.partial(create, studio, w, project_view)),
         [w.new_name],
         [*view, w.new_name],
         **INSTANT,
-    )
+    ).then(None, None, None, js=KEEP_TYPING)
 
     def open_selected(event: gr.SelectData) -> dict:
         row = event.index[0] if isinstance(event.index, list | tuple) else event.index
