@@ -7,6 +7,7 @@ import pytest
 
 from engine.errors import UserError
 from engine.projects.importing import import_manuscript
+from engine.projects.manuscript_format import Author, remember_author, saved_author, stored_author
 from engine.store.database import Store
 from harness.fake_backend import FakeBackend
 
@@ -82,3 +83,13 @@ def test_an_import_belongs_to_the_writer_who_imported_it(db_path, tmp_path):
     assert project.owner == "ann"
     assert [p.name for p in store.list_projects("ann")] == [project.name]
     assert store.list_projects("bob") == []
+
+
+def test_each_writer_keeps_their_own_author_for_manuscripts(db_path):
+    store, ann, bob = _two_writers(db_path)
+    remember_author(store, "Ann Lee", "1 Hill Road", "ann")
+    assert stored_author(store, "bob") == ("", "")
+    assert stored_author(store) == ("", "")  # the studio without sign-in, and the CLI's own
+    assert saved_author(store, owner="ann") == Author("Ann Lee", "1 Hill Road")
+    with pytest.raises(UserError, match="--author"):
+        saved_author(store, owner="bob")

@@ -8,6 +8,7 @@ from gradio_client.exceptions import AppError
 from playwright.sync_api import expect
 
 from app.studio.accounts import hash_password
+from engine.projects.manuscript_format import remember_author
 from engine.schema import Plan, PlanSection
 from engine.store.database import Store
 from tests.studio.conftest import StudioServer, open_studio
@@ -28,6 +29,7 @@ def writers_studio(tmp_path_factory):
     store.save_plan(project, plan)
     version = store.start_section(project, store.plan(project).sections[0].id, ANN_TEXT)
     store.save_section(version, ANN_TEXT, 12, done=True)
+    remember_author(store, "Ann Lee", "1 Hill Road", "ann")
     store.close()
     writers = folder / "writers.txt"
     writers.write_text(f"# who may sign in\nann:rain\nbob:{hash_password('snow')}\n", "utf-8")
@@ -95,6 +97,11 @@ def _event(client: Client, elem_id: str, trigger: str, then: bool = False) -> in
     return next(d["id"] for d in config["dependencies"] if d.get("trigger_after") == pressed)
 
 
+def _ids(client: Client, *elem_ids: str) -> list[int]:
+    components = client.config["components"]
+    return [next(c["id"] for c in components if c["props"].get("elem_id") == e) for e in elem_ids]
+
+
 def _refused(call) -> str:
     with pytest.raises(AppError) as refused:
         call()
@@ -118,6 +125,16 @@ def test_an_api_call_with_another_writers_project_is_refused(writers_studio):
     )
     shown = bob.predict(ann_project, fn_index=reopen)
     assert not any("Ann's rain" in str(value) for value in shown)
+    # the manuscript's author fields, filled on load, are Bob's own (none yet), not Ann's
+    author = next(
+        d["id"]
+        for d in config["dependencies"]
+        if [event for _, event in d["targets"]] == ["load"]
+        and d["outputs"] == _ids(bob, "author-name", "author-contact")
+    )
+    assert tuple(bob.predict(fn_index=author)) == ("", "")
+    ann = Client(server.url, auth=("ann", "rain"), verbose=False, download_files=False)
+    assert tuple(ann.predict(fn_index=author)) == ("Ann Lee", "1 Hill Road")
     # delete and export apply to the session's open project: none is open for Bob
     assert "Open a project" in _refused(
         lambda: bob.predict(fn_index=_event(bob, "delete-confirm", "click"))
