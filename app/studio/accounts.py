@@ -7,6 +7,7 @@ before the studio had sign-in.
 """
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -61,8 +62,10 @@ class Hashed:
         return hmac.compare_digest(_scrypt(password, self.salt, self.n, self.r, self.p), self.key)
 
 
-# an unknown name is checked against this, so a wrong name takes as long as a wrong password
-_NOBODY = Hashed.parse(hash_password(secrets.token_hex(16)))
+@functools.cache
+def _nobody() -> Hashed:
+    """What an unknown name is checked against, so it takes as long as a wrong password."""
+    return Hashed.parse(hash_password(secrets.token_hex(16)))
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ class Accounts:
         stored = self.passwords.get(user)
         if isinstance(stored, str):
             return hmac.compare_digest(password.encode(), stored.encode())
-        return (stored or _NOBODY).matches(password) and stored is not None
+        return (stored or _nobody()).matches(password) and stored is not None
 
     @classmethod
     def of_pair(cls, value: str) -> "Accounts":
