@@ -517,8 +517,8 @@ def press(studio: Studio, kind: str, target, page: str, brief: tuple | None = No
 
 def queued(studio: Studio, handler: Callable, line: Component) -> Callable:
     """The queued step of a generating action: `handler(target, *inputs)` applies to the
-    project pressed on; its updates reach the page only while the page still shows that
-    project (else `line` says where the result went)."""
+    project pressed on, when it is the writer's; its updates reach the page only while the page
+    still shows that project (else `line` says where the result went)."""
 
     def run(pressed, *inputs):
         target = Target.parse(pressed)
@@ -526,6 +526,7 @@ def queued(studio: Studio, handler: Callable, line: Component) -> Callable:
             yield {}
             return
         studio.leave_queue(target.ticket)
+        studio.project(target.project_id)  # another writer's project is refused here
         target = with_own_writes(studio, target)
 
         def shown() -> bool:

@@ -203,7 +203,7 @@ def create(studio: Studio, w: ProjectsWidgets, view: ProjectView, name: str) -> 
     (its fields are all set from the new project)."""
     if not (name or "").strip():
         raise UserError(key="error.type_name")
-    project = studio.store.create_project(name, "", NEW_PROJECT_WORDS)
+    project = studio.claim(studio.store.create_project(name, "", NEW_PROJECT_WORDS))
     info("projects.created", name=project.name)
     return {**view.of(studio, project), w.new_name: ""}
 
@@ -213,12 +213,12 @@ def open_row(studio: Studio, view: ProjectView, row: int | None, name: str | Non
     by its position, which another tab's create, rename or delete moves. Without a name (a
     caller that knows only the row), the row of the list as it is now."""
     if name is None:
-        names = [p.name for p in studio.store.list_projects()]
+        names = [p.name for p in studio.projects()]
         if row is None or not 0 <= row < len(names):
             raise UserError(key="error.click_project")
         name = names[row]
     try:
-        project = studio.store.project(str(name))
+        project = studio.project_named(str(name))
     except UserError:
         raise UserError(key="error.click_project") from None
     return view.of(studio, project)
@@ -263,12 +263,12 @@ def import_file(
     row's main point; then the project opens."""
     if not path:
         raise UserError(key="error.choose_import")
-    host, project_name = studio.host, (name or "").strip() or None
+    host, project_name, writer = studio.host, (name or "").strip() or None, studio.writer()
     # a Job: the import runs in one thread with its own connection (a generator handler may be
     # resumed on another of Gradio's threads, and a sqlite3 connection stays in its thread)
     job = Job(
         studio.db_path,
-        lambda store: import_manuscript(store, path, host.backend(), project_name),
+        lambda store: import_manuscript(store, path, host.backend(), project_name, owner=writer),
     )
     imported = None
     for batch in job.batches():
@@ -282,7 +282,7 @@ def import_file(
                 )
                 yield {w.import_status: line}
             elif isinstance(event, Imported):
-                imported = studio.store.project_by_id(event.project.id)
+                imported = studio.project(event.project.id)
             elif isinstance(event, Failed):
                 raise event.error
     if imported is not None:

@@ -32,7 +32,7 @@ class WelcomeWidgets(NoRefreshAfterRun):
         return [self.welcome]
 
     def view_of(self, studio: Studio, project: Project | None) -> dict:
-        first_time = project is None and not studio.store.list_projects()
+        first_time = project is None and not studio.projects()
         return {self.welcome: gr.update(visible=first_time)}
 
     def wire(self, studio: Studio, shared: Shared, demo: gr.Blocks) -> None:
@@ -60,7 +60,8 @@ def try_sample(studio: Studio, shared: Shared) -> dict:
     brief = sample()
     name = studio.store.unique_name(brief["name"])
     words = words_from_instruction(brief["instruction"]) or 1500
-    project = create_project(studio.store, name, brief["instruction"], words, brief["bible"])
+    made = create_project(studio.store, name, brief["instruction"], words, brief["bible"])
+    project = studio.claim(made)
     info("welcome.sample_ready")
     return {**shared.view.of(studio, project), shared.tabs: gr.update(selected="brief-tab")}
 
