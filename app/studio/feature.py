@@ -163,16 +163,6 @@ class PageRefresh:
         return [self.timer.tick, self.on_focus.click]
 
 
-def menu_now(choices: list[tuple[str, object]], sent, value) -> tuple[dict, list]:
-    """A menu refreshed on the page's timer: its choices as they are now, or gr.skip() when
-    the page has them already (`sent`: a redraw would close a menu the writer holds open).
-    The writer's choice stays unless it is gone. Returns the update and what was sent."""
-    if sent == choices:
-        return gr.skip(), sent
-    kept = value is None or str(value) in {str(v) for _, v in choices}
-    return (gr.update(choices=choices) if kept else gr.update(choices=choices, value=None)), choices
-
-
 @dataclass
 class ProjectView:
     """Every component that shows a project: the open project's own, then each feature's."""

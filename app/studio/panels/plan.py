@@ -17,9 +17,10 @@ from gradio.components import Component
 from app.studio import chapter_table, service
 from app.studio.chapter_table import add_chapter, chapter_choices, chapter_rows, chapters_plan
 from app.studio.events import INSTANT, user_errors
-from app.studio.feature import NoRefreshAfterRun, Shared, menu_now
+from app.studio.feature import NoRefreshAfterRun, Shared
 from app.studio.language import current as current_language
 from app.studio.language import info, label, t, warning
+from app.studio.menus import FOLLOWING, chosen_number, menu_now
 from app.studio.plan_table import (
     DATATYPES,
     add_row,
@@ -147,7 +148,9 @@ def layout() -> PlanWidgets:
             chapter_up = gr.Button(label("plan.up"), elem_id="chapter-up", scale=1)
             chapter_down = gr.Button(label("plan.down"), elem_id="chapter-down", scale=1)
             lock_chapter = gr.Button(label("plan.lock"), elem_id="lock-chapter", scale=1)
-        chapter_pick = gr.Dropdown(label=label("chapters.pick"), elem_id="chapter-pick")
+        chapter_pick = gr.Dropdown(
+            label=label("chapters.pick"), elem_id="chapter-pick", **FOLLOWING
+        )
     plan_ids = gr.State([])
     plan = gr.Dataframe(
         headers=headers(),
@@ -172,7 +175,9 @@ def layout() -> PlanWidgets:
         down = gr.Button(label("plan.down"), elem_id="move-down", scale=1)
         lock = gr.Button(label("plan.lock"), elem_id="lock-row", scale=1)
     with gr.Row():
-        versions = gr.Dropdown(label=label("plan.versions"), elem_id="plan-versions", scale=3)
+        versions = gr.Dropdown(
+            label=label("plan.versions"), elem_id="plan-versions", scale=3, **FOLLOWING
+        )
         restore_plan = gr.Button(label("plan.restore"), elem_id="restore-plan", scale=1)
     write = gr.Button(label("write.write"), variant="primary", elem_id="plan-write")
     menus_sent = gr.State(None)
@@ -468,9 +473,7 @@ def restore_plan(
     studio: Studio, w: PlanWidgets, project_id, version, chapter=None, request: gr.Request = None
 ) -> dict:
     project = studio.project(project_id)
-    if version is None:
-        raise UserError(key="error.choose_plan_version")
-    plan = studio.store.plan(project, int(version))
+    plan = studio.store.plan(project, chosen_number(version, "error.choose_plan_version"))
     if plan is None:
         raise UserError(key="error.no_plan_version", version=version)
     _save_plan(studio, project, plan, service.page_of(request))

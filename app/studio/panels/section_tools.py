@@ -15,9 +15,10 @@ from gradio.components import Component
 
 from app.studio import render, service
 from app.studio.events import INSTANT, user_errors
-from app.studio.feature import RunDisplay, SectionRewrite, Shared, menu_now
+from app.studio.feature import RunDisplay, SectionRewrite, Shared
 from app.studio.language import current as current_language
 from app.studio.language import info, label, t, warning
+from app.studio.menus import FOLLOWING, chosen_number, menu_now
 from app.studio.state import Studio
 from app.studio.target import Target
 from engine.errors import UserError
@@ -117,7 +118,7 @@ def layout() -> SectionWidgets:
         open=False,
         elem_id="section-tools",
     ) as tools:
-        section = gr.Dropdown(label=label("section.select"), elem_id="section-select")
+        section = gr.Dropdown(label=label("section.select"), elem_id="section-select", **FOLLOWING)
         revise_instruction = gr.Textbox(
             label=label("section.instruction"),
             placeholder=label("section.instruction_placeholder"),
@@ -166,7 +167,7 @@ def layout() -> SectionWidgets:
         save_section = gr.Button(label("section.save"), elem_id="save-section")
         with gr.Row():
             history = gr.Dropdown(
-                label=label("section.history"), elem_id="section-history", scale=3
+                label=label("section.history"), elem_id="section-history", scale=3, **FOLLOWING
             )
             compare_version = gr.Button(
                 label("section.compare"), elem_id="compare-version", scale=1
@@ -491,9 +492,10 @@ def compare(studio: Studio, w: SectionWidgets, project_id, section_id, version_i
     """The difference between a version from the history and the current text."""
     project, section_id = _chosen(studio, project_id, section_id)
     versions = {v.version_id: v for v in studio.store.section_history(project, section_id)}
-    if version_id is None or int(version_id) not in versions:
+    number = chosen_number(version_id, "error.choose_version")
+    if number not in versions:
         raise UserError(key="error.choose_version")
-    chosen = versions[int(version_id)]
+    chosen = versions[number]
     now = {s.section_id: s for s in studio.store.sections(project)}.get(section_id)
     current = now.text if now else ""
     what = t("section.compare_what", version=chosen.version_id)
@@ -544,15 +546,12 @@ def restore(
     """Bring a version back as a new version of kind "restore": refused when the section
     changed since the page showed it. A comparison on screen is cleared."""
     project, section_id = _chosen(studio, project_id, section_id)
-    if version_id is None:
-        raise UserError(key="error.choose_version")
+    number = chosen_number(version_id, "error.choose_version")
     service.checked(
         studio,
         service.page_of(request),
         project,
-        lambda based_on: restore_version(
-            studio.store, project, section_id, int(version_id), based_on
-        ),
+        lambda based_on: restore_version(studio.store, project, section_id, number, based_on),
         sections=(section_id,),
     )
     info("section.restored", version=version_id)
