@@ -248,29 +248,34 @@ def seed_database(db_path: Path) -> list[str]:
     return names
 
 
+def start_studio(db_path: Path, log_path: Path, rate: float) -> tuple[str, subprocess.Popen]:
+    """The fake-model studio on a free port, once it answers. On a loaded machine Gradio's own
+    start-up check of its port can time out and end the process: it is started once more."""
+    for attempt in (1, 2):
+        port = free_port()
+        url = f"http://127.0.0.1:{port}/"
+        command = [sys.executable, "-m", "harness.fake_studio", "--db", str(db_path)]
+        command += ["--port", str(port), "--rate", str(rate)]
+        with log_path.open("w") as log:
+            process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_ready(url, process)
+            return url, process
+        except RuntimeError:
+            process.kill()
+            process.wait()
+            if attempt == 2:
+                raise
+
+
 def run_sequence(browser, seed: int, steps: int, rate: float, result: Result) -> None:
     folder = Path(tempfile.mkdtemp(prefix="longwrite-multitab-"))
     db_path, log_path = folder / "projects.db", folder / "studio.log"
     names = seed_database(db_path)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    command = [
-        sys.executable,
-        "-m",
-        "harness.fake_studio",
-        "--db",
-        str(db_path),
-        "--port",
-        str(port),
-        "--rate",
-        str(rate),
-    ]
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    url, process = start_studio(db_path, log_path, rate)
     rng = random.Random(seed)
     contexts = []
     try:
-        wait_ready(url, process)
         tabs = []
         for _ in range(3):
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
