@@ -1,10 +1,11 @@
 """How Gradio runs the studio's handlers, and how their errors reach the writer.
 
-Generating events (plan drafts, writing, revisions) share one concurrency group of size one: a
-single model instance serves them in turn and Gradio shows the queue position. Every other
-event is queued too, without a limit, because only queued events can show Info and Error
-messages in the page; a handler's UserError becomes a one-line error box, never a traceback,
-in the language of the browser that asked.
+Generating events (plan drafts, writing, revisions, imports) start as soon as they are
+pressed: they wait for the model in the studio's own gate (app/studio/gate.py), which lets as
+many run at once as the current model allows and lets a waiting one say its place in the queue.
+Every other event is queued too, without a limit, because only queued events can show Info and
+Error messages in the page; a handler's UserError becomes a one-line error box, never a
+traceback, in the language of the browser that asked.
 
 A handler that has nothing to change (no project open, say) returns `{}`; the wrappers answer
 Gradio `gr.skip()` for it, which it takes for any number of outputs (an empty dict for several
@@ -21,7 +22,7 @@ import gradio as gr
 from app.studio.language import current
 from engine.errors import UserError
 
-GENERATING = {"concurrency_id": "model", "concurrency_limit": 1}
+GENERATING = {"concurrency_id": "model", "concurrency_limit": None}
 INSTANT = {"show_progress": "hidden", "concurrency_limit": None}
 
 log = logging.getLogger("longwrite.studio")

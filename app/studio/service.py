@@ -10,6 +10,7 @@ project whenever its turn comes, and updates the page only while the page still 
 """
 
 import functools
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
@@ -511,26 +512,38 @@ def press(studio: Studio, kind: str, target, page: str, brief: tuple | None = No
     if basis is not None:  # what the page shows now, its own writes included
         target = target.with_versions(basis)
     pressed = target.pressed(page, studio.press(page))
+    return pressed.to_json(), queue_line(studio, kind, pressed)
+
+
+def queue_line(studio: Studio, kind: str, target: Target) -> str:
+    """Where the job pressed for stands: "Writing Fox: number 2 in the queue."."""
     action = t(f"queue.{kind}", name=target.name)
-    return pressed.to_json(), t("queue.waiting", action=action, place=studio.place(pressed.ticket))
+    return t("queue.waiting", action=action, place=studio.place(target.ticket))
 
 
-def queued(studio: Studio, handler: Callable, line: Component) -> Callable:
-    """The queued step of a generating action: `handler(target, *inputs)` applies to the
-    project pressed on; its updates reach the page only while the page still shows that
-    project (else `line` says where the result went)."""
+def queued(studio: Studio, handler: Callable, kind: str, line: Component) -> Callable:
+    """The queued step of a generating action: it waits for the model's turn, saying its
+    place in `line` as it moves up; then `handler(target, *inputs)` applies to the project
+    pressed on; its updates reach the page only while the page still shows that project (else
+    `line` says where the result went)."""
 
     def run(pressed, *inputs):
         target = Target.parse(pressed)
-        if target is not None:
-            studio.leave_queue(target.ticket)
-            target = with_own_writes(studio, target)
 
         def shown() -> bool:
             return target is None or studio.shows(target.page, target.project_id)
 
-        for update in handler(target.to_json() if target else pressed, *inputs):
-            yield update if shown() else {line: gr.skip()}  # Gradio takes {} for one value
+        with studio.turn(target.ticket if target else uuid.uuid4().hex) as waiting:
+            said = None
+            for _ in waiting:
+                now = queue_line(studio, kind, target) if target and shown() else None
+                if now is not None and now != said:
+                    said = now
+                    yield {line: now}
+            if target is not None:
+                target = with_own_writes(studio, target)
+            for update in handler(target.to_json() if target else pressed, *inputs):
+                yield update if shown() else {line: gr.skip()}  # Gradio takes {} for one value
         if not shown():
             yield {line: t("queue.done_elsewhere", name=target.name)}
 
@@ -588,7 +601,7 @@ def pressing(
         return press(studio, kind, target, page_of(request), typed)
 
     step = {**queued_step}
-    step["fn"] = user_errors_stream(queued(studio, step["fn"], line))
+    step["fn"] = user_errors_stream(queued(studio, step["fn"], kind, line))
     step["inputs"] = [shared.open.pressed, *step["inputs"]]
     return listener(
         user_errors(press_with_brief if saves_brief else press_step),
