@@ -97,8 +97,8 @@ class Studio:
         return ticket
 
     def place(self, ticket: str) -> int:
-        """1 for the next job to run (at once, while the model has a free slot); when every
-        slot is taken, the running jobs count as one place ahead of every waiting one."""
+        """1 for the next job to run (at once while the model has a free slot); the running
+        generations that leave no slot free count as places ahead (one slot: the running job)."""
         with self._lock:
             tickets = [waiting for waiting, _ in self.waiting]
             ahead = tickets.index(ticket) if ticket in tickets else 0
