@@ -1,6 +1,7 @@
 """`longwrite studio`: serve the studio in the browser."""
 
 import ipaddress
+import logging
 import os
 import signal
 import socket
@@ -27,6 +28,15 @@ DEFAULT_PORT = 7860
 PORT_TRIES = 20  # without --port: 7860, else the next free of 7861…7879
 BROWSER_WAIT_S = 60  # the browser opens once the studio answers, or not at all
 LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "::1"]
+
+
+@dataclass(frozen=True)
+class Serving:
+    """How the studio offers models: --models-dir's GGUF files in the model menu, and
+    --parallel generations at once on a model server."""
+
+    models_dir: str | None = None
+    parallel: int | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +171,17 @@ def _open_browser_when_ready(url: str) -> None:
     threading.Thread(target=wait_then_open, name="open-browser", daemon=True).start()
 
 
+def _log_generations() -> None:
+    """The studio's log says when each generation starts and how many run at once."""
+    log = logging.getLogger("longwrite.studio.gate")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        log.addHandler(handler)
+
+
 def _connect_judge(judge: JudgeChoice, load: LoadSettings) -> None:
     """Let the Score action ask an LLM judge for the six quality marks; a judge GGUF loads with
     the studio's GPU layers, KV cache and flash attention."""
@@ -192,6 +213,12 @@ def _connect_judge(judge: JudgeChoice, load: LoadSettings) -> None:
     help="Folder whose .gguf files the model panel lists.",
 )
 @click.option(
+    "--parallel",
+    type=int,
+    help="Generations at once on a model server (default: the server's slots where it says, "
+    "else 4); a model in this process always writes one at a time.",
+)
+@click.option(
     "--auth-file",
     type=click.Path(dir_okay=False, path_type=str),
     help="Writers who may sign in: one user:password line each (the password may be a hash "
@@ -211,6 +238,7 @@ def _connect_judge(judge: JudgeChoice, load: LoadSettings) -> None:
     help="Also answer requests sent to this host name (e.g. behind a proxy); '*' for any.",
 )
 @gather("access", Access)
+@gather("serving", Serving)
 @judge_options
 def studio(
     host,
@@ -218,8 +246,8 @@ def studio(
     no_browser,
     db,
     load,
-    models_dir,
     access,
+    serving,
     judge,
 ):
     """Open the studio: projects, plan editor, streaming writer and exports in the browser."""
@@ -246,18 +274,21 @@ def studio(
         raise UserError(key="error.base_url_needs_name")
     if load.model_path:
         check_gguf_file(Path(load.model_path))
+    if serving.parallel is not None and serving.parallel < 1:
+        raise UserError(key="error.parallel_at_least_one")
     asked_port, port = port, _pick_port(host, port)
     if judge.gguf or judge.base_url:
         _connect_judge(judge, load)
     db_path = Path(db) if db else default_db_path()
     presence = Store(db_path)  # checks the database first, and marks it in use (no restore)
     _exit_on_sigterm()
-    host_model = ModelHost(load)
+    host_model = ModelHost(load, parallel=serving.parallel)
+    _log_generations()
     if not load.base_url:
         host_model.choose(load)  # a model too big for this machine stops here, in one line
     try:
         with hold_database(presence.db.conn):
-            folder = Path(models_dir).expanduser() if models_dir else None
+            folder = Path(serving.models_dir).expanduser() if serving.models_dir else None
             app = Studio(db_path, host_model, folder, accounts.first if accounts else None)
             demo = build(app)
             demo.queue(default_concurrency_limit=None)

@@ -1,9 +1,10 @@
 """How Gradio runs the studio's handlers, and how their errors reach the writer.
 
-Generating events (plan drafts, writing, revisions) share one concurrency group of size one: a
-single model instance serves them in turn and Gradio shows the queue position. Every other
-event is queued too, without a limit, because only queued events can show Info and Warning
-messages in the page; a handler's UserError becomes a one-line message box, never a
+Generating events (plan drafts, writing, revisions, imports) start as soon as they are
+pressed: they wait for the model in the studio's own gate (app/studio/gate.py), which lets as
+many run at once as the current model allows and lets a waiting one say its place in the queue.
+Every other event is queued too, without a limit, because only queued events can show Info and
+Warning messages in the page; a handler's UserError becomes a one-line message box, never a
 traceback, in the language of the browser that asked. The handler then answers "no change"
 rather than raising: an event that raises leaves Gradio's red "Error" label on its output
 components, where it covers their text until the next answer.
@@ -23,7 +24,7 @@ import gradio as gr
 from app.studio.language import current, t
 from engine.errors import UserError
 
-GENERATING = {"concurrency_id": "model", "concurrency_limit": 1}
+GENERATING = {"concurrency_id": "model", "concurrency_limit": None}
 INSTANT = {"show_progress": "hidden", "concurrency_limit": None}
 
 log = logging.getLogger("longwrite.studio")

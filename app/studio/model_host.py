@@ -1,11 +1,17 @@
-"""The studio's one model instance: chosen in the model panel, loaded on first use.
+"""The studio's model: chosen in the model panel, loaded on first use, lent to generations.
 
-One llama.cpp context serves one generation at a time; the Gradio queue runs generating events
-one by one (see wiring.GENERATING), so swapping the model between two generations is safe.
+Each running generation borrows a backend of its own (a backend's last_usage is per request)
+and gives it back when it ends; a backend given back is kept for the next generation while its
+model is still the chosen one, and closed otherwise. A server model lends as many as the gate
+(app/studio/gate.py) lets run at once; a model in this process is only ever lent to one
+generation, because the gate lets one run at a time there, and only once those of the model
+before it have ended: so a switch never closes a backend that is in use, and never loads a
+second model into memory beside one still writing.
 """
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +28,7 @@ from engine.models.discovery import (
     read_model_info,
 )
 from engine.models.load_plan import Placement, plan_load
+from engine.models.parallel import settings_slots
 from engine.models.settings import LoadSettings
 
 EMBEDDED = "embedded"
@@ -104,14 +111,21 @@ def inspect_spec(spec: LoadSettings) -> ModelInfo:
 
 
 class ModelHost:
-    """Holds the selected load settings (the spec) and the one loaded backend."""
+    """Holds the selected load settings (the spec) and the backends opened for it; `parallel`
+    is --parallel, the generations a server model runs at once (None: what the server says)."""
 
     def __init__(
-        self, spec: LoadSettings, opener: Callable[[LoadSettings], Backend] = open_backend
+        self,
+        spec: LoadSettings,
+        opener: Callable[[LoadSettings], Backend] = open_backend,
+        parallel: int | None = None,
     ):
         self.spec = spec
+        self.parallel = parallel
         self._opener = opener
-        self._loaded: tuple[LoadSettings, Backend] | None = None
+        self._idle: list[tuple[LoadSettings, Backend]] = []
+        self._lent: list[tuple[LoadSettings, Backend]] = []
+        self._slots: tuple[LoadSettings, int] | None = None
         self._lock = threading.Lock()
         self.placement: Placement | None = None  # of the chosen local model, once checked
 
@@ -126,25 +140,53 @@ class ModelHost:
         if spec.base_url and not spec.model_name:
             raise UserError(key="error.server_model_name")
         info = inspect_spec(spec)
-        loaded = self._loaded[1] if self._loaded is not None else None
-        released = getattr(loaded, "placement", None)
+        opened = [getattr(backend, "placement", None) for _, backend in [*self._idle, *self._lent]]
+        released = next((placement for placement in opened if placement is not None), None)
         placement = None if spec.base_url else plan_placement(info, spec, released)
+        self._slots = (spec, settings_slots(spec, self.parallel))
         self.spec, self.placement = spec, placement
         return info
 
-    def backend(self) -> Backend:
-        """The loaded backend for the selected spec, (re)loading it when the choice changed."""
+    def slots(self) -> int:
+        """Generations the chosen model runs at once (a server is asked once per choice)."""
+        spec = self.spec
+        known = self._slots
+        if known is None or known[0] != spec:
+            known = self._slots = (spec, settings_slots(spec, self.parallel))
+        return known[1]
+
+    @contextmanager
+    def lease(self) -> Iterator[Backend]:
+        """A backend of the chosen model for one generation, (re)loaded when the choice
+        changed; given back at the end of the block."""
         with self._lock:
-            if self._loaded is None or self._loaded[0] != self.spec:
-                if self._loaded is not None:
-                    self._loaded[1].close()
-                    self._loaded = None
-                self._loaded = (self.spec, self._opener(self.spec))
-                self.placement = getattr(self._loaded[1], "placement", self.placement)
-            return self._loaded[1]
+            spec = self.spec
+            for entry in [entry for entry in self._idle if entry[0] != spec]:
+                self._idle.remove(entry)
+                entry[1].close()  # the model before: free its memory before loading this one
+            if self._idle:
+                entry = self._idle.pop()
+            else:
+                entry = (spec, self._opener(spec))
+                self.placement = getattr(entry[1], "placement", self.placement)
+            self._lent.append(entry)
+        try:
+            yield entry[1]
+        finally:
+            with self._lock:
+                self._lent.remove(entry)
+                if entry[0] == self.spec:
+                    self._idle.append(entry)
+                else:
+                    entry[1].close()
+
+    def lent(self, start: Callable[[Backend], Iterator]) -> Iterator:
+        """The events of `start(backend)` on a backend lent for as long as they last."""
+        with self.lease() as backend:
+            yield from start(backend)
 
     def close(self) -> None:
         with self._lock:
-            if self._loaded is not None:
-                self._loaded[1].close()
-                self._loaded = None
+            for _, backend in self._idle + self._lent:
+                backend.close()
+            self._idle, self._lent = [], []

@@ -511,29 +511,41 @@ def press(studio: Studio, kind: str, target, page: str, brief: tuple | None = No
     if basis is not None:  # what the page shows now, its own writes included
         target = target.with_versions(basis)
     pressed = target.pressed(page, studio.press(page))
+    return pressed.to_json(), queue_line(studio, kind, pressed)
+
+
+def queue_line(studio: Studio, kind: str, target: Target) -> str:
+    """Where the job pressed for stands: "Writing Fox: number 2 in the queue."."""
     action = t(f"queue.{kind}", name=target.name)
-    return pressed.to_json(), t("queue.waiting", action=action, place=studio.place(pressed.ticket))
+    return t("queue.waiting", action=action, place=studio.place(target.ticket))
 
 
-def queued(studio: Studio, handler: Callable, line: Component) -> Callable:
-    """The queued step of a generating action: `handler(target, *inputs)` applies to the
-    project pressed on, when it is the writer's; its updates reach the page only while the page
-    still shows that project (else `line` says where the result went)."""
+def queued(studio: Studio, handler: Callable, kind: str, line: Component) -> Callable:
+    """The queued step of a generating action: it waits for the model's turn, saying its
+    place in `line` as it moves up; then `handler(target, *inputs)` applies to the project
+    pressed on, when it is the writer's; its updates reach the page only while the page still
+    shows that project (else `line` says where the result went)."""
 
     def run(pressed, *inputs):
         target = Target.parse(pressed)
         if target is None:  # the press was refused, and said why
             yield {}
             return
-        studio.leave_queue(target.ticket)
-        studio.project(target.project_id)  # another writer's project is refused here
-        target = with_own_writes(studio, target)
 
         def shown() -> bool:
             return studio.shows(target.page, target.project_id)
 
-        for update in handler(target.to_json(), *inputs):
-            yield update if shown() else {line: gr.skip()}  # Gradio takes {} for one value
+        with studio.turn(target.ticket) as waiting:
+            studio.project(target.project_id)  # another writer's project is refused here
+            said = None
+            for _ in waiting:
+                now = queue_line(studio, kind, target) if shown() else None
+                if now is not None and now != said:
+                    said = now
+                    yield {line: now}
+            target = with_own_writes(studio, target)
+            for update in handler(target.to_json(), *inputs):
+                yield update if shown() else {line: gr.skip()}  # Gradio takes {} for one value
         if not shown():
             yield {line: t("queue.done_elsewhere", name=target.name)}
 
@@ -603,7 +615,7 @@ def pressing(
         return stop_button(studio.page_busy(page_of(request)))
 
     step = {**queued_step}
-    step["fn"] = user_errors_stream(queued(studio, step["fn"], line))
+    step["fn"] = user_errors_stream(queued(studio, step["fn"], kind, line))
     step["inputs"] = [shared.open.pressed, *step["inputs"]]
     generating = listener(
         press_with_brief if saves_brief else press_step,

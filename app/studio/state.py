@@ -2,9 +2,10 @@
 
 One Studio serves all browser sessions. Each thread gets its own database connection; each
 project runs at most one generation (a plan draft, a writing run or a revision) at a time, as a
-Job whose events the handlers follow. A job belongs to the page (browser tab) that pressed for
-it: Stop there stops it, and no other page's. Presses waiting for the model are counted in
-order, so a page can say where its job stands in the queue.
+Job whose events the handlers follow; as many projects' generations run at once as the current
+model allows (the gate). A job belongs to the page (browser tab) that pressed for it: Stop
+there stops it, and no other page's. Presses waiting for the model are counted in order, so a
+page can say where its job stands in the queue.
 
 Each page is based on the versions of the project it shows (`basis`): set when the page shows
 the project, advanced by the page's own writes only, and handed to the engine with every write,
@@ -20,10 +21,12 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from gradio.context import LocalContext
 
+from app.studio.gate import Gate
 from app.studio.jobs import Job
 from app.studio.language import status_word, t
 from app.studio.model_host import ModelHost
@@ -66,6 +69,7 @@ class Studio:
         self._page_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self.download_cancel: threading.Event | None = None  # set while a model downloads
+        self.gate = Gate(host.slots)
         store = Store(self.db_path)  # create and migrate once, up front
         if first_writer is not None:
             store.claim_unowned(first_writer)
@@ -135,11 +139,28 @@ class Studio:
         return ticket
 
     def place(self, ticket: str) -> int:
-        """1 for the next job to run: the running jobs count as ahead of every waiting one."""
+        """1 for the next job to run (at once while the model has a free slot); the running
+        generations that leave no slot free count as places ahead (one slot: the running job)."""
         with self._lock:
             tickets = [waiting for waiting, _ in self.waiting]
             ahead = tickets.index(ticket) if ticket in tickets else 0
-            return len(self.jobs) + ahead + 1
+        busy = self.gate.running - self.host.slots() + 1
+        return ahead + 1 + max(busy, 0)
+
+    @contextmanager
+    def turn(self, ticket: str) -> Iterator[Iterator[None]]:
+        """Wait for the model's turn (see Gate.turn); the ticket keeps its place in the queue
+        until its turn comes or its handler ends."""
+        self.host.slots()  # a server is asked its slots here, not while the gate is locked
+        try:
+            with self.gate.turn(ticket) as waiting:
+                yield self._queued(ticket, waiting)
+        finally:
+            self.leave_queue(ticket)
+
+    def _queued(self, ticket: str, waiting: Iterator[None]) -> Iterator[None]:
+        yield from waiting
+        self.leave_queue(ticket)
 
     def leave_queue(self, ticket: str) -> None:
         with self._lock:
@@ -217,14 +238,14 @@ class Studio:
     ) -> Iterator[list]:
         """Run a generation for the project in a Job of `page` and yield its events in
         batches."""
-        if project.id in self.jobs:
-            raise UserError(key="error.busy")
         if page and page in self.stop_requested:
             yield [Ended(stopped=True)]
             return
         host = self.host
-        job = Job(self.db_path, lambda store: start(store, host.backend()))
-        with self._lock:
+        with self._lock:  # two pages' presses on one project may start together
+            if project.id in self.jobs:
+                raise UserError(key="error.busy")
+            job = Job(self.db_path, lambda store: host.lent(lambda b: start(store, b)))
             self.jobs[project.id] = job
             self.job_pages[project.id] = page
         try:

@@ -191,9 +191,8 @@ def test_a_press_carries_its_target_and_its_updates_follow_the_page(studio, ui):
     write = functools.partial(service.write, studio, run, False)
     studio.show("page-a", other.id)  # the page opened Other while the job waited
     studio.stop("page-b")  # another page's Stop
-    updates = list(
-        service.queued(studio, write, run.progress)(pressed, "Write a tale.", "", 60, False)
-    )
+    queued = service.queued(studio, write, "write", run.progress)
+    updates = list(queued(pressed, "Write a tale.", "", 60, False))
     assert all(list(update) == [run.progress] for update in updates[:-1])
     assert all(update[run.progress] == gr.skip() for update in updates[:-1])
     assert updates[-1] == {

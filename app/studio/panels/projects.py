@@ -3,6 +3,7 @@
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 import gradio as gr
@@ -264,27 +265,34 @@ def import_file(
     if not path:
         raise UserError(key="error.choose_import")
     host, project_name, writer = studio.host, (name or "").strip() or None, studio.writer()
-    # a Job: the import runs in one thread with its own connection (a generator handler may be
-    # resumed on another of Gradio's threads, and a sqlite3 connection stays in its thread)
-    job = Job(
-        studio.db_path,
-        lambda store: import_manuscript(store, path, host.backend(), project_name, owner=writer),
-    )
-    imported = None
-    for batch in job.batches():
-        for event in batch:
-            if isinstance(event, ImportProgress):
-                line = t(
-                    "projects.summarising",
-                    piece=event.piece,
-                    count=event.count,
-                    title=event.title,
-                )
-                yield {w.import_status: line}
-            elif isinstance(event, Imported):
-                imported = studio.project(event.project.id)
-            elif isinstance(event, Failed):
-                raise event.error
+    ticket = studio.press("")
+    with studio.turn(ticket) as waiting:
+        for _ in waiting:
+            action = t("queue.import", name=project_name or Path(path).name)
+            yield {w.import_status: t("queue.waiting", action=action, place=studio.place(ticket))}
+        # a Job: the import runs in one thread with its own connection (a generator handler may
+        # be resumed on another of Gradio's threads, and a sqlite3 connection stays in its thread)
+        job = Job(
+            studio.db_path,
+            lambda store: host.lent(
+                lambda b: import_manuscript(store, path, b, project_name, owner=writer)
+            ),
+        )
+        imported = None
+        for batch in job.batches():
+            for event in batch:
+                if isinstance(event, ImportProgress):
+                    line = t(
+                        "projects.summarising",
+                        piece=event.piece,
+                        count=event.count,
+                        title=event.title,
+                    )
+                    yield {w.import_status: line}
+                elif isinstance(event, Imported):
+                    imported = studio.project(event.project.id)
+                elif isinstance(event, Failed):
+                    raise event.error
     if imported is not None:
         info("projects.imported", name=imported.name)
         yield {
