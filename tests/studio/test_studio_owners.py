@@ -59,7 +59,9 @@ def test_what_a_writer_makes_is_theirs_and_a_press_on_anothers_is_refused(db_pat
             ("Bob's piece", "bob")
         ]
         reached = []
-        step = service.queued(studio, lambda target: reached.append(target) or iter(()), None)
+        step = service.queued(
+            studio, lambda target: reached.append(target) or iter(()), "write", None
+        )
         with pytest.raises(UserError, match="deleted"):
             list(step(f'{{"project_id": {made_before}}}'))
         assert reached == []  # refused before the handler ran
