@@ -11,7 +11,6 @@ from pathlib import Path
 
 from app.studio.language import t
 from engine.errors import UserError
-from engine.models import hardware
 from engine.models.backends import Backend, open_backend
 from engine.models.discovery import (
     ModelInfo,
@@ -21,7 +20,8 @@ from engine.models.discovery import (
     find_models,
     read_model_info,
 )
-from engine.models.load_plan import Placement, plan_load
+from engine.models.load_plan import Placement
+from engine.models.recommend import Machine
 from engine.models.settings import LoadSettings
 
 EMBEDDED = "embedded"
@@ -81,14 +81,9 @@ def plan_placement(
     info: ModelInfo, spec: LoadSettings, released: Placement | None = None
 ) -> Placement:
     """Where a local model would go on this machine; a UserError when it cannot fit. The memory
-    of `released`, the model it replaces, counts as free: that one is closed first."""
-    return plan_load(
-        info,
-        spec,
-        hardware.free_ram_bytes() + (released.ram_bytes if released else 0),
-        hardware.gpus(),
-        hardware.free_vram_bytes() + (released.vram_bytes if released else 0),
-    )
+    of `released`, the model it replaces, counts as free: that one is closed first (unless
+    LONGWRITE_MEMORY_LIMIT_MB caps what a model may take)."""
+    return Machine.now(released).place(info, spec)
 
 
 def inspect_spec(spec: LoadSettings) -> ModelInfo:
