@@ -19,7 +19,7 @@ from pathlib import Path
 
 from app.studio.jobs import Job
 from app.studio.language import status_word, t
-from app.studio.model_host import ModelHost
+from app.studio.model_host import ModelHost, same_model
 from engine.errors import UserError
 from engine.models.backends.base import Backend
 from engine.store.database import Project, Store, Versions
@@ -165,6 +165,12 @@ class Studio:
     def busy(self, project: Project) -> bool:
         return project.id in self.jobs
 
+    def remember_model(self, project: Project) -> None:
+        """Save the model in use with the project it generates for, so that reopening the
+        project can offer it again."""
+        if not same_model(project.model, self.host.spec):
+            self.store.update_project(project, model=self.host.spec)
+
     def follow(
         self, project: Project, start: Callable[[Store, Backend], Iterator], page: str = ""
     ) -> Iterator[list]:
@@ -176,6 +182,7 @@ class Studio:
             yield [Ended(stopped=True)]
             return
         host = self.host
+        self.remember_model(project)
         job = Job(self.db_path, lambda store: start(store, host.backend()))
         with self._lock:
             self.jobs[project.id] = job

@@ -110,6 +110,10 @@ def screen(studio: Studio) -> tuple[gr.Blocks, Screen]:
                         scale=0,
                         min_width=200,
                     )
+                model_panel.header.render()
+                with gr.Row():
+                    model_panel.offer.render()
+                    model_panel.use_saved.render()
                 welcome_panel = welcome.layout()
                 with gr.Tabs() as tabs:
                     with gr.Tab(label("tab.brief"), id="brief-tab"):
@@ -138,6 +142,7 @@ def screen(studio: Studio) -> tuple[gr.Blocks, Screen]:
             export_file=writing_panel.export_file,
             rewrite=sections_panel.rewrite_flow(),
             view=ProjectView(opened, []),
+            model_header=model_panel.header,
         )
         built = Screen(
             shared,

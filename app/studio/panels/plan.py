@@ -465,7 +465,7 @@ def project_for_draft(studio: Studio, shared: Shared, project_id, instruction: s
         raise UserError(key="error.describe_first")
     words = words_from_instruction(instruction) or int(total or 1000)
     name = studio.store.unique_name(name_from_instruction(instruction))
-    project = create_project(studio.store, name, instruction, words)
+    project = create_project(studio.store, name, instruction, words, model=studio.host.spec)
     info("brief.created", name=project.name)
     return {**shared.view.of(studio, project), shared.tabs: gr.update(selected="plan-tab")}
 
@@ -661,9 +661,7 @@ def wire(studio: Studio, w: PlanWidgets, shared: Shared) -> None:
     )
     service.pressing(
         studio, shared, w.draft.click, "draft", w.plan_stream, saves_brief=True, **drafting
-    ).then(
-        *titled, **INSTANT
-    )
+    ).then(*titled, **INSTANT)
     # the Brief tab's own Draft plan: a project from the instruction if none is open
     created = brief.draft.click(
         user_errors(functools.partial(project_for_draft, studio, shared)),
@@ -673,9 +671,7 @@ def wire(studio: Studio, w: PlanWidgets, shared: Shared) -> None:
     )
     service.pressing(
         studio, shared, created.success, "draft", w.plan_stream, saves_brief=True, **drafting
-    ).then(
-        *titled, **INSTANT
-    )
+    ).then(*titled, **INSTANT)
     # the tab's last step: Write, on the Write tab
     to_write_tab = w.write.click(
         lambda: gr.update(selected="write-tab"), None, [shared.tabs], **INSTANT
