@@ -76,7 +76,11 @@ class ModelWidgets(NoRefreshAfterRun):
 def layout(studio: Studio) -> ModelWidgets:
     model_header = gr.Markdown(header(studio), elem_id="model-header", render=False)
     offer = gr.Markdown(visible=False, elem_id="model-offer", render=False)
-    use_saved = gr.Button(visible=False, elem_id="use-saved-model", size="sm", render=False)
+    use_saved = gr.Button(
+        visible=False, elem_id="use-saved-model", size="sm", scale=0, render=False
+    )
+    header_changes = gr.State(-1)
+    header_timer = gr.Timer(HEADER_REFRESH_S)  # outside the accordion: a closed one holds still
     with gr.Accordion(label("model.panel"), open=False, elem_id="model-panel"):
         gr.Markdown(label("model.test_model_note"), elem_id="model-test-note")
         model_select = gr.Dropdown(
@@ -105,8 +109,6 @@ def layout(studio: Studio) -> ModelWidgets:
             download = gr.Button(label("model.download"), elem_id="download-model")
             cancel = gr.Button(label("model.cancel"), elem_id="cancel-download")
         download_status = gr.Markdown(elem_id="download-status")
-        header_changes = gr.State(-1)
-        header_timer = gr.Timer(HEADER_REFRESH_S)
     return ModelWidgets(
         model_select=model_select,
         model_path=model_path,
