@@ -46,11 +46,12 @@ class WelcomeWidgets(NoRefreshAfterRun):
     found_paths: gr.State  # the paths the page's rows show, in their order
     suggested_key: gr.State  # the catalogue key the page's Download gets
 
-    def found_components(self) -> list[Component]:
+    def machine_components(self) -> list[Component]:
         """What a fresh look at the machine fills."""
         return [
             self.suggestion,
             self.download,
+            self.cancel_download,
             self.suggested_key,
             self.found_heading,
             *self.found_rows,
@@ -83,7 +84,9 @@ def layout() -> WelcomeWidgets:
             download = gr.Button(
                 label("model.download"), visible=False, elem_id="welcome-download", scale=0
             )
-            cancel = gr.Button(label("model.cancel"), elem_id="welcome-cancel", scale=0)
+            cancel = gr.Button(
+                label("model.cancel"), visible=False, elem_id="welcome-cancel", scale=0
+            )
         download_status = gr.Markdown(elem_id="welcome-download-status")
         found_heading = gr.Markdown(elem_id="welcome-found")
         rows, lines, buttons = [], [], []
@@ -122,6 +125,7 @@ def machine_view(studio: Studio, w: WelcomeWidgets) -> dict:
     view = {
         w.suggestion: suggested.line,
         w.download: gr.update(visible=suggested.entry is not None),
+        w.cancel_download: gr.update(visible=suggested.entry is not None),
         w.suggested_key: suggested.entry.key if suggested.entry else None,
         w.found_heading: heading,
         w.found_paths: [fit.found.path for fit in shown],
@@ -187,7 +191,7 @@ def wire(studio: Studio, w: WelcomeWidgets, shared: Shared, demo: gr.Blocks) -> 
     demo.load(
         user_errors(functools.partial(machine_view, studio, w)),
         None,
-        w.found_components(),
+        w.machine_components(),
         **INSTANT,
     )
     for slot, button in enumerate(w.use_found):
@@ -200,7 +204,7 @@ def wire(studio: Studio, w: WelcomeWidgets, shared: Shared, demo: gr.Blocks) -> 
     w.download.click(
         user_errors_stream(functools.partial(download, studio, w)),
         [w.suggested_key],
-        [w.download_status, *w.found_components()],
+        [w.download_status, *w.machine_components()],
         show_progress_on=[w.download_status],
         concurrency_id="download",
         concurrency_limit=1,
