@@ -83,6 +83,7 @@ db_option = click.option(
     cls=Longwrite,
     lazy_commands={
         "studio": "app.studio.cli:studio",
+        "hash-password": "app.studio.cli:hash_password_command",
         "models": "app.models_cli:models",
         "doctor": "app.doctor:doctor",
         "eval": "app.eval_cli:eval_group",

@@ -6,7 +6,7 @@ invariants of issue 24 are checked against the database and the pages:
 - a project changes only through an action pressed on it (the one its page had open);
 - no saved text is lost: every section version and every plan version stays in history;
 - the studio's log has no traceback;
-- every error is visible in the page: no component or toast says a bare "Error".
+- every error is visible in the page: no message box and no component says a bare "Error".
 
 Prints JSON with the sequences run, steps, invariant checks and failures (the first of each).
 
@@ -110,13 +110,18 @@ def shown_project(page) -> str:
 
 
 def bare_errors(page) -> list[str]:
-    """Error messages in the page that say "Error" and nothing else. (Gradio's red "Error"
-    label on a failed event's output components is not counted: see issue 24's smaller items.)"""
+    """What in the page says "Error" and nothing else: a message box without its text, or
+    Gradio's red "Error" label left on a component by an event that raised."""
     return page.evaluate(
-        """() => [...document.querySelectorAll('.toast-body.error')]
-          .map(el => (el.innerText || '').replace(/Error|×/g, '').trim())
-          .filter(message => message === '')
-          .map(() => 'Error')"""
+        """() => [
+          ...[...document.querySelectorAll('.toast-body.error')]
+            .map(el => (el.innerText || '').replace(/Error|×/g, '').trim())
+            .filter(message => message === '')
+            .map(() => 'Error message without text'),
+          ...[...document.querySelectorAll('span.error')]
+            .filter(el => !el.closest('.toast-body') && el.offsetParent !== null)
+            .map(el => { let at = el; while (at && !at.id) at = at.parentElement;
+                         return `Error label on #${at ? at.id : '?'}`; })]"""
     )
 
 

@@ -144,10 +144,11 @@ def test_gpu_layers_must_be_a_number_or_auto():
     assert "--gpu-layers" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_studio_refuses_a_model_too_big_before_serving(monkeypatch):
+def test_studio_refuses_a_model_too_big_before_serving(monkeypatch, tmp_path):
     monkeypatch.setenv("LONGWRITE_MEMORY_LIMIT_MB", "100")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = str(probe.getsockname()[1])
-    message = one_line_error(run_cli("studio", "--port", port, timeout=120))
+    db = str(tmp_path / "projects.db")  # never the user's own database
+    message = one_line_error(run_cli("studio", "--port", port, "--db", db, timeout=120))
     assert "smaller quantization" in message

@@ -17,6 +17,7 @@ import click
 
 from app.cli import db_option
 from app.options import JudgeChoice, gather, judge_options, model_options
+from app.studio.accounts import Accounts, hash_password
 from engine.errors import UserError
 from engine.models.discovery import check_gguf_file
 from engine.models.settings import LoadSettings
@@ -30,10 +31,20 @@ LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "::1"]
 
 @dataclass(frozen=True)
 class Access:
-    """Who may reach the studio: --auth's user:password, and --allow-host's extra host names."""
+    """Who may reach the studio: the writers of --auth-file, or --auth's (LONGWRITE_AUTH's)
+    user:password; and --allow-host's extra host names."""
 
+    auth_file: str | None = None
     auth_value: str | None = None
     extra_hosts: tuple[str, ...] = ()
+
+    def accounts(self) -> Accounts | None:
+        """Who may sign in (None: anyone who reaches the studio)."""
+        if self.auth_file is not None and self.auth_value is not None:
+            raise UserError(key="error.auth_twice")
+        if self.auth_file is not None:
+            return Accounts.read(self.auth_file)
+        return Accounts.of_pair(self.auth_value) if self.auth_value is not None else None
 
 
 def _is_loopback(host: str) -> bool:
@@ -56,16 +67,17 @@ def allowed_hosts(host: str, extra: tuple[str, ...] = ()) -> list[str]:
     return list(dict.fromkeys([host, *names, *extra]))
 
 
-def launch_options(host: str, port: int, auth, hosts: list[str]) -> dict:
-    """The arguments of Gradio's launch(): never a share tunnel (GRADIO_SHARE, set on Colab,
-    would open one around the --auth rule), and only the allowed Host headers."""
+def launch_options(host: str, port: int, accounts: Accounts | None, hosts: list[str]) -> dict:
+    """The arguments of Gradio's launch(): the writers' sign-in check, never a share tunnel
+    (GRADIO_SHARE, set on Colab, would open one around the sign-in rule), and only the allowed
+    Host headers."""
     from starlette.middleware import Middleware
     from starlette.middleware.trustedhost import TrustedHostMiddleware
 
     return {
         "server_name": host,
         "server_port": port,
-        "auth": auth,
+        "auth": accounts.check if accounts else None,
         "share": False,
         "app_kwargs": {
             "middleware": [Middleware(TrustedHostMiddleware, allowed_hosts=hosts)],
@@ -89,15 +101,6 @@ def _use_private_temp() -> None:
 
     os.environ["GRADIO_TEMP_DIR"] = str(private_temp.gradio_cache_dir())
     tempfile.tempdir = str(private_temp.session_dir())
-
-
-def _auth(value: str | None) -> tuple[str, str] | None:
-    if value is None:
-        return None
-    user, sep, password = value.partition(":")
-    if not sep or not user or not password:
-        raise UserError(key="error.auth_format")
-    return user, password
 
 
 def _port_is_free(host: str, port: int) -> bool:
@@ -189,7 +192,17 @@ def _connect_judge(judge: JudgeChoice, load: LoadSettings) -> None:
     help="Folder whose .gguf files the model panel lists.",
 )
 @click.option(
-    "--auth", "auth_value", help="user:password; required when --host is not a loopback address."
+    "--auth-file",
+    type=click.Path(dir_okay=False, path_type=str),
+    help="Writers who may sign in: one user:password line each (the password may be a hash "
+    "from `longwrite hash-password`); each sees only their own projects.",
+)
+@click.option(
+    "--auth",
+    "auth_value",
+    envvar="LONGWRITE_AUTH",
+    help="One writer's user:password (shows in the process list: prefer LONGWRITE_AUTH or "
+    "--auth-file). Sign-in is required when --host is not a loopback address.",
 )
 @click.option(
     "--allow-host",
@@ -210,6 +223,7 @@ def studio(
     judge,
 ):
     """Open the studio: projects, plan editor, streaming writer and exports in the browser."""
+    accounts = access.accounts()  # a bad sign-in file stops here, before anything starts
     _use_private_temp()  # before Gradio is imported: it reads its temp folder on import
     from app.studio.language import I18N
     from app.studio.model_host import ModelHost
@@ -218,13 +232,12 @@ def studio(
     from engine.store.database import Store, default_db_path
     from engine.store.lock import hold_database
 
-    auth = _auth(access.auth_value)
     if not _is_loopback(host):
-        if auth is None:
+        if accounts is None:
             raise UserError(key="error.open_host_needs_auth", host=host)
         click.echo(
             f"Warning: the studio is reachable from other machines on {host}; "
-            "anyone with the password can use the model and read the projects.",
+            "every writer who signs in can use the model and their own projects.",
             err=True,
         )
     if load.model_path and load.base_url:
@@ -244,7 +257,8 @@ def studio(
         host_model.choose(load)  # a model too big for this machine stops here, in one line
     try:
         with hold_database(presence.db.conn):
-            app = Studio(db_path, host_model, Path(models_dir).expanduser() if models_dir else None)
+            folder = Path(models_dir).expanduser() if models_dir else None
+            app = Studio(db_path, host_model, folder, accounts.first if accounts else None)
             demo = build(app)
             demo.queue(default_concurrency_limit=None)
             url = _studio_url(host, port)
@@ -254,8 +268,15 @@ def studio(
             click.echo(f"longwrite studio on {url} (database {app.db_path}{moved})", err=True)
             if _can_open_browser(host, no_browser):
                 _open_browser_when_ready(url)
-            options = launch_options(host, port, auth, allowed_hosts(host, access.extra_hosts))
+            options = launch_options(host, port, accounts, allowed_hosts(host, access.extra_hosts))
             demo.launch(**options, css=CSS, i18n=I18N)
     finally:
         host_model.close()
         presence.close()
+
+
+@click.command("hash-password")
+def hash_password_command():
+    """Print a salted hash of a password, for a line of the studio's --auth-file (user:HASH)."""
+    password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    click.echo(hash_password(password))

@@ -2,9 +2,11 @@
 
 Generating events (plan drafts, writing, revisions) share one concurrency group of size one: a
 single model instance serves them in turn and Gradio shows the queue position. Every other
-event is queued too, without a limit, because only queued events can show Info and Error
-messages in the page; a handler's UserError becomes a one-line error box, never a traceback,
-in the language of the browser that asked.
+event is queued too, without a limit, because only queued events can show Info and Warning
+messages in the page; a handler's UserError becomes a one-line message box, never a
+traceback, in the language of the browser that asked. The handler then answers "no change"
+rather than raising: an event that raises leaves Gradio's red "Error" label on its output
+components, where it covers their text until the next answer.
 
 A handler that has nothing to change (no project open, say) returns `{}`; the wrappers answer
 Gradio `gr.skip()` for it, which it takes for any number of outputs (an empty dict for several
@@ -18,7 +20,7 @@ from collections.abc import Callable
 
 import gradio as gr
 
-from app.studio.language import current
+from app.studio.language import current, t
 from engine.errors import UserError
 
 GENERATING = {"concurrency_id": "model", "concurrency_limit": 1}
@@ -27,13 +29,13 @@ INSTANT = {"show_progress": "hidden", "concurrency_limit": None}
 log = logging.getLogger("longwrite.studio")
 
 
-def _shown(error: UserError, handler: Callable) -> gr.Error:
+def refused(error: UserError, handler: Callable) -> None:
     """The message box for a refusal, also one line in the studio's log (never a traceback)."""
     name = getattr(handler, "__name__", None) or getattr(
         getattr(handler, "func", None), "__name__", ""
     )
     log.warning("refused (%s): %s", name, error.text("en"))
-    return gr.Error(error.text(current()), print_exception=False)
+    gr.Warning(error.text(current()), title=t("toast.warning"))
 
 
 def _annotated(wrapper: Callable, handler: Callable) -> Callable:
@@ -49,14 +51,15 @@ def _annotated(wrapper: Callable, handler: Callable) -> Callable:
 
 
 def user_errors(handler: Callable) -> Callable:
-    """Show a UserError as a one-line error box instead of a traceback."""
+    """Show a UserError as a one-line message box, changing nothing, instead of a traceback."""
 
     @functools.wraps(handler)
     def wrapper(*args, **kwargs):
         try:
             result = handler(*args, **kwargs)
         except UserError as error:
-            raise _shown(error, handler) from None
+            refused(error, handler)
+            return gr.skip()
         return gr.skip() if _nothing(result) else result
 
     return _annotated(wrapper, handler)
@@ -75,6 +78,7 @@ def user_errors_stream(handler: Callable) -> Callable:
             for update in handler(*args, **kwargs):
                 yield gr.skip() if _nothing(update) else update
         except UserError as error:
-            raise _shown(error, handler) from None
+            refused(error, handler)
+            yield gr.skip()
 
     return _annotated(wrapper, handler)

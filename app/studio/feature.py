@@ -86,12 +86,14 @@ class BriefInputs:
 @dataclass
 class RunDisplay:
     """Where a generation streams (laid out by the Writing panel): the document, the active
-    section's heading and text, and the progress line."""
+    section's heading and text, and the progress line; and Stop, red while the page's
+    generation runs (not streamed into)."""
 
     document: gr.HTML
     active_heading: gr.HTML
     active: gr.HTML
     progress: gr.Markdown
+    stop: gr.Button
 
     def components(self) -> list[Component]:
         return [self.document, self.active_heading, self.active, self.progress]
@@ -150,6 +152,29 @@ class OpenProject:
 
 
 @dataclass
+class PageRefresh:
+    """The page's lists as other tabs left them (laid out by ui.py): a timer ticks every few
+    seconds, and a hidden button the page presses when it regains focus. The project list,
+    section menu, history, chapter picker and plan versions answer both."""
+
+    timer: gr.Timer
+    on_focus: gr.Button
+
+    def triggers(self) -> list:
+        return [self.timer.tick, self.on_focus.click]
+
+
+def menu_now(choices: list[tuple[str, object]], sent, value) -> tuple[dict, list]:
+    """A menu refreshed on the page's timer: its choices as they are now, or gr.skip() when
+    the page has them already (`sent`: a redraw would close a menu the writer holds open).
+    The writer's choice stays unless it is gone. Returns the update and what was sent."""
+    if sent == choices:
+        return gr.skip(), sent
+    kept = value is None or str(value) in {str(v) for _, v in choices}
+    return (gr.update(choices=choices) if kept else gr.update(choices=choices, value=None)), choices
+
+
+@dataclass
 class ProjectView:
     """Every component that shows a project: the open project's own, then each feature's."""
 
@@ -192,6 +217,7 @@ class Shared:
     export_file: gr.File  # the Write tab's download field (laid out by the Writing panel)
     rewrite: SectionRewrite
     view: ProjectView
+    page_refresh: PageRefresh
     model_header: gr.Markdown  # the line naming the model that writes (the model panel's)
     refreshes: list[Refresh] = field(default_factory=list)
 

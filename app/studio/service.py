@@ -18,7 +18,7 @@ import gradio as gr
 from gradio.components import Component
 
 from app.studio import render
-from app.studio.events import GENERATING, INSTANT, user_errors, user_errors_stream
+from app.studio.events import GENERATING, INSTANT, refused, user_errors_stream
 from app.studio.feature import RunDisplay, Shared
 from app.studio.language import info, t
 from app.studio.state import Studio
@@ -501,8 +501,8 @@ def press(studio: Studio, kind: str, target, page: str, brief: tuple | None = No
     the brief is saved here first, as one of the page's writes: so the press is based on it,
     and a field's own save arriving before or after finds it saved already."""
     target = Target.parse(target)
-    if target is None:  # no project open: the queued step says so
-        return "", gr.skip()
+    if target is None:
+        raise UserError(key="error.open_project")
     if brief is not None:
         fields = brief_fields(studio.project(target.project_id), *brief)
         save_brief_fields(studio, page, target.project_id, **fields)
@@ -517,19 +517,22 @@ def press(studio: Studio, kind: str, target, page: str, brief: tuple | None = No
 
 def queued(studio: Studio, handler: Callable, line: Component) -> Callable:
     """The queued step of a generating action: `handler(target, *inputs)` applies to the
-    project pressed on; its updates reach the page only while the page still shows that
-    project (else `line` says where the result went)."""
+    project pressed on, when it is the writer's; its updates reach the page only while the page
+    still shows that project (else `line` says where the result went)."""
 
     def run(pressed, *inputs):
         target = Target.parse(pressed)
-        if target is not None:
-            studio.leave_queue(target.ticket)
-            target = with_own_writes(studio, target)
+        if target is None:  # the press was refused, and said why
+            yield {}
+            return
+        studio.leave_queue(target.ticket)
+        studio.project(target.project_id)  # another writer's project is refused here
+        target = with_own_writes(studio, target)
 
         def shown() -> bool:
-            return target is None or studio.shows(target.page, target.project_id)
+            return studio.shows(target.page, target.project_id)
 
-        for update in handler(target.to_json() if target else pressed, *inputs):
+        for update in handler(target.to_json(), *inputs):
             yield update if shown() else {line: gr.skip()}  # Gradio takes {} for one value
         if not shown():
             yield {line: t("queue.done_elsewhere", name=target.name)}
@@ -574,28 +577,47 @@ def pressing(
 ):
     """Wire a generating action on `listener` (e.g. button.click): an instant press step takes
     the open project into `shared.open.pressed` (with the brief as typed saved first, when
-    `saves_brief`) and shows its place in the queue in `line`; then, unless the press was
-    refused, the queued step (`queued_step`: fn, inputs, outputs...) runs with the pressed
-    target as its first input. Returns the queued step's event."""
+    `saves_brief`), shows its place in the queue in `line` and turns Stop red; then the queued
+    step (`queued_step`: fn, inputs, outputs...) runs with the pressed target as its first
+    input (a refused press leaves it empty: the queued step then does nothing); then Stop
+    turns grey unless the page has another job. Returns the queued step's event."""
     brief = shared.brief.fields() if saves_brief else []
+    stop = shared.run.stop
+
+    def pressed_or_refused(typed: tuple | None, target, request: gr.Request | None) -> dict:
+        try:
+            pressed, place = press(studio, kind, target, page_of(request), typed)
+        except UserError as error:
+            refused(error, press)
+            return {shared.open.pressed: "", line: gr.skip(), stop: gr.skip()}
+        return {shared.open.pressed: pressed, line: place, stop: gr.update(variant="stop")}
 
     # Gradio finds the gr.Request by a named parameter, so each form is spelled out
     def press_step(target, request: gr.Request):
-        return press(studio, kind, target, page_of(request))
+        return pressed_or_refused(None, target, request)
 
     def press_with_brief(target, instruction, bible, total, single, request: gr.Request):
-        typed = (instruction, bible, total, single)
-        return press(studio, kind, target, page_of(request), typed)
+        return pressed_or_refused((instruction, bible, total, single), target, request)
+
+    def stop_shade(request: gr.Request):
+        return stop_button(studio.page_busy(page_of(request)))
 
     step = {**queued_step}
     step["fn"] = user_errors_stream(queued(studio, step["fn"], line))
     step["inputs"] = [shared.open.pressed, *step["inputs"]]
-    return listener(
-        user_errors(press_with_brief if saves_brief else press_step),
+    generating = listener(
+        press_with_brief if saves_brief else press_step,
         [shared.open.target, *brief],
-        [shared.open.pressed, line],
+        [shared.open.pressed, line, stop],
         **INSTANT,
-    ).success(**step, **GENERATING)
+    ).then(**step, **GENERATING)
+    generating.then(stop_shade, None, [stop], **INSTANT)
+    return generating
+
+
+def stop_button(running: bool) -> dict:
+    """Stop is red while the page has a job running or waiting, grey otherwise."""
+    return gr.update(variant="stop" if running else "secondary")
 
 
 def write_events(studio: Studio, shared: Shared, starts) -> None:

@@ -9,6 +9,11 @@ order, so a page can say where its job stands in the queue.
 Each page is based on the versions of the project it shows (`basis`): set when the page shows
 the project, advanced by the page's own writes only, and handed to the engine with every write,
 which refuses one based on a version another tab or window has since replaced.
+
+With sign-in, each writer sees and changes only their own projects: every handler finds a
+project through `Studio.project` (or lists them with `projects`), which asks the store for
+those of the writer signed in to the request being handled; another writer's project reads as
+missing. Without sign-in there is no owner, and every project is everyone's.
 """
 
 import tempfile
@@ -17,12 +22,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from gradio.context import LocalContext
+
 from app.studio.jobs import Job
 from app.studio.language import status_word, t
 from app.studio.model_host import ModelHost, same_model
 from engine.errors import UserError
 from engine.models.backends.base import Backend
-from engine.store.database import Project, Store, Versions
+from engine.store.database import Project, ProjectSummary, Store, Versions
 from engine.writing.events import Ended
 
 PROJECT_COLUMNS = ("name", "title", "words", "target", "status", "edited")
@@ -31,8 +38,17 @@ PROJECT_COLUMNS = ("name", "title", "words", "target", "status", "edited")
 class Studio:
     """The studio's state shared by all browser sessions: database, model host, stop requests."""
 
-    def __init__(self, db_path: Path, host: ModelHost, models_dir: Path | None = None):
+    def __init__(
+        self,
+        db_path: Path,
+        host: ModelHost,
+        models_dir: Path | None = None,
+        first_writer: str | None = None,
+    ):
+        """`first_writer`: with sign-in, the writer who gets the projects that belong to no one
+        (made before sign-in, or on the command line); None for a studio without sign-in."""
         self.db_path = Path(db_path)
+        self.signs_in = first_writer is not None
         self.host = host
         self.models_dir = models_dir
         self._exports_folder = tempfile.TemporaryDirectory(prefix="longwrite-export-")
@@ -50,7 +66,10 @@ class Studio:
         self._page_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self.download_cancel: threading.Event | None = None  # set while a model downloads
-        Store(self.db_path).close()  # create and migrate once, up front
+        store = Store(self.db_path)  # create and migrate once, up front
+        if first_writer is not None:
+            store.claim_unowned(first_writer)
+        store.close()
 
     @property
     def store(self) -> Store:
@@ -59,10 +78,33 @@ class Studio:
             self._local.store = Store(self.db_path)
         return self._local.store
 
+    def writer(self) -> str | None:
+        """The writer signed in to the request being handled; None without sign-in (every
+        project is everyone's). With sign-in, a call without a signed-in writer (which Gradio
+        does not let through) is nobody, who owns nothing."""
+        if not self.signs_in:
+            return None
+        request = LocalContext.request.get(None)
+        return (getattr(request, "username", None) or "") if request is not None else ""
+
     def project(self, project_id: int | None) -> Project:
+        """The project with this id, if it is the writer's (else it reads as deleted)."""
         if project_id is None:
             raise UserError(key="error.open_project")
-        return self.store.project_by_id(int(project_id))
+        return self.store.project_by_id(int(project_id), self.writer())
+
+    def project_named(self, name: str) -> Project:
+        """The writer's project with this name (another writer's reads as missing)."""
+        return self.store.project(name, self.writer())
+
+    def projects(self) -> list[ProjectSummary]:
+        """The writer's projects, last edited first."""
+        return self.store.list_projects(self.writer())
+
+    def claim(self, project: Project) -> Project:
+        """A project just made in the studio belongs to the writer who made it."""
+        writer = self.writer()
+        return self.store.give(project, writer) if writer is not None else project
 
     def project_table(self) -> dict:
         """The projects list (name, book title, words, target, status, last edit), headed in the
@@ -76,7 +118,7 @@ class Studio:
                 status_word(p.status),
                 p.updated_at.replace("T", " ")[:16],
             ]
-            for p in self.store.list_projects()
+            for p in self.projects()
         ]
         return {
             "headers": [t(f"projects.col.{column}") for column in PROJECT_COLUMNS],
@@ -161,6 +203,11 @@ class Studio:
     def shows(self, page: str, project_id: int) -> bool:
         """Whether `page` still shows the project (a page never recorded: assume it does)."""
         return not page or self.shown.get(page, project_id) == project_id
+
+    def page_busy(self, page: str) -> bool:
+        """Whether `page` has a job running or a press waiting for one."""
+        with self._lock:
+            return page in self.job_pages.values() or any(p == page for _, p in self.waiting)
 
     def busy(self, project: Project) -> bool:
         return project.id in self.jobs

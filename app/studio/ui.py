@@ -12,7 +12,7 @@ import gradio as gr
 
 from app.studio import service
 from app.studio.events import INSTANT
-from app.studio.feature import Feature, OpenProject, ProjectView, Refresh, Shared
+from app.studio.feature import Feature, OpenProject, PageRefresh, ProjectView, Refresh, Shared
 from app.studio.language import APPLY_CHOICE, CHOOSE, SWITCH_CHOICES, label
 from app.studio.panels import (
     brief,
@@ -45,6 +45,16 @@ CSS = """
 #document .lw-recap { font-style: italic; color: #555; border-left: 3px solid #ccc;
   padding-left: 0.8em; margin: 0.8em 0; }
 """
+
+LIST_REFRESH_S = 5.0  # the lists show other tabs' changes at least this often
+
+# the page regains focus: the lists show what other tabs changed meanwhile
+REFRESH_ON_FOCUS = """() => {
+  window.addEventListener('focus', () => document.querySelector('#refresh-lists')?.click());
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') document.querySelector('#refresh-lists')?.click();
+  });
+}"""
 
 
 @dataclass
@@ -94,6 +104,9 @@ def screen(studio: Studio) -> tuple[gr.Blocks, Screen]:
         # hidden fields, not gr.State: their values travel with each request from the page
         target = gr.Textbox("", visible="hidden", elem_id="open-target")
         pressed = gr.Textbox("", visible="hidden", elem_id="pressed-target")
+        page_refresh = PageRefresh(
+            gr.Timer(LIST_REFRESH_S), gr.Button("", visible="hidden", elem_id="refresh-lists")
+        )
         with gr.Row():
             with gr.Column(scale=1, min_width=280):
                 projects_panel = projects.layout()
@@ -142,6 +155,7 @@ def screen(studio: Studio) -> tuple[gr.Blocks, Screen]:
             export_file=writing_panel.export_file,
             rewrite=sections_panel.rewrite_flow(),
             view=ProjectView(opened, []),
+            page_refresh=page_refresh,
             model_header=model_panel.header,
         )
         built = Screen(
@@ -179,6 +193,7 @@ def screen(studio: Studio) -> tuple[gr.Blocks, Screen]:
             studio.leave((request.session_hash or "") if request else "")
 
         demo.unload(left)
+        demo.load(None, None, None, js=REFRESH_ON_FOCUS)
         demo.load(None, None, [language], js=APPLY_CHOICE)
         language.input(None, [language], None, js=CHOOSE)
         for feature in features:

@@ -322,10 +322,14 @@ def _default_name(store: Store, manuscript: "Manuscript") -> str:
 
 
 def run_import(
-    store: Store, prepared: PreparedImport, backend: Backend, model: LoadSettings | None = None
+    store: Store,
+    prepared: PreparedImport,
+    backend: Backend,
+    model: LoadSettings | None = None,
+    owner: str | None = None,
 ) -> Iterator[ImportProgress | Imported]:
-    """Summarize each piece (yielding progress), then create the project with every piece
-    written, and yield Imported. Nothing is saved until every summary is drafted."""
+    """Summarize each piece (yielding progress), then create the project (of `owner`) with
+    every piece written, and yield Imported. Nothing is saved until every summary is drafted."""
     pieces = prepared.pieces
     rows = []
     for number, piece in enumerate(pieces, start=1):
@@ -343,6 +347,7 @@ def run_import(
         store, prepared.project_name, brief, plan.total_words, model=model, plan=plan
     )
     try:
+        project = store.give(project, owner)
         for row, piece in zip(plan.sections, pieces, strict=True):
             version_id = store.start_section(project, row.id, piece.text, kind="imported")
             store.save_section(version_id, piece.text, 0, done=True)
@@ -359,7 +364,9 @@ def import_manuscript(
     backend: Backend,
     project_name: str | None = None,
     model: LoadSettings | None = None,
+    owner: str | None = None,
 ) -> Iterator[ImportProgress | Imported]:
-    """Import the file as a new project (what the studio's Import button runs): progress while
-    the model summarizes each piece, then Imported with the project."""
-    yield from run_import(store, prepare_import(store, path, project_name), backend, model)
+    """Import the file as a new project of `owner` (what the studio's Import button runs):
+    progress while the model summarizes each piece, then Imported with the project."""
+    prepared = prepare_import(store, path, project_name)
+    yield from run_import(store, prepared, backend, model, owner)

@@ -3,7 +3,8 @@ double-spaced, 1-inch margins, a running header "Surname / SHORT TITLE / page" (
 a title page with the author's name and contact and the word count rounded to the hundred,
 every chapter on a new page, and scenes set apart by a centred "#".
 
-The author's name and contact are the writer's preferences, saved once for every project.
+The author's name and contact are the writer's preferences, saved once for every project (once
+for each writer on a studio with sign-in: the project's owner's).
 """
 
 from dataclasses import dataclass
@@ -34,16 +35,40 @@ class Author:
         return self.name.split()[-1]
 
 
-def saved_author(store: Store, name: str | None = None, contact: str | None = None) -> Author:
-    """The author's name and contact: saved first when given, else the saved ones."""
+def _author_keys(owner: str | None) -> tuple[str, str]:
+    """Where an author's name and contact are saved: once for the database, or once for each
+    writer on a studio with sign-in (`owner`)."""
+    suffix = f"@{owner}" if owner is not None else ""
+    return f"author_name{suffix}", f"author_contact{suffix}"
+
+
+def remember_author(
+    store: Store, name: str | None, contact: str | None, owner: str | None = None
+) -> None:
+    """Save the author's name (when not blank) and contact (when given)."""
+    name_key, contact_key = _author_keys(owner)
     if name is not None and name.strip():
-        store.set_preference("author_name", name)
+        store.set_preference(name_key, name)
     if contact is not None:
-        store.set_preference("author_contact", contact)
-    saved = store.preference("author_name")
+        store.set_preference(contact_key, contact)
+
+
+def stored_author(store: Store, owner: str | None = None) -> tuple[str, str]:
+    """The saved name and contact ("" each when none)."""
+    name_key, contact_key = _author_keys(owner)
+    return store.preference(name_key), store.preference(contact_key)
+
+
+def saved_author(
+    store: Store, name: str | None = None, contact: str | None = None, owner: str | None = None
+) -> Author:
+    """The author's name and contact: saved first when given, else the saved ones (`owner`'s
+    own, on a studio with sign-in)."""
+    remember_author(store, name, contact, owner)
+    saved, contact = stored_author(store, owner)
     if not saved:
         raise UserError(key="error.author_missing")
-    return Author(saved, store.preference("author_contact"))
+    return Author(saved, contact)
 
 
 def rounded_words(document: Document) -> int:
@@ -149,7 +174,7 @@ def export_manuscript(
     contact: str | None = None,
 ) -> Path:
     """Write the project as a standard manuscript DOCX (name and contact saved when given)."""
-    author = saved_author(store, name, contact)
+    author = saved_author(store, name, contact, project.owner)
     document = project_document(store, project).cleaned()
     if not document.body.strip():
         raise UserError(key="error.nothing_to_export")

@@ -36,6 +36,11 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("longwrite")) / "longwrite.db"
 
 
+def _belongs(row: dict, owner: str | None) -> bool:
+    """Whether a project row may be seen by `owner` (None: by everyone, as without sign-in)."""
+    return owner is None or row.get("owner") == owner
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -53,6 +58,7 @@ class Project:
     created_at: str
     updated_at: str
     title: str = ""  # the book's title; "" until drafted or typed (exports then use the name)
+    owner: str | None = None  # the writer it belongs to on a studio with sign-in (None: no one)
 
     @property
     def book_title(self) -> str:
@@ -265,9 +271,11 @@ class Store:
     def _project_row(self, name: str) -> dict | None:
         return next(self.db["projects"].rows_where("name = ?", [name]), None)
 
-    def project(self, name: str) -> Project:
+    def project(self, name: str, owner: str | None = None) -> Project:
+        """The project with this name; with an `owner`, only one of theirs (another writer's
+        is refused as if it did not exist)."""
         row = self._project_row(name) or self._project_row(clean_name(name))
-        if row is None:
+        if row is None or not _belongs(row, owner):
             raise UserError(key="error.no_project", name=name)
         return Project(
             id=row["id"],
@@ -281,6 +289,7 @@ class Store:
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             title=row.get("title") or "",
+            owner=row.get("owner"),
         )
 
     def update_project(self, project: Project, **fields: object) -> Project:
@@ -300,10 +309,11 @@ class Store:
             )
         return self.project_by_id(project.id)
 
-    def project_by_id(self, project_id: int) -> Project:
-        """The project with this id (a studio session keeps ids, which survive renames)."""
+    def project_by_id(self, project_id: int, owner: str | None = None) -> Project:
+        """The project with this id (a studio session keeps ids, which survive renames); with
+        an `owner`, only one of theirs (another writer's reads as deleted)."""
         row = next(self.db["projects"].rows_where("id = ?", [project_id]), None)
-        if row is None:
+        if row is None or not _belongs(row, owner):
             raise UserError(key="error.project_deleted")
         return self.project(row["name"])
 
@@ -330,6 +340,8 @@ class Store:
             project.settings,
             project.model,
         )
+        if project.owner is not None:
+            copy = self.give(copy, project.owner)
         for row in self.db["plans"].rows_where("project_id = ?", [project.id], order_by="version"):
             del row["id"]
             self.db["plans"].insert({**row, "project_id": copy.id})
@@ -353,6 +365,18 @@ class Store:
                 self.db.execute(f"delete from {table} where project_id = ?", [project.id])
             self.db.execute("delete from projects where id = ?", [project.id])
 
+    def give(self, project: Project, owner: str | None) -> Project:
+        """The project now belongs to `owner` (None: to no one)."""
+        with self.transaction():
+            self.db.execute("update projects set owner = ? where id = ?", [owner, project.id])
+        return self.project_by_id(project.id)
+
+    def claim_unowned(self, owner: str) -> int:
+        """Give every project that belongs to no one to `owner`; how many there were."""
+        with self.transaction():
+            cursor = self.db.execute("update projects set owner = ? where owner is null", [owner])
+        return cursor.rowcount
+
     def unique_name(self, base: str) -> str:
         """base, or base (2), base (3)… whichever is free."""
         name = base = clean_name(base)
@@ -362,10 +386,12 @@ class Store:
             name = f"{base} ({n})"
         return name
 
-    def list_projects(self) -> list[ProjectSummary]:
-        """Every project, last edited first, with the words of its current text."""
+    def list_projects(self, owner: str | None = None) -> list[ProjectSummary]:
+        """Every project (with an `owner`, every one of theirs), last edited first, with the
+        words of its current text."""
         summaries = []
-        for row in self.db["projects"].rows_where(order_by="updated_at desc"):
+        where, values = ("owner = ?", [owner]) if owner is not None else (None, None)
+        for row in self.db["projects"].rows_where(where, values, order_by="updated_at desc"):
             project = self.project(row["name"])
             words = sum(count_words(s.text) for s in self.sections(project))
             summaries.append(

@@ -208,3 +208,10 @@ def m007_title_and_preferences(db: sqlite_utils.Database) -> None:
     writer's preferences kept once for every project (author name and contact)."""
     db.execute("alter table projects add column title text")
     db.execute("create table preferences (key text primary key, value text not null)")
+
+
+@migration
+def m008_owner(db: sqlite_utils.Database) -> None:
+    """Who a project belongs to on a studio with several writers (NULL: no one yet; a studio
+    started with sign-in gives such projects to its first writer)."""
+    db.execute("alter table projects add column owner text")

@@ -80,6 +80,17 @@ def assert_no_traceback(log_path: Path) -> None:
     assert at < 0, f"the studio logged a traceback:\n{log[max(0, at - 200) : at + 3000]}"
 
 
+def error_labels(page) -> list[str]:
+    """The ids of components showing Gradio's red "Error" label: left by an event that raised,
+    it covers the component's text until its next answer. A refusal is a message instead."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('span.error')]
+          .filter(el => !el.closest('.toast-body') && el.offsetParent !== null)
+          .map(el => { let at = el; while (at && !at.id) at = at.parentElement;
+                       return at ? at.id : '?'; })"""
+    )
+
+
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
     folder = tmp_path_factory.mktemp("studio")

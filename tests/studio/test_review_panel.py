@@ -119,6 +119,20 @@ def test_a_model_finding_reaches_the_table_and_fix_this_shows_a_diff_of_its_pass
     assert [r[3] for r in rows] == ["repeated sentence"]  # the fixed passage is gone
 
 
+def test_a_finding_clicked_while_a_review_runs_stays_chosen_after_it(studio, s):
+    w = s.review
+    first = list(review.review(studio, w, studio.project_id, False))[-1]
+    clicked = review.choose(studio, w, studio.project_id, first[w.ids], _Select(0))[w.chosen]
+    ended = list(review.review(studio, w, studio.project_id, True))[-1]
+    assert w.chosen not in ended  # the review's end leaves the choice to chosen_again
+    kept = review.chosen_again(studio, w, studio.project_id, clicked)
+    assert kept[w.chosen] in {str(i) for i in ended[w.ids]}
+    assert f"<mark>{TEXTS[0]}</mark>" in kept[w.passage]
+    review.dismiss(studio, w, studio.project_id, kept[w.chosen])
+    gone = review.chosen_again(studio, w, studio.project_id, kept[w.chosen])
+    assert gone == {w.chosen: "", w.passage: ""}
+
+
 def test_fix_this_needs_a_finding(studio, s):
     with pytest.raises(UserError, match="finding"):
         list(review.fix(studio, s.shared, studio.project_id, ""))

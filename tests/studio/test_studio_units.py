@@ -95,7 +95,7 @@ def test_regenerate_and_extend_keep_history_and_stop_safely(backend, db_path):
 def test_studio_refuses_a_public_address_without_auth(tmp_path):
     result = run_cli("studio", "--host", "0.0.0.0", "--db", str(tmp_path / "x.db"))
     assert result.returncode == 2
-    assert "--auth user:password" in result.stderr and "Traceback" not in result.stderr
+    assert "--auth-file FILE" in result.stderr and "Traceback" not in result.stderr
     fake = tmp_path / "fake.gguf"
     fake.write_text("not weights")
     result = run_cli("studio", "--model", str(fake), "--db", str(tmp_path / "x.db"))

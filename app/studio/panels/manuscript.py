@@ -1,5 +1,6 @@
 """The Write tab's Manuscript export: standard manuscript format (DOCX) for agents and
-publishers, with the author's name and contact, saved once for every project.
+publishers, with the author's name and contact, saved once for every project (once for each
+writer, with sign-in).
 
 The file is offered in the Write tab's download field (Shared.export_file), like the other
 exports."""
@@ -15,7 +16,7 @@ from app.studio.events import INSTANT, user_errors
 from app.studio.feature import NoRefreshAfterRun, Shared
 from app.studio.language import info, label
 from app.studio.state import Studio
-from engine.projects.manuscript_format import export_manuscript
+from engine.projects.manuscript_format import export_manuscript, remember_author, stored_author
 from engine.store.database import Project
 from engine.store.safe_names import file_stem
 
@@ -51,14 +52,12 @@ def layout() -> ManuscriptWidgets:
 
 # -- handlers ---------------------------------------------------------------------------------
 def author_fields(studio: Studio) -> tuple[str, str]:
-    """The saved name and contact, for a page that just loaded."""
-    return studio.store.preference("author_name"), studio.store.preference("author_contact")
+    """The writer's saved name and contact, for a page that just loaded."""
+    return stored_author(studio.store, studio.writer())
 
 
 def save_author(studio: Studio, name, contact) -> None:
-    if (name or "").strip():
-        studio.store.set_preference("author_name", name)
-    studio.store.set_preference("author_contact", contact or "")
+    remember_author(studio.store, name, contact or "", studio.writer())
 
 
 def export(studio: Studio, export_file: gr.File, project_id, name, contact) -> dict:

@@ -17,7 +17,7 @@ from gradio.components import Component
 from app.studio import chapter_table, service
 from app.studio.chapter_table import add_chapter, chapter_choices, chapter_rows, chapters_plan
 from app.studio.events import INSTANT, user_errors
-from app.studio.feature import NoRefreshAfterRun, Shared
+from app.studio.feature import NoRefreshAfterRun, Shared, menu_now
 from app.studio.language import current as current_language
 from app.studio.language import info, label, t, warning
 from app.studio.plan_table import (
@@ -90,6 +90,7 @@ class PlanWidgets(NoRefreshAfterRun):
     restore_plan: gr.Button
     chapters_box: gr.Group
     write: gr.Button
+    menus_sent: gr.State  # the menus' choices last refreshed into the page
 
     def view_components(self) -> list[Component]:
         return [*plan_outputs(self), self.scenes_up_front, self.row, self.chapter_row]
@@ -174,6 +175,7 @@ def layout() -> PlanWidgets:
         versions = gr.Dropdown(label=label("plan.versions"), elem_id="plan-versions", scale=3)
         restore_plan = gr.Button(label("plan.restore"), elem_id="restore-plan", scale=1)
     write = gr.Button(label("write.write"), variant="primary", elem_id="plan-write")
+    menus_sent = gr.State(None)
     return PlanWidgets(
         draft=draft,
         rescale=rescale,
@@ -201,6 +203,7 @@ def layout() -> PlanWidgets:
         restore_plan=restore_plan,
         chapters_box=chapters_box,
         write=write,
+        menus_sent=menus_sent,
     )
 
 
@@ -245,9 +248,29 @@ def plan_view(
 
 
 def versions_menu(studio: Studio, project: Project | None) -> dict:
-    versions = studio.store.plan_versions(project) if project else []
-    choices = [(f"v{n} · {created.replace('T', ' ')[:19]}", n) for n, created in reversed(versions)]
+    choices = version_choices(studio, project)
     return gr.update(choices=choices, value=choices[0][1] if choices else None)
+
+
+def version_choices(studio: Studio, project: Project | None) -> list[tuple[str, int]]:
+    versions = studio.store.plan_versions(project) if project else []
+    return [(f"v{n} · {created.replace('T', ' ')[:19]}", n) for n, created in reversed(versions)]
+
+
+def menus_now(studio: Studio, project_id, chapter, version, sent) -> tuple:
+    """On the page's refresh: the chapter picker and the plan's versions as other tabs left
+    them (the writer's choices stay). A project deleted meanwhile changes nothing here."""
+    sent = sent or {}
+    try:
+        project = studio.project(project_id)
+    except UserError:
+        return gr.skip(), gr.skip(), sent
+    plan = studio.store.plan(project)
+    chapters, sent_chapters = menu_now(chapter_choices(plan), sent.get("chapters"), chapter)
+    versions, sent_versions = menu_now(
+        version_choices(studio, project), sent.get("versions"), version
+    )
+    return chapters, versions, {"chapters": sent_chapters, "versions": sent_versions}
 
 
 def live_total(rows: list[list], chapters: list[list] | None, target) -> str:
@@ -465,7 +488,9 @@ def project_for_draft(studio: Studio, shared: Shared, project_id, instruction: s
         raise UserError(key="error.describe_first")
     words = words_from_instruction(instruction) or int(total or 1000)
     name = studio.store.unique_name(name_from_instruction(instruction))
-    project = create_project(studio.store, name, instruction, words, model=studio.host.spec)
+    project = studio.claim(
+        create_project(studio.store, name, instruction, words, model=studio.host.spec)
+    )
     info("brief.created", name=project.name)
     return {**shared.view.of(studio, project), shared.tabs: gr.update(selected="plan-tab")}
 
@@ -595,6 +620,13 @@ def wire(studio: Studio, w: PlanWidgets, shared: Shared) -> None:
         plan_outputs(w),
         **INSTANT,
     )
+    for refresh in shared.page_refresh.triggers():
+        refresh(
+            functools.partial(menus_now, studio),
+            [project_id, w.chapter_pick, w.versions, w.menus_sent],
+            [w.chapter_pick, w.versions, w.menus_sent],
+            **INSTANT,
+        )
     w.chapter_pick.select(
         user_errors(functools.partial(pick_chapter, studio, w)),
         [project_id, w.chapter_pick],

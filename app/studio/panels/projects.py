@@ -26,16 +26,29 @@ from engine.store.backup import backup_files, backups_dir, last_backup_time
 from engine.store.database import Project
 from engine.writing.events import Failed
 
-NEW_PROJECT_WORDS = 1000  # a new project's Total words until the writer sets its own
-LIST_REFRESH_S = 5.0  # the project list shows other tabs' changes at least this often
-
-# the page regains focus: the lists show what other tabs changed meanwhile
-REFRESH_ON_FOCUS = """() => {
-  window.addEventListener('focus', () => document.querySelector('#refresh-lists')?.click());
-  document.addEventListener('visibilitychange', () => {
-    if (document.visibilityState === 'visible') document.querySelector('#refresh-lists')?.click();
-  });
+# Create's answer fills the brief from the new project, 1–3 s after the press under load; a
+# writer who already started typing there keeps what they typed (issue 25's Create race)
+BRIEF_BOXES = "['book-title', 'instruction', 'bible', 'style-sample', 'total-words']"
+WATCH_TYPING = f"""() => {{
+  window.__lwTyped = {{}};
+  window.__lwWatch = (event) => {{
+    const box = event.target.closest('[id]');
+    if (box && {BRIEF_BOXES}.includes(box.id)) window.__lwTyped[box.id] = event.target.value;
+  }};
+  document.addEventListener('input', window.__lwWatch, true);
+}}"""
+KEEP_TYPING = """() => {
+  document.removeEventListener('input', window.__lwWatch, true);
+  for (const [id, value] of Object.entries(window.__lwTyped || {})) {
+    const box = document.querySelector(`#${id} textarea, #${id} input`);
+    if (box && box.value !== value) {
+      box.value = value;
+      box.dispatchEvent(new Event('input', { bubbles: true }));
+    }
+  }
+  window.__lwTyped = {};
 }"""
+NEW_PROJECT_WORDS = 1000  # a new project's Total words until the writer sets its own
 
 
 @dataclass
@@ -59,8 +72,6 @@ class ProjectsWidgets:
     delete_confirm: gr.Button
     delete_cancel: gr.Button
     delete_box: gr.Group
-    refresh_timer: gr.Timer  # the list as other tabs left it, every few seconds
-    refresh_now: gr.Button  # hidden: the page presses it when it regains focus
 
     refreshes_after_run: ClassVar[bool] = True
 
@@ -98,8 +109,6 @@ def layout() -> ProjectsWidgets:
         new_name = gr.Textbox(label=label("projects.new_name"), elem_id="new-name", scale=3)
         create = gr.Button(label("projects.create"), elem_id="create-project", scale=1)
     backup_info = gr.Markdown(elem_id="backup-info")
-    refresh_timer = gr.Timer(LIST_REFRESH_S)
-    refresh_now = gr.Button("", visible="hidden", elem_id="refresh-lists")
     with gr.Accordion(label("projects.import_panel"), open=False, elem_id="import-panel"):
         import_file = gr.File(
             label=label("projects.import_file"),
@@ -140,8 +149,6 @@ def layout() -> ProjectsWidgets:
         delete_confirm=delete_confirm,
         delete_cancel=delete_cancel,
         delete_box=delete_box,
-        refresh_timer=refresh_timer,
-        refresh_now=refresh_now,
     )
 
 
@@ -178,14 +185,16 @@ def import_name_of(studio: Studio, path: str | None) -> str:
         return ""  # an unreadable file: the import itself says why
 
 
-def on_load(studio: Studio, view: ProjectView, last_project: int | None) -> dict:
-    """Reopen the project this browser had open last (if it still exists)."""
-    project = None
-    if last_project is not None:
-        try:
-            project = studio.project(last_project)
-        except UserError:
-            project = None
+def on_load(studio: Studio, w: ProjectsWidgets, view: ProjectView, last_project) -> dict:
+    """Reopen the project this browser had open last (if it still exists). With none, only
+    the list is filled: the page is empty already, and a project the writer created or
+    opened before this answer arrived stays open."""
+    try:
+        project = studio.project(last_project) if last_project is not None else None
+    except UserError:
+        project = None
+    if project is None:
+        return {w.project_list: studio.project_table()}
     return view.of(studio, project)
 
 
@@ -194,7 +203,9 @@ def create(studio: Studio, w: ProjectsWidgets, view: ProjectView, name: str) -> 
     (its fields are all set from the new project)."""
     if not (name or "").strip():
         raise UserError(key="error.type_name")
-    project = studio.store.create_project(name, "", NEW_PROJECT_WORDS, model=studio.host.spec)
+    project = studio.claim(
+        studio.store.create_project(name, "", NEW_PROJECT_WORDS, model=studio.host.spec)
+    )
     info("projects.created", name=project.name)
     return {**view.of(studio, project), w.new_name: ""}
 
@@ -204,12 +215,12 @@ def open_row(studio: Studio, view: ProjectView, row: int | None, name: str | Non
     by its position, which another tab's create, rename or delete moves. Without a name (a
     caller that knows only the row), the row of the list as it is now."""
     if name is None:
-        names = [p.name for p in studio.store.list_projects()]
+        names = [p.name for p in studio.projects()]
         if row is None or not 0 <= row < len(names):
             raise UserError(key="error.click_project")
         name = names[row]
     try:
-        project = studio.store.project(str(name))
+        project = studio.project_named(str(name))
     except UserError:
         raise UserError(key="error.click_project") from None
     return view.of(studio, project)
@@ -254,12 +265,12 @@ def import_file(
     row's main point; then the project opens."""
     if not path:
         raise UserError(key="error.choose_import")
-    host, project_name = studio.host, (name or "").strip() or None
+    host, project_name, writer = studio.host, (name or "").strip() or None, studio.writer()
     # a Job: the import runs in one thread with its own connection (a generator handler may be
     # resumed on another of Gradio's threads, and a sqlite3 connection stays in its thread)
     job = Job(
         studio.db_path,
-        lambda store: import_manuscript(store, path, host.backend(), project_name),
+        lambda store: import_manuscript(store, path, host.backend(), project_name, owner=writer),
     )
     imported = None
     for batch in job.batches():
@@ -273,7 +284,7 @@ def import_file(
                 )
                 yield {w.import_status: line}
             elif isinstance(event, Imported):
-                imported = studio.store.project_by_id(event.project.id)
+                imported = studio.project(event.project.id)
             elif isinstance(event, Failed):
                 raise event.error
     if imported is not None:
@@ -289,20 +300,19 @@ def import_file(
 def wire(studio: Studio, w: ProjectsWidgets, shared: Shared, demo: gr.Blocks) -> None:
     project_view, project_id = shared.view, shared.open.project_id
     view = project_view.components()
-    demo.load(functools.partial(on_load, studio, project_view), [shared.open.last_project], view)
+    demo.load(functools.partial(on_load, studio, w, project_view), [shared.open.last_project], view)
     demo.load(lambda: backup_line(studio), None, [w.backup_info], **INSTANT)
-    demo.load(None, None, None, js=REFRESH_ON_FOCUS)
     # the list answers a click by the row's name, so a refresh never moves what a click opens
-    for refresh in (w.refresh_timer.tick, w.refresh_now.click):
+    for refresh in shared.page_refresh.triggers():
         refresh(
             functools.partial(refreshed_list, studio), [w.project_list], [w.project_list], **INSTANT
         )
-    w.create.click(
+    w.create.click(None, None, None, js=WATCH_TYPING).then(
         user_errors(functools.partial(create, studio, w, project_view)),
         [w.new_name],
         [*view, w.new_name],
         **INSTANT,
-    )
+    ).then(None, None, None, js=KEEP_TYPING)
 
     def open_selected(event: gr.SelectData) -> dict:
         row = event.index[0] if isinstance(event.index, list | tuple) else event.index

@@ -90,8 +90,11 @@ def layout() -> ReviewWidgets:
 
 
 # -- what shows a project ---------------------------------------------------------------------
-def _table(studio: Studio, w: ReviewWidgets, project: Project | None) -> dict:
-    """The open findings, chapter by chapter in plan order (each row names its chapter)."""
+def _table(
+    studio: Studio, w: ReviewWidgets, project: Project | None, keep_choice: bool = False
+) -> dict:
+    """The open findings, chapter by chapter in plan order (each row names its chapter); the
+    finding chosen is put away unless `keep_choice` (a review's end: `chosen_again` follows)."""
     findings = stored_findings(studio.store, project) if project else []
     plan = studio.store.plan(project) if project else None
     rows = []
@@ -108,12 +111,37 @@ def _table(studio: Studio, w: ReviewWidgets, project: Project | None) -> dict:
                 finding.suggestion,
             ]
         )
-    return {
+    table = {
         w.table: {"headers": [t(f"review.col.{c}") for c in COLUMNS], "data": rows},
         w.ids: [f.id for f in findings],
-        w.chosen: "",
-        w.passage: "",
     }
+    return table if keep_choice else {**table, w.chosen: "", w.passage: ""}
+
+
+def chosen_again(studio: Studio, w: ReviewWidgets, project_id, finding_id) -> dict:
+    """After a review: the finding the writer clicked while it ran stays chosen if it is still
+    open, or the new finding of the same kind on the same passage is chosen in its place;
+    else the choice is put away."""
+    if project_id is None or not str(finding_id or "").strip():
+        return {}
+    project = studio.project(project_id)
+    try:
+        before = finding_by_id(studio.store, project, int(finding_id))
+    except UserError:
+        return {w.chosen: "", w.passage: ""}
+
+    def where(f: Finding) -> tuple:
+        return f.section_id, f.kind, f.quote
+
+    open_now = stored_findings(studio.store, project)
+    same = [f for f in open_now if f.id == before.id] or [
+        f for f in open_now if where(f) == where(before)
+    ]
+    if not same:
+        return {w.chosen: "", w.passage: ""}
+    finding = same[0]
+    text = _section_text(studio, project, finding.section_id)
+    return {w.chosen: str(finding.id), w.passage: passage_html(text, finding.quote)}
 
 
 def passage_html(text: str, quote: str) -> str:
@@ -142,7 +170,7 @@ def review(studio: Studio, w: ReviewWidgets, target, with_model) -> Iterator[dic
     project, page = service.pressed_project(studio, target)
     if not with_model:
         finished = list(review_project(studio.store, project))[-1]
-        yield {**_table(studio, w, project), w.progress: _summary(finished)}
+        yield {**_table(studio, w, project, True), w.progress: _summary(finished)}
         return
     yield from _follow(
         studio,
@@ -164,7 +192,7 @@ def later(studio: Studio, w: ReviewWidgets, target, with_model) -> Iterator[dict
     if not with_model:
         finished = list(check_later(studio.store, project, changes))[-1]
         yield {
-            **_table(studio, w, project),
+            **_table(studio, w, project, True),
             w.progress: t("review.later_done", what=what, count=finished.rules_findings),
         }
         return
@@ -199,11 +227,11 @@ def _follow(
                 line = t("review.stopped")
         yield {w.progress: line}
     if finished is None:
-        yield {**_table(studio, w, project), w.progress: line}
+        yield {**_table(studio, w, project, True), w.progress: line}
         return
     summary = t("review.later_done", what=what, count=finished.rules_findings) if what else ""
     yield {
-        **_table(studio, w, project),
+        **_table(studio, w, project, True),
         w.progress: f"{summary} {_summary(finished)}".strip(),
     }
 
@@ -281,6 +309,11 @@ def wire(studio: Studio, w: ReviewWidgets, shared: Shared) -> None:
             inputs=[w.with_model],
             outputs=w.view_components(),
             show_progress_on=[w.progress],
+        ).then(
+            user_errors(functools.partial(chosen_again, studio, w)),
+            [project_id, w.chosen],
+            [w.chosen, w.passage],
+            **INSTANT,
         )
 
     def chosen(project_id, ids, event: gr.SelectData):

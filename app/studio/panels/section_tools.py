@@ -15,7 +15,7 @@ from gradio.components import Component
 
 from app.studio import render, service
 from app.studio.events import INSTANT, user_errors
-from app.studio.feature import RunDisplay, SectionRewrite, Shared
+from app.studio.feature import RunDisplay, SectionRewrite, Shared, menu_now
 from app.studio.language import current as current_language
 from app.studio.language import info, label, t, warning
 from app.studio.state import Studio
@@ -54,6 +54,7 @@ class SectionWidgets:
     proposal: gr.State
     selection: gr.State
     shown_section: gr.State  # the section whose text the text box holds
+    menus_sent: gr.State  # the menus' choices last refreshed into the page
     regenerate: gr.Button
     extend_words: gr.Number
     extend: gr.Button
@@ -145,6 +146,7 @@ def layout() -> SectionWidgets:
         proposal = gr.State(None)
         selection = gr.State(None)
         shown_section = gr.State(None)
+        menus_sent = gr.State(None)
         with gr.Row():
             regenerate = gr.Button(label("section.regenerate"), elem_id="regenerate")
             extend_words = gr.Number(
@@ -185,6 +187,7 @@ def layout() -> SectionWidgets:
         proposal=proposal,
         selection=selection,
         shown_section=shown_section,
+        menus_sent=menus_sent,
         regenerate=regenerate,
         extend_words=extend_words,
         extend=extend,
@@ -219,24 +222,55 @@ def view_of(studio: Studio, w: SectionWidgets, project: Project | None) -> dict:
 
 def section_menu(studio: Studio, project: Project | None, keep_choice: bool = False) -> dict:
     """The section menu (values: section ids); after a generation the choice stays."""
-    plan = studio.store.plan(project) if project else None
-    choices = [(f"{i + 1}. {s.title}", s.id) for i, s in enumerate(plan.sections)] if plan else []
+    choices = _section_choices(studio, project)
     return gr.update(choices=choices) if keep_choice else gr.update(choices=choices, value=None)
 
 
+def _section_choices(studio: Studio, project: Project | None) -> list[tuple[str, str]]:
+    plan = studio.store.plan(project) if project else None
+    return [(f"{i + 1}. {s.title}", s.id) for i, s in enumerate(plan.sections)] if plan else []
+
+
 def _history_menu(studio: Studio, project: Project, section_id: str) -> dict:
+    choices, current = _history_choices(studio, project, section_id)
+    return gr.update(choices=choices, value=current)
+
+
+def _history_choices(
+    studio: Studio, project: Project, section_id: str
+) -> tuple[list[tuple[str, int]], int | None]:
+    """The section's versions, newest first, each with its kind (written, rewrite, hand
+    edit, restore) and time; and the current one."""
     history = studio.store.section_history(project, section_id)
     current = next(
         (s.version_id for s in studio.store.sections(project) if s.section_id == section_id),
         None,
     )
-    # each version with its kind (written, rewrite, hand edit, restore) and time
     language = current_language()
     choices = [
         (version_line(v, v.version_id == current, language), v.version_id)
         for v in reversed(history)
     ]
-    return gr.update(choices=choices, value=current)
+    return choices, current
+
+
+def menus_now(studio: Studio, project_id, section_id, version_id, sent) -> tuple:
+    """On the page's refresh: the section menu and the chosen section's history as other tabs
+    left them (the writer's choices stay). A project deleted meanwhile changes nothing here:
+    the project list says so."""
+    sent = sent or {}
+    try:
+        project = studio.project(project_id)
+    except UserError:
+        return gr.skip(), gr.skip(), sent
+    sections, sent_sections = menu_now(
+        _section_choices(studio, project), sent.get("sections"), section_id
+    )
+    history, sent_history = (gr.skip(), None)
+    if section_id:
+        choices, _ = _history_choices(studio, project, str(section_id))
+        history, sent_history = menu_now(choices, sent.get("history"), version_id)
+    return sections, history, {"sections": sent_sections, "history": sent_history}
 
 
 def _chosen(studio: Studio, project_id, section_id) -> tuple[Project, str]:
@@ -596,6 +630,13 @@ def wire(studio: Studio, w: SectionWidgets, shared: Shared) -> None:
         **INSTANT,
     )
     w.section_text.select(remember_selection, None, [w.selection], **INSTANT)
+    for refresh in shared.page_refresh.triggers():
+        refresh(
+            functools.partial(menus_now, studio),
+            [project_id, w.section, w.history, w.menus_sent],
+            [w.section, w.history, w.menus_sent],
+            **INSTANT,
+        )
     service.pressing(
         studio,
         shared,

@@ -63,7 +63,7 @@ class WelcomeWidgets(NoRefreshAfterRun):
         return [self.welcome]
 
     def view_of(self, studio: Studio, project: Project | None) -> dict:
-        first_time = project is None and not studio.store.list_projects()
+        first_time = project is None and not studio.projects()
         return {self.welcome: gr.update(visible=first_time)}
 
     def wire(self, studio: Studio, shared: Shared, demo: gr.Blocks) -> None:
@@ -175,9 +175,10 @@ def try_sample(studio: Studio, shared: Shared) -> dict:
     brief = sample()
     name = studio.store.unique_name(brief["name"])
     words = words_from_instruction(brief["instruction"]) or 1500
-    project = create_project(
+    made = create_project(
         studio.store, name, brief["instruction"], words, brief["bible"], model=studio.host.spec
     )
+    project = studio.claim(made)
     info("welcome.sample_ready")
     return {**shared.view.of(studio, project), shared.tabs: gr.update(selected="brief-tab")}
 
@@ -188,6 +189,7 @@ def start_own(w: WelcomeWidgets, tabs: gr.Tabs) -> dict:
 
 def wire(studio: Studio, w: WelcomeWidgets, shared: Shared, demo: gr.Blocks) -> None:
     view, tabs = shared.view.components(), shared.tabs
+    demo.load(lambda: w.view_of(studio, None), None, [w.welcome], **INSTANT)
     demo.load(
         user_errors(functools.partial(machine_view, studio, w)),
         None,

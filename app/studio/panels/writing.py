@@ -64,7 +64,7 @@ class WritingWidgets(NoRefreshAfterRun):
 def layout() -> WritingWidgets:
     with gr.Row():
         write = gr.Button(label("write.write"), variant="primary", elem_id="write")
-        stop = gr.Button(label("write.stop"), variant="stop", elem_id="stop")
+        stop = gr.Button(label("write.stop"), elem_id="stop")  # red while the page's job runs
         resume = gr.Button(label("write.resume"), elem_id="resume")
         start_over = gr.Button(label("write.start_over"), elem_id="start-over")
     with gr.Group(visible=False, elem_id="start-over-confirm") as confirm_box:
@@ -102,7 +102,7 @@ def layout() -> WritingWidgets:
         cancel_start_over=cancel_start_over,
         undo_start_over=undo_start_over,
         headings=headings,
-        run=RunDisplay(document, active_heading, active, progress),
+        run=RunDisplay(document, active_heading, active, progress, stop),
         exports=exports,
         export_file=export_file,
     )
