@@ -2,7 +2,7 @@
 an OpenAI-compatible server), where it runs, the model suggested for this machine, and
 downloads of catalogue models (only when the writer presses Download; Cancel leaves nothing
 behind). It also owns the header line naming the model that writes, which every page keeps up
-to date, and a reopened project's offer of the model it was written with."""
+to date on its refresh timer, and a reopened project's offer of the model it was written with."""
 
 import functools
 from collections.abc import Iterator
@@ -30,8 +30,6 @@ from app.studio.state import Studio
 from engine.errors import UserError
 from engine.store.database import Project
 
-HEADER_REFRESH_S = 3.0  # a page shows another page's model switch within this
-
 
 @dataclass
 class ModelWidgets(NoRefreshAfterRun):
@@ -53,7 +51,6 @@ class ModelWidgets(NoRefreshAfterRun):
     offer: gr.Markdown  # rendered by ui.py
     use_saved: gr.Button  # rendered by ui.py
     header_changes: gr.State  # the host's choice count the page's header shows
-    header_timer: gr.Timer
 
     def view_components(self) -> list[Component]:
         return [self.offer, self.use_saved]
@@ -80,7 +77,6 @@ def layout(studio: Studio) -> ModelWidgets:
         visible=False, elem_id="use-saved-model", size="sm", scale=0, render=False
     )
     header_changes = gr.State(-1)
-    header_timer = gr.Timer(HEADER_REFRESH_S)  # outside the accordion: a closed one holds still
     with gr.Accordion(label("model.panel"), open=False, elem_id="model-panel"):
         gr.Markdown(label("model.test_model_note"), elem_id="model-test-note")
         model_select = gr.Dropdown(
@@ -125,7 +121,6 @@ def layout(studio: Studio) -> ModelWidgets:
         offer=offer,
         use_saved=use_saved,
         header_changes=header_changes,
-        header_timer=header_timer,
     )
 
 
@@ -254,12 +249,13 @@ def wire(studio: Studio, w: ModelWidgets, shared: Shared, demo: gr.Blocks) -> No
         [*loaded, w.header_changes],
         **INSTANT,
     )
-    w.header_timer.tick(
-        user_errors(functools.partial(header_if_changed, studio, w)),
-        [w.header_changes],
-        [w.header, w.header_changes],
-        **INSTANT,
-    )
+    for refresh in shared.page_refresh.triggers():  # another page's switch shows here too
+        refresh(
+            user_errors(functools.partial(header_if_changed, studio, w)),
+            [w.header_changes],
+            [w.header, w.header_changes],
+            **INSTANT,
+        )
     w.download.click(
         user_errors_stream(functools.partial(download, studio, w)),
         [w.download_select],
