@@ -140,12 +140,13 @@ def test_the_studios_load_options_hold_for_every_model_the_panel_chooses(tmp_pat
     from app.studio.model_host import EMBEDDED, ModelHost
     from app.studio.panels import model as model_panel
     from app.studio.state import Studio
+    from app.studio.ui import screen
 
     started = LoadSettings(base_url="http://x/v1", model_name="m", n_ctx=4096, gpu_layers=0)
     studio = Studio(
         tmp_path / "projects.db", ModelHost(started.model_copy(update={"kv_cache": "q8_0"}))
     )
-    model_panel.use_model(studio, EMBEDDED, "", "", "")
+    model_panel.use_model(studio, screen(studio)[1].model, EMBEDDED, "", "", "")
     chosen = studio.host.spec
     assert chosen.backend == "gguf" and chosen.model_path is None  # the embedded model
     assert (chosen.n_ctx, chosen.gpu_layers, chosen.kv_cache) == (4096, 0, "q8_0")

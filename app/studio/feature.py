@@ -9,8 +9,9 @@ then `after_run`/`after_run_components`).
 A panel never imports another panel. What several panels touch is passed to `wire` as `Shared`:
 the open project, the tabs, the project list, the brief's fields (the input of every
 generation), the run display (where every generation streams), the download field, the section
-tools' rewrite flow, the project view (every component that shows a project) and the refreshes
-that follow a run. So a panel's reach into the rest of the screen is visible in its signature.
+tools' rewrite flow, the project view (every component that shows a project), the header line
+naming the model, and the refreshes that follow a run. So a panel's reach into the rest of
+the screen is visible in its signature.
 """
 
 from collections.abc import Callable, Iterator
@@ -207,6 +208,7 @@ class Shared:
     rewrite: SectionRewrite
     view: ProjectView
     page_refresh: PageRefresh
+    model_header: gr.Markdown  # the line naming the model that writes (the model panel's)
     refreshes: list[Refresh] = field(default_factory=list)
 
     def then_refresh(self, event) -> None:

@@ -1,8 +1,8 @@
 """The model panel's downloads: catalogue entries not yet in the models folder, and a download
 that reports progress as it goes and stops when the writer presses Cancel.
 
-The handlers iterate `download_entry` (a Gradio generator event) and set the cancel Event from
-the Cancel button's event; nothing is downloaded unless the writer presses Download.
+The handlers iterate `downloading` (a Gradio generator event) and set the cancel Event from
+a Cancel button's event; nothing is downloaded unless the writer presses Download.
 """
 
 import queue
@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.studio.language import t
+from app.studio.language import info, t
+from app.studio.state import Studio
 from engine.errors import UserError
 from engine.models.catalogue import CatalogueEntry, catalogue, find_entry
 from engine.models.discovery import default_models_dir
@@ -42,6 +43,27 @@ def download_label(entry: CatalogueEntry) -> str:
         "model.size" if entry.size_verified else "model.size_approx", gb=entry.size_bytes / 1e9
     )
     return f"{entry.name} {entry.quant} · {size} · {', '.join(entry.languages)} · {entry.license}"
+
+
+def downloading(studio: Studio, key: str | None) -> Iterator[DownloadProgress]:
+    """The studio's one download at a time (the model panel's or the welcome's), which either
+    panel's Cancel stops."""
+    if not key:
+        raise UserError(key="error.choose_download")
+    if studio.download_cancel is not None:
+        raise UserError(key="error.download_running")
+    studio.download_cancel = cancel = threading.Event()
+    try:
+        yield from download_entry(key, studio.models_dir, cancel)
+    finally:
+        studio.download_cancel = None
+
+
+def cancel_download(studio: Studio) -> None:
+    if studio.download_cancel is None:
+        raise UserError(key="error.no_download")
+    studio.download_cancel.set()
+    info("model.cancelling")
 
 
 def download_entry(

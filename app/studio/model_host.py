@@ -17,18 +17,18 @@ from pathlib import Path
 
 from app.studio.language import t
 from engine.errors import UserError
-from engine.models import hardware
 from engine.models.backends import Backend, open_backend
 from engine.models.discovery import (
     ModelInfo,
     check_gguf_file,
     default_models_dir,
     embedded_model_path,
-    find_models,
     read_model_info,
 )
-from engine.models.load_plan import Placement, plan_load
+from engine.models.load_plan import Placement
+from engine.models.local_stores import FoundModel, found_models
 from engine.models.parallel import settings_slots
+from engine.models.recommend import Machine
 from engine.models.settings import LoadSettings
 
 EMBEDDED = "embedded"
@@ -43,20 +43,59 @@ class ModelChoice:
     label: str
     key: str
     spec: LoadSettings | None  # None: the user gives a path or a server URL
+    source: str = ""  # for a GGUF found on disk: "ollama", "lm studio", "hf cache" or "folder"
+
+
+def found_on_disk(models_dir: Path | None) -> list[FoundModel]:
+    """GGUFs of Ollama, LM Studio, the HF cache and the models folder, where they lie."""
+    return found_models([models_dir or default_models_dir()])
 
 
 def model_choices(models_dir: Path | None) -> list[ModelChoice]:
-    """The embedded model, GGUF files in the models directory, a path, a server."""
+    """The embedded model, GGUFs found on disk (the models folder among them), a path, a
+    server."""
     choices = [ModelChoice("Embedded: SmolLM2-135M-Instruct (Q4_1)", EMBEDDED, LoadSettings())]
-    for path in find_models(models_dir or default_models_dir()):
-        choices.append(
-            ModelChoice(
-                f"Models folder: {path.name}", str(path), LoadSettings(model_path=str(path))
-            )
-        )
+    for model in found_on_disk(models_dir):
+        spec = LoadSettings(model_path=model.path)
+        choices.append(ModelChoice(model.name, model.path, spec, model.source))
     choices.append(ModelChoice("A GGUF file path…", CUSTOM_PATH, None))
     choices.append(ModelChoice("An OpenAI-compatible server…", SERVER, None))
     return choices
+
+
+def same_model(one: LoadSettings, other: LoadSettings) -> bool:
+    """Whether two settings open the same model (the same file, or server and name)."""
+    return _identity(one) == _identity(other)
+
+
+def _identity(spec: LoadSettings) -> tuple:
+    if spec.base_url:
+        return ("server", spec.base_url.rstrip("/"), spec.model_name)
+    path = Path(spec.model_path).expanduser() if spec.model_path else None
+    if path is None or (path.is_file() and path.resolve() == _embedded_or_none()):
+        return ("embedded",)
+    return ("gguf", str(path))
+
+
+def _embedded_or_none() -> Path | None:
+    try:
+        return embedded_model_path().resolve()
+    except UserError:
+        return None
+
+
+def model_title(spec: LoadSettings, models_dir: Path | None) -> str:
+    """How the writer knows the model: the embedded test model, a found model by its store's
+    name and source, a file by its name, a server's model by name and host."""
+    if spec.base_url:
+        return t("model.title_server", name=spec.model_name or "?", url=spec.base_url)
+    if _identity(spec) == ("embedded",):
+        return t("model.title_embedded")
+    path = str(Path(spec.model_path).expanduser())
+    found = next((m for m in found_on_disk(models_dir) if m.path == path), None)
+    if found is not None:
+        return t("model.title_found", name=found.name, source=t(f"model.source.{found.source}"))
+    return Path(path).name
 
 
 def describe(info: ModelInfo, placement: Placement | None = None) -> str:
@@ -88,14 +127,9 @@ def plan_placement(
     info: ModelInfo, spec: LoadSettings, released: Placement | None = None
 ) -> Placement:
     """Where a local model would go on this machine; a UserError when it cannot fit. The memory
-    of `released`, the model it replaces, counts as free: that one is closed first."""
-    return plan_load(
-        info,
-        spec,
-        hardware.free_ram_bytes() + (released.ram_bytes if released else 0),
-        hardware.gpus(),
-        hardware.free_vram_bytes() + (released.vram_bytes if released else 0),
-    )
+    of `released`, the model it replaces, counts as free: that one is closed first (unless
+    LONGWRITE_MEMORY_LIMIT_MB caps what a model may take)."""
+    return Machine.now(released).place(info, spec)
 
 
 def inspect_spec(spec: LoadSettings) -> ModelInfo:
@@ -128,11 +162,17 @@ class ModelHost:
         self._slots: tuple[LoadSettings, int] | None = None
         self._lock = threading.Lock()
         self.placement: Placement | None = None  # of the chosen local model, once checked
+        self.changes = 0  # how many times the choice changed: pages compare it to their header
 
     @classmethod
     def serving(cls, backend: Backend, spec: LoadSettings | None = None) -> "ModelHost":
         """A host that always serves an already opened backend."""
         return cls(spec or LoadSettings(), opener=lambda _spec: backend)
+
+    def machine(self) -> Machine:
+        """This machine as the next model would find it: the loaded one's memory given back."""
+        loaded = self._loaded[1] if self._loaded is not None else None
+        return Machine.now(getattr(loaded, "placement", None))
 
     def choose(self, spec: LoadSettings) -> ModelInfo:
         """Check the model, and that it fits in memory, and make it the one the next generation
@@ -145,6 +185,7 @@ class ModelHost:
         placement = None if spec.base_url else plan_placement(info, spec, released)
         self._slots = (spec, settings_slots(spec, self.parallel))
         self.spec, self.placement = spec, placement
+        self.changes += 1
         return info
 
     def slots(self) -> int:

@@ -29,7 +29,7 @@ from gradio.context import LocalContext
 from app.studio.gate import Gate
 from app.studio.jobs import Job
 from app.studio.language import status_word, t
-from app.studio.model_host import ModelHost
+from app.studio.model_host import ModelHost, same_model
 from engine.errors import UserError
 from engine.models.backends.base import Backend
 from engine.store.database import Project, ProjectSummary, Store, Versions
@@ -233,6 +233,12 @@ class Studio:
     def busy(self, project: Project) -> bool:
         return project.id in self.jobs
 
+    def remember_model(self, project: Project) -> None:
+        """Save the model in use with the project it generates for, so that reopening the
+        project can offer it again."""
+        if not same_model(project.model, self.host.spec):
+            self.store.update_project(project, model=self.host.spec)
+
     def follow(
         self, project: Project, start: Callable[[Store, Backend], Iterator], page: str = ""
     ) -> Iterator[list]:
@@ -245,6 +251,7 @@ class Studio:
         with self._lock:  # two pages' presses on one project may start together
             if project.id in self.jobs:
                 raise UserError(key="error.busy")
+            self.remember_model(project)
             job = Job(self.db_path, lambda store: host.lent(lambda b: start(store, b)))
             self.jobs[project.id] = job
             self.job_pages[project.id] = page

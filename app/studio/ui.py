@@ -123,6 +123,10 @@ def screen(studio: Studio) -> tuple[gr.Blocks, Screen]:
                         scale=0,
                         min_width=200,
                     )
+                model_panel.header.render()
+                with gr.Row():
+                    model_panel.offer.render()
+                    model_panel.use_saved.render()
                 welcome_panel = welcome.layout()
                 with gr.Tabs() as tabs:
                     with gr.Tab(label("tab.brief"), id="brief-tab"):
@@ -152,6 +156,7 @@ def screen(studio: Studio) -> tuple[gr.Blocks, Screen]:
             rewrite=sections_panel.rewrite_flow(),
             view=ProjectView(opened, []),
             page_refresh=page_refresh,
+            model_header=model_panel.header,
         )
         built = Screen(
             shared,

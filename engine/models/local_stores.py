@@ -11,11 +11,12 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from engine.errors import UserError
 from engine.models.catalogue import default_context
-from engine.models.discovery import read_model_info
+from engine.models.discovery import ModelInfo, read_model_info
 from engine.models.load_plan import needed_bytes
 
 OLLAMA_MODEL_LAYER = "application/vnd.ollama.image.model"
@@ -38,9 +39,25 @@ class FoundModel:
     context_length: int  # the trained length, from the GGUF's metadata
     default_context: int  # what a load gets by default: the trained length, capped
     memory_bytes: int  # weights, KV cache and buffers at the default context
+    n_layers: int = 0
+    kv_elements_per_layer: int = 0
 
     def as_json(self) -> dict:
         return asdict(self)
+
+    def info(self) -> ModelInfo:
+        """Enough of the GGUF's metadata to plan its memory without reading it again."""
+        return ModelInfo(
+            name=self.name,
+            context_length=self.context_length,
+            quantization=self.quantization,
+            architecture="",
+            chat_template=None,
+            path=self.path,
+            file_bytes=self.size_bytes,
+            n_layers=self.n_layers,
+            kv_elements_per_layer=self.kv_elements_per_layer,
+        )
 
 
 def ollama_models_dir() -> Path:
@@ -154,7 +171,7 @@ def describe(source: str, name: str, path: Path, skip: Skip) -> FoundModel | Non
         skip(f"skipped {path}: one part of a split GGUF (merge it with llama-gguf-split)")
         return None
     try:
-        info = read_model_info(path)
+        info = _model_info(path)
     except UserError as error:
         skip(f"skipped {path}: {error}")
         return None
@@ -167,4 +184,21 @@ def describe(source: str, name: str, path: Path, skip: Skip) -> FoundModel | Non
         context_length=info.context_length,
         default_context=default_context(info),
         memory_bytes=needed_bytes(info, default_context(info)),
+        n_layers=info.n_layers,
+        kv_elements_per_layer=info.kv_elements_per_layer,
     )
+
+
+def _model_info(path: Path) -> ModelInfo:
+    """The GGUF's metadata, read once per version of the file: the studio lists the stores
+    on every page load, and a vocab-only load of a large model takes a good part of a second."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return read_model_info(path)  # which says in one line what is wrong with the path
+    return _cached_info(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=256)
+def _cached_info(path: str, _size: int, _mtime_ns: int) -> ModelInfo:
+    return read_model_info(Path(path))

@@ -19,14 +19,16 @@ SCREENSHOTS = Path(
 
 
 class StudioServer:
-    """`python -m app studio` on 127.0.0.1 with a temporary database."""
+    """`python -m app studio` on 127.0.0.1 with a temporary database; `env` adds to (or
+    replaces) the test's environment variables."""
 
-    def __init__(self, db_path: Path, log_path: Path, *extra: str):
+    def __init__(self, db_path: Path, log_path: Path, *extra: str, env: dict | None = None):
         self.db_path = db_path
         self.log_path = log_path
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+        env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+        env["GRADIO_ANALYTICS_ENABLED"] = "False"
         env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
         self.log = log_path.open("w")
         self.process = subprocess.Popen(

@@ -5,11 +5,17 @@ import re
 
 import pytest
 
+from engine.models.catalogue import catalogue
 from tests.studio.conftest import replace_text, screenshot
 
 # Names that read the same in both languages, and Gradio's own footer link
 KEPT = {"longwrite", "studio", "Markdown", "HTML", "DOCX", "EPUB", "GGUF", "S_l", "Runs"}
 KEPT |= {"SmolLM2", "Instruct", "Q4_1", "English"}
+# the model suggested for this machine, the stores models are found in, and a unit
+KEPT |= {
+    word for entry in catalogue() for word in re.findall(r"\w+", f"{entry.name} {entry.quant}")
+}
+KEPT |= {"Ollama", "LM", "Studio", "Hugging", "Face", "GB"}
 
 
 def english_words(text: str) -> set[str]:

@@ -491,7 +491,9 @@ def project_for_draft(studio: Studio, shared: Shared, project_id, instruction: s
         raise UserError(key="error.describe_first")
     words = words_from_instruction(instruction) or int(total or 1000)
     name = studio.store.unique_name(name_from_instruction(instruction))
-    project = studio.claim(create_project(studio.store, name, instruction, words))
+    project = studio.claim(
+        create_project(studio.store, name, instruction, words, model=studio.host.spec)
+    )
     info("brief.created", name=project.name)
     return {**shared.view.of(studio, project), shared.tabs: gr.update(selected="plan-tab")}
 

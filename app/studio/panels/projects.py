@@ -204,7 +204,9 @@ def create(studio: Studio, w: ProjectsWidgets, view: ProjectView, name: str) -> 
     (its fields are all set from the new project)."""
     if not (name or "").strip():
         raise UserError(key="error.type_name")
-    project = studio.claim(studio.store.create_project(name, "", NEW_PROJECT_WORDS))
+    project = studio.claim(
+        studio.store.create_project(name, "", NEW_PROJECT_WORDS, model=studio.host.spec)
+    )
     info("projects.created", name=project.name)
     return {**view.of(studio, project), w.new_name: ""}
 
