@@ -171,8 +171,12 @@ class ModelHost:
 
     def machine(self) -> Machine:
         """This machine as the next model would find it: the loaded one's memory given back."""
-        loaded = self._loaded[1] if self._loaded is not None else None
-        return Machine.now(getattr(loaded, "placement", None))
+        return Machine.now(self._released())
+
+    def _released(self) -> Placement | None:
+        """Where the model opened now sits: a new choice closes it first."""
+        opened = [getattr(backend, "placement", None) for _, backend in [*self._idle, *self._lent]]
+        return next((placement for placement in opened if placement is not None), None)
 
     def choose(self, spec: LoadSettings) -> ModelInfo:
         """Check the model, and that it fits in memory, and make it the one the next generation
@@ -180,9 +184,7 @@ class ModelHost:
         if spec.base_url and not spec.model_name:
             raise UserError(key="error.server_model_name")
         info = inspect_spec(spec)
-        opened = [getattr(backend, "placement", None) for _, backend in [*self._idle, *self._lent]]
-        released = next((placement for placement in opened if placement is not None), None)
-        placement = None if spec.base_url else plan_placement(info, spec, released)
+        placement = None if spec.base_url else plan_placement(info, spec, self._released())
         self._slots = (spec, settings_slots(spec, self.parallel))
         self.spec, self.placement = spec, placement
         self.changes += 1
