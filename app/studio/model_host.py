@@ -132,14 +132,24 @@ class ModelHost:
         self.spec, self.placement = spec, placement
         return info
 
-    def backend(self) -> Backend:
-        """The loaded backend for the selected spec, (re)loading it when the choice changed."""
+    def with_voice(self, saved: LoadSettings | None) -> LoadSettings:
+        """The selected spec with a project's voice (its saved settings' voice_path and scale);
+        a project that never chose one writes with the studio's own (its --voice)."""
+        if saved is None or saved.voice_path is None:
+            return self.spec
+        voice = {"voice_path": saved.voice_path or None, "voice_scale": saved.voice_scale}
+        return self.spec.model_copy(update=voice)
+
+    def backend(self, saved: LoadSettings | None = None) -> Backend:
+        """The loaded backend for the selected spec with the voice of `saved` (a project's
+        settings), (re)loading it when the choice or the voice changed."""
+        spec = self.with_voice(saved)
         with self._lock:
-            if self._loaded is None or self._loaded[0] != self.spec:
+            if self._loaded is None or self._loaded[0] != spec:
                 if self._loaded is not None:
                     self._loaded[1].close()
                     self._loaded = None
-                self._loaded = (self.spec, self._opener(self.spec))
+                self._loaded = (spec, self._opener(spec))
                 self.placement = getattr(self._loaded[1], "placement", self.placement)
             return self._loaded[1]
 

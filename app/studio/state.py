@@ -50,6 +50,7 @@ class Studio:
         self._page_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self.download_cancel: threading.Event | None = None  # set while a model downloads
+        self.voice_training = None  # the voice being trained (app.studio.voice_training), if any
         Store(self.db_path).close()  # create and migrate once, up front
 
     @property
@@ -176,7 +177,11 @@ class Studio:
             yield [Ended(stopped=True)]
             return
         host = self.host
-        job = Job(self.db_path, lambda store: start(store, host.backend()))
+        # the project's voice as saved when the job starts (the Voice menu may have changed it)
+        job = Job(
+            self.db_path,
+            lambda store: start(store, host.backend(store.project_by_id(project.id).model)),
+        )
         with self._lock:
             self.jobs[project.id] = job
             self.job_pages[project.id] = page

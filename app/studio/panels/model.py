@@ -149,7 +149,8 @@ def use_model(studio: Studio, choice, path, base_url, model_name) -> str:
     if studio.jobs:
         raise UserError(key="error.switch_while_running")
     # --ctx, --gpu-layers, --kv-cache and --flash-attn of `longwrite studio` hold for every model
-    unchosen = {"model_path": None, "base_url": None, "model_name": None}
+    # a studio voice (--voice) was made for the model it replaces
+    unchosen = {"model_path": None, "base_url": None, "model_name": None, "voice_path": None}
     spec = studio.host.spec.model_copy(update={**unchosen, **model})
     chosen = studio.host.choose(spec)
     info("model.now_writing", name=chosen.name)
