@@ -69,7 +69,7 @@ class VoiceTraining:
             + ["-o", str(voice), "--steps", str(steps), "--save-steps", str(steps)],
             "export": ["export", "gguf-lora", str(voice), "-o", str(self._folder / "voice.gguf")],
         }
-        self._process: subprocess.Popen | None = None
+        self.process: subprocess.Popen | None = None
         self._cancelled = threading.Event()
         self._lock = threading.Lock()
         self.ended = threading.Event()
@@ -80,8 +80,8 @@ class VoiceTraining:
         """Stop the training now: the running stage's process group is killed."""
         with self._lock:
             self._cancelled.set()
-            if self._process is not None and self._process.poll() is None:
-                os.killpg(self._process.pid, signal.SIGKILL)
+            if self.process is not None and self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGKILL)
 
     def wait(self, timeout: float = 60) -> None:
         self._thread.join(timeout)
@@ -109,7 +109,7 @@ class VoiceTraining:
                 self.state = TrainingState("cancelled")
                 return False
             with log.open("wb") as stderr:
-                self._process = subprocess.Popen(
+                self.process = subprocess.Popen(
                     [sys.executable, "-m", "app", *self._commands[stage]],
                     cwd=REPO,
                     stdout=subprocess.DEVNULL,
@@ -118,7 +118,7 @@ class VoiceTraining:
                 )
         while True:
             try:
-                code = self._process.wait(timeout=0.5)
+                code = self.process.wait(timeout=0.5)
                 break
             except subprocess.TimeoutExpired:
                 self._follow(stage, log)

@@ -79,7 +79,7 @@ def layout(studio: Studio) -> VoiceWidgets:
             0.0, 2.0, value=studio.host.spec.voice_scale, step=0.1, label=label("voice.scale")
         )
         use_voice = gr.Button(label("voice.use"), elem_id="use-voice")
-        gr.Markdown(f"**{label('voice.train_heading')}**")
+        gr.Markdown(label("voice.train_heading"))
         train_projects = gr.Dropdown(
             choices=project_names(studio),
             multiselect=True,
@@ -225,7 +225,8 @@ def train(studio: Studio, w: VoiceWidgets, names, steps) -> Iterator[dict]:
     studio.voice_training = job
     try:
         while not job.ended.wait(0.5):
-            yield {w.train_status: training_line(job.state)}
+            if not job.state.finished:
+                yield {w.train_status: training_line(job.state)}
         state = job.state
     finally:
         if not job.ended.is_set():  # the page went away: its training goes too
