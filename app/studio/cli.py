@@ -242,6 +242,7 @@ def studio(
     host_model = ModelHost(load)
     if not load.base_url:
         host_model.choose(load)  # a model too big for this machine stops here, in one line
+    app = None
     try:
         with hold_database(presence.db.conn):
             app = Studio(db_path, host_model, Path(models_dir).expanduser() if models_dir else None)
@@ -257,5 +258,7 @@ def studio(
             options = launch_options(host, port, auth, allowed_hosts(host, access.extra_hosts))
             demo.launch(**options, css=CSS, i18n=I18N)
     finally:
+        if app is not None and app.voice_training is not None:
+            app.voice_training.cancel()  # its child processes would outlive the studio
         host_model.close()
         presence.close()

@@ -235,6 +235,7 @@ def train(studio: Studio, w: VoiceWidgets, names, steps) -> Iterator[dict]:
     if state.stage == "cancelled":
         yield {w.train_status: t("voice.cancelled")}
     elif state.stage == "failed":
+        yield {w.train_status: ""}  # the error says what happened; no stale step stays
         stage = t(f"voice.stage_name_{state.failed_in}")
         raise UserError(key="error.voice_train_failed", stage=stage, problem=state.problem)
     else:
