@@ -28,3 +28,21 @@ def write_adapter(path: Path, arch="llama", layers=30, hidden=576, rank=2, keys=
     writer.write_tensors_to_file()
     writer.close()
     return path
+
+
+def write_zero_voice(path: Path, rank: int = 2, hidden: int = 576, layers: int = 30) -> Path:
+    """A LoRA adapter llama.cpp loads on the embedded model (every layer's attn_q, lora_b all
+    zeros, so it changes nothing): a voice in seconds, without training."""
+    writer = gguf.GGUFWriter(path, "llama")
+    writer.add_type(gguf.GGUFType.ADAPTER)
+    writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
+    writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, 2.0 * rank)
+    for block in range(layers):
+        name = f"blk.{block}.attn_q.weight"
+        writer.add_tensor(f"{name}.lora_a", np.ones((rank, hidden), np.float16))
+        writer.add_tensor(f"{name}.lora_b", np.zeros((hidden, rank), np.float16))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
