@@ -139,9 +139,10 @@ def test_the_studio_writes_a_thousand_words_with_a_voice(browser, tmp_path):
         # a voice for another base, given by path: one visible line naming what differs
         page.locator("#voice-select input").click()
         page.get_by_role("option", name="A voice file path…").click()
+        page.locator("#voice-file textarea").wait_for(state="visible", timeout=30_000)
         page.locator("#voice-file textarea").fill(str(other))
         page.click("#use-voice")
-        page.get_by_text("qwen2, 24 layers, hidden size 896").first.wait_for(timeout=30_000)
+        page.get_by_text("qwen2, 24 layers, hidden size 896").first.wait_for(timeout=90_000)
         assert page.get_by_text("llama, 30 layers, hidden size 576").first.is_visible()
 
         # the trained voice from the menu: loaded, kept with the project, shown
