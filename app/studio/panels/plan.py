@@ -661,7 +661,9 @@ def wire(studio: Studio, w: PlanWidgets, shared: Shared) -> None:
     )
     service.pressing(
         studio, shared, w.draft.click, "draft", w.plan_stream, saves_brief=True, **drafting
-    ).then(*titled, **INSTANT)
+    ).then(
+        *titled, **INSTANT
+    )
     # the Brief tab's own Draft plan: a project from the instruction if none is open
     created = brief.draft.click(
         user_errors(functools.partial(project_for_draft, studio, shared)),
@@ -671,7 +673,9 @@ def wire(studio: Studio, w: PlanWidgets, shared: Shared) -> None:
     )
     service.pressing(
         studio, shared, created.success, "draft", w.plan_stream, saves_brief=True, **drafting
-    ).then(*titled, **INSTANT)
+    ).then(
+        *titled, **INSTANT
+    )
     # the tab's last step: Write, on the Write tab
     to_write_tab = w.write.click(
         lambda: gr.update(selected="write-tab"), None, [shared.tabs], **INSTANT
