@@ -252,6 +252,8 @@ class RunStats(BaseModel):
     model: str
     device: str = "CPU"  # where the layers ran: "CPU", "CUDA0", "Metal"..., or "server"
     gpu_layers_offloaded: int = 0
+    voice: str = ""  # the voice (LoRA adapter file) the model wrote with, if any
+    voice_scale: float | None = None
     # a two-level plan's extra requests: scenes drafted for chapters, chapter recaps
     scene_plans: int = 0
     scene_plan_output_tokens: int = 0

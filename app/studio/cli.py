@@ -286,6 +286,7 @@ def studio(
     _log_generations()
     if not load.base_url:
         host_model.choose(load)  # a model too big for this machine stops here, in one line
+    app = None
     try:
         with hold_database(presence.db.conn):
             folder = Path(serving.models_dir).expanduser() if serving.models_dir else None
@@ -302,6 +303,8 @@ def studio(
             options = launch_options(host, port, accounts, allowed_hosts(host, access.extra_hosts))
             demo.launch(**options, css=CSS, i18n=I18N)
     finally:
+        if app is not None and app.voice_training is not None:
+            app.voice_training.cancel()  # its child processes would outlive the studio
         host_model.close()
         presence.close()
 

@@ -198,12 +198,26 @@ class ModelHost:
             known = self._slots = (spec, settings_slots(spec, self.parallel))
         return known[1]
 
+    def with_voice(self, saved: LoadSettings | None) -> LoadSettings:
+        """The selected spec with a project's voice (its saved settings' voice_path and scale);
+        a project that never chose one writes with the studio's own (its --voice)."""
+        if saved is None or saved.voice_path is None:
+            return self.spec
+        voice = {"voice_path": saved.voice_path or None, "voice_scale": saved.voice_scale}
+        return self.spec.model_copy(update=voice)
+
+    def _chosen(self, spec: LoadSettings) -> bool:
+        """Whether `spec` is the selected model, with any voice."""
+        voice = {"voice_path": self.spec.voice_path, "voice_scale": self.spec.voice_scale}
+        return spec.model_copy(update=voice) == self.spec
+
     @contextmanager
-    def lease(self) -> Iterator[Backend]:
-        """A backend of the chosen model for one generation, (re)loaded when the choice
-        changed; given back at the end of the block."""
+    def lease(self, saved: LoadSettings | None = None) -> Iterator[Backend]:
+        """A backend of the chosen model with the voice of `saved` (a project's settings) for
+        one generation, (re)loaded when the choice or the voice changed; given back at the end
+        of the block, and kept while its model stays chosen."""
         with self._lock:
-            spec = self.spec
+            spec = self.with_voice(saved)
             for entry in [entry for entry in self._idle if entry[0] != spec]:
                 self._idle.remove(entry)
                 entry[1].close()  # the model before: free its memory before loading this one
@@ -218,14 +232,17 @@ class ModelHost:
         finally:
             with self._lock:
                 self._lent.remove(entry)
-                if entry[0] == self.spec:
+                if self._chosen(entry[0]):
                     self._idle.append(entry)
                 else:
                     entry[1].close()
 
-    def lent(self, start: Callable[[Backend], Iterator]) -> Iterator:
-        """The events of `start(backend)` on a backend lent for as long as they last."""
-        with self.lease() as backend:
+    def lent(
+        self, start: Callable[[Backend], Iterator], saved: LoadSettings | None = None
+    ) -> Iterator:
+        """The events of `start(backend)` on a backend lent (with the voice of `saved`) for as
+        long as they last."""
+        with self.lease(saved) as backend:
             yield from start(backend)
 
     def close(self) -> None:

@@ -69,6 +69,7 @@ class Studio:
         self._page_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self.download_cancel: threading.Event | None = None  # set while a model downloads
+        self.voice_training = None  # the voice being trained (app.studio.voice_training), if any
         self.gate = Gate(host.slots)
         store = Store(self.db_path)  # create and migrate once, up front
         if first_writer is not None:
@@ -252,7 +253,13 @@ class Studio:
             if project.id in self.jobs:
                 raise UserError(key="error.busy")
             self.remember_model(project)
-            job = Job(self.db_path, lambda store: host.lent(lambda b: start(store, b)))
+
+            def run(store: Store) -> Iterator:
+                # the project's voice as saved when the job starts (the Voice menu may change it)
+                saved = store.project_by_id(project.id).model
+                return host.lent(lambda backend: start(store, backend), saved)
+
+            job = Job(self.db_path, run)
             self.jobs[project.id] = job
             self.job_pages[project.id] = page
         try:

@@ -1,9 +1,9 @@
 """The studio's screen: ui.py lays the panels out, holds the only list of them, and wires them.
 
-Panels (app.studio.panels): projects and model (side column); welcome (above the tabs); brief,
-plan, writing, manuscript, recaps, section_tools, length_score and review (tabs). Each panel's
-widgets dataclass is its Feature (app.studio.feature); the components several panels touch
-reach them as `Shared`.
+Panels (app.studio.panels): projects, model and voice (side column); welcome (above the
+tabs); brief, plan, writing, manuscript, recaps, section_tools, length_score and review (tabs).
+Each panel's widgets dataclass is its Feature (app.studio.feature); the components several
+panels touch reach them as `Shared`.
 """
 
 from dataclasses import dataclass
@@ -24,6 +24,7 @@ from app.studio.panels import (
     recaps,
     review,
     section_tools,
+    voice,
     welcome,
     writing,
 )
@@ -64,6 +65,7 @@ class Screen:
     shared: Shared
     projects: projects.ProjectsWidgets
     model: model.ModelWidgets
+    voice: voice.VoiceWidgets
     welcome: welcome.WelcomeWidgets
     brief: brief.BriefWidgets
     plan: plan.PlanWidgets
@@ -79,6 +81,7 @@ class Screen:
         return [
             self.projects,
             self.model,
+            self.voice,
             self.welcome,
             self.brief,
             self.plan,
@@ -111,6 +114,7 @@ def screen(studio: Studio) -> tuple[gr.Blocks, Screen]:
             with gr.Column(scale=1, min_width=280):
                 projects_panel = projects.layout()
                 model_panel = model.layout(studio)
+                voice_panel = voice.layout(studio)
             with gr.Column(scale=3):
                 with gr.Row():
                     title = gr.Markdown(
@@ -162,6 +166,7 @@ def screen(studio: Studio) -> tuple[gr.Blocks, Screen]:
             shared,
             projects_panel,
             model_panel,
+            voice_panel,
             welcome_panel,
             brief_panel,
             plan_panel,

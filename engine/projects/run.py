@@ -173,6 +173,7 @@ def _run_locked(
         extra.add_to(stats)
         stats.context_trims = trims
         stats.device, stats.gpu_layers_offloaded = _placement(backend)
+        stats.voice, stats.voice_scale = getattr(backend, "voice", None) or ("", None)
         store.finish_run(project, run_id, status, stats.model_dump())
         yield RunFinished(stats)
     finally:

@@ -40,6 +40,9 @@ class FakeStudio(StudioServer):
         ]
 
 
+SECTION_TITLES = tuple(f"Part {n}" for n in range(1, 25))
+
+
 def _plan(*titles: str) -> Plan:
     return Plan(
         sections=[PlanSection(title=t, main_point=f"{t} happens.", words=100) for t in titles]
@@ -56,9 +59,11 @@ def two_tabs(tmp_path_factory, browser):
     store.save_plan(keeper, _plan("Night", "Bottle", "Dawn"))
     version = store.start_section(keeper, store.plan(keeper).ids[0])
     store.save_section(version, "Maren climbed the stairs.", 5, done=True)
-    for name in ("Piece", "Long", "Harbor"):
-        project = store.create_project(name, f"Write about the {name.lower()}.", 200)
-        store.save_plan(project, _plan("One", "Two"))
+    # Piece holds the model for half a minute and Long (stopped early) for two: long enough
+    # for the other tab's press and Stop to arrive while they write, on a loaded machine too
+    for name, sections in (("Piece", 6), ("Long", 24), ("Harbor", 2)):
+        project = store.create_project(name, f"Write about the {name.lower()}.", 100 * sections)
+        store.save_plan(project, _plan(*SECTION_TITLES[:sections]))
     store.close()
     server = FakeStudio(folder / "projects.db", folder / "studio.log")
     pages = {}

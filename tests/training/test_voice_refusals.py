@@ -1,41 +1,17 @@
 """Refusals, each one line with exit 2: a voice for another base, a damaged voice file, too
 little text for a voice. Plus the adapter header reader they rely on."""
 
-import gguf
-import numpy as np
 import pytest
 
 from bench.synthetic_writer import manuscript
 from engine.errors import UserError
 from engine.models.discovery import embedded_model_path
 from engine.models.voice import adapter_shape, check_voice, read_gguf
+from harness.adapters import write_adapter, write_zero_voice
 from tests.conftest import one_line_error, run_cli
 
 # the embedded SmolLM2-135M: Llama architecture, 30 layers, hidden size 576
 SMOL = ("llama", 30, 576)
-
-
-def write_adapter(path, arch="llama", layers=30, hidden=576, rank=2, keys=True):
-    """A small GGUF LoRA adapter touching layer 0's attn_q, as llama.cpp's converter lays it
-    out (with or without our block_count / embedding_length keys)."""
-    writer = gguf.GGUFWriter(path, arch)
-    writer.add_type(gguf.GGUFType.ADAPTER)
-    writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
-    writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, 2.0 * rank)
-    if keys:
-        writer.add_block_count(layers)
-        writer.add_embedding_length(hidden)
-    writer.add_tensor("blk.0.attn_q.weight.lora_a", np.zeros((rank, hidden), np.float16))
-    writer.add_tensor("blk.0.attn_q.weight.lora_b", np.zeros((hidden, rank), np.float16))
-    writer.add_tensor(
-        f"blk.{layers - 1}.ffn_up.weight.lora_a", np.zeros((rank, hidden), np.float16)
-    )
-    writer.add_tensor(f"blk.{layers - 1}.ffn_up.weight.lora_b", np.zeros((64, rank), np.float16))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
 
 
 @pytest.mark.parametrize("keys", [True, False])
@@ -110,20 +86,7 @@ def test_a_voice_needs_a_local_model(tmp_path):
 def test_write_loads_a_fitting_voice_through_llama_cpp(tmp_path):
     """A zero adapter (lora_b all zeros) for the embedded model: llama.cpp accepts its names
     and shapes, and `write --voice` writes a piece with it."""
-    rank, hidden = 2, 576
-    path = tmp_path / "zero.gguf"
-    writer = gguf.GGUFWriter(path, "llama")
-    writer.add_type(gguf.GGUFType.ADAPTER)
-    writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
-    writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, 4.0)
-    for block in range(30):
-        name = f"blk.{block}.attn_q.weight"
-        writer.add_tensor(f"{name}.lora_a", np.ones((rank, hidden), np.float16))
-        writer.add_tensor(f"{name}.lora_b", np.zeros((hidden, rank), np.float16))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    path = write_zero_voice(tmp_path / "zero.gguf")
     result = run_cli(
         "write",
         "a 120-word story about a fox",

@@ -204,7 +204,8 @@ def use_model(studio: Studio, w: ModelWidgets, choice, path, base_url, model_nam
     else:
         model = {"model_path": choice}
     # --ctx, --gpu-layers, --kv-cache and --flash-attn of `longwrite studio` hold for every model
-    unchosen = {"model_path": None, "base_url": None, "model_name": None}
+    # a studio voice (--voice) was made for the model it replaces
+    unchosen = {"model_path": None, "base_url": None, "model_name": None, "voice_path": None}
     spec = studio.host.spec.model_copy(update={**unchosen, **model})
     chosen = switch(studio, spec)
     described = t("model.in_use", description=describe(chosen, studio.host.placement))

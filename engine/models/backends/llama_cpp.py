@@ -98,13 +98,15 @@ class LlamaCppBackend:
                 type_k=cache_type,
                 type_v=cache_type,
                 last_n_tokens_size=256,
-                lora_path=settings.voice_path,
+                lora_path=settings.voice_path or None,
                 lora_scale=settings.voice_scale,
                 verbose=False,
             )
         except (ValueError, RuntimeError) as error:
             raise UserError(key="error.llama_load", path=model_path, problem=error) from None
         self.info = info.__class__(**{**info.__dict__, "context_length": self.llm.n_ctx()})
+        # (adapter file, scale) when a voice applies: a writing run records it in its stats
+        self.voice = (settings.voice_path, settings.voice_scale) if settings.voice_path else None
         self.last_usage = Usage()
         self._lock = threading.Lock()
         self._end_tokens, self._extra_end_tokens = self._turn_enders()
