@@ -5,7 +5,6 @@ refuses what it cannot do in one line."""
 
 import shutil
 
-import gradio as gr
 import pytest
 
 from app.studio import model_host
@@ -132,7 +131,8 @@ def test_too_little_text_fails_in_one_line_and_leaves_nothing(studio, ui, models
     ends in one line naming the stage, and the models folder is as it was."""
     studio.store.create_project("Short", "Write a little.", 300)
     before = sorted(models.iterdir())
-    with pytest.raises(gr.Error) as caught:
+    # the refusal is the page's message box (a warning outside a page), and nothing changes
+    message = "Voice training failed while back-translating: Too little text"
+    with pytest.warns(UserWarning, match=message):
         list(voice.user_errors_stream(voice.train)(studio, ui.voice, ["Short"], 2))
-    assert "Voice training failed while back-translating: Too little text" in caught.value.message
     assert sorted(models.iterdir()) == before and studio.voice_training is None
