@@ -216,6 +216,7 @@ def run_voice_dpo(preferences: Path, out: Path, settings: VoiceSettings) -> int:
     from training.models import load_model, load_tokenizer
     from training.recipe import DPORecipe, ModelSection
     from training.saving import merge_adapter
+
     dpo_dir = out / "dpo"
     recipe = DPORecipe(
         model=ModelSection(name=settings.base, dtype="float32"),
