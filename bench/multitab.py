@@ -44,7 +44,7 @@ ACTIONS = (
     "hand_edit",
 )
 SETTLE_S = 1.5  # the database unchanged this long after a step: its jobs ended
-SETTLE_MAX_S = 60.0
+SETTLE_MAX_S = 120.0
 INVARIANTS = ("only_pressed_project_changed", "no_text_lost", "no_traceback", "errors_visible")
 
 
@@ -57,15 +57,23 @@ def snapshot(db_path: Path) -> dict[str, tuple]:
         keyed = [t for t in tables if "project_id" in _columns(db, t)]
         shot = {}
         for (project_id,) in db.execute("select id from projects"):
-            rows = [db.execute("select * from projects where id = ?", [project_id]).fetchall()]
+            rows = {"projects": db.execute("select * from projects where id = ?", [project_id])}
             for table in keyed:
-                rows.append(
-                    db.execute(
-                        f"select * from {table} where project_id = ? order by rowid", [project_id]
-                    ).fetchall()
+                rows[table] = db.execute(
+                    f"select * from {table} where project_id = ? order by rowid", [project_id]
                 )
-            shot[project_id] = repr(rows)
+            shot[project_id] = tuple(
+                (table, repr(found.fetchall())) for table, found in rows.items()
+            )
     return shot
+
+
+def changed_parts(before: dict, after: dict, project_ids) -> dict[int, list[str]]:
+    """Which tables changed for each of these projects (what a failure reports)."""
+    return {
+        pid: [t for t, rows in after.get(pid, ()) if dict(before.get(pid, ())).get(t) != rows]
+        for pid in sorted(project_ids)
+    }
 
 
 def _columns(db, table: str) -> list[str]:
@@ -84,17 +92,26 @@ def saved_texts(db_path: Path) -> set[tuple]:
     return texts | plans
 
 
-def settle(db_path: Path) -> None:
-    """Wait until the database stops changing (queued and running jobs ended)."""
+def settle(db_path: Path, tabs: list) -> bool:
+    """Wait until every page's jobs ended (no Stop is red: none runs or waits in the queue) and
+    the database stopped changing; False if that took over SETTLE_MAX_S. A job that waited
+    long for its turn on a loaded machine would otherwise change its project during a later
+    step, pressed on another."""
     deadline = time.monotonic() + SETTLE_MAX_S
     last, since = snapshot(db_path), time.monotonic()
     while time.monotonic() < deadline:
         time.sleep(0.3)
         now = snapshot(db_path)
-        if now != last:
+        if now != last or any(job_shown(tab.page) for tab in tabs):
             last, since = now, time.monotonic()
         elif time.monotonic() - since >= SETTLE_S:
-            return
+            return True
+    return False
+
+
+def job_shown(page) -> bool:
+    """Whether the page's Stop is red: a job it pressed for runs or waits."""
+    return page.evaluate("() => document.querySelector('#stop')?.classList.contains('stop')")
 
 
 # -- the pages ----------------------------------------------------------------------------------
@@ -226,6 +243,7 @@ class Result:
     sequences: int = 0
     steps: int = 0
     checks: int = 0
+    unsettled: int = 0  # steps whose jobs still ran after SETTLE_MAX_S
     failures: list[dict] = field(default_factory=list)
 
 
@@ -297,12 +315,14 @@ def run_sequence(browser, seed: int, steps: int, rate: float, result: Result) ->
             except Exception as error:  # a control not there at this moment: the step is void
                 pressed = ""
                 print(f"seed {seed} step {step} {action}: {type(error).__name__}", file=sys.stderr)
-            settle(db_path)
+            if not settle(db_path, tabs):
+                result.unsettled += 1
             after = snapshot(db_path)
             pressed_ids = _ids_named(db_path, pressed)
             changed = {pid for pid in after if after.get(pid) != before.get(pid)}
             problems = {
-                "only_pressed_project_changed": sorted(changed - pressed_ids) or None,
+                "only_pressed_project_changed": changed_parts(before, after, changed - pressed_ids)
+                or None,
                 "no_text_lost": len(texts_before - saved_texts(db_path)) or None,
                 "no_traceback": "Traceback" in log_path.read_text() or None,
                 "errors_visible": [e for t in tabs for e in bare_errors(t.page)] or None,
@@ -364,6 +384,7 @@ def main() -> None:
                 "sequences": result.sequences,
                 "steps": result.steps,
                 "invariant_checks": result.checks,
+                "unsettled_steps": result.unsettled,
                 "failures": len(result.failures),
                 "first_failures": result.failures[:10],
                 "wall_s": round(time.monotonic() - started, 1),

@@ -257,6 +257,7 @@ def cancel_train(studio: Studio) -> None:
 def on_load(studio: Studio, w: VoiceWidgets) -> dict:
     """The panel's server-made texts, in the language of the browser that opened the page."""
     return {
+        w.voice_line: voice_line(studio.host.spec, None),
         w.voice_select: gr.update(choices=voice_menu(studio)),
         w.train_projects: gr.update(choices=project_names(studio)),
     }
@@ -264,7 +265,10 @@ def on_load(studio: Studio, w: VoiceWidgets) -> dict:
 
 def wire(studio: Studio, w: VoiceWidgets, shared: Shared, demo: gr.Blocks) -> None:
     demo.load(
-        functools.partial(on_load, studio, w), None, [w.voice_select, w.train_projects], **INSTANT
+        functools.partial(on_load, studio, w),
+        None,
+        [w.voice_line, w.voice_select, w.train_projects],
+        **INSTANT,
     )
     w.voice_select.change(voice_fields, [w.voice_select], [w.voice_file], **INSTANT)
     w.voice_select.focus(
