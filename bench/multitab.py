@@ -306,6 +306,7 @@ def run_sequence(browser, seed: int, steps: int, rate: float, result: Result) ->
             )
             tabs.append(Tab(page))
         counter = [0]
+        earlier: dict[int, list] = {}  # project id -> (step, action) of the presses on it so far
         for step in range(steps):
             tab = rng.choice(tabs)
             action = rng.choice(ACTIONS)
@@ -320,8 +321,14 @@ def run_sequence(browser, seed: int, steps: int, rate: float, result: Result) ->
             after = snapshot(db_path)
             pressed_ids = _ids_named(db_path, pressed)
             changed = {pid for pid in after if after.get(pid) != before.get(pid)}
+            unpressed = changed_parts(before, after, changed - pressed_ids)
+            for pid in pressed_ids:
+                earlier.setdefault(pid, []).append((step, action))
             problems = {
-                "only_pressed_project_changed": changed_parts(before, after, changed - pressed_ids)
+                "only_pressed_project_changed": {
+                    pid: {"tables": tables, "pressed_earlier": earlier.get(pid, [])}
+                    for pid, tables in unpressed.items()
+                }
                 or None,
                 "no_text_lost": len(texts_before - saved_texts(db_path)) or None,
                 "no_traceback": "Traceback" in log_path.read_text() or None,
