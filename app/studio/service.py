@@ -585,11 +585,14 @@ def pressing(
     kind: str,
     line: Component,
     saves_brief: bool = False,
+    after_step: bool = False,
     **queued_step,
 ):
     """Wire a generating action on `listener` (e.g. button.click): an instant press step takes
     the open project into `shared.open.pressed` (with the brief as typed saved first, when
-    `saves_brief`), shows its place in the queue in `line` and turns Stop red; then the queued
+    `saves_brief`), shows its place in the queue in `line` and turns Stop red (`after_step`:
+    the listener follows a step that opens the project, and said why when it could not, so no
+    project open is not said again); then the queued
     step (`queued_step`: fn, inputs, outputs...) runs with the pressed target as its first
     input (a refused press leaves it empty: the queued step then does nothing); then Stop
     turns grey unless the page has another job. Returns the queued step's event."""
@@ -600,7 +603,8 @@ def pressing(
         try:
             pressed, place = press(studio, kind, target, page_of(request), typed)
         except UserError as error:
-            refused(error, press)
+            if not (after_step and Target.parse(target) is None):
+                refused(error, press)
             return {shared.open.pressed: "", line: gr.skip(), stop: gr.skip()}
         return {shared.open.pressed: pressed, line: place, stop: gr.update(variant="stop")}
 

@@ -72,6 +72,8 @@ def test_an_instruction_with_no_project_open_creates_and_plans_one(studio, brows
     wait_text(page, "#project-title", "No project open", 20_000)
     page.click("#brief-draft")
     page.get_by_text("Describe the piece first").first.wait_for(timeout=20_000)
+    page.wait_for_timeout(2_000)  # the press after it must not add "open a project first"
+    assert page.get_by_text("Open a project from the list").count() == 0
 
     page.locator("#instruction textarea").fill(
         "Write a 600-word story about a beekeeper who hears the hive sing."

@@ -705,7 +705,14 @@ def wire(studio: Studio, w: PlanWidgets, shared: Shared) -> None:
         **INSTANT,
     )
     service.pressing(
-        studio, shared, created.success, "draft", w.plan_stream, saves_brief=True, **drafting
+        studio,
+        shared,
+        created.success,
+        "draft",
+        w.plan_stream,
+        saves_brief=True,
+        after_step=True,
+        **drafting,
     ).then(*titled, **INSTANT)
     # the tab's last step: Write, on the Write tab
     to_write_tab = w.write.click(
