@@ -7,7 +7,7 @@ a Cancel button's event; nothing is downloaded unless the writer presses Downloa
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,16 +45,23 @@ def download_label(entry: CatalogueEntry) -> str:
     return f"{entry.name} {entry.quant} · {size} · {', '.join(entry.languages)} · {entry.license}"
 
 
-def downloading(studio: Studio, key: str | None) -> Iterator[DownloadProgress]:
+def downloading(
+    studio: Studio, key: str | None, progress: Callable[..., object]
+) -> Iterator[DownloadProgress]:
     """The studio's one download at a time (the model panel's or the welcome's), which either
-    panel's Cancel stops."""
+    panel's Cancel stops; its fraction goes to the page's `progress` bar, and its end is said."""
     if not key:
         raise UserError(key="error.choose_download")
     if studio.download_cancel is not None:
         raise UserError(key="error.download_running")
     studio.download_cancel = cancel = threading.Event()
     try:
-        yield from download_entry(key, studio.models_dir, cancel)
+        for update in download_entry(key, studio.models_dir, cancel):
+            if update.fraction is not None:
+                progress(update.fraction, desc=update.message)
+            if update.path is not None:
+                info("model.downloaded", file=update.path.name)
+            yield update
     finally:
         studio.download_cancel = None
 

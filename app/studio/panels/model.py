@@ -14,7 +14,7 @@ from gradio.components import Component
 
 from app.studio.events import INSTANT, user_errors, user_errors_stream
 from app.studio.feature import NoRefreshAfterRun, Shared
-from app.studio.language import info, label, t
+from app.studio.language import label, t
 from app.studio.model_choice import header, suggestion, switch
 from app.studio.model_downloads import cancel_download, download_label, downloadable, downloading
 from app.studio.model_host import (
@@ -229,12 +229,9 @@ def download(
     progress=gr.Progress(),  # noqa: B008 — Gradio finds its progress bar by this default
 ) -> Iterator[dict]:
     """Download a catalogue entry into the models folder, then offer it in the model menu."""
-    for update in downloading(studio, key):
-        if update.fraction is not None:
-            progress(update.fraction, desc=update.message)
+    for update in downloading(studio, key, progress):
         yield {w.download_status: update.message}
         if update.path is not None:
-            info("model.downloaded", file=update.path.name)
             yield {
                 w.model_select: gr.update(choices=model_menu(studio), value=str(update.path)),
                 w.download_select: gr.update(choices=download_menu(studio), value=None),

@@ -156,12 +156,9 @@ def download(
     this."""
     if not key:
         raise UserError(key="error.nothing_to_download")
-    for update in downloading(studio, key):
-        if update.fraction is not None:
-            progress(update.fraction, desc=update.message)
+    for update in downloading(studio, key, progress):
         yield {w.download_status: update.message}
         if update.path is not None:
-            info("model.downloaded", file=update.path.name)
             yield machine_view(studio, w)
 
 
