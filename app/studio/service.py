@@ -62,13 +62,6 @@ def page_of(request: gr.Request | None) -> str:
     return (request.session_hash or "") if request is not None else ""
 
 
-def page_basis(studio: Studio, page: str, project: Project) -> Versions | None:
-    """The page starts showing `project`: its writes are based on the versions now."""
-    versions = studio.store.versions(project)
-    studio.set_basis(page, versions)
-    return versions
-
-
 def advanced(
     based_on: Versions | None,
     after: Versions,
