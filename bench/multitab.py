@@ -93,25 +93,64 @@ def saved_texts(db_path: Path) -> set[tuple]:
 
 
 def settle(db_path: Path, tabs: list) -> bool:
-    """Wait until every page's jobs ended (no Stop is red: none runs or waits in the queue) and
-    the database stopped changing; False if that took over SETTLE_MAX_S. A job that waited
-    long for its turn on a loaded machine would otherwise change its project during a later
+    """Wait until every page's events were answered (each press, its queued job, the chained
+    steps after it) and the database stopped changing; False if that took over SETTLE_MAX_S. A
+    press answered late on a loaded machine would otherwise change its project during a later
     step, pressed on another."""
     deadline = time.monotonic() + SETTLE_MAX_S
     last, since = snapshot(db_path), time.monotonic()
     while time.monotonic() < deadline:
         time.sleep(0.3)
         now = snapshot(db_path)
-        if now != last or any(job_shown(tab.page) for tab in tabs):
+        if now != last or any(events_open(tab.page) for tab in tabs):
             last, since = now, time.monotonic()
         elif time.monotonic() - since >= SETTLE_S:
             return True
     return False
 
 
-def job_shown(page) -> bool:
-    """Whether the page's Stop is red: a job it pressed for runs or waits."""
-    return page.evaluate("() => document.querySelector('#stop')?.classList.contains('stop')")
+# Counts the page's Gradio events still open: one more for each event sent to the queue
+# (queue/join), one less for each "process_completed" on the page's event stream (queue/data).
+COUNT_OPEN_EVENTS = """(() => {
+  window.__eventsOpen = 0;
+  const fetchFirst = window.fetch.bind(window);
+  const countCompleted = async (body) => {
+    const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+    let rest = '';
+    for (;;) {
+      const {value, done} = await reader.read();
+      if (done) return;
+      const lines = (rest + value).split('\\n');
+      rest = lines.pop();
+      for (const line of lines) {
+        if (!line.startsWith('data:')) continue;
+        try {
+          if (JSON.parse(line.slice(5)).msg === 'process_completed') window.__eventsOpen -= 1;
+        } catch (error) {}
+      }
+    }
+  };
+  window.fetch = async (input, init) => {
+    const url = String(input instanceof Request ? input.url : input);
+    const method = (init && init.method) || 'GET';
+    const joins = url.includes('/queue/join');
+    if (joins) window.__eventsOpen += 1;
+    const response = await fetchFirst(input, init);
+    if (joins && !response.ok) window.__eventsOpen -= 1;
+    if (url.includes('/queue/data') && method === 'GET' && response.body) {
+      const [counted, passed] = response.body.tee();
+      countCompleted(counted);
+      return new Response(passed, {
+        status: response.status, statusText: response.statusText, headers: response.headers});
+    }
+    return response;
+  };
+})();"""
+
+
+def events_open(page) -> int:
+    """How many of the page's events wait for their answer (a press, a job, a timer's tick)."""
+    return page.evaluate("() => window.__eventsOpen")
 
 
 # -- the pages ----------------------------------------------------------------------------------
@@ -297,6 +336,7 @@ def run_sequence(browser, seed: int, steps: int, rate: float, result: Result) ->
         tabs = []
         for _ in range(3):
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context.add_init_script(COUNT_OPEN_EVENTS)
             contexts.append(context)
             page = context.new_page()
             page.goto(url)
