@@ -1,6 +1,7 @@
 """`longwrite voice data|train` and `longwrite export gguf-lora`: a voice from the writer's own
 manuscripts, exported as a GGUF adapter the studio writes with (`--voice`)."""
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -90,18 +91,29 @@ def data_command(sources, out, db, preferences, load):
 )
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--cpu/--gpu", "use_cpu", default=True, help="Train on the CPU (default) or the GPU.")
+@click.option(
+    "--qlora",
+    is_flag=True,
+    help="QLoRA on a CUDA GPU: the base loaded in 4 bits (bitsandbytes), bf16; for 8B/9B bases "
+    "(see training/recipes/gpu/voice_*.sh). Prints the GPU memory it will need.",
+)
 @gather("settings", VoiceSettings)
 def train_command(data_dir, out, dpo, settings: VoiceSettings):
     """LoRA SFT of the base on the voice data, printing the held-out loss before and after; a
     rerun on the same output folder resumes from its last checkpoint."""
     from training.voice.train import MIN_DPO_PAIRS, train_voice
 
+    if settings.qlora:
+        settings = dataclasses.replace(settings, use_cpu=False)
+
     preferences = None
     if dpo:
         preferences = data_dir / "preferences.jsonl"
         if not preferences.is_file():
             raise UserError(key="error.voice_no_preferences", path=data_dir)
-    report = train_voice(data_dir, out, settings, preferences)
+    report = train_voice(
+        data_dir, out, settings, preferences, lambda line: click.echo(line, err=True)
+    )
     if dpo and not report.dpo_pairs:
         click.echo(f"Fewer than {MIN_DPO_PAIRS} preference pairs: no DPO step.", err=True)
     click.echo(
@@ -117,9 +129,16 @@ def train_command(data_dir, out, dpo, settings: VoiceSettings):
 @click.option(
     "--base", help="The base the adapter was trained on (default: the one voice.json names)."
 )
+@click.option(
+    "--base-gguf",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="The base as a GGUF file to check the adapter on in llama.cpp (default: the base, "
+    "when it is a GGUF): a voice trained on a Hugging Face checkpoint is checked on that "
+    "checkpoint's f16 export.",
+)
 @click.option("--type", "float_type", type=click.Choice(["f16", "f32"]), default="f16")
 @click.option("--no-check", is_flag=True, help="Skip comparing llama.cpp with the merged model.")
-def export_gguf_lora(voice_dir, output, base, float_type, no_check):
+def export_gguf_lora(voice_dir, output, base, base_gguf, float_type, no_check):
     """Write a trained voice (its LoRA adapter) as a GGUF adapter for llama.cpp, then load the
     base with it in llama.cpp and compare its predictions with the merged model's."""
     from training.gguf.lora_adapter import base_gguf_path, write_lora_gguf
@@ -131,7 +150,7 @@ def export_gguf_lora(voice_dir, output, base, float_type, no_check):
         base = read_voice(voice_dir)["base"]
     path = write_lora_gguf(adapter, base, output, float_type.upper())
     click.echo(f"Adapter written to {path}.", err=True)
-    base_gguf = base_gguf_path(base)
+    base_gguf = base_gguf or base_gguf_path(base)
     if no_check or base_gguf is None or not (voice_dir / "final").is_dir():
         click.echo("Not checked (no base GGUF or merged model to compare with).", err=True)
         return

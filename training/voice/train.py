@@ -2,6 +2,11 @@
 optional DPO step on the same LoRA from the writer's own choices, and the held-out loss of the
 base and of the voice.
 
+On a GPU, `qlora` trains the LoRA on the base loaded in 4 bits (NF4) with bf16 compute and
+activation checkpointing, and the held-out losses are measured on that same 4-bit base, with
+and without the adapter (training/recipes/gpu/voice_*.sh; training/voice/memory.py estimates
+the memory).
+
 The output folder holds what `run_sft` writes (checkpoints, `adapter/`, the merged `final/`,
 metrics.jsonl), the tokenized data, and voice.json: the base, the settings and the losses. A
 rerun of the same command on a folder with checkpoints resumes from the last one.
@@ -35,6 +40,8 @@ CPU_TRAINER = {
     "use_cpu": True,
     "dataloader_num_workers": 0,
 }
+# QLoRA on one GPU: the 4-bit base computes in bf16, layers rebuilt in the backward pass
+QLORA_TRAINER = {"bf16": True, "activation_checkpointing": True, "use_cpu": False}
 
 
 @dataclass
@@ -46,6 +53,7 @@ class VoiceSettings:
     save_steps: int = 10
     seed: int = 0
     use_cpu: bool = True
+    qlora: bool = False  # on a GPU: the base in 4 bits (bitsandbytes), bf16
 
 
 @dataclass
@@ -96,18 +104,30 @@ def held_out_loss(model, dataset) -> tuple[float, int]:
     total, count = 0.0, 0
     with torch.no_grad():
         for row in dataset:
-            ids = torch.tensor([row["input_ids"]])
-            labels = torch.tensor([row["labels"]])
+            ids = torch.tensor([row["input_ids"]], device=model.device)
             logits = model(input_ids=ids).logits[0, :-1].float()
-            target = labels[0, 1:]
+            target = torch.tensor(row["labels"][1:], device=model.device)
             mask = target != IGNORE
             loss = torch.nn.functional.cross_entropy(logits[mask], target[mask], reduction="sum")
             total, count = total + float(loss), count + int(mask.sum())
     return total / max(count, 1), count
 
 
+def model_section(settings: VoiceSettings):
+    from training.recipe import ModelSection
+
+    return ModelSection(name=settings.base, dtype="bfloat16" if settings.qlora else "float32")
+
+
+def lora_section(settings: VoiceSettings):
+    from training.recipe import LoraSection
+
+    rank = {"r": settings.rank, "alpha": 2 * settings.rank, "quantize_4bit": settings.qlora}
+    return LoraSection(**{**CPU_LORA, **rank})
+
+
 def sft_recipe(settings: VoiceSettings, data: Path, out: Path, longest: int):
-    from training.recipe import LoraSection, ModelSection, SFTRecipe
+    from training.recipe import SFTRecipe
 
     trainer = {
         **CPU_TRAINER,
@@ -117,27 +137,66 @@ def sft_recipe(settings: VoiceSettings, data: Path, out: Path, longest: int):
         "logging_steps": 1,
         "seed": settings.seed,
         "use_cpu": settings.use_cpu,
+        **(QLORA_TRAINER if settings.qlora else {}),
     }
     return SFTRecipe(
-        model=ModelSection(name=settings.base, dtype="float32"),
+        model=model_section(settings),
         data=str(data),
         output_dir=str(out),
         pack_length=max(longest, 16),
         packing=True,
-        lora=LoraSection(**{**CPU_LORA, "r": settings.rank, "alpha": 2 * settings.rank}),
+        lora=lora_section(settings),
         trainer=trainer,
     )
 
 
+def check_qlora(dpo: bool) -> None:
+    """Refuse QLoRA, before any weights load, where it cannot run: without a CUDA GPU and
+    bitsandbytes, or with a DPO step (its float reference does not fit beside the 4-bit base)."""
+    import importlib.util
+
+    import torch
+
+    if not torch.cuda.is_available():
+        raise UserError(key="error.qlora_no_gpu")
+    if not importlib.util.find_spec("bitsandbytes"):
+        raise UserError(key="error.qlora_needs")
+    if dpo:
+        raise UserError(key="error.voice_qlora_dpo")
+
+
+def loss_model(settings: VoiceSettings, tokenizer, voice: Path | None = None):
+    """What a held-out loss is measured on: the base, or the voice trained in `voice`. Under
+    QLoRA both are the 4-bit base as it trains, the voice's adapter on top."""
+    from training.models import build_model, load_model
+
+    if not settings.qlora:
+        return load_model(str(voice / "final") if voice else settings.base)
+    base = build_model(model_section(settings), tokenizer, lora_section(settings), settings.seed)
+    if voice is None:
+        return base
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(base, str(voice / "adapter"))
+
+
 def train_voice(
-    data_dir: Path, out: Path, settings: VoiceSettings, preferences: Path | None = None
+    data_dir: Path,
+    out: Path,
+    settings: VoiceSettings,
+    preferences: Path | None = None,
+    say=lambda _line: None,
 ) -> VoiceReport:
     """SFT the LoRA (resuming from out's checkpoints), then DPO it on `preferences` when there
-    are at least MIN_DPO_PAIRS; reports the held-out loss before and after."""
+    are at least MIN_DPO_PAIRS; reports the held-out loss before and after. `say` gets a line
+    for the writer before the weights load (under QLoRA: the memory it will need)."""
     from datasets import load_from_disk
 
-    from training.models import load_model, load_tokenizer
+    from training.models import load_tokenizer
     from training.sft import run_sft
+
+    if settings.qlora:
+        check_qlora(preferences is not None)
 
     train_rows = read_examples(data_dir / TRAIN_FILE)
     held_rows = read_examples(data_dir / HELD_OUT_FILE)
@@ -149,15 +208,22 @@ def train_voice(
     longest = save_dataset(tokenizer, train_rows, prepared / "train")
     save_dataset(tokenizer, held_rows, prepared / "heldout")
     held = load_from_disk(str(prepared / "heldout" / "data"))
-    before = _cached_loss(out, settings, lambda: held_out_loss(load_model(settings.base), held))
+    if settings.qlora:
+        from training.gguf.lora_adapter import base_config
+        from training.voice.memory import qlora_memory
+
+        memory = qlora_memory(base_config(settings.base), settings.rank, max(longest, 16))
+        say(f"QLoRA on {settings.base} at {longest:,} tokens a row: {memory.summary()}.")
+    before = _cached_loss(
+        out, settings, lambda: held_out_loss(loss_model(settings, tokenizer), held)
+    )
     # a rerun into the same folder goes on from its newest checkpoint
     resume = "auto" if any(out.glob("checkpoint-*")) else None
-    final = run_sft(sft_recipe(settings, prepared / "train", out, longest), resume)
+    run_sft(sft_recipe(settings, prepared / "train", out, longest), resume)
     pairs = 0
     if preferences is not None:
         pairs = run_voice_dpo(preferences, out, settings)
-        final = out / "final"
-    after, count = held_out_loss(load_model(str(final)), held)
+    after, count = held_out_loss(loss_model(settings, tokenizer, out), held)
     report = VoiceReport(settings.base, settings.steps, before[0], after, count, pairs)
     _write_voice(out, settings, report)
     return report
@@ -167,7 +233,8 @@ def _check_same_run(out: Path, settings: VoiceSettings) -> None:
     """Refuse to resume checkpoints made with other settings (another base, rank or length)."""
     path = out / "voice-settings.json"
     if path.is_file() and any(out.glob("checkpoint-*")):
-        saved = json.loads(path.read_text(encoding="utf-8"))
+        # settings added since a run started take their defaults
+        saved = {**asdict(VoiceSettings()), **json.loads(path.read_text(encoding="utf-8"))}
         if saved != asdict(settings):
             raise UserError(key="error.voice_other_run", path=out)
     out.mkdir(parents=True, exist_ok=True)

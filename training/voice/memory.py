@@ -1,0 +1,82 @@
+"""The GPU memory a QLoRA voice needs, estimated from the base's config before anything loads.
+
+An estimate, not a measurement: the parts are the base's linear weights in NF4 with double
+quantization (4.127 bits a weight), its embeddings and head in bf16, the LoRA weights with
+their gradients and AdamW states in float32 (16 bytes each), the activations of one packed row
+under activation checkpointing (every layer's input kept, one layer's own activations rebuilt
+for its backward pass, in bf16 with their gradients), the logits with their float32 loss and
+gradient, and a fixed allowance for the CUDA context and the allocator's slack.
+"""
+
+from dataclasses import dataclass
+
+GB = 1e9
+NF4_BYTES = 4.127 / 8  # 4 bits a weight, plus the double-quantized block scales
+LORA_BYTES = 16  # float32 weight, gradient and AdamW's two moments
+LOGIT_BYTES = 10  # bf16 logits, their float32 copy for the loss, and its gradient
+CONTEXT_GB = 1.5  # the CUDA context, cuBLAS workspaces, the allocator's slack
+
+
+@dataclass(frozen=True)
+class QloraMemory:
+    """Estimated GPU memory of one QLoRA training step, in GB, by part."""
+
+    base: float
+    lora: float
+    activations: float
+    logits: float
+
+    @property
+    def total(self) -> float:
+        return self.base + self.lora + self.activations + self.logits + CONTEXT_GB
+
+    def summary(self) -> str:
+        return (
+            f"about {self.total:.1f} GB of GPU memory (an estimate: base {self.base:.1f}, "
+            f"LoRA and optimizer {self.lora:.1f}, activations {self.activations:.1f}, "
+            f"logits {self.logits:.1f}, CUDA {CONTEXT_GB:.1f})"
+        )
+
+
+def linear_shapes(config) -> list[tuple[int, int]]:
+    """(inputs, outputs) of every linear layer in the blocks: what NF4 and LoRA apply to."""
+    hidden, ffn = config.hidden_size, config.intermediate_size
+    heads = config.num_attention_heads
+    kv_heads = config.num_key_value_heads or heads
+    head = getattr(config, "head_dim", None) or hidden // heads
+    block = [
+        (hidden, heads * head),  # query
+        (hidden, kv_heads * head),  # key
+        (hidden, kv_heads * head),  # value
+        (heads * head, hidden),  # attention output
+        (hidden, ffn),  # gate
+        (hidden, ffn),  # up
+        (ffn, hidden),  # down
+    ]
+    return block * config.num_hidden_layers
+
+
+def parameter_count(config) -> int:
+    """The base's weights: blocks, embeddings and head (norms and biases are left out)."""
+    embeddings = config.vocab_size * config.hidden_size
+    heads = 1 if getattr(config, "tie_word_embeddings", False) else 2
+    return sum(i * o for i, o in linear_shapes(config)) + heads * embeddings
+
+
+def qlora_memory(config, rank: int, pack_length: int) -> QloraMemory:
+    """The estimate for LoRA of `rank` on every linear layer, on rows of `pack_length` tokens."""
+    shapes = linear_shapes(config)
+    linear = sum(i * o for i, o in shapes)
+    embeddings = parameter_count(config) - linear
+    hidden, ffn = config.hidden_size, config.intermediate_size
+    heads = config.num_attention_heads
+    kv_heads = config.num_key_value_heads or heads
+    head = getattr(config, "head_dim", None) or hidden // heads
+    kept = pack_length * hidden * 2 * config.num_hidden_layers  # each layer's input, bf16
+    one_layer = pack_length * (4 * hidden + 3 * ffn + (heads + 2 * kv_heads) * head) * 2 * 2
+    return QloraMemory(
+        base=(linear * NF4_BYTES + embeddings * 2) / GB,
+        lora=sum(rank * (i + o) for i, o in shapes) * LORA_BYTES / GB,
+        activations=(kept + one_layer) / GB,
+        logits=pack_length * config.vocab_size * LOGIT_BYTES / GB,
+    )
