@@ -2,17 +2,18 @@
 
 An estimate, not a measurement: the parts are the base's linear weights in NF4 with double
 quantization (4.127 bits a weight), its embeddings and head in bf16, the LoRA weights with
-their gradients and AdamW states in float32 (16 bytes each), the activations of one packed row
-under activation checkpointing (every layer's input kept, one layer's own activations rebuilt
-for its backward pass, in bf16 with their gradients), the logits with their float32 loss and
-gradient, and a fixed allowance for the CUDA context and the allocator's slack.
+their gradients and AdamW states in bf16 (TRL casts a QLoRA adapter to bf16, as the QLoRA
+paper does: 8 bytes each), the activations of one packed row under activation checkpointing
+(every layer's input kept, one layer's own activations rebuilt for its backward pass, in bf16
+with their gradients), the logits with their float32 loss and gradient, and a fixed allowance
+for the CUDA context and the allocator's slack.
 """
 
 from dataclasses import dataclass
 
 GB = 1e9
 NF4_BYTES = 4.127 / 8  # 4 bits a weight, plus the double-quantized block scales
-LORA_BYTES = 16  # float32 weight, gradient and AdamW's two moments
+LORA_BYTES = 8  # bf16 weight, gradient and AdamW's two moments
 LOGIT_BYTES = 10  # bf16 logits, their float32 copy for the loss, and its gradient
 CONTEXT_GB = 1.5  # the CUDA context, cuBLAS workspaces, the allocator's slack
 

@@ -11,8 +11,8 @@
 # GPU memory, estimated (training/voice/memory.py; `voice train --qlora` prints it for your
 # data's longest row before it loads anything), by the longest row in tokens:
 #              2,048   4,096   8,192   10,240
-#   llama 8B   11.6    15.3    22.7    26.4  GB
-#   glm 9B     13.3    17.6    26.1    30.4  GB
+#   llama 8B   11.2    14.9    22.3    26.0  GB
+#   glm 9B     12.9    17.2    25.7    30.0  GB
 # A 24 GB card holds rows of up to about 8k tokens (8B) or 7k (9B); pieces of 6,000 words make
 # rows of about 10k tokens, which need a 40 GB card or more.
 # Disk: the base's f16 GGUF (16-19 GB) for the adapter's check and a q4_k_m GGUF to write with.
