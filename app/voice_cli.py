@@ -116,9 +116,11 @@ def train_command(data_dir, out, dpo, settings: VoiceSettings):
     )
     if dpo and not report.dpo_pairs:
         click.echo(f"Fewer than {MIN_DPO_PAIRS} preference pairs: no DPO step.", err=True)
+    # a QLoRA voice of a GGUF trained on its checkpoint: the adapter is checked on that file
+    on_file = f" --base-gguf {settings.base}" if report.base != settings.base else ""
     click.echo(
         f"{report.summary()} Voice in {out}; export it with "
-        f"`longwrite export gguf-lora {out} -o voice.gguf`.",
+        f"`longwrite export gguf-lora {out} -o voice.gguf{on_file}`.",
         err=True,
     )
 

@@ -20,6 +20,7 @@ class CatalogueEntry(BaseModel):
     quant: str
     repo_id: str
     filename: str
+    checkpoint: str | None = None  # the Hugging Face model the file was made from
     size_bytes: int
     size_verified: bool
     context_length: int
@@ -52,6 +53,11 @@ def catalogue() -> list[CatalogueEntry]:
 
 def find_entry(key: str) -> CatalogueEntry | None:
     return next((entry for entry in catalogue() if entry.key == key), None)
+
+
+def entry_for_file(path: Path) -> CatalogueEntry | None:
+    """The catalogue entry a downloaded GGUF file came from, by its file name."""
+    return next((entry for entry in catalogue() if entry.filename == path.name), None)
 
 
 def default_context(info: ModelInfo) -> int:

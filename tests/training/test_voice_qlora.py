@@ -90,3 +90,15 @@ def test_a_run_saved_before_qlora_existed_still_resumes(tmp_path):
     train._check_same_run(tmp_path, VoiceSettings())
     with pytest.raises(UserError):
         train._check_same_run(tmp_path, VoiceSettings(qlora=True))
+
+
+def test_a_gguf_from_the_catalogue_trains_on_its_checkpoint(tmp_path):
+    said = []
+    gguf = tmp_path / "LongWriter-glm4-9b.Q4_K_M.gguf"
+    assert train.qlora_base(str(gguf), said.append) == "THUDM/LongWriter-glm4-9b"
+    assert "THUDM/LongWriter-glm4-9b" in said[0]
+    assert train.qlora_base("THUDM/LongWriter-llama3.1-8b") == "THUDM/LongWriter-llama3.1-8b"
+    for unknown in (str(tmp_path / "my-merge.Q4_K_M.gguf"), "embedded"):
+        with pytest.raises(UserError) as caught:
+            train.qlora_base(unknown)
+        assert caught.value.key == "error.voice_qlora_gguf"

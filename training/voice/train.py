@@ -14,10 +14,11 @@ rerun of the same command on a folder with checkpoints resumes from the last one
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from engine.errors import UserError
+from engine.models.catalogue import entry_for_file
 from training.prepare import IGNORE, assistant_spans
 from training.records import Conversation
 from training.voice.data import HELD_OUT_FILE, TRAIN_FILE, Example, read_examples
@@ -165,6 +166,19 @@ def check_qlora(dpo: bool) -> None:
         raise UserError(key="error.voice_qlora_dpo")
 
 
+def qlora_base(base: str, say=lambda _line: None) -> str:
+    """What a QLoRA voice trains on: a checkpoint (folder or hub id) as given; for a GGUF file
+    from the catalogue, the checkpoint it was made from (the file's weights are quantized
+    already, and 4-bit training needs them in 16 bits)."""
+    if base != "embedded" and Path(base).suffix != ".gguf":
+        return base
+    entry = entry_for_file(Path(base)) if base != "embedded" else None
+    if entry is None or entry.checkpoint is None:
+        raise UserError(key="error.voice_qlora_gguf", base=base)
+    say(f"QLoRA trains on the checkpoint {Path(base).name} was made from: {entry.checkpoint}.")
+    return entry.checkpoint
+
+
 def loss_model(settings: VoiceSettings, tokenizer, voice: Path | None = None):
     """What a held-out loss is measured on: the base, or the voice trained in `voice`. Under
     QLoRA both are the 4-bit base as it trains, the voice's adapter on top."""
@@ -197,6 +211,7 @@ def train_voice(
 
     if settings.qlora:
         check_qlora(preferences is not None)
+        settings = replace(settings, base=qlora_base(settings.base, say))
 
     train_rows = read_examples(data_dir / TRAIN_FILE)
     held_rows = read_examples(data_dir / HELD_OUT_FILE)
