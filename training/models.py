@@ -1,11 +1,13 @@
-"""Loading tokenizers and causal LMs for training: a Hugging Face id or folder, a GGUF file
-(dequantized by transformers), "embedded" for the studio's SmolLM2, or a tiny random model
-that shares a tokenizer (the CPU miniature)."""
+"""Loading tokenizers and causal LMs for training: a Hugging Face id or folder (a GLM-4 folder in
+THUDM's remote-code layout is converted once, see glm_base), a GGUF file (dequantized by
+transformers), "embedded" for the studio's SmolLM2, or a tiny random model that shares a
+tokenizer (the CPU miniature)."""
 
 from pathlib import Path
 
 from engine.errors import UserError
 from engine.models.discovery import embedded_model_path
+from training.glm_base import trainable_base
 from training.recipe import LoraSection, ModelSection
 
 
@@ -16,7 +18,7 @@ def _gguf_location(name: str) -> tuple[str, dict]:
         if not path.is_file():
             raise UserError(key="error.gguf_missing", path=path)
         return str(path.parent), {"gguf_file": path.name}
-    return str(name), {}
+    return trainable_base(str(name)), {}
 
 
 def load_tokenizer(name: str):

@@ -11,6 +11,7 @@ QLoRA run also yields a plain checkpoint that export and DPO can load.
 import json
 from pathlib import Path
 
+from training.glm_base import trainable_base
 from training.recipe import LoraSection, ModelSection
 
 
@@ -48,7 +49,7 @@ def merge_adapter(model: ModelSection, adapter: Path, final: Path, tokenizer, se
 def point_adapter_at_local_base(adapter: Path, base_name: str) -> None:
     """Name the base in adapter_config.json by an absolute local folder when one exists, so
     `longwrite export gguf ADAPTER` finds it without the hub."""
-    folder = local_folder(base_name)
+    folder = local_folder(trainable_base(base_name))  # a remote-code GLM-4: the converted one
     if folder is None:
         return
     config_path = adapter / "adapter_config.json"

@@ -1,0 +1,83 @@
+"""A GLM-4 base in THUDM's remote-code layout (LongWriter-glm4-9b's) trains through a one-time
+conversion to transformers' own GLM layout: the converted folder loads without remote code,
+predicts exactly like the model it was saved from, tokenizes like the tiktoken tokenizer, and is
+reused after. The checkpoint is test_chatglm's tiny random GLM with its small trained BPE."""
+
+import json
+
+import pytest
+
+from tests.gguf.test_chatglm import CHINESE, ENGLISH, PADDED_VOCAB, save_chatglm_checkpoint
+from tests.gguf.test_chatglm import train_ranks as tiktoken_ranks
+from training.glm_base import CONVERTED, trainable_base
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("glm-base") / "LongWriter-glm4-9b-tiny"
+    return folder, save_chatglm_checkpoint(folder, tiktoken_ranks()[0])
+
+
+def test_converted_base_loads_without_remote_code_and_predicts_the_same(saved, capsys, monkeypatch):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    import training.glm_base
+    from training.gguf.tiktoken_bpe import load_tiktoken_tokenizer
+    from training.models import load_model, load_tokenizer
+
+    folder, original = saved
+    (folder / f"{CONVERTED}.partial").mkdir()  # what a killed conversion leaves
+    (folder / f"{CONVERTED}.partial" / "config.json").write_text("{}")
+    monkeypatch.setattr(training.glm_base, "SHARD_BYTES", 100_000)  # several shards
+    target = trainable_base(str(folder))
+    assert target == str(folder / CONVERTED)
+    said = capsys.readouterr().err.strip().splitlines()
+    assert len(said) == 1 and "converting it once" in said[0] and target in said[0]
+    assert not (folder / f"{CONVERTED}.partial").exists()
+    converted = folder / CONVERTED
+    assert len(json.loads((converted / "model.safetensors.index.json").read_text())) == 2
+    assert len(list(converted.glob("model-*.safetensors"))) > 2
+
+    model = AutoModelForCausalLM.from_pretrained(converted, dtype=torch.float32).eval()
+    assert type(model).__name__ == "GlmForCausalLM"  # transformers' own class, no remote code
+    ids = torch.randint(0, PADDED_VOCAB, (1, 200), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = original(ids).logits
+        assert torch.equal(model(ids).logits, expected)
+        # training's own loader goes through the conversion, silently the second time
+        reloaded = load_model(str(folder), "float32")
+        assert torch.equal(reloaded(ids).logits, expected)
+    assert "converting" not in capsys.readouterr().err
+
+    tokenizer, tiktoken = load_tokenizer(str(folder)), load_tiktoken_tokenizer(folder)
+    messages = [{"role": "user", "content": CHINESE}, {"role": "assistant", "content": ENGLISH}]
+    text = tokenizer.apply_chat_template(messages, tokenize=False)
+    assert text == tiktoken.apply_chat_template(messages, tokenize=False)
+    assert text.startswith("[gMASK]<sop><|user|>\n")
+    assert tokenizer(text).input_ids == tiktoken(text).input_ids
+    assert tokenizer.eos_token == "<|endoftext|>" and tokenizer.pad_token is not None
+
+
+def test_a_complete_conversion_is_reused(saved, monkeypatch):
+    import training.glm_base
+
+    folder, _ = saved
+    trainable_base(str(folder))
+    stamp = (folder / CONVERTED / "config.json").stat().st_mtime_ns
+
+    def refuse(*_):
+        raise AssertionError("converted again")
+
+    monkeypatch.setattr(training.glm_base, "convert", refuse)
+    assert trainable_base(str(folder)) == str(folder / CONVERTED)
+    assert (folder / CONVERTED / "config.json").stat().st_mtime_ns == stamp
+
+
+def test_other_bases_are_left_as_they_are(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    assert trainable_base(str(tmp_path)) == str(tmp_path)
+    assert trainable_base("HuggingFaceTB/SmolLM2-135M-Instruct") == (
+        "HuggingFaceTB/SmolLM2-135M-Instruct"
+    )
+    assert not (tmp_path / CONVERTED).exists()
