@@ -134,9 +134,9 @@ def train_command(data_dir, out, dpo, settings: VoiceSettings):
 @click.option(
     "--base-gguf",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    help="The base as a GGUF file to check the adapter on in llama.cpp (default: the base, "
-    "when it is a GGUF): a voice trained on a Hugging Face checkpoint is checked on that "
-    "checkpoint's f16 export.",
+    help="The base as the GGUF file you write with (default: the base, when it is a GGUF): "
+    "the adapter follows its tensor layout (GLM-4's fused attn_qkv) and is checked on it in "
+    "llama.cpp.",
 )
 @click.option("--type", "float_type", type=click.Choice(["f16", "f32"]), default="f16")
 @click.option("--no-check", is_flag=True, help="Skip comparing llama.cpp with the merged model.")
@@ -150,9 +150,9 @@ def export_gguf_lora(voice_dir, output, base, base_gguf, float_type, no_check):
         from training.voice.train import read_voice
 
         base = read_voice(voice_dir)["base"]
-    path = write_lora_gguf(adapter, base, output, float_type.upper())
-    click.echo(f"Adapter written to {path}.", err=True)
     base_gguf = base_gguf or base_gguf_path(base)
+    path = write_lora_gguf(adapter, base, output, float_type.upper(), base_gguf)
+    click.echo(f"Adapter written to {path}.", err=True)
     if no_check or base_gguf is None or not (voice_dir / "final").is_dir():
         click.echo("Not checked (no base GGUF or merged model to compare with).", err=True)
         return

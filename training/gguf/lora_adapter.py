@@ -10,10 +10,18 @@ In row-major (numpy) order lora_a is peft's `lora_A` (rank × input) and lora_b 
 (output × rank). The one change: where the base's conversion reorders a weight's rows (Llama's
 Q and K rows go from rotary halves to pairs), lora_b's rows are reordered the same way, since
 they are the output rows of B·A; lora_a is untouched.
+
+A base GGUF may hold each block's query, key and value as one fused `attn_qkv` weight (llama.cpp's
+own GLM-4 conversion does), while the LoRA has a pair for each. Their outputs are stacked, so one
+pair does the same: lora_a the three A stacked along the rank, lora_b the three B on its block
+diagonal. llama.cpp scales a pair by alpha / the rank it reads from lora_b's shape, here the sum
+of the three ranks, so each B is multiplied by that sum over its own rank (3 for equal ranks) to
+keep peft's alpha / r.
 """
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +30,8 @@ import numpy as np
 
 from engine.errors import UserError
 from engine.models.discovery import embedded_model_path
-from training.gguf.architectures import architecture_for, tensor_names, to_gguf_layout
+from training.gguf.architectures import architecture_for, head_dim, tensor_names, to_gguf_layout
+from training.gguf.chatglm import glm_config
 from training.gguf.check import (
     CheckResult,
     Reference,
@@ -30,6 +39,7 @@ from training.gguf.check import (
     decided_positions,
     mean_kl,
 )
+from training.glm_base import chatglm_config
 
 ADAPTER_TYPES = {"F32": gguf.GGMLQuantizationType.F32, "F16": gguf.GGMLQuantizationType.F16}
 # The adapter applied by llama.cpp against peft's merged model in float32: F16 adapter tensors
@@ -53,6 +63,9 @@ def base_config(base: str):
     from transformers import AutoConfig
 
     path = embedded_model_path() if base == "embedded" else Path(base).expanduser()
+    chatglm = chatglm_config(path)
+    if chatglm is not None:  # THUDM's remote-code GLM-4, trained in transformers' GLM layout
+        return glm_config(chatglm)
     try:
         if path.suffix == ".gguf":
             return AutoConfig.from_pretrained(str(path.parent), gguf_file=path.name)
@@ -87,12 +100,20 @@ def read_adapter(folder: Path) -> tuple[dict, list[LoraWeights]]:
     return config, weights
 
 
-def write_lora_gguf(adapter_dir: Path, base: str, path: Path, float_type: str = "F16") -> Path:
-    """Write adapter_dir (a peft LoRA folder) for the base `base` as a GGUF adapter at path."""
+def write_lora_gguf(
+    adapter_dir: Path,
+    base: str,
+    path: Path,
+    float_type: str = "F16",
+    base_gguf: Path | None = None,
+) -> Path:
+    """Write adapter_dir (a peft LoRA folder) for the base `base` as a GGUF adapter at path, in
+    the tensor layout of base_gguf (the GGUF it will be loaded on) when one is given."""
     config, weights = read_adapter(adapter_dir)
     model_config = base_config(base)
     arch = architecture_for(model_config.model_type)
-    names = tensor_names(arch, model_config, [w.base_name for w in weights])
+    fused = base_gguf is not None and fuses_qkv(base_gguf)
+    pairs = adapter_pairs(arch, model_config, weights, fused)
     kind = ADAPTER_TYPES[float_type]
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
@@ -106,19 +127,66 @@ def write_lora_gguf(adapter_dir: Path, base: str, path: Path, float_type: str = 
     writer.add_name(adapter_dir.resolve().parent.name)
     writer.add_base_model_count(1)
     writer.add_base_model_name(0, Path(base).name)
-    for weight in weights:
-        lora_b = to_gguf_layout(arch, model_config, weight.base_name, weight.b)
-        for suffix, array in (("lora_a", weight.a), ("lora_b", lora_b)):
-            dtype = np.float16 if kind == gguf.GGMLQuantizationType.F16 else np.float32
-            writer.add_tensor(
-                f"{names[weight.base_name]}.{suffix}", np.ascontiguousarray(array, dtype=dtype)
-            )
+    dtype = np.float16 if kind == gguf.GGMLQuantizationType.F16 else np.float32
+    for name, lora_a, lora_b in pairs:
+        for suffix, array in (("lora_a", lora_a), ("lora_b", lora_b)):
+            writer.add_tensor(f"{name}.{suffix}", np.ascontiguousarray(array, dtype=dtype))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
     os.replace(partial, path)  # never a half-written adapter under the final name
     return path
+
+
+def fuses_qkv(base_gguf: Path) -> bool:
+    """Whether a base GGUF holds its query, key and value as one `attn_qkv` weight a block."""
+    try:
+        tensors = gguf.GGUFReader(base_gguf).tensors
+    except (OSError, ValueError) as error:
+        raise UserError(key="error.gguf_unreadable", path=base_gguf, problem=error) from None
+    return any(tensor.name.endswith(".attn_qkv.weight") for tensor in tensors)
+
+
+def adapter_pairs(
+    arch, model_config, weights: list[LoraWeights], fused: bool
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(GGUF weight name, lora_a, lora_b) of each adapted weight; with fused, one pair a block
+    for its query, key and value."""
+    names = tensor_names(arch, model_config, [w.base_name for w in weights])
+    pairs, attention = [], {}
+    for weight in weights:
+        name = names[weight.base_name]
+        lora_b = to_gguf_layout(arch, model_config, weight.base_name, weight.b)
+        block = re.fullmatch(r"blk\.(\d+)\.attn_([qkv])\.weight", name)
+        if fused and block:
+            attention.setdefault(int(block[1]), {})[block[2]] = (weight.a, lora_b)
+        else:
+            pairs.append((name, weight.a, lora_b))
+    qkv = gguf.TENSOR_NAMES[gguf.MODEL_TENSOR.ATTN_QKV]
+    for number, parts in attention.items():
+        pairs.append((f"{qkv.format(bid=number)}.weight", *fused_pair(model_config, parts)))
+    return pairs
+
+
+def fused_pair(model_config, parts: dict[str, tuple[np.ndarray, np.ndarray]]):
+    """lora_a and lora_b of a fused query/key/value weight from its parts' (A, B) by kind ("q",
+    "k", "v"); a part the LoRA left out adds nothing (its rows of B stay zero)."""
+    dim = head_dim(model_config)
+    kv_heads = model_config.num_key_value_heads or model_config.num_attention_heads
+    rows = {"q": model_config.num_attention_heads * dim, "k": kv_heads * dim, "v": kv_heads * dim}
+    rank = sum(a.shape[0] for a, _ in parts.values())
+    lora_a = np.concatenate([parts[kind][0] for kind in rows if kind in parts])
+    lora_b = np.zeros((sum(rows.values()), rank), dtype=np.float32)
+    row = column = 0
+    for kind, count in rows.items():
+        if kind in parts:
+            a, b = parts[kind]
+            # llama.cpp divides by `rank`, peft by this part's own rank
+            lora_b[row : row + count, column : column + a.shape[0]] = b * (rank / a.shape[0])
+            column += a.shape[0]
+        row += count
+    return lora_a, lora_b
 
 
 def check_adapter(adapter: Path, base_gguf: Path, ref: Reference, float_type: str) -> CheckResult:
