@@ -6,15 +6,20 @@ block and predicts in llama.cpp like peft's merged model.
 The base is test_chatglm's tiny GLM exported by our exporter (separate attn_q/k/v), and a copy of
 that GGUF with each block's three weights and biases fused, made here."""
 
+import json
 import re
+import subprocess
+import sys
 
 import gguf
 import numpy as np
 import pytest
 
+from tests.conftest import REPO
 from tests.gguf.test_chatglm import save_chatglm_checkpoint
 from tests.gguf.test_chatglm import train_ranks as tiktoken_ranks
 from training.gguf.lora_adapter import check_adapter, write_lora_gguf
+from training.glm_base import CONVERTED
 
 RANK, ALPHA = 4, 8
 
@@ -197,3 +202,38 @@ def test_a_fused_pair_adds_what_the_separate_pairs_add():
     assert np.allclose(applied[:64], ALPHA / 4 * b_q @ a_q, atol=1e-4)  # B in float32
     assert not applied[64:96].any()  # k, not adapted
     assert np.allclose(applied[96:], ALPHA / 2 * b_v @ a_v, atol=1e-4)
+
+
+@pytest.mark.slow  # a voice is trained on the tiny base and checked through llama.cpp
+def test_a_voice_on_the_remote_code_base_exports_for_the_fused_gguf(voice):
+    """`voice train --base FOLDER` on the remote-code checkpoint (converted once for training),
+    then `export gguf-lora --base-gguf` for the fused GGUF: written fused and checked."""
+    from bench.synthetic_writer import manuscript
+    from bench.voice import scripted_rows
+    from harness.fake_backend import FakeBackend
+    from training.voice.data import build_voice_data, read_sources
+    from training.voice.train import VoiceSettings, train_voice
+
+    root = voice["root"]
+    source = root / "writer.md"
+    source.write_text(manuscript(seed=0, pieces=4, sections=4, words=45), encoding="utf-8")
+    build_voice_data(
+        FakeBackend(scripted_rows), read_sources([str(source)]), root / "data", needed=500
+    )
+    settings = VoiceSettings(
+        base=str(voice["checkpoint"]), steps=4, rank=4, learning_rate=1e-3, save_steps=4
+    )
+    report = train_voice(root / "data", root / "voice", settings)
+    print(report.summary())
+    assert report.held_out_loss_after < report.held_out_loss_before
+    adapter_config = json.loads((root / "voice" / "adapter" / "adapter_config.json").read_text())
+    assert adapter_config["base_model_name_or_path"] == str(voice["checkpoint"] / CONVERTED)
+    target = root / "voice-trained.gguf"
+    command = [sys.executable, "-m", "app", "export", "gguf-lora", str(root / "voice")]
+    command += ["-o", str(target), "--base-gguf", str(voice["fused"])]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert result.returncode == 0, result.stderr
+    print(result.stderr.strip().splitlines()[-1])
+    assert re.search(r"top-1 agreement (1\.000|0\.9[89]\d) on \d+ decided", result.stderr)
+    names = [tensor.name for tensor in gguf.GGUFReader(target).tensors]
+    assert "blk.1.attn_qkv.weight.lora_b" in names and "blk.1.ffn_up.weight.lora_a" in names
