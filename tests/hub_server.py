@@ -60,9 +60,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, head: bool) -> None:
         path = self.path.split("?")[0]
         info = re.fullmatch(r"/api/models/([^/]+/[^/]+)(?:/revision/[^/]+)?", path)
+        tree = re.fullmatch(r"/api/models/([^/]+/[^/]+)/tree/[^/]+", path)
         resolve = re.fullmatch(r"/([^/]+/[^/]+)/resolve/[^/]+/(.+)", path)
         if info:
             self._model_info(info.group(1))
+        elif tree:
+            self._tree(tree.group(1))
         elif resolve:
             self._file(resolve.group(1), resolve.group(2), head)
         else:
@@ -72,7 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
         files = self.server.repos.get(repo_id)
         if files is None:
             return self._error(404, "RepoNotFound")
-        body = json.dumps(
+        self._json(
             {
                 "id": repo_id,
                 "modelId": repo_id,
@@ -80,12 +83,26 @@ class _Handler(BaseHTTPRequestHandler):
                 "private": False,
                 "siblings": [{"rfilename": name} for name in files],
             }
-        ).encode()
+        )
+
+    def _json(self, payload) -> None:
+        body = json.dumps(payload).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _tree(self, repo_id: str) -> None:
+        """The repo's files as snapshot_download lists them (one page, no folders)."""
+        files = self.server.repos.get(repo_id)
+        if files is None:
+            return self._error(404, "RepoNotFound")
+        entries = [
+            {"type": "file", "path": name, "size": len(data), "oid": hashlib.sha1(data).hexdigest()}
+            for name, data in files.items()
+        ]
+        self._json(entries)
 
     def _file(self, repo_id: str, filename: str, head: bool) -> None:
         files = self.server.repos.get(repo_id)

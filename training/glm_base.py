@@ -7,7 +7,8 @@ child `transformers-glm/`: config.json translated by `gguf.chatglm.glm_config`, 
 renamed and the fused query/key/value split tensor by tensor into safetensors shards of at most
 SHARD_BYTES (never the whole model in memory), and the tiktoken tokenizer rebuilt with its chat
 template. The conversion is written under a `.partial` name and renamed when complete, so a
-killed one is redone, never mistaken for a finished folder.
+killed one is redone, never mistaken for a finished folder. A hub id (THUDM/LongWriter-glm4-9b)
+is downloaded into the hub cache first and converted inside its snapshot folder.
 """
 
 import json
@@ -20,6 +21,7 @@ from engine.errors import UserError
 
 CONVERTED = "transformers-glm"
 SHARD_BYTES = 2 * 1024**3
+CHECKPOINT_FILES = ["*.json", "*.safetensors", "tokenizer.model", "*.jinja"]
 
 
 def chatglm_config(folder: Path) -> dict | None:
@@ -34,23 +36,63 @@ def chatglm_config(folder: Path) -> dict | None:
     return config if config.get("model_type") == "chatglm" else None
 
 
-def trainable_base(name: str) -> str:
-    """name itself, or for a remote-code GLM-4 folder its converted `glm` folder (converted on
-    first use, reused after)."""
+def chatglm_base(name: str) -> tuple[Path, dict] | None:
+    """Where a remote-code GLM-4 base named by a folder or a hub id is (for a hub id, the
+    snapshot folder holding at least its config.json) and its config.json; None for any other
+    base, or a hub id that cannot be looked up (from_pretrained then says why)."""
     folder = Path(name).expanduser()
-    chatglm = chatglm_config(folder)
-    if chatglm is None:
+    if folder.is_dir() or name == "embedded" or folder.suffix == ".gguf" or name.count("/") != 1:
+        config = chatglm_config(folder)
+        return (folder, config) if config else None
+    from huggingface_hub import hf_hub_download
+
+    from engine.models.downloads import hub_endpoint
+
+    try:
+        snapshot = Path(hf_hub_download(name, "config.json", endpoint=hub_endpoint())).parent
+    except (OSError, ValueError):  # not a repo, or the hub is unreachable
+        return None
+    config = chatglm_config(snapshot)
+    return (snapshot, config) if config else None
+
+
+def trainable_base(name: str) -> str:
+    """name itself, or for a remote-code GLM-4 folder or hub id its converted `glm` folder
+    (downloaded and converted on first use, reused after)."""
+    found = chatglm_base(name)
+    if found is None:
         return name
+    folder, chatglm = found
     target = folder / CONVERTED
-    if not target.is_dir():
-        print(
-            f"{folder.name} is GLM-4 in THUDM's remote-code layout: converting it once to "
-            f"transformers' GLM layout in {target}",
-            file=sys.stderr,
-            flush=True,
-        )
-        convert(folder, chatglm, target)
+    if target.is_dir():
+        return str(target)
+    if not Path(name).expanduser().is_dir():
+        folder = _download(name)
+        target = folder / CONVERTED
+    print(
+        f"{folder.name} is GLM-4 in THUDM's remote-code layout: converting it once to "
+        f"transformers' GLM layout in {target}",
+        file=sys.stderr,
+        flush=True,
+    )
+    convert(folder, chatglm, target)
     return str(target)
+
+
+def _download(repo_id: str) -> Path:
+    """The hub checkpoint's weights, config and tokenizer (never its code), in the hub cache."""
+    from huggingface_hub import snapshot_download
+
+    from engine.models.downloads import hub_endpoint
+
+    print(f"Downloading {repo_id} to convert it for training", file=sys.stderr, flush=True)
+    try:
+        return Path(
+            snapshot_download(repo_id, allow_patterns=CHECKPOINT_FILES, endpoint=hub_endpoint())
+        )
+    except (OSError, ValueError) as error:
+        reason = str(error).split("\n")[0]
+        raise UserError(key="error.download_failed", hub=hub_endpoint(), reason=reason) from None
 
 
 def convert(folder: Path, chatglm: dict, target: Path) -> Path:

@@ -11,7 +11,7 @@ QLoRA run also yields a plain checkpoint that export and DPO can load.
 import json
 from pathlib import Path
 
-from training.glm_base import trainable_base
+from training.glm_base import CONVERTED, chatglm_config
 from training.recipe import LoraSection, ModelSection
 
 
@@ -49,9 +49,11 @@ def merge_adapter(model: ModelSection, adapter: Path, final: Path, tokenizer, se
 def point_adapter_at_local_base(adapter: Path, base_name: str) -> None:
     """Name the base in adapter_config.json by an absolute local folder when one exists, so
     `longwrite export gguf ADAPTER` finds it without the hub."""
-    folder = local_folder(trainable_base(base_name))  # a remote-code GLM-4: the converted one
+    folder = local_folder(base_name)
     if folder is None:
         return
+    if chatglm_config(folder) is not None:  # a remote-code GLM-4 trained on its converted copy
+        folder = folder / CONVERTED
     config_path = adapter / "adapter_config.json"
     config = json.loads(config_path.read_text(encoding="utf-8"))
     config["base_model_name_or_path"] = str(folder)

@@ -4,11 +4,13 @@ predicts exactly like the model it was saved from, tokenizes like the tiktoken t
 reused after. The checkpoint is test_chatglm's tiny random GLM with its small trained BPE."""
 
 import json
+from pathlib import Path
 
 import pytest
 
 from tests.gguf.test_chatglm import CHINESE, ENGLISH, PADDED_VOCAB, save_chatglm_checkpoint
 from tests.gguf.test_chatglm import train_ranks as tiktoken_ranks
+from tests.hub_server import HubServer
 from training.glm_base import CONVERTED, trainable_base
 
 
@@ -74,10 +76,44 @@ def test_a_complete_conversion_is_reused(saved, monkeypatch):
     assert (folder / CONVERTED / "config.json").stat().st_mtime_ns == stamp
 
 
-def test_other_bases_are_left_as_they_are(tmp_path):
+HUB_ID = "THUDM/LongWriter-glm4-9b-tiny"
+
+
+@pytest.fixture
+def hub(saved, tmp_path, monkeypatch):
+    """A stand-in hub serving the checkpoint (with a modeling file that must never be fetched)
+    as HUB_ID, and an empty hub cache."""
+    import huggingface_hub.constants
+
+    files = {path.name: path.read_bytes() for path in saved[0].iterdir() if path.is_file()}
+    files["modeling_chatglm.py"] = b"raise SystemExit('the remote code ran')\n"
+    with HubServer({HUB_ID: files}) as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+        yield tmp_path / "hub"
+
+
+def test_a_hub_id_is_downloaded_without_its_code_and_converted(saved, hub):
+    import torch
+
+    from training.gguf.lora_adapter import base_config
+    from training.models import load_model
+
+    assert base_config(HUB_ID).model_type == "glm"  # read from config.json alone
+    target = Path(trainable_base(HUB_ID))
+    assert target.name == CONVERTED and hub in target.parents
+    assert (target.parent / "tokenizer.model").is_file()
+    assert not (target.parent / "modeling_chatglm.py").exists()
+    ids = torch.randint(0, PADDED_VOCAB, (1, 50), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        assert torch.equal(load_model(HUB_ID, "float32")(ids).logits, saved[1](ids).logits)
+
+
+def test_other_bases_are_left_as_they_are(hub, tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama"}))
     assert trainable_base(str(tmp_path)) == str(tmp_path)
     assert trainable_base("HuggingFaceTB/SmolLM2-135M-Instruct") == (
-        "HuggingFaceTB/SmolLM2-135M-Instruct"
+        "HuggingFaceTB/SmolLM2-135M-Instruct"  # not on this hub: from_pretrained will say so
     )
+    assert trainable_base("embedded") == "embedded"
     assert not (tmp_path / CONVERTED).exists()

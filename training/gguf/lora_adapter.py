@@ -39,7 +39,7 @@ from training.gguf.check import (
     decided_positions,
     mean_kl,
 )
-from training.glm_base import chatglm_config
+from training.glm_base import chatglm_base
 
 ADAPTER_TYPES = {"F32": gguf.GGMLQuantizationType.F32, "F16": gguf.GGMLQuantizationType.F16}
 # The adapter applied by llama.cpp against peft's merged model in float32: F16 adapter tensors
@@ -63,9 +63,9 @@ def base_config(base: str):
     from transformers import AutoConfig
 
     path = embedded_model_path() if base == "embedded" else Path(base).expanduser()
-    chatglm = chatglm_config(path)
+    chatglm = chatglm_base(base)
     if chatglm is not None:  # THUDM's remote-code GLM-4, trained in transformers' GLM layout
-        return glm_config(chatglm)
+        return glm_config(chatglm[1])
     try:
         if path.suffix == ".gguf":
             return AutoConfig.from_pretrained(str(path.parent), gguf_file=path.name)
