@@ -70,7 +70,7 @@ def trainable_base(name: str) -> str:
         folder = _download(name)
         target = folder / CONVERTED
     print(
-        f"{folder.name} is GLM-4 in THUDM's remote-code layout: converting it once to "
+        f"{name} is GLM-4 in THUDM's remote-code layout: converting it once to "
         f"transformers' GLM layout in {target}",
         file=sys.stderr,
         flush=True,
@@ -87,12 +87,33 @@ def _download(repo_id: str) -> Path:
 
     print(f"Downloading {repo_id} to convert it for training", file=sys.stderr, flush=True)
     try:
-        return Path(
+        folder = Path(
             snapshot_download(repo_id, allow_patterns=CHECKPOINT_FILES, endpoint=hub_endpoint())
         )
     except (OSError, ValueError) as error:
         reason = str(error).split("\n")[0]
-        raise UserError(key="error.download_failed", hub=hub_endpoint(), reason=reason) from None
+        raise UserError(
+            key="error.chatglm_download", repo=repo_id, hub=hub_endpoint(), reason=reason
+        ) from None
+    # unreachable, the hub client falls back to what the cache holds, which may be partial
+    missing = [name for name in _needed_files(folder) if not (folder / name).is_file()]
+    if missing:
+        reason = f"{missing[0]} did not arrive"
+        raise UserError(
+            key="error.chatglm_download", repo=repo_id, hub=hub_endpoint(), reason=reason
+        )
+    return folder
+
+
+def _needed_files(folder: Path) -> list[str]:
+    """The files a remote-code checkpoint converts from: tokenizer, and the shards its index
+    names (or at least one)."""
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+    else:
+        shards = [path.name for path in folder.glob("*.safetensors")] or ["model.safetensors"]
+    return ["tokenizer_config.json", "tokenizer.model", *shards]
 
 
 def convert(folder: Path, chatglm: dict, target: Path) -> Path:

@@ -11,7 +11,7 @@ import pytest
 from tests.gguf.test_chatglm import CHINESE, ENGLISH, PADDED_VOCAB, save_chatglm_checkpoint
 from tests.gguf.test_chatglm import train_ranks as tiktoken_ranks
 from tests.hub_server import HubServer
-from training.glm_base import CONVERTED, trainable_base
+from training.glm_base import CONVERTED, chatglm_base, trainable_base
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +117,21 @@ def test_other_bases_are_left_as_they_are(hub, tmp_path):
     )
     assert trainable_base("embedded") == "embedded"
     assert not (tmp_path / CONVERTED).exists()
+
+
+def test_a_hub_gone_mid_way_is_one_line(saved, tmp_path, monkeypatch):
+    """config.json came, then the hub went away: one line saying what to do, nothing converted."""
+    import huggingface_hub.constants
+
+    from engine.errors import UserError
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    with HubServer({HUB_ID: {"config.json": (saved[0] / "config.json").read_bytes()}}) as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        folder, _ = chatglm_base(HUB_ID)
+    with pytest.raises(UserError) as raised:
+        trainable_base(HUB_ID)
+    message = str(raised.value)
+    print(message)
+    assert "\n" not in message and "run again" in message
+    assert not (folder / CONVERTED).exists()
