@@ -8,7 +8,7 @@ from engine.errors import UserError
 
 
 @click.command("gguf")
-@click.argument("checkpoint_dir", type=click.Path(path_type=Path))
+@click.argument("checkpoint")
 @click.option(
     "-o",
     "--output",
@@ -36,7 +36,7 @@ from engine.errors import UserError
     help="Tokens of the long check (default: the model's context, at most 8,192 without a GPU).",
 )
 def export_gguf(
-    checkpoint_dir: Path,
+    checkpoint: str,
     out_dir: Path | None,
     quants: str,
     name: str | None,
@@ -44,6 +44,7 @@ def export_gguf(
     long_length: int | None,
 ):
     """Convert a Hugging Face checkpoint (or LoRA adapter) to GGUF, checking every file.
+    CHECKPOINT is a folder, or a hub id (owner/model), downloaded first without its code.
 
     Each file is loaded in llama.cpp and compared with the float32 model on a 256-token probe
     (next-token top-1 agreement and mean KL), and with --check-long also in windows beyond
@@ -52,8 +53,12 @@ def export_gguf(
     from engine.models.discovery import default_models_dir
     from training.gguf.export import export_gguf as run_export
     from training.gguf.export import parse_quants
+    from training.hub_checkpoint import download_checkpoint, is_hub_id
 
     wanted = parse_quants(quants)
+    checkpoint_dir = Path(checkpoint)
+    if is_hub_id(checkpoint):  # named after the model, not the snapshot's commit
+        checkpoint_dir, name = download_checkpoint(checkpoint), name or checkpoint.split("/")[1]
     out_dir = out_dir or default_models_dir()
     results = run_export(checkpoint_dir, out_dir, wanted, name, check_long, long_length)
     for exported in results:

@@ -18,10 +18,10 @@ import sys
 from pathlib import Path
 
 from engine.errors import UserError
+from training.hub_checkpoint import download_checkpoint
 
 CONVERTED = "transformers-glm"
 SHARD_BYTES = 2 * 1024**3
-CHECKPOINT_FILES = ["*.json", "*.safetensors", "tokenizer.model", "*.jinja"]
 
 
 def chatglm_config(folder: Path) -> dict | None:
@@ -67,7 +67,7 @@ def trainable_base(name: str) -> str:
     if target.is_dir():
         return str(target)
     if not Path(name).expanduser().is_dir():
-        folder = _download(name)
+        folder = download_checkpoint(name, ("tokenizer_config.json", "tokenizer.model"))
         target = folder / CONVERTED
     print(
         f"{name} is GLM-4 in THUDM's remote-code layout: converting it once to "
@@ -77,43 +77,6 @@ def trainable_base(name: str) -> str:
     )
     convert(folder, chatglm, target)
     return str(target)
-
-
-def _download(repo_id: str) -> Path:
-    """The hub checkpoint's weights, config and tokenizer (never its code), in the hub cache."""
-    from huggingface_hub import snapshot_download
-
-    from engine.models.downloads import hub_endpoint
-
-    print(f"Downloading {repo_id} to convert it for training", file=sys.stderr, flush=True)
-    try:
-        folder = Path(
-            snapshot_download(repo_id, allow_patterns=CHECKPOINT_FILES, endpoint=hub_endpoint())
-        )
-    except (OSError, ValueError) as error:
-        reason = str(error).split("\n")[0]
-        raise UserError(
-            key="error.chatglm_download", repo=repo_id, hub=hub_endpoint(), reason=reason
-        ) from None
-    # unreachable, the hub client falls back to what the cache holds, which may be partial
-    missing = [name for name in _needed_files(folder) if not (folder / name).is_file()]
-    if missing:
-        reason = f"{missing[0]} did not arrive"
-        raise UserError(
-            key="error.chatglm_download", repo=repo_id, hub=hub_endpoint(), reason=reason
-        )
-    return folder
-
-
-def _needed_files(folder: Path) -> list[str]:
-    """The files a remote-code checkpoint converts from: tokenizer, and the shards its index
-    names (or at least one)."""
-    index = folder / "model.safetensors.index.json"
-    if index.is_file():
-        shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
-    else:
-        shards = [path.name for path in folder.glob("*.safetensors")] or ["model.safetensors"]
-    return ["tokenizer_config.json", "tokenizer.model", *shards]
 
 
 def convert(folder: Path, chatglm: dict, target: Path) -> Path:

@@ -64,3 +64,23 @@ def test_export_writes_checked_files(trained_checkpoint, tmp_path):
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["Tiny-F16.gguf", "Tiny-F32.gguf"]
     assert "top-1 agreement" in result.stdout and "mean KL" in result.stdout
+
+
+def test_export_downloads_a_hub_id_first(trained_checkpoint, tmp_path, monkeypatch):
+    """A hub id is fetched (weights, config, tokenizer; never its code) from the hub, here a
+    local stand-in, and exported as a folder would be; an id the hub lacks is one line."""
+    from tests.hub_server import HubServer
+
+    folder = save_tiny_model(tmp_path / "tiny", trained_checkpoint, "qwen2")
+    files = {path.name: path.read_bytes() for path in folder.iterdir() if path.is_file()}
+    files["modeling_tiny.py"] = b"raise SystemExit('the remote code ran')\n"
+    out = tmp_path / "models"
+    with HubServer({"someone/tiny": files}) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+        result = run_cli("export", "gguf", "someone/tiny", "-o", str(out), "--quant", "f16")
+        missing = run_cli("export", "gguf", "someone/nothing", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in out.iterdir()] == ["tiny-F16.gguf"]  # named after the repo
+    assert not list((tmp_path / "cache").rglob("modeling_tiny.py"))
+    assert "someone/nothing is not a folder" in _one_line_error(missing)
