@@ -143,7 +143,7 @@ def train_command(data_dir, out, dpo, settings: VoiceSettings):
 def export_gguf_lora(voice_dir, output, base, base_gguf, float_type, no_check):
     """Write a trained voice (its LoRA adapter) as a GGUF adapter for llama.cpp, then load the
     base with it in llama.cpp and compare its predictions with the merged model's."""
-    from training.gguf.lora_adapter import base_gguf_path, write_lora_gguf
+    from training.gguf.lora_adapter import adapter_threshold, base_gguf_path, write_lora_gguf
 
     adapter = voice_dir / "adapter" if (voice_dir / "adapter").is_dir() else voice_dir
     if base is None:
@@ -156,14 +156,15 @@ def export_gguf_lora(voice_dir, output, base, base_gguf, float_type, no_check):
     if no_check or base_gguf is None or not (voice_dir / "final").is_dir():
         click.echo("Not checked (no base GGUF or merged model to compare with).", err=True)
         return
-    result = check_export(path, base_gguf, voice_dir / "final", float_type.upper())
+    threshold = adapter_threshold(base, base_gguf)
+    result = check_export(path, base_gguf, voice_dir / "final", float_type.upper(), threshold)
     click.echo(f"{float_type}: {result.summary()}", err=True)
     if not result.passed:
         path.unlink()
         raise UserError(key="error.quants_failed", names=float_type)
 
 
-def check_export(adapter: Path, base_gguf: Path, merged: Path, float_type: str):
+def check_export(adapter: Path, base_gguf: Path, merged: Path, float_type: str, threshold):
     """llama.cpp's base + adapter against the merged HF model on the GGUF check's probe."""
     from training.gguf.check import reference
     from training.gguf.lora_adapter import check_adapter
@@ -171,4 +172,4 @@ def check_export(adapter: Path, base_gguf: Path, merged: Path, float_type: str):
 
     tokenizer = load_tokenizer(str(merged))
     ref = reference(load_model(str(merged), "float32"), tokenizer)
-    return check_adapter(adapter, base_gguf, ref, float_type)
+    return check_adapter(adapter, base_gguf, ref, float_type, threshold)

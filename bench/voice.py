@@ -81,7 +81,7 @@ def run(root: Path, args) -> dict:
     from app.voice_cli import check_export
     from engine.models.settings import LoadSettings
     from harness.fake_backend import FakeBackend
-    from training.gguf.lora_adapter import write_lora_gguf
+    from training.gguf.lora_adapter import adapter_threshold, write_lora_gguf
     from training.voice.train import VoiceSettings, train_voice
 
     text = manuscript(args.seed, args.stories, args.scenes, args.words)
@@ -108,7 +108,9 @@ def run(root: Path, args) -> dict:
     adapter = write_lora_gguf(root / "voice" / "adapter", "embedded", root / "voice.gguf")
     from engine.models.discovery import embedded_model_path
 
-    check = check_export(adapter, embedded_model_path(), root / "voice" / "final", "F16")
+    base = embedded_model_path()
+    threshold = adapter_threshold("embedded", base)
+    check = check_export(adapter, base, root / "voice" / "final", "F16", threshold)
     return {
         "words": data.words,
         "sections": data.sections,

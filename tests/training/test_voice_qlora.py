@@ -102,3 +102,27 @@ def test_a_gguf_from_the_catalogue_trains_on_its_checkpoint(tmp_path):
         with pytest.raises(UserError) as caught:
             train.qlora_base(unknown)
         assert caught.value.key == "error.voice_qlora_gguf"
+
+
+def test_an_adapter_on_a_file_quantized_from_its_checkpoint_allows_for_the_quantization(
+    monkeypatch,
+):
+    """A voice checked on the very GGUF it trained on meets the adapter's own bar; one trained
+    on the checkpoint (QLoRA) and checked on a quantized file of it also meets that file's
+    quantization error, so it gets the looser bar of the two."""
+    from dataclasses import replace
+
+    from engine.models import discovery
+    from training.gguf.check import THRESHOLDS
+    from training.gguf.lora_adapter import ADAPTER_THRESHOLD, adapter_threshold
+
+    gguf = discovery.embedded_model_path()  # Q4_1: a type without a threshold of its own
+    assert adapter_threshold("embedded", gguf) == ADAPTER_THRESHOLD
+    assert adapter_threshold(str(gguf), gguf) == ADAPTER_THRESHOLD
+    assert adapter_threshold("THUDM/LongWriter-llama3.1-8b", gguf) == THRESHOLDS["Q4_K_M"]
+    read = discovery.read_model_info
+    for quant, expected in (("F16", ADAPTER_THRESHOLD), ("Q6_K", THRESHOLDS["Q6_K"])):
+        monkeypatch.setattr(
+            discovery, "read_model_info", lambda path, q=quant: replace(read(path), quantization=q)
+        )
+        assert adapter_threshold("THUDM/LongWriter-llama3.1-8b", gguf) == expected

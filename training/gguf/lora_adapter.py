@@ -33,6 +33,7 @@ from engine.models.discovery import embedded_model_path
 from training.gguf.architectures import architecture_for, head_dim, tensor_names, to_gguf_layout
 from training.gguf.chatglm import glm_config
 from training.gguf.check import (
+    THRESHOLDS,
     CheckResult,
     Reference,
     Threshold,
@@ -189,9 +190,33 @@ def fused_pair(model_config, parts: dict[str, tuple[np.ndarray, np.ndarray]]):
     return lora_a, lora_b
 
 
-def check_adapter(adapter: Path, base_gguf: Path, ref: Reference, float_type: str) -> CheckResult:
+def adapter_threshold(base: str, base_gguf: Path) -> Threshold:
+    """What base GGUF + adapter must reach against peft's merged model. A voice trained on this
+    very file (dequantized) shares its weights with the merged model: ADAPTER_THRESHOLD. A
+    voice trained on the checkpoint the file was quantized from (QLoRA) also meets the file's
+    own quantization error: the looser of that quantization's threshold (Q4_K_M's for a type
+    without one) and ADAPTER_THRESHOLD."""
+    trained_on = base_gguf_path(base)
+    if trained_on is not None and trained_on.resolve() == base_gguf.resolve():
+        return ADAPTER_THRESHOLD
+    from engine.models.discovery import read_model_info
+
+    own = THRESHOLDS.get(read_model_info(base_gguf).quantization, THRESHOLDS["Q4_K_M"])
+    return Threshold(
+        min(own.min_agreement, ADAPTER_THRESHOLD.min_agreement),
+        max(own.max_kl, ADAPTER_THRESHOLD.max_kl),
+    )
+
+
+def check_adapter(
+    adapter: Path,
+    base_gguf: Path,
+    ref: Reference,
+    float_type: str,
+    threshold: Threshold = ADAPTER_THRESHOLD,
+) -> CheckResult:
     """Load the base GGUF with the adapter in llama.cpp and compare its next-token predictions
-    on the probe with those of peft's merged model (`ref`)."""
+    on the probe with those of peft's merged model (`ref`), against `threshold`."""
     from llama_cpp import Llama
 
     try:
@@ -221,7 +246,7 @@ def check_adapter(adapter: Path, base_gguf: Path, ref: Reference, float_type: st
         decided_positions=int(decided.sum()),
         mean_kl=mean_kl(ref.logits, logits),
         tokenizer_matches=True,  # the base GGUF's own vocabulary: nothing of it changes
-        threshold=ADAPTER_THRESHOLD,
+        threshold=threshold,
     )
 
 
