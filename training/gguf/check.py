@@ -153,6 +153,14 @@ def check_gguf(
         logits = np.array(llm.scores[: len(ref.tokens)], dtype=np.float32)
     finally:
         llm.close()
+    return compared(quant, logits, ref, tokenizer_matches, threshold or THRESHOLDS[quant])
+
+
+def compared(
+    quant: str, logits: np.ndarray, ref: Reference, tokenizer_matches: bool, threshold: Threshold
+) -> CheckResult:
+    """llama.cpp's logits on the probe against the reference's: top-1 agreement (on all and on
+    decided positions) and mean KL."""
     agrees = logits.argmax(-1) == ref.logits.argmax(-1)
     decided = decided_positions(ref.logits)
     return CheckResult(
@@ -162,7 +170,7 @@ def check_gguf(
         decided_positions=int(decided.sum()),
         mean_kl=mean_kl(ref.logits, logits),
         tokenizer_matches=tokenizer_matches,
-        threshold=threshold or THRESHOLDS[quant],
+        threshold=threshold,
     )
 
 

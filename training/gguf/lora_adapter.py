@@ -32,14 +32,7 @@ from engine.errors import UserError
 from engine.models.discovery import embedded_model_path
 from training.gguf.architectures import architecture_for, head_dim, tensor_names, to_gguf_layout
 from training.gguf.chatglm import glm_config
-from training.gguf.check import (
-    THRESHOLDS,
-    CheckResult,
-    Reference,
-    Threshold,
-    decided_positions,
-    mean_kl,
-)
+from training.gguf.check import THRESHOLDS, CheckResult, Reference, Threshold, compared
 from training.glm_base import chatglm_base
 
 ADAPTER_TYPES = {"F32": gguf.GGMLQuantizationType.F32, "F16": gguf.GGMLQuantizationType.F16}
@@ -237,17 +230,8 @@ def check_adapter(
         logits = np.array(llm.scores[: len(ref.tokens)], dtype=np.float32)
     finally:
         llm.close()
-    agrees = logits.argmax(-1) == ref.logits.argmax(-1)
-    decided = decided_positions(ref.logits)
-    return CheckResult(
-        quant=float_type,
-        top1_agreement=float(np.mean(agrees)),
-        decided_agreement=float(np.mean(agrees[decided] if decided.any() else agrees)),
-        decided_positions=int(decided.sum()),
-        mean_kl=mean_kl(ref.logits, logits),
-        tokenizer_matches=True,  # the base GGUF's own vocabulary: nothing of it changes
-        threshold=threshold,
-    )
+    # the base GGUF's own vocabulary: nothing of it changes
+    return compared(float_type, logits, ref, True, threshold)
 
 
 def base_gguf_path(base: str) -> Path | None:
