@@ -95,7 +95,8 @@ def data_command(sources, out, db, preferences, load):
     "--qlora",
     is_flag=True,
     help="QLoRA on a CUDA GPU: the base loaded in 4 bits (bitsandbytes), bf16; for 8B/9B bases "
-    "(see training/recipes/gpu/voice_*.sh). Prints the GPU memory it will need.",
+    "(training/recipes/gpu/voice_qlora.sh). --base is their checkpoint, or a catalogue GGUF "
+    "(its checkpoint is trained). Prints the GPU memory it will need.",
 )
 @gather("settings", VoiceSettings)
 def train_command(data_dir, out, dpo, settings: VoiceSettings):
