@@ -4,7 +4,7 @@ base and of the voice.
 
 On a GPU, `qlora` trains the LoRA on the base loaded in 4 bits (NF4) with bf16 compute and
 activation checkpointing, and the held-out losses are measured on that same 4-bit base, with
-and without the adapter (training/recipes/gpu/voice_*.sh; training/voice/memory.py estimates
+and without the adapter (training/recipes/gpu/voice_qlora.sh; training/voice/memory.py estimates
 the memory).
 
 The output folder holds what `run_sft` writes (checkpoints, `adapter/`, the merged `final/`,
