@@ -43,7 +43,7 @@ ACTIONS = (
     "restore",
     "hand_edit",
 )
-SETTLE_S = 1.5  # the database unchanged this long after a step: its jobs ended
+SETTLE_S = 1.5  # every page answered and the database unchanged this long: the step ended
 SETTLE_MAX_S = 120.0
 INVARIANTS = ("only_pressed_project_changed", "no_text_lost", "no_traceback", "errors_visible")
 

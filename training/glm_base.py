@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from engine.errors import UserError
-from training.hub_checkpoint import download_checkpoint
+from training.hub_checkpoint import download_checkpoint, is_hub_id
 
 CONVERTED = "transformers-glm"
 SHARD_BYTES = 2 * 1024**3
@@ -41,7 +41,7 @@ def chatglm_base(name: str) -> tuple[Path, dict] | None:
     snapshot folder holding at least its config.json) and its config.json; None for any other
     base, or a hub id that cannot be looked up (from_pretrained then says why)."""
     folder = Path(name).expanduser()
-    if folder.is_dir() or name == "embedded" or folder.suffix == ".gguf" or name.count("/") != 1:
+    if not is_hub_id(name) or folder.suffix == ".gguf":
         config = chatglm_config(folder)
         return (folder, config) if config else None
     from huggingface_hub import hf_hub_download

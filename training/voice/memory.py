@@ -11,6 +11,8 @@ for the CUDA context and the allocator's slack.
 
 from dataclasses import dataclass
 
+from training.gguf.architectures import head_dim
+
 GB = 1e9
 NF4_BYTES = 4.127 / 8  # 4 bits a weight, plus the double-quantized block scales
 LORA_BYTES = 8  # bf16 weight, gradient and AdamW's two moments
@@ -39,45 +41,44 @@ class QloraMemory:
         )
 
 
-def linear_shapes(config) -> list[tuple[int, int]]:
-    """(inputs, outputs) of every linear layer in the blocks: what NF4 and LoRA apply to."""
+def block_shapes(config) -> list[tuple[int, int]]:
+    """(inputs, outputs) of each linear layer of one block: query, key, value, attention
+    output, gate, up, down (what NF4 and LoRA apply to)."""
     hidden, ffn = config.hidden_size, config.intermediate_size
     heads = config.num_attention_heads
     kv_heads = config.num_key_value_heads or heads
-    head = getattr(config, "head_dim", None) or hidden // heads
-    block = [
-        (hidden, heads * head),  # query
-        (hidden, kv_heads * head),  # key
-        (hidden, kv_heads * head),  # value
-        (heads * head, hidden),  # attention output
-        (hidden, ffn),  # gate
-        (hidden, ffn),  # up
-        (ffn, hidden),  # down
+    head = head_dim(config)
+    return [
+        (hidden, heads * head),
+        (hidden, kv_heads * head),
+        (hidden, kv_heads * head),
+        (heads * head, hidden),
+        (hidden, ffn),
+        (hidden, ffn),
+        (ffn, hidden),
     ]
-    return block * config.num_hidden_layers
 
 
 def parameter_count(config) -> int:
     """The base's weights: blocks, embeddings and head (norms and biases are left out)."""
     embeddings = config.vocab_size * config.hidden_size
     heads = 1 if getattr(config, "tie_word_embeddings", False) else 2
-    return sum(i * o for i, o in linear_shapes(config)) + heads * embeddings
+    block = sum(i * o for i, o in block_shapes(config))
+    return block * config.num_hidden_layers + heads * embeddings
 
 
 def qlora_memory(config, rank: int, pack_length: int) -> QloraMemory:
     """The estimate for LoRA of `rank` on every linear layer, on rows of `pack_length` tokens."""
-    shapes = linear_shapes(config)
-    linear = sum(i * o for i, o in shapes)
+    block, layers = block_shapes(config), config.num_hidden_layers
+    linear = sum(i * o for i, o in block) * layers
     embeddings = parameter_count(config) - linear
-    hidden, ffn = config.hidden_size, config.intermediate_size
-    heads = config.num_attention_heads
-    kv_heads = config.num_key_value_heads or heads
-    head = getattr(config, "head_dim", None) or hidden // heads
-    kept = pack_length * hidden * 2 * config.num_hidden_layers  # each layer's input, bf16
-    one_layer = pack_length * (4 * hidden + 3 * ffn + (heads + 2 * kv_heads) * head) * 2 * 2
+    query_key_value = sum(outputs for _, outputs in block[:3])
+    kept = pack_length * config.hidden_size * 2 * layers  # each layer's input, bf16
+    widths = 4 * config.hidden_size + 3 * config.intermediate_size + query_key_value
+    one_layer = pack_length * widths * 2 * 2  # bf16, with gradients
     return QloraMemory(
         base=(linear * NF4_BYTES + embeddings * 2) / GB,
-        lora=sum(rank * (i + o) for i, o in shapes) * LORA_BYTES / GB,
+        lora=sum(rank * (i + o) for i, o in block) * layers * LORA_BYTES / GB,
         activations=(kept + one_layer) / GB,
         logits=pack_length * config.vocab_size * LOGIT_BYTES / GB,
     )
